@@ -1,0 +1,285 @@
+//! Diagnostics a person can act on.
+//!
+//! Every problem found while loading a file becomes a [`Diagnostic`]: the file,
+//! the line and column, the entry it concerns (a rule id, a client id, a case
+//! name), what is wrong and what would be valid. Loaders collect all of them
+//! before giving up, so one run shows every problem at once. [`Diagnostics`]
+//! renders them with a source gutter and a caret, the way compilers do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A position in a source file, 1-based like editors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Pos {
+    pub const fn new(line: usize, col: usize) -> Self {
+        Pos { line, col }
+    }
+
+    /// The position of a YAML node, or 1:1 when the parser gave none.
+    pub fn of(span: &marked_yaml::Span) -> Self {
+        span.start()
+            .map(|m| Pos::new(m.line(), m.column()))
+            .unwrap_or(Pos::new(1, 1))
+    }
+
+    /// The position `offset` characters further along the same line.
+    pub fn shifted(self, offset: usize) -> Self {
+        Pos::new(self.line, self.col + offset)
+    }
+}
+
+/// A source file: its name as the user gave it and its text, shared cheaply.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    /// Reads a file, turning I/O and encoding problems into a diagnostic.
+    pub fn read(path: &Path) -> Result<Source, Diagnostics> {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Ok(Source::new(path, text)),
+                Err(e) => {
+                    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                    let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+                    let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                    Err(Diagnostic::new(
+                        path,
+                        Pos::new(line, col),
+                        "the file is not valid UTF-8 text",
+                    )
+                    .help("save the file as UTF-8")
+                    .into())
+                }
+            },
+            Err(e) => Err(Diagnostic::new(path, Pos::default(), format!("cannot read the file: {e}")).into()),
+        }
+    }
+
+    fn line(&self, line: usize) -> Option<&str> {
+        self.text.lines().nth(line.checked_sub(1)?)
+    }
+}
+
+/// One problem in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    /// Line 0 means the problem concerns the whole file.
+    pub pos: Pos,
+    /// What the problem is about, e.g. "rule `push`" or "client `cleo`".
+    pub subject: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+    /// The offending line, kept so the diagnostic renders without the file.
+    pub snippet: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(path: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            path: path.into(),
+            pos,
+            subject: None,
+            message: message.into(),
+            help: None,
+            snippet: None,
+        }
+    }
+
+    /// A diagnostic at `pos` in `source`, carrying the offending line.
+    pub fn at(source: &Source, pos: Pos, message: impl Into<String>) -> Self {
+        let mut d = Diagnostic::new(source.path.clone(), pos, message);
+        d.snippet = source.line(pos.line).map(str::to_owned);
+        d
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `file:line:col`, or just the file when there is no position.
+    pub fn location(&self) -> String {
+        if self.pos.line == 0 {
+            self.path.display().to_string()
+        } else {
+            format!("{}:{}:{}", self.path.display(), self.pos.line, self.pos.col)
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: ")?;
+        if let Some(subject) = &self.subject {
+            write!(f, "{subject}: ")?;
+        }
+        writeln!(f, "{}", self.message)?;
+        writeln!(f, "  --> {}", self.location())?;
+        if let Some(snippet) = &self.snippet {
+            let num = self.pos.line.to_string();
+            let pad = " ".repeat(num.len());
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{num} | {snippet}")?;
+            // The caret goes under the column, counting characters, not bytes.
+            let indent: String = snippet
+                .chars()
+                .take(self.pos.col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{pad} | {indent}^")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one load, in file and position order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Sorts by file and position so output is stable and reads top to bottom.
+    pub fn sorted(mut self) -> Self {
+        self.0.sort_by(|a, b| (&a.path, a.pos).cmp(&(&b.path, b.pos)));
+        self.0.dedup();
+        self
+    }
+
+    /// `Ok(value)` when nothing was reported, otherwise every problem.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.sorted())
+        }
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        match self.0.len() {
+            0 => Ok(()),
+            1 => write!(f, "\n1 problem found"),
+            n => write!(f, "\n{n} problems found"),
+        }
+    }
+}
+
+/// Suggests the closest known name for a typo, if one is close enough.
+pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, k)| *d <= (k.len().max(word.len()) / 3).max(1) && *d < word.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions
+/// and swaps of two neighbouring characters each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Lists names for a help line: `` `a`, `b` or `c` ``.
+pub fn one_of<S: AsRef<str>>(names: &[S]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{}`", n.as_ref())).collect();
+    match quoted.len() {
+        0 => String::from("nothing"),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("client.locatons", ["client.locations", "staff.locations"]), Some("client.locations"));
+        assert_eq!(did_you_mean("zzz", ["client.locations"]), None);
+    }
+
+    #[test]
+    fn renders_gutter_and_caret_under_the_column() {
+        let src = Source::new("rules/x.yaml", "a: 1\n  bad: 2\n");
+        let d = Diagnostic::at(&src, Pos::new(2, 3), "unknown key `bad`").subject("rule `r`").help("use `a`");
+        let text = d.to_string();
+        assert_eq!(
+            text,
+            "error: rule `r`: unknown key `bad`\n  --> rules/x.yaml:2:3\n  |\n2 |   bad: 2\n  |   ^\n  = help: use `a`\n"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Evaluating events against a rule set: pure functions, no parsing, no I/O.
+//!
+//! Each function exists in a fast form (no trace, used on the hot path and in
+//! batch) and an explaining form that records every rule considered and why it
+//! did or did not apply. Both share one implementation, selected by a const
+//! generic, so they cannot drift apart.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use smallvec::SmallVec;
+
+use crate::condition::Cond;
+use crate::decision::{InboundDecision, InboundTrace, OutboundDecision, OutboundTrace, Recipient, RuleStep, StaffStep};
+use crate::event::{Inbound, Outbound, Start};
+use crate::facts::{Answering, Ctx, Starter};
+use crate::policy::{Piece, PolicyFile, Rule, RuleSet};
+use crate::script::Sandbox;
+use crate::world::{StaffIdx, World};
+
+/// A rule that could not be evaluated (a script failed or exceeded its limits,
+/// or a literal location id is not in this world).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct EvalError {
+    pub rule: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule `{}` ({}:{}) failed: {}", self.rule, self.file.display(), self.line, self.message)
+    }
+}
+
+fn eval_err<O>(file: &PolicyFile, rule: &Rule<O>, message: String) -> EvalError {
+    EvalError {
+        rule: rule.id.clone(),
+        file: file.path.clone(),
+        line: rule.pos.line,
+        message,
+    }
+}
+
+/// Finds the first rule whose condition holds, recording steps when tracing.
+fn first_match<'r, O, const TRACE: bool>(
+    file: &PolicyFile,
+    rules: &'r [Rule<O>],
+    ctx: &Ctx,
+    steps: &mut Vec<RuleStep>,
+) -> Result<(usize, &'r Rule<O>), EvalError> {
+    let sb = &file.sandbox;
+    for (i, rule) in rules.iter().enumerate() {
+        if TRACE {
+            let failure = rule.when.why_not(ctx, sb).map_err(|m| eval_err(file, rule, m))?;
+            let applied = failure.is_none();
+            steps.push(RuleStep { rule: i, failure });
+            if applied {
+                return Ok((i, rule));
+            }
+        } else if rule.when.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))? {
+            return Ok((i, rule));
+        }
+    }
+    // Loading guarantees the last rule is `when: always`.
+    unreachable!("a first-match policy ends with a catch-all rule")
+}
+
+fn holds<O>(file: &PolicyFile, rule: &Rule<O>, cond: &Cond, ctx: &Ctx, sb: &Sandbox) -> Result<bool, EvalError> {
+    cond.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
+}
+
+/// The facts of an inbound event.
+pub fn inbound_ctx<'w>(world: &'w World, ev: &Inbound) -> Ctx<'w> {
+    let mut ctx = Ctx::new(world, ev.client);
+    match ev.start {
+        Start::Client { answering, location } => {
+            ctx.started_by = Starter::Client;
+            ctx.answering = answering;
+            ctx.answered_location = location;
+        }
+        Start::Staff { staff, from } => {
+            ctx.started_by = Starter::Staff;
+            ctx.answering = Answering::Nothing;
+            ctx.staff = Some((staff, &world.staff[staff as usize]));
+            ctx.started_from = Some(from);
+        }
+    }
+    ctx
+}
+
+impl RuleSet {
+    /// Where a client's message lands and who receives it live.
+    pub fn route_inbound(&self, world: &World, ev: &Inbound) -> Result<InboundDecision, EvalError> {
+        self.inbound_impl::<false>(world, ev)
+    }
+
+    /// The same decision, with a trace of every rule and staff member considered.
+    pub fn explain_inbound(&self, world: &World, ev: &Inbound) -> Result<InboundDecision, EvalError> {
+        self.inbound_impl::<true>(world, ev)
+    }
+
+    /// Which channel carries a staff message, and its final text.
+    pub fn route_outbound(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
+        self.outbound_impl::<false>(world, ev)
+    }
+
+    pub fn explain_outbound(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
+        self.outbound_impl::<true>(world, ev)
+    }
+
+    fn inbound_impl<'w, const TRACE: bool>(&self, world: &'w World, ev: &Inbound) -> Result<InboundDecision, EvalError> {
+        let mut ctx = inbound_ctx(world, ev);
+        let mut trace = InboundTrace::default();
+        let file = &self.inbound.file;
+        let (rule, r) = first_match::<_, TRACE>(file, &self.inbound.rules.rules, &ctx, &mut trace.rules)?;
+        let lands_at = r.outcome.eval(&ctx, &file.sandbox).map_err(|m| eval_err(file, r, m))?;
+        ctx.lands_at = lands_at;
+
+        let d = &self.delivery;
+        let sb = &d.file.sandbox;
+        let mut delivered_to = Vec::new();
+        let mut consider = |s: StaffIdx, ctx: &mut Ctx<'w>, trace: &mut InboundTrace| -> Result<(), EvalError> {
+            ctx.recipient = Some((s, &world.staff[s as usize]));
+            if TRACE {
+                let mut step = StaffStep {
+                    staff: s,
+                    gate: None,
+                    grants: Vec::new(),
+                    refused: Vec::new(),
+                };
+                for (g, gate) in d.gates.iter().enumerate() {
+                    if let Some(f) = gate.when.why_not(ctx, sb).map_err(|m| eval_err(&d.file, gate, m))? {
+                        step.gate = Some((g, f));
+                        break;
+                    }
+                }
+                if step.gate.is_none() {
+                    for (g, grant) in d.grants.iter().enumerate() {
+                        match grant.when.why_not(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))? {
+                            None => step.grants.push(g),
+                            Some(f) => step.refused.push((g, f)),
+                        }
+                    }
+                }
+                if step.receives() {
+                    delivered_to.push(Recipient { staff: s, grant: step.grants[0] });
+                }
+                trace.staff.push(step);
+            } else {
+                for gate in &d.gates {
+                    if !holds(&d.file, gate, &gate.when, ctx, sb)? {
+                        return Ok(());
+                    }
+                }
+                for (g, grant) in d.grants.iter().enumerate() {
+                    if holds(&d.file, grant, &grant.when, ctx, sb)? {
+                        delivered_to.push(Recipient { staff: s, grant: g });
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        };
+        if TRACE || !d.access_gate {
+            for s in 0..world.staff.len() as StaffIdx {
+                consider(s, &mut ctx, &mut trace)?;
+            }
+        } else {
+            // A gate requires access to a landing location: only staff with
+            // such access can pass, and the world indexes them by location.
+            let landing = ctx.lands_at.clone();
+            if landing.len() == 1 {
+                for &s in world.staff_with_access(landing.as_slice()[0]) {
+                    consider(s, &mut ctx, &mut trace)?;
+                }
+            } else {
+                let mut candidates: SmallVec<[StaffIdx; 32]> =
+                    landing.iter().flat_map(|l| world.staff_with_access(l).iter().copied()).collect();
+                candidates.sort_unstable();
+                candidates.dedup();
+                for s in candidates {
+                    consider(s, &mut ctx, &mut trace)?;
+                }
+            }
+        }
+        Ok(InboundDecision {
+            lands_at: ctx.lands_at,
+            rule,
+            delivered_to,
+            trace: TRACE.then(|| Box::new(trace)),
+        })
+    }
+
+    fn outbound_impl<const TRACE: bool>(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
+        let mut ctx = Ctx::new(world, ev.client);
+        ctx.sender = Some(ev.sender);
+        ctx.text = &ev.text;
+        let mut trace = OutboundTrace::default();
+        let o = &self.outbound;
+        let (rule, r) = first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?;
+        ctx.channel = r.outcome.channel;
+        let (text_rule, t) = first_match::<_, TRACE>(&o.file, &o.text.rules, &ctx, &mut trace.text)?;
+        let mut text = String::with_capacity(ev.text.len() + 32);
+        for piece in &t.outcome.0 {
+            match piece {
+                Piece::Literal(s) => text.push_str(s),
+                Piece::Text => text.push_str(&ev.text),
+                Piece::Fact(f) => text.push_str(ctx.text_of(*f)),
+            }
+        }
+        Ok(OutboundDecision {
+            channel: r.outcome.channel,
+            rule,
+            text_rule,
+            text,
+            trace: TRACE.then(|| Box::new(trace)),
+        })
+    }
+}

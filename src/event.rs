@@ -1,0 +1,214 @@
+//! Events to decide: a client's message and a staff member's message.
+//!
+//! Events arrive with ids as text (from the CLI, a scenario file or a JSON
+//! line); [`InboundRequest::resolve`] and [`OutboundRequest::resolve`] check
+//! them against the world once and turn them into numbered events the engine
+//! evaluates without further lookups.
+
+use serde::{Deserialize, Serialize};
+
+use crate::facts::Answering;
+use crate::locset::Loc;
+use crate::world::{AccountIdx, ClientIdx, StaffIdx, World};
+
+/// How a conversation started, resolved against a world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The client wrote first: answering a location's message, or out of the blue.
+    Client { answering: Answering, location: Option<Loc> },
+    /// A staff member wrote first, from a location they were logged in at.
+    Staff { staff: StaffIdx, from: Loc },
+}
+
+/// A client's message, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inbound {
+    pub client: ClientIdx,
+    pub start: Start,
+}
+
+/// A staff member's message, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub client: ClientIdx,
+    pub sender: AccountIdx,
+    pub text: String,
+}
+
+/// What a client is answering, as written: `confirmation@A`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub kind: String,
+    pub location: String,
+}
+
+impl Answer {
+    /// Parses `KIND@LOCATION`.
+    pub fn parse(s: &str) -> Result<Answer, String> {
+        match s.split_once('@') {
+            Some((kind, loc)) if !kind.is_empty() && !loc.is_empty() => Ok(Answer {
+                kind: kind.trim().to_owned(),
+                location: loc.trim().to_owned(),
+            }),
+            _ => Err(format!(
+                "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.kind, self.location)
+    }
+}
+
+/// A client's message as written in a file or on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundRequest {
+    pub client: String,
+    /// What the client answers (`confirmation@A`); none for out of the blue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answering: Option<String>,
+    /// The staff member who started the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// Where that staff member started it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// A staff member's message as written in a file or on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundRequest {
+    pub client: String,
+    pub from_account: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Why an event cannot be decided in this world; each names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct EventError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> EventError {
+    EventError {
+        field,
+        message: message.into(),
+    }
+}
+
+fn unknown(field: &'static str, what: &str, id: &str, known: impl Iterator<Item = String>) -> EventError {
+    let known: Vec<String> = known.collect();
+    let hint = match crate::diag::did_you_mean(id, known.iter().map(String::as_str)) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    };
+    err(field, format!("unknown {what} `{id}`{hint}"))
+}
+
+impl InboundRequest {
+    pub fn resolve(&self, world: &World) -> Result<Inbound, EventError> {
+        let client = world
+            .client(&self.client)
+            .ok_or_else(|| unknown("client", "client", &self.client, world.clients.iter().map(|c| c.id.clone())))?;
+        let start = match (&self.staff, &self.answering) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "answering",
+                    "a conversation is started either by a staff member (`staff`) or by the client (`answering`), not both",
+                ))
+            }
+            (Some(sid), None) => {
+                let staff = world
+                    .staff_member(sid)
+                    .ok_or_else(|| unknown("staff", "staff member", sid, world.staff.iter().map(|s| s.id.clone())))?;
+                let member = &world.staff[staff as usize];
+                let from = match &self.from {
+                    Some(lid) => {
+                        let loc = world
+                            .location(lid)
+                            .ok_or_else(|| unknown("from", "location", lid, world.locations.iter().map(|l| l.id.clone())))?;
+                        if !member.locations.contains(loc) {
+                            return Err(err(
+                                "from",
+                                format!(
+                                    "staff member `{sid}` is not associated with location `{lid}` (their locations: {})",
+                                    world.loc_ids(&member.locations).join(", ")
+                                ),
+                            ));
+                        }
+                        loc
+                    }
+                    None if member.locations.len() == 1 => member.locations.as_slice()[0],
+                    None => match member.logged_in_at {
+                        Some(l) => l,
+                        None => {
+                            return Err(err(
+                                "from",
+                                format!(
+                                    "staff member `{sid}` has several locations ({}) and is not logged in: say which one they started the conversation from",
+                                    world.loc_ids(&member.locations).join(", ")
+                                ),
+                            ))
+                        }
+                    },
+                };
+                Start::Staff { staff, from }
+            }
+            (None, answering) => {
+                if self.from.is_some() {
+                    return Err(err("from", "`from` is the location a staff member started the conversation from; give `staff` too"));
+                }
+                match answering {
+                    None => Start::Client {
+                        answering: Answering::Nothing,
+                        location: None,
+                    },
+                    Some(text) => {
+                        let a = Answer::parse(text).map_err(|m| err("answering", m))?;
+                        let kind = match Answering::parse(&a.kind) {
+                            Some(Answering::Nothing) | None => {
+                                return Err(err(
+                                    "answering",
+                                    format!("`{}` is not a kind of location message; use confirmation, reminder, campaign or other", a.kind),
+                                ))
+                            }
+                            Some(k) => k,
+                        };
+                        let loc = world.location(&a.location).ok_or_else(|| {
+                            unknown("answering", "location", &a.location, world.locations.iter().map(|l| l.id.clone()))
+                        })?;
+                        Start::Client {
+                            answering: kind,
+                            location: Some(loc),
+                        }
+                    }
+                }
+            }
+        };
+        Ok(Inbound { client, start })
+    }
+}
+
+impl OutboundRequest {
+    pub fn resolve(&self, world: &World) -> Result<Outbound, EventError> {
+        let client = world
+            .client(&self.client)
+            .ok_or_else(|| unknown("client", "client", &self.client, world.clients.iter().map(|c| c.id.clone())))?;
+        let sender = world.account(&self.from_account).ok_or_else(|| {
+            unknown("from_account", "account", &self.from_account, world.accounts.iter().map(|a| a.id.clone()))
+        })?;
+        Ok(Outbound {
+            client,
+            sender,
+            text: self.text.clone(),
+        })
+    }
+}

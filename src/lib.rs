@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod condition;
+pub mod contact;
+pub mod decision;
+pub mod diag;
+pub mod engine;
+pub mod event;
+pub mod facts;
+pub mod locset;
+pub mod policy;
+pub mod script;
+pub mod world;
+pub mod yaml;
+
+pub use decision::{InboundDecision, InboundReport, OutboundDecision, OutboundReport};
+pub use diag::{Diagnostic, Diagnostics, Source};
+pub use engine::EvalError;
+pub use event::{Inbound, InboundRequest, Outbound, OutboundRequest};
+pub use policy::RuleSet;
+pub use world::World;

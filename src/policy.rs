@@ -1,0 +1,552 @@
+//! Rules files: ordered rules with conditions and outcomes, loaded with spans.
+//!
+//! A rule set is three files in one directory:
+//!
+//! * `inbound.yaml`: where a client's message lands (first matching rule wins);
+//! * `delivery.yaml`: who receives it live (every gate must hold, any grant admits);
+//! * `outbound.yaml`: which channel carries a staff message, with its ghost text
+//!   (first match), then the message's final text (first match).
+//!
+//! Loading reads all three, reports every problem at once with file:line:col
+//! and the rule id, compiles conditions to native predicates and scripts to
+//! Rhai ASTs, and never needs the files again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::types::MarkedMappingNode;
+use marked_yaml::Node;
+
+use crate::condition::{Cond, Reader, SetExpr};
+use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
+use crate::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
+use crate::script::{Limits, Sandbox};
+use crate::yaml::{self, Doc};
+
+/// One rule: a stable id, a description for people, a condition, an outcome.
+#[derive(Debug)]
+pub struct Rule<O> {
+    pub id: String,
+    pub description: String,
+    pub when: Cond,
+    pub outcome: O,
+    pub pos: Pos,
+}
+
+/// A first-match policy: the first rule whose condition holds decides.
+#[derive(Debug)]
+pub struct FirstMatch<O> {
+    pub rules: Vec<Rule<O>>,
+}
+
+/// The outcome of an outbound rule.
+#[derive(Debug, Clone)]
+pub struct ChannelChoice {
+    pub channel: Channel,
+    pub ghost_text: String,
+}
+
+/// A message template such as `{sender.account_name}: {text}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(pub Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    /// What staff typed.
+    Text,
+    Fact(Fact),
+}
+
+/// A rules file as loaded: where it came from and its sandbox.
+#[derive(Debug)]
+pub struct PolicyFile {
+    pub path: PathBuf,
+    pub description: String,
+    pub sandbox: Sandbox,
+}
+
+#[derive(Debug)]
+pub struct InboundPolicy {
+    pub file: PolicyFile,
+    pub rules: FirstMatch<SetExpr>,
+    /// Inbound SMS texts that opt a client out of, or back in to, SMS.
+    pub opt_out_keywords: Vec<String>,
+    pub opt_in_keywords: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct DeliveryPolicy {
+    pub file: PolicyFile,
+    pub gates: Vec<Rule<()>>,
+    pub grants: Vec<Rule<()>>,
+    /// Whether a gate requires access to a landing location, so only staff
+    /// with such access need to be considered.
+    pub access_gate: bool,
+}
+
+#[derive(Debug)]
+pub struct OutboundPolicy {
+    pub file: PolicyFile,
+    pub rules: FirstMatch<ChannelChoice>,
+    pub text: FirstMatch<Template>,
+}
+
+/// The three policies, loaded and compiled.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub inbound: InboundPolicy,
+    pub delivery: DeliveryPolicy,
+    pub outbound: OutboundPolicy,
+}
+
+/// The shipped rules, built into the binary so it works from any folder.
+pub const SHIPPED: [(&str, &str); 3] = [
+    ("inbound.yaml", include_str!("../rules/inbound.yaml")),
+    ("delivery.yaml", include_str!("../rules/delivery.yaml")),
+    ("outbound.yaml", include_str!("../rules/outbound.yaml")),
+];
+
+pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
+
+impl RuleSet {
+    /// Loads `inbound.yaml`, `delivery.yaml` and `outbound.yaml` from a directory.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, Diagnostics> {
+        if !dir.is_dir() {
+            return Err(Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
+                .help("give a directory holding inbound.yaml, delivery.yaml and outbound.yaml")
+                .into());
+        }
+        let mut diags = Diagnostics::default();
+        let mut sources = Vec::new();
+        for name in FILES {
+            match Source::read(&dir.join(name)) {
+                Ok(s) => sources.push(s),
+                Err(d) => diags.extend(d),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags.sorted());
+        }
+        let [i, d, o]: [Source; 3] = sources.try_into().expect("three files were read");
+        RuleSet::parse(i, d, o)
+    }
+
+    /// The rules that ship with commroute (the contract's default policy).
+    pub fn shipped() -> RuleSet {
+        let [i, d, o] = SHIPPED.map(|(name, text)| Source::new(format!("<shipped>/rules/{name}"), text));
+        RuleSet::parse(i, d, o).expect("the shipped rules are valid (checked by tests)")
+    }
+
+    /// Loads the three policies from their sources, reporting every problem.
+    pub fn parse(inbound: Source, delivery: Source, outbound: Source) -> Result<RuleSet, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut ids: HashMap<String, (PathBuf, Pos)> = HashMap::new();
+        let i = load_file(inbound, "inbound", &mut ids, read_inbound);
+        let d = load_file(delivery, "delivery", &mut ids, read_delivery);
+        let o = load_file(outbound, "outbound", &mut ids, read_outbound);
+        let (i, d, o) = match (i, d, o) {
+            (Ok(i), Ok(d), Ok(o)) => (i, d, o),
+            (i, d, o) => {
+                for r in [i.err(), d.err(), o.err()].into_iter().flatten() {
+                    diags.extend(r);
+                }
+                return Err(diags.sorted());
+            }
+        };
+        Ok(RuleSet {
+            inbound: i,
+            delivery: d,
+            outbound: o,
+        })
+    }
+
+    /// Every rule id with its policy, in file order (for coverage and listings).
+    pub fn rule_ids(&self) -> Vec<(PolicyKind, &str)> {
+        let mut out = Vec::new();
+        out.extend(self.inbound.rules.rules.iter().map(|r| (PolicyKind::Inbound, r.id.as_str())));
+        out.extend(self.delivery.gates.iter().map(|r| (PolicyKind::Delivery, r.id.as_str())));
+        out.extend(self.delivery.grants.iter().map(|r| (PolicyKind::Delivery, r.id.as_str())));
+        out.extend(self.outbound.rules.rules.iter().map(|r| (PolicyKind::Outbound, r.id.as_str())));
+        out.extend(self.outbound.text.rules.iter().map(|r| (PolicyKind::Text, r.id.as_str())));
+        out
+    }
+}
+
+type FileReader<T> = fn(&mut Doc, &MarkedMappingNode, &mut Vec<(String, Pos)>, Sandbox) -> Option<T>;
+
+fn load_file<T>(
+    source: Source,
+    kind: &str,
+    ids: &mut HashMap<String, (PathBuf, Pos)>,
+    read: FileReader<T>,
+) -> Result<T, Diagnostics> {
+    let path = source.path.clone();
+    let (mut doc, node) = Doc::parse(source)?;
+    let Some(top) = doc.mapping(&node, "a rules file", None) else {
+        return Err(doc.diags);
+    };
+    match yaml::get(top, "policy").and_then(|n| doc.string(n, "`policy`", None)) {
+        Some(p) if p.value == kind => {}
+        Some(p) => doc.error(
+            p.pos,
+            None,
+            format!("this file holds the `{kind}` policy, but it says `policy: {}`", p.value),
+            Some(format!("write `policy: {kind}`, or move the file to {}.yaml", p.value)),
+        ),
+        None => doc.error(
+            Pos::new(1, 1),
+            None,
+            "the file does not say which policy it holds",
+            Some(format!("add `policy: {kind}` at the top")),
+        ),
+    }
+    let sandbox = Sandbox::new(read_limits(&mut doc, top));
+    let mut local_ids = Vec::new();
+    let value = read(&mut doc, top, &mut local_ids, sandbox);
+    for (id, pos) in local_ids {
+        if let Some((prev_path, prev_pos)) = ids.get(&id) {
+            let same = *prev_path == path;
+            doc.error(
+                pos,
+                Some(&format!("rule `{id}`")),
+                format!("duplicate rule id `{id}`"),
+                Some(if same {
+                    format!("the same id is used at line {}; every rule needs its own id", prev_pos.line)
+                } else {
+                    format!("the same id is used in {}:{}; rule ids are unique across all rules files", prev_path.display(), prev_pos.line)
+                }),
+            );
+        } else {
+            ids.insert(id, (path.clone(), pos));
+        }
+    }
+    match value {
+        Some(v) if doc.diags.is_empty() => Ok(v),
+        _ => Err(doc.diags),
+    }
+}
+
+fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
+    let mut limits = Limits::DEFAULT;
+    let Some(node) = yaml::get(top, "limits") else { return limits };
+    let Some(m) = doc.mapping(node, "`limits`", None) else { return limits };
+    let names: Vec<&str> = Limits::DEFAULT.fields().iter().map(|(n, _)| *n).collect();
+    doc.check_keys(m, &names, "`limits`", None);
+    for (key, value) in m.iter() {
+        let name = key.as_str();
+        let Some(ceiling) = Limits::CEILING.fields().iter().find(|(n, _)| *n == name).map(|(_, c)| *c) else { continue };
+        let Some(v) = doc.integer(value, &format!("`limits.{name}`"), None) else { continue };
+        if v < 1 || v as u64 > ceiling {
+            doc.error(
+                Pos::of(value.span()),
+                None,
+                format!("`limits.{name}` is {v}, outside the safe range"),
+                Some(format!("choose a value from 1 to {ceiling}")),
+            );
+            continue;
+        }
+        limits.set(name, v as u64);
+    }
+    limits
+}
+
+fn file_description(doc: &mut Doc, top: &MarkedMappingNode) -> String {
+    yaml::get(top, "description")
+        .and_then(|n| doc.string(n, "`description`", None))
+        .map(|s| s.value)
+        .unwrap_or_default()
+}
+
+/// Reads a list of rules with the given extra keys, calling `outcome` for each.
+fn read_rules<O>(
+    doc: &mut Doc,
+    top: &MarkedMappingNode,
+    key: &str,
+    policy: PolicyKind,
+    sandbox: &Sandbox,
+    outcome_keys: &[&str],
+    ids: &mut Vec<(String, Pos)>,
+    mut outcome: impl FnMut(&mut Reader, &MarkedMappingNode) -> Option<O>,
+) -> Option<Vec<Rule<O>>> {
+    let Some(node) = yaml::get(top, key) else {
+        doc.error(
+            Pos::new(1, 1),
+            None,
+            format!("the file has no `{key}` list"),
+            Some(format!("add `{key}:` with one `- id: ...` entry per rule")),
+        );
+        return None;
+    };
+    let seq = doc.sequence(node, &format!("`{key}`"), None)?;
+    let mut keys = vec!["id", "description", "when"];
+    keys.extend_from_slice(outcome_keys);
+    let mut rules = Vec::new();
+    let mut ok = true;
+    for item in seq.iter() {
+        let Some(m) = doc.mapping(item, &format!("each entry of `{key}`"), None) else {
+            ok = false;
+            continue;
+        };
+        let pos = Pos::of(m.span());
+        let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
+            doc.error(pos, None, "this rule has no `id`", Some("every rule needs a stable, unique `id`".into()));
+            ok = false;
+            continue;
+        };
+        let subject = format!("rule `{}`", id.value);
+        ids.push((id.value.clone(), id.pos));
+        doc.check_keys(m, &keys, "a rule", Some(&subject));
+        let description = match yaml::get(m, "description") {
+            Some(n) => doc.string(n, "`description`", Some(&subject)).map(|s| s.value),
+            None => {
+                doc.error(
+                    id.pos,
+                    Some(&subject),
+                    "the rule has no `description`",
+                    Some("say in plain words what the rule does and which documented scenarios it serves".into()),
+                );
+                None
+            }
+        };
+        let mut reader = Reader {
+            doc,
+            sandbox,
+            policy,
+            subject,
+        };
+        let when = match yaml::get(m, "when") {
+            Some(n) => reader.condition(n, 0),
+            None => {
+                reader.doc.error(
+                    id.pos,
+                    Some(&reader.subject.clone()),
+                    "the rule has no `when`",
+                    Some("give a condition, or `when: always` for a catch-all".into()),
+                );
+                None
+            }
+        };
+        let out = outcome(&mut reader, m);
+        match (description, when, out) {
+            (Some(description), Some(when), Some(outcome)) => rules.push(Rule {
+                id: id.value,
+                description,
+                when,
+                outcome,
+                pos: id.pos,
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(rules)
+}
+
+/// A first-match policy must end with `when: always`, so every input is decided.
+fn require_catch_all<O>(doc: &mut Doc, rules: &[Rule<O>], key: &str, what: &str) {
+    match rules.last() {
+        None => doc.error(Pos::new(1, 1), None, format!("`{key}` has no rules"), Some("add at least a catch-all rule with `when: always`".into())),
+        Some(last) if !matches!(last.when, Cond::Always) => doc.error(
+            last.pos,
+            Some(&format!("rule `{}`", last.id)),
+            format!("the last rule of `{key}` is not a catch-all, so some {what} would match no rule"),
+            Some("end the list with a rule whose condition is `when: always`".into()),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn require<'a>(r: &mut Reader, m: &'a MarkedMappingNode, key: &str, help: &str) -> Option<&'a Node> {
+    let node = yaml::get(m, key);
+    if node.is_none() {
+        let subject = r.subject.clone();
+        r.doc.error(Pos::of(m.span()), Some(&subject), format!("the rule has no `{key}`"), Some(help.to_owned()));
+    }
+    node
+}
+
+fn read_inbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<InboundPolicy> {
+    doc.check_keys(top, &["policy", "description", "limits", "rules", "opt_out_keywords", "opt_in_keywords"], "the inbound rules file", None);
+    let description = file_description(doc, top);
+    let rules = read_rules(doc, top, "rules", PolicyKind::Inbound, &sandbox, &["lands_at"], ids, |r, m| {
+        let node = require(r, m, "lands_at", "say where the message lands: a fact such as `client.locations`, a list of ids, `{intersection: [...]}`, `{union: [...]}` or `{rhai: ...}`")?;
+        r.set_expr(node, 0)
+    });
+    if let Some(rules) = &rules {
+        require_catch_all(doc, rules, "rules", "messages");
+    }
+    let mut keywords = |key: &str| -> Vec<String> {
+        yaml::get(top, key)
+            .and_then(|n| doc.strings(n, &format!("`{key}`"), None))
+            .map(|v| v.into_iter().map(|s| s.value.trim().to_uppercase()).collect())
+            .unwrap_or_default()
+    };
+    let opt_out_keywords = keywords("opt_out_keywords");
+    let opt_in_keywords = keywords("opt_in_keywords");
+    Some(InboundPolicy {
+        file: PolicyFile {
+            path: doc.source.path.clone(),
+            description,
+            sandbox,
+        },
+        rules: FirstMatch { rules: rules? },
+        opt_out_keywords,
+        opt_in_keywords,
+    })
+}
+
+fn read_delivery(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<DeliveryPolicy> {
+    doc.check_keys(top, &["policy", "description", "limits", "gates", "grants"], "the delivery rules file", None);
+    let description = file_description(doc, top);
+    let gates = read_rules(doc, top, "gates", PolicyKind::Delivery, &sandbox, &[], ids, |_, _| Some(()));
+    let grants = read_rules(doc, top, "grants", PolicyKind::Delivery, &sandbox, &[], ids, |_, _| Some(()));
+    let (gates, grants) = (gates?, grants?);
+    let access_gate = gates.iter().any(|g| {
+        matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientAccess
+            && matches!(&t.op, crate::condition::Op::SharesAnyWith(SetExpr::Fact(Fact::LandsAt))))
+    });
+    Some(DeliveryPolicy {
+        file: PolicyFile {
+            path: doc.source.path.clone(),
+            description,
+            sandbox,
+        },
+        gates,
+        grants,
+        access_gate,
+    })
+}
+
+fn read_outbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<OutboundPolicy> {
+    doc.check_keys(top, &["policy", "description", "limits", "rules", "text"], "the outbound rules file", None);
+    let description = file_description(doc, top);
+    let rules = read_rules(doc, top, "rules", PolicyKind::Outbound, &sandbox, &["channel", "ghost_text"], ids, |r, m| {
+        let subject = r.subject.clone();
+        let ch = require(r, m, "channel", "give the channel: `push`, `sms`, `email` or `none`")?;
+        let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
+        let channel = match Channel::parse(&ch.value) {
+            Some(c) => c,
+            None => {
+                r.doc.error(ch.pos, Some(&subject), format!("`{}` is not a channel", ch.value), Some(format!("a channel is {}", one_of(CHANNEL_VALUES))));
+                return None;
+            }
+        };
+        let gt = require(r, m, "ghost_text", "give the text shown in the compose box")?;
+        let ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value;
+        Some(ChannelChoice { channel, ghost_text })
+    });
+    if let Some(rules) = &rules {
+        require_catch_all(doc, rules, "rules", "clients");
+    }
+    let text = read_rules(doc, top, "text", PolicyKind::Text, &sandbox, &["text"], ids, |r, m| {
+        let subject = r.subject.clone();
+        let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
+        let s = r.doc.string(node, "`text`", Some(&subject))?;
+        match parse_template(&s.value) {
+            Ok(t) => Some(t),
+            Err((offset, message, help)) => {
+                r.doc.error(s.pos.shifted(offset), Some(&subject), message, Some(help));
+                None
+            }
+        }
+    });
+    if let Some(text) = &text {
+        require_catch_all(doc, text, "text", "messages");
+    }
+    Some(OutboundPolicy {
+        file: PolicyFile {
+            path: doc.source.path.clone(),
+            description,
+            sandbox,
+        },
+        rules: FirstMatch { rules: rules? },
+        text: FirstMatch { rules: text? },
+    })
+}
+
+/// Parses `{placeholder}` templates; `{{` and `}}` are literal braces.
+pub fn parse_template(s: &str) -> Result<Template, (usize, String, String)> {
+    let names: Vec<&str> = std::iter::once("text")
+        .chain(Fact::ALL.iter().filter(|f| f.info().ty == FactType::Text).map(|f| f.name()))
+        .collect();
+    let help = || format!("placeholders are {}", one_of(&names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>()));
+    let mut pieces = Vec::new();
+    let mut lit = String::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|x| x.1) == Some('{') => {
+                chars.next();
+                lit.push('{');
+            }
+            '}' if chars.peek().map(|x| x.1) == Some('}') => {
+                chars.next();
+                lit.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                let mut closed = false;
+                for (_, c) in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed {
+                    return Err((i, "the placeholder is not closed with `}`".into(), help()));
+                }
+                let piece = if name == "text" {
+                    Piece::Text
+                } else {
+                    match Fact::by_name(&name).filter(|f| f.info().ty == FactType::Text) {
+                        Some(f) => Piece::Fact(f),
+                        None => {
+                            let h = match did_you_mean(&name, names.iter().copied()) {
+                                Some(x) => format!("did you mean `{{{x}}}`? {}", help()),
+                                None => help(),
+                            };
+                            return Err((i, format!("unknown placeholder `{{{name}}}`"), h));
+                        }
+                    }
+                };
+                if !lit.is_empty() {
+                    pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+                }
+                pieces.push(piece);
+            }
+            '}' => return Err((i, "a lone `}` in a template".into(), "write `}}` for a literal brace".into())),
+            c => lit.push(c),
+        }
+    }
+    if !lit.is_empty() {
+        pieces.push(Piece::Literal(lit));
+    }
+    Ok(Template(pieces))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates() {
+        assert_eq!(
+            parse_template("{sender.account_name}: {text}").unwrap(),
+            Template(vec![Piece::Fact(Fact::SenderAccountName), Piece::Literal(": ".into()), Piece::Text])
+        );
+        assert_eq!(parse_template("{{x}}").unwrap(), Template(vec![Piece::Literal("{x}".into())]));
+        let (offset, message, help) = parse_template("Hi {client.nam}").unwrap_err();
+        assert_eq!(offset, 3);
+        assert_eq!(message, "unknown placeholder `{client.nam}`");
+        assert!(help.starts_with("did you mean `{client.name}`?"));
+    }
+
+    #[test]
+    fn shipped_rules_load() {
+        let rules = RuleSet::shipped();
+        assert_eq!(rules.inbound.rules.rules.len(), 9);
+        assert_eq!(rules.outbound.rules.rules.len(), 4);
+        assert!(rules.delivery.access_gate);
+    }
+}
