@@ -576,6 +576,22 @@ impl Test {
         })
     }
 
+    /// The words a word test accepts, as written: `staff` or `confirmation, reminder`.
+    fn expected_words(&self) -> String {
+        let FactType::Enum(words) = self.fact.info().ty else { return String::new() };
+        match self.op {
+            Op::Word(w) => words[w as usize].to_owned(),
+            Op::OneOf(mask) => words
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, w)| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        }
+    }
+
     /// A sentence saying why this test failed, with the values seen.
     fn failure(&self, ctx: &Ctx, sb: &Sandbox) -> Failure {
         let info = self.fact.info();
@@ -586,7 +602,8 @@ impl Test {
         let reason = match &self.op {
             Op::Bool(true) => info.absent.unwrap_or(info.label).to_string(),
             Op::Bool(false) => info.label.to_string(),
-            Op::Word(_) | Op::OneOf(_) => format!("{} is `{saw}`", info.label),
+            Op::Word(_) => format!("{} is `{saw}`, not `{}`", info.label, self.expected_words()),
+            Op::OneOf(_) => format!("{} is `{saw}`, not one of {}", info.label, self.expected_words()),
             Op::Present(true) => info.absent.map(str::to_owned).unwrap_or_else(|| format!("{} is missing", info.label)),
             Op::Present(false) => format!("{} is `{saw}`", info.label),
             Op::LocationIs(_) | Op::AccountIs(_) if saw == "none" => {
@@ -605,19 +622,25 @@ impl Test {
             ),
             Op::Count(_) | Op::CountAtLeast(_) | Op::CountAtMost(_) => {
                 let n = ctx.set(self.fact).len();
-                format!("{} `{saw}` {} {n} location{}", info.label, if n == 1 { "is" } else { "are" }, if n == 1 { "" } else { "s" })
+                let wanted = match &self.op {
+                    Op::Count(k) => format!("exactly {k}"),
+                    Op::CountAtLeast(k) => format!("at least {k}"),
+                    Op::CountAtMost(k) => format!("at most {k}"),
+                    _ => unreachable!(),
+                };
+                format!("{} `{saw}` number {n}, not {wanted}", info.label)
             }
             Op::SharesAnyWith(other) => {
-                format!("{} `{saw}` share nothing with {} `{}`", info.label, other.label(), operand(other))
+                format!("{} `{saw}` and {} `{}` have no location in common", info.label, other.label(), operand(other))
             }
             Op::SharesNoneWith(other) => {
                 let common = other
                     .eval(ctx, sb)
                     .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(w))
                     .unwrap_or_default();
-                format!("{} `{saw}` share `{common}` with {} `{}`", info.label, other.label(), operand(other))
+                format!("{} `{saw}` and {} `{}` have `{common}` in common", info.label, other.label(), operand(other))
             }
-            Op::Contains(other) => format!("{} `{saw}` do not contain all of {} `{}`", info.label, other.label(), operand(other)),
+            Op::Contains(other) => format!("{} `{saw}` lack some of {} `{}`", info.label, other.label(), operand(other)),
         };
         Failure {
             condition: self.to_string(),

@@ -10,6 +10,7 @@ pub mod event;
 pub mod facts;
 pub mod locset;
 pub mod policy;
+pub mod scenario;
 pub mod script;
 pub mod world;
 pub mod yaml;

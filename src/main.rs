@@ -1,1 +1,9 @@
-fn main(){}
+//! The `commroute` command: parse arguments, run one subcommand from the
+//! library, turn the outcome into an exit code (0 ok, 1 a check failed, 2 a
+//! usage or input error).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,216 @@
+//! `commroute route inbound|outbound`: decide one message, optionally explained.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use commroute::decision::TraceLine;
+use commroute::{InboundRequest, OutboundRequest, World};
+
+use super::output::{fields, json_line};
+use super::{out, CliResult, Exit, Format, RulesArg};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Where a client's message lands and who receives it live.
+    Inbound(InboundArgs),
+    /// Which channel carries a staff message, with its ghost text.
+    Outbound(OutboundArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InboundArgs {
+    /// The world file (accounts, locations, staff, clients)
+    #[arg(long, value_name = "FILE")]
+    world: PathBuf,
+    /// The client who writes
+    #[arg(long, value_name = "ID")]
+    client: String,
+    /// What the client answers, e.g. confirmation@A, reminder@B, campaign@A, other@A
+    #[arg(long, value_name = "KIND@LOCATION", conflicts_with = "staff")]
+    answering: Option<String>,
+    /// The staff member who started the conversation
+    #[arg(long, value_name = "ID")]
+    staff: Option<String>,
+    /// Where that staff member started it from (may be omitted when they have one location or are logged in)
+    #[arg(long, value_name = "LOCATION", requires = "staff")]
+    from: Option<String>,
+    /// Log a staff member in first (repeatable)
+    #[arg(long, value_name = "STAFF@LOCATION")]
+    login: Vec<String>,
+    /// Log a staff member out first (repeatable)
+    #[arg(long, value_name = "STAFF")]
+    logout: Vec<String>,
+    /// Say why each rule did or did not apply
+    #[arg(long)]
+    explain: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[command(flatten)]
+    rules: RulesArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutboundArgs {
+    #[arg(long, value_name = "FILE")]
+    world: PathBuf,
+    /// The client written to
+    #[arg(long, value_name = "ID")]
+    client: String,
+    /// The account the message is sent from
+    #[arg(long, value_name = "ID")]
+    from_account: String,
+    /// The message text
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    text: String,
+    /// Say why each rule did or did not apply
+    #[arg(long)]
+    explain: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[command(flatten)]
+    rules: RulesArg,
+}
+
+pub fn run(cmd: Command) -> CliResult {
+    match cmd {
+        Command::Inbound(a) => inbound(a),
+        Command::Outbound(a) => outbound(a),
+    }
+}
+
+/// Applies `--logout` then `--login` to the world.
+fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyhow::Result<()> {
+    let staff = |world: &World, id: &str, flag: &str| {
+        world
+            .staff_member(id)
+            .ok_or_else(|| anyhow!("{flag} `{id}`: unknown staff member"))
+    };
+    for id in logout {
+        let s = staff(world, id, "--logout")?;
+        world.set_login(s, None);
+    }
+    for spec in login {
+        let (id, loc) = spec
+            .split_once('@')
+            .ok_or_else(|| anyhow!("--login `{spec}`: write STAFF@LOCATION, e.g. sam@A"))?;
+        let s = staff(world, id, "--login")?;
+        let l = world
+            .location(loc)
+            .ok_or_else(|| anyhow!("--login `{spec}`: unknown location `{loc}`"))?;
+        let member = &world.staff[s as usize];
+        if !member.locations.contains(l) {
+            return Err(anyhow!(
+                "--login `{spec}`: `{id}` is not associated with `{loc}` (their locations: {})",
+                world.loc_ids(&member.locations).join(", ")
+            ));
+        }
+        world.set_login(s, Some(l));
+    }
+    Ok(())
+}
+
+/// The trace in plain words, one section per policy.
+fn why(trace: &[TraceLine]) -> String {
+    let mut s = String::new();
+    let mut policy = "";
+    for line in trace {
+        if line.policy != policy {
+            policy = line.policy;
+            s.push_str(match policy {
+                "inbound" => "\nwhere it lands (inbound policy: the first rule that applies decides):\n",
+                "delivery" => "\nwho receives it live (delivery policy: every gate must hold, any grant admits):\n",
+                "outbound" => "\nthe channel (outbound policy: the first rule that applies decides):\n",
+                _ => "\nthe text (outbound `text` rules: the first that applies decides):\n",
+            });
+        }
+        s.push_str(&format!("  {}\n", line.sentence()));
+    }
+    s
+}
+
+fn inbound(a: InboundArgs) -> CliResult {
+    let (rules, _) = a.rules.load()?;
+    let mut world = World::load(&a.world)?;
+    apply_logins(&mut world, &a.login, &a.logout)?;
+    let req = InboundRequest {
+        client: a.client,
+        answering: a.answering,
+        staff: a.staff,
+        from: a.from,
+    };
+    let ev = req.resolve(&world).map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
+    let decision = if a.explain { rules.explain_inbound(&world, &ev) } else { rules.route_inbound(&world, &ev) }
+        .context("the rules could not decide this message")?;
+    let report = decision.report(&rules, &world);
+    match a.format {
+        Format::Json => out(&json_line("inbound", &report))?,
+        Format::Table => {
+            let loc = |id: &String| {
+                let l = world.location(id).expect("decisions name known locations");
+                format!("{id} ({})", world.locations[l as usize].name)
+            };
+            let lands: Vec<String> = report.lands_at.iter().map(loc).collect();
+            let live = if report.delivered_to.is_empty() {
+                format!("nobody live; it waits in the inbox at {}", report.lands_at.join(", "))
+            } else {
+                report
+                    .delivered_to
+                    .iter()
+                    .map(|id| {
+                        let s = &world.staff[world.staff_member(id).expect("known staff") as usize];
+                        let at = s.logged_in_at.map(|l| world.loc_id(l).to_owned()).unwrap_or_default();
+                        format!("{id} ({}, logged in at {at})", s.name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let rule = &rules.inbound.rules.rules[decision.rule];
+            let mut text = fields(&[
+                ("lands at", lands.join(", ")),
+                ("received live by", live),
+                ("deciding rule", format!("{} ({}:{})", rule.id, rules.inbound.file.path.display(), rule.pos.line)),
+            ]);
+            if a.explain {
+                text.push_str(&why(&report.trace));
+            }
+            out(&text)?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn outbound(a: OutboundArgs) -> CliResult {
+    let (rules, _) = a.rules.load()?;
+    let world = World::load(&a.world)?;
+    let req = OutboundRequest {
+        client: a.client,
+        from_account: a.from_account,
+        text: a.text,
+    };
+    let ev = req.resolve(&world).map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
+    let decision = if a.explain { rules.explain_outbound(&world, &ev) } else { rules.route_outbound(&world, &ev) }
+        .context("the rules could not decide this message")?;
+    let report = decision.report(&rules);
+    match a.format {
+        Format::Json => out(&json_line("outbound", &report))?,
+        Format::Table => {
+            let rule = &rules.outbound.rules.rules[decision.rule];
+            let mut rows = vec![
+                ("channel", report.channel.to_string()),
+                ("ghost text", report.ghost_text.clone()),
+            ];
+            if report.channel != commroute::facts::Channel::None {
+                rows.push(("text sent", report.text.clone()));
+            } else {
+                rows.push(("text sent", "nothing: sending is refused".into()));
+            }
+            rows.push(("deciding rule", format!("{} ({}:{})", rule.id, rules.outbound.file.path.display(), rule.pos.line)));
+            let mut text = fields(&rows);
+            if a.explain {
+                text.push_str(&why(&report.trace));
+            }
+            out(&text)?;
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,574 @@
+//! Scenario files: documented behaviour as executable fixtures, and the one
+//! runner shared by `commroute test` and `cargo test`.
+//!
+//! A scenario file holds a world (inline, or a path relative to the file) and
+//! cases. A case may change who is logged in where and what a staff member may
+//! read, then gives one event (inbound or outbound) and what must come out.
+//! Everything is checked against the world when the file loads, so running a
+//! case only evaluates rules.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use marked_yaml::types::MarkedMappingNode;
+use marked_yaml::Node;
+use serde::Serialize;
+
+use crate::decision::{InboundReport, OutboundReport};
+use crate::diag::{one_of, Diagnostic, Diagnostics, Pos, Source};
+use crate::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
+use crate::facts::{Channel, CHANNEL_VALUES};
+use crate::locset::LocSet;
+use crate::policy::RuleSet;
+use crate::world::World;
+use crate::yaml::{self, Doc, Str};
+
+/// A loaded scenario file.
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    pub path: PathBuf,
+    pub description: String,
+    /// The world as written, or the path it was read from.
+    pub world_ref: WorldRef,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Clone)]
+pub enum WorldRef {
+    Inline,
+    Path(String),
+}
+
+/// One case, resolved against its world.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub pos: Pos,
+    /// The world after the case's `login`, `logout` and `access` changes.
+    pub world: Arc<World>,
+    pub event: CaseEvent,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaseEvent {
+    Inbound(InboundRequest, Inbound),
+    Outbound(OutboundRequest, Outbound),
+}
+
+/// What a case expects; fields left out are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lands_at: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_to: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// What a case produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Actual {
+    Inbound(InboundReport),
+    Outbound(OutboundReport),
+    /// A rule could not be evaluated.
+    Error { error: String },
+}
+
+/// One expected field that came out differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub field: &'static str,
+    pub expected: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseReport {
+    pub name: String,
+    #[serde(skip)]
+    pub line: usize,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<Mismatch>,
+    pub actual: Actual,
+}
+
+impl CaseReport {
+    /// The deciding rule, when there is one.
+    pub fn rule(&self) -> &str {
+        match &self.actual {
+            Actual::Inbound(r) => &r.rule,
+            Actual::Outbound(r) => &r.rule,
+            Actual::Error { .. } => "-",
+        }
+    }
+
+    /// Expected and actual side by side, then the trace in plain words.
+    pub fn failure_text(&self) -> String {
+        let mut out = String::new();
+        let width = self.mismatches.iter().map(|m| m.expected.len()).max().unwrap_or(8).max(8);
+        out.push_str(&format!("    {:<14} {:<width$}   actual\n", "", "expected"));
+        for m in &self.mismatches {
+            out.push_str(&format!("    {:<14} {:<width$}   {}\n", m.field, m.expected, m.actual));
+        }
+        match &self.actual {
+            Actual::Error { error } => out.push_str(&format!("    error: {error}\n")),
+            Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
+                out.push_str("    why:\n");
+                for line in trace {
+                    out.push_str(&format!("      {}\n", line.sentence()));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub cases: Vec<CaseReport>,
+}
+
+impl FileReport {
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.passed).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+impl ScenarioFile {
+    pub fn load(path: &Path) -> Result<ScenarioFile, Diagnostics> {
+        ScenarioFile::parse(Source::read(path)?)
+    }
+
+    /// Runs every case (or those whose name contains `filter`) against `rules`.
+    pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
+        let cases = self
+            .cases
+            .iter()
+            .filter(|c| filter.is_none_or(|f| c.name.contains(f) || self.path.to_string_lossy().contains(f)))
+            .map(|c| run_case(c, rules))
+            .collect();
+        FileReport {
+            path: self.path.clone(),
+            cases,
+        }
+    }
+}
+
+/// Loads and runs one scenario file: the function behind `commroute test`
+/// and the `cargo test` scenario harness.
+pub fn run_file(path: &Path, rules: &RuleSet, filter: Option<&str>) -> Result<FileReport, Diagnostics> {
+    Ok(ScenarioFile::load(path)?.run(rules, filter))
+}
+
+pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
+    let world = &case.world;
+    let e = &case.expect;
+    let mut mismatches = Vec::new();
+    let mut check = |field: &'static str, expected: Option<String>, actual: String| {
+        if let Some(expected) = expected {
+            if expected != actual {
+                mismatches.push(Mismatch { field, expected, actual });
+            }
+        }
+    };
+    let list = |v: &[String]| format!("[{}]", v.join(", "));
+    let actual = match &case.event {
+        CaseEvent::Inbound(_, ev) => match rules.explain_inbound(world, ev) {
+            Ok(d) => {
+                let r = d.report(rules, world);
+                check("lands_at", e.lands_at.as_deref().map(list), list(&r.lands_at));
+                check("delivered_to", e.delivered_to.as_deref().map(list), list(&r.delivered_to));
+                check("rule", e.rule.clone(), r.rule.clone());
+                Actual::Inbound(r)
+            }
+            Err(err) => Actual::Error { error: err.to_string() },
+        },
+        CaseEvent::Outbound(_, ev) => match rules.explain_outbound(world, ev) {
+            Ok(d) => {
+                let r = d.report(rules);
+                check("channel", e.channel.map(|c| c.to_string()), r.channel.to_string());
+                check("ghost_text", e.ghost_text.clone(), r.ghost_text.clone());
+                check("text", e.text.clone(), r.text.clone());
+                check("rule", e.rule.clone(), r.rule.clone());
+                Actual::Outbound(r)
+            }
+            Err(err) => Actual::Error { error: err.to_string() },
+        },
+    };
+    let passed = mismatches.is_empty() && !matches!(actual, Actual::Error { .. });
+    CaseReport {
+        name: case.name.clone(),
+        line: case.pos.line,
+        passed,
+        mismatches,
+        actual,
+    }
+}
+
+/// The scenario files under the given paths (files as given, directories
+/// searched recursively for `*.yaml`), sorted so runs are deterministic.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut out = Vec::new();
+    let mut diags = Diagnostics::default();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out, &mut diags, 0);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            diags.push(Diagnostic::new(p, Pos::default(), "no such scenario file or directory"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    diags.into_result(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usize) {
+    if depth > 32 {
+        diags.push(Diagnostic::new(dir, Pos::default(), "directories nest too deeply (a symlink loop?)"));
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(Diagnostic::new(dir, Pos::default(), format!("cannot read the directory: {e}")));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out, diags, depth + 1);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+const TOP_KEYS: &[&str] = &["description", "world", "cases"];
+const CASE_KEYS: &[&str] = &["name", "description", "login", "logout", "access", "inbound", "outbound", "expect"];
+const INBOUND_KEYS: &[&str] = &["client", "answering", "staff", "from"];
+const OUTBOUND_KEYS: &[&str] = &["client", "from_account", "text"];
+const EXPECT_INBOUND: &[&str] = &["lands_at", "delivered_to", "rule"];
+const EXPECT_OUTBOUND: &[&str] = &["channel", "ghost_text", "text", "rule"];
+
+impl ScenarioFile {
+    pub fn parse(source: Source) -> Result<ScenarioFile, Diagnostics> {
+        let path = source.path.clone();
+        let (mut doc, node) = Doc::parse(source)?;
+        let Some(top) = doc.mapping(&node, "a scenario file", None) else { return Err(doc.diags) };
+        doc.check_keys(top, TOP_KEYS, "a scenario file", None);
+        let description = yaml::get(top, "description")
+            .and_then(|n| doc.string(n, "`description`", None))
+            .map(|s| s.value)
+            .unwrap_or_default();
+        let (world, world_ref) = match yaml::get(top, "world") {
+            None => {
+                doc.error(
+                    Pos::new(1, 1),
+                    None,
+                    "the scenario has no `world`",
+                    Some("give `world:` inline, or a path to a world file relative to this file".into()),
+                );
+                (None, WorldRef::Inline)
+            }
+            Some(Node::Scalar(s)) => {
+                let rel = s.as_str().to_owned();
+                let full = path.parent().unwrap_or(Path::new(".")).join(&rel);
+                match World::load(&full) {
+                    Ok(w) => (Some(w), WorldRef::Path(rel)),
+                    Err(e) => {
+                        let pos = Pos::of(s.span());
+                        if full.exists() {
+                            // Problems inside the world file keep their own locations.
+                            doc.diags.extend(e);
+                        } else {
+                            doc.error(pos, None, format!("cannot read the world file `{rel}`"), Some(format!("the path is relative to this file: {}", full.display())));
+                        }
+                        (None, WorldRef::Path(rel))
+                    }
+                }
+            }
+            Some(n) => (World::from_node(&mut doc, n), WorldRef::Inline),
+        };
+        let mut cases = Vec::new();
+        match yaml::get(top, "cases") {
+            None => doc.error(Pos::new(1, 1), None, "the scenario has no `cases`", Some("add `cases:` with at least one case".into())),
+            Some(n) => {
+                if let (Some(seq), Some(world)) = (doc.sequence(n, "`cases`", None), world.as_ref()) {
+                    let world = Arc::new(world.clone());
+                    let mut names: Vec<Str> = Vec::new();
+                    for item in seq.iter() {
+                        if let Some(case) = read_case(&mut doc, item, &world) {
+                            if let Some(prev) = names.iter().find(|n| n.value == case.name) {
+                                doc.error(
+                                    case.pos,
+                                    Some(&format!("case `{}`", case.name)),
+                                    format!("duplicate case name `{}`", case.name),
+                                    Some(format!("the same name is used at line {}; names identify cases in reports", prev.pos.line)),
+                                );
+                            }
+                            names.push(Str {
+                                value: case.name.clone(),
+                                pos: case.pos,
+                            });
+                            cases.push(case);
+                        }
+                    }
+                }
+            }
+        }
+        doc.finish(())?;
+        Ok(ScenarioFile {
+            path,
+            description,
+            world_ref,
+            cases,
+        })
+    }
+}
+
+fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
+    let m = doc.mapping(node, "each case", None)?;
+    let pos = Pos::of(m.span());
+    let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+        doc.error(pos, None, "this case has no `name`", Some("give each case a short `name` saying what it shows".into()));
+        return None;
+    };
+    let subject = format!("case `{}`", name.value);
+    let subj = Some(subject.as_str());
+    doc.check_keys(m, CASE_KEYS, "a case", subj);
+    let before = doc.diags.len();
+
+    // Changes to the world for this case.
+    let mut world: Option<World> = None;
+    fn w<'a>(world: &'a mut Option<World>, base: &World) -> &'a mut World {
+        world.get_or_insert_with(|| base.clone())
+    }
+    if let Some(n) = yaml::get(m, "logout") {
+        for s in doc.strings(n, "`logout`", subj).unwrap_or_default() {
+            if let Some(ix) = staff_ref(doc, base, &s, subj) {
+                w(&mut world, base).set_login(ix, None);
+            }
+        }
+    }
+    if let Some(n) = yaml::get(m, "login") {
+        if let Some(map) = doc.mapping(n, "`login`", subj) {
+            for (k, v) in map.iter() {
+                let sid = yaml::str_of(k);
+                let Some(ix) = staff_ref(doc, base, &sid, subj) else { continue };
+                let Some(loc) = doc.string(v, "the location in `login`", subj) else { continue };
+                let Some(l) = loc_ref(doc, base, &loc, subj) else { continue };
+                let staff = &base.staff[ix as usize];
+                if !staff.locations.contains(l) {
+                    doc.error(
+                        loc.pos,
+                        subj,
+                        format!("staff member `{}` cannot log in at `{}`: it is not one of their locations", sid.value, loc.value),
+                        Some(format!("their locations: {}", one_of(&base.loc_ids(&staff.locations)))),
+                    );
+                    continue;
+                }
+                w(&mut world, base).set_login(ix, Some(l));
+            }
+        }
+    }
+    if let Some(n) = yaml::get(m, "access") {
+        if let Some(map) = doc.mapping(n, "`access`", subj) {
+            for (k, v) in map.iter() {
+                let sid = yaml::str_of(k);
+                let Some(ix) = staff_ref(doc, base, &sid, subj) else { continue };
+                let locs = doc.strings(v, "the locations in `access`", subj).unwrap_or_default();
+                let set: LocSet = locs.iter().filter_map(|l| loc_ref(doc, base, l, subj)).collect();
+                w(&mut world, base).set_access(ix, set);
+            }
+        }
+    }
+    let world = world.map(Arc::new).unwrap_or_else(|| base.clone());
+
+    let one_event = "a case has exactly one event: `inbound` or `outbound`";
+    let example = "`inbound: {client: cleo, answering: confirmation@A}` or `outbound: {client: cleo, from_account: glow-downtown}`";
+    let event = match (yaml::get(m, "inbound"), yaml::get(m, "outbound")) {
+        (Some(n), None) => read_inbound(doc, n, &world, subj),
+        (None, Some(n)) => read_outbound(doc, n, &world, subj),
+        (Some(_), Some(n)) => {
+            doc.error(Pos::of(n.span()), subj, one_event, Some(example.into()));
+            None
+        }
+        (None, None) => {
+            doc.error(pos, subj, one_event, Some(example.into()));
+            None
+        }
+    };
+    let inbound = matches!(event, Some(CaseEvent::Inbound(..)));
+    let expect = match yaml::get(m, "expect") {
+        Some(n) => read_expect(doc, n, inbound, subj),
+        None => {
+            doc.error(pos, subj, "the case has no `expect`", Some("say what must come out, e.g. `expect: {lands_at: [A], delivered_to: [sam], rule: reply-to-location-message}`".into()));
+            None
+        }
+    };
+    if doc.diags.len() > before {
+        return None;
+    }
+    Some(Case {
+        name: name.value,
+        pos,
+        world,
+        event: event?,
+        expect: expect?,
+    })
+}
+
+fn staff_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u32> {
+    let found = world.staff_member(&id.value);
+    if found.is_none() {
+        let known: Vec<&str> = world.staff.iter().map(|s| s.id.as_str()).collect();
+        doc.error(id.pos, subj, format!("unknown staff member `{}`", id.value), Some(format!("the world's staff: {}", one_of(&known))));
+    }
+    found
+}
+
+fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u16> {
+    let found = world.location(&id.value);
+    if found.is_none() {
+        let known: Vec<&str> = world.locations.iter().map(|l| l.id.as_str()).collect();
+        doc.error(id.pos, subj, format!("unknown location `{}`", id.value), Some(format!("the world's locations: {}", one_of(&known))));
+    }
+    found
+}
+
+fn fields<'a>(doc: &mut Doc, m: &'a MarkedMappingNode, keys: &[&str], subj: Option<&str>) -> Vec<(&'static str, Str)> {
+    let mut out = Vec::new();
+    for key in keys {
+        if let Some(n) = yaml::get(m, key) {
+            if let Some(s) = doc.string(n, &format!("`{key}`"), subj) {
+                let k: &'static str = match *key {
+                    "client" => "client",
+                    "answering" => "answering",
+                    "staff" => "staff",
+                    "from" => "from",
+                    "from_account" => "from_account",
+                    "text" => "text",
+                    _ => "field",
+                };
+                out.push((k, s));
+            }
+        }
+    }
+    out
+}
+
+fn read_inbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) -> Option<CaseEvent> {
+    let m = doc.mapping(node, "`inbound`", subj)?;
+    doc.check_keys(m, INBOUND_KEYS, "`inbound`", subj);
+    let f = fields(doc, m, INBOUND_KEYS, subj);
+    let get = |k: &str| f.iter().find(|(n, _)| *n == k).map(|(_, s)| s.clone());
+    let Some(client) = get("client") else {
+        doc.error(Pos::of(m.span()), subj, "`inbound` has no `client`", Some("name the client who writes: `client: cleo`".into()));
+        return None;
+    };
+    let req = InboundRequest {
+        client: client.value.clone(),
+        answering: get("answering").map(|s| s.value),
+        staff: get("staff").map(|s| s.value),
+        from: get("from").map(|s| s.value),
+    };
+    match req.resolve(world) {
+        Ok(ev) => Some(CaseEvent::Inbound(req, ev)),
+        Err(e) => {
+            let pos = get(e.field).map(|s| s.pos).unwrap_or(Pos::of(m.span()));
+            doc.error(pos, subj, format!("`{}`: {}", e.field, e.message), None);
+            None
+        }
+    }
+}
+
+fn read_outbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) -> Option<CaseEvent> {
+    let m = doc.mapping(node, "`outbound`", subj)?;
+    doc.check_keys(m, OUTBOUND_KEYS, "`outbound`", subj);
+    let f = fields(doc, m, OUTBOUND_KEYS, subj);
+    let get = |k: &str| f.iter().find(|(n, _)| *n == k).map(|(_, s)| s.clone());
+    let (Some(client), Some(account)) = (get("client"), get("from_account")) else {
+        doc.error(Pos::of(m.span()), subj, "`outbound` needs `client` and `from_account`", Some("e.g. `outbound: {client: cleo, from_account: glow-downtown, text: See you}`".into()));
+        return None;
+    };
+    let req = OutboundRequest {
+        client: client.value,
+        from_account: account.value,
+        text: get("text").map(|s| s.value).unwrap_or_default(),
+    };
+    match req.resolve(world) {
+        Ok(ev) => Some(CaseEvent::Outbound(req, ev)),
+        Err(e) => {
+            let pos = get(e.field).map(|s| s.pos).unwrap_or(Pos::of(m.span()));
+            doc.error(pos, subj, format!("`{}`: {}", e.field, e.message), None);
+            None
+        }
+    }
+}
+
+fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) -> Option<Expect> {
+    let m = doc.mapping(node, "`expect`", subj)?;
+    let keys = if inbound { EXPECT_INBOUND } else { EXPECT_OUTBOUND };
+    doc.check_keys(m, keys, if inbound { "`expect` of an inbound case" } else { "`expect` of an outbound case" }, subj);
+    let mut e = Expect::default();
+    let ids = |doc: &mut Doc, k: &str| -> Option<Vec<String>> {
+        let n = yaml::get(m, k)?;
+        if let Node::Scalar(s) = n {
+            if s.as_str().is_empty() {
+                return Some(Vec::new());
+            }
+        }
+        let mut v: Vec<String> = doc.strings(n, &format!("`{k}`"), subj)?.into_iter().map(|s| s.value).collect();
+        v.sort();
+        Some(v)
+    };
+    let text = |doc: &mut Doc, k: &str| yaml::get(m, k).and_then(|n| doc.string(n, &format!("`{k}`"), subj)).map(|s| s.value);
+    e.rule = text(doc, "rule");
+    if inbound {
+        e.lands_at = ids(doc, "lands_at");
+        e.delivered_to = ids(doc, "delivered_to");
+        for (k, present) in [("lands_at", e.lands_at.is_some()), ("delivered_to", e.delivered_to.is_some()), ("rule", e.rule.is_some())] {
+            if !present {
+                doc.error(Pos::of(m.span()), subj, format!("`expect` has no `{k}`"), Some("an inbound case states `lands_at`, `delivered_to` (`[]` for nobody) and `rule`".into()));
+            }
+        }
+    } else {
+        if let Some(c) = yaml::get(m, "channel").and_then(|n| doc.string(n, "`channel`", subj)) {
+            match Channel::parse(&c.value) {
+                Some(ch) => e.channel = Some(ch),
+                None => doc.error(c.pos, subj, format!("`{}` is not a channel", c.value), Some(format!("a channel is {}", one_of(CHANNEL_VALUES)))),
+            }
+        }
+        e.ghost_text = text(doc, "ghost_text");
+        e.text = text(doc, "text");
+        for (k, present) in [("channel", yaml::get(m, "channel").is_some()), ("ghost_text", e.ghost_text.is_some()), ("rule", e.rule.is_some())] {
+            if !present {
+                doc.error(Pos::of(m.span()), subj, format!("`expect` has no `{k}`"), Some("an outbound case states `channel`, `ghost_text` and `rule` (and `text` when it matters)".into()));
+            }
+        }
+    }
+    Some(e)
+}
