@@ -139,7 +139,11 @@ impl Reader<'_> {
                     }
                     _ => CONDITION_FORMS.to_string(),
                 };
-                self.err(Pos::of(s.span()), format!("`{}` is not a condition", s.as_str()), Some(help));
+                self.err(
+                    Pos::of(s.span()),
+                    format!("`{}` is not a condition", s.as_str()),
+                    Some(help),
+                );
                 None
             }
             Node::Sequence(seq) => {
@@ -160,14 +164,20 @@ impl Reader<'_> {
                 let kpos = Pos::of(key.span());
                 match key.as_str() {
                     "all" | "any" => {
-                        let seq = self.doc.sequence(value, &format!("`{}`", key.as_str()), Some(&self.subject.clone()))?;
+                        let seq =
+                            self.doc
+                                .sequence(value, &format!("`{}`", key.as_str()), Some(&self.subject.clone()))?;
                         if seq.is_empty() {
                             self.err(kpos, format!("`{}` needs at least one condition", key.as_str()), None);
                             return None;
                         }
                         let parts: Vec<Option<Cond>> = seq.iter().map(|n| self.condition(n, depth + 1)).collect();
                         let parts = parts.into_iter().collect::<Option<Vec<_>>>()?;
-                        Some(if key.as_str() == "all" { Cond::All(parts) } else { Cond::Any(parts) })
+                        Some(if key.as_str() == "all" {
+                            Cond::All(parts)
+                        } else {
+                            Cond::Any(parts)
+                        })
                     }
                     "not" => Some(Cond::Not(Box::new(self.condition(value, depth + 1)?))),
                     "rhai" => {
@@ -219,7 +229,11 @@ impl Reader<'_> {
                     "true" => Some(Op::Bool(true)),
                     "false" => Some(Op::Bool(false)),
                     _ => {
-                        self.err(pos, format!("`{}` is yes/no: write `true` or `false`, not `{v}`", info.name), None);
+                        self.err(
+                            pos,
+                            format!("`{}` is yes/no: write `true` or `false`, not `{v}`", info.name),
+                            None,
+                        );
                         None
                     }
                 },
@@ -245,7 +259,14 @@ impl Reader<'_> {
                     None
                 }
                 FactType::Text => {
-                    self.err(pos, format!("`{}` is text for message templates; conditions cannot test it", info.name), None);
+                    self.err(
+                        pos,
+                        format!(
+                            "`{}` is text for message templates; conditions cannot test it",
+                            info.name
+                        ),
+                        None,
+                    );
                     None
                 }
             };
@@ -253,13 +274,21 @@ impl Reader<'_> {
         let Node::Mapping(m) = node else {
             self.err(
                 pos,
-                format!("the test of `{}` must be a value or a `{{test: operand}}` mapping, found {}", info.name, describe(node)),
+                format!(
+                    "the test of `{}` must be a value or a `{{test: operand}}` mapping, found {}",
+                    info.name,
+                    describe(node)
+                ),
                 Some(tests_for(info.ty)),
             );
             return None;
         };
         if m.len() != 1 {
-            self.err(pos, format!("a test has exactly one key, found {}", m.len()), Some(tests_for(info.ty)));
+            self.err(
+                pos,
+                format!("a test has exactly one key, found {}", m.len()),
+                Some(tests_for(info.ty)),
+            );
             return None;
         }
         let (key, value) = m.iter().next().expect("one entry");
@@ -271,14 +300,24 @@ impl Reader<'_> {
                 Some(s) => format!("did you mean `{s}`? {}", tests_for(info.ty)),
                 None => tests_for(info.ty),
             };
-            self.err(kpos, format!("`{op}` is not a test for `{}` ({})", info.name, info.ty.name()), Some(help));
+            self.err(
+                kpos,
+                format!(
+                    "`{op}` is not a test for `{}`, which is {}",
+                    info.name,
+                    info.ty.a_name()
+                ),
+                Some(help),
+            );
             return None;
         }
         let subject = self.subject.clone();
         match op {
             "present" => self.doc.boolean(value, "`present`", Some(&subject)).map(Op::Present),
             "one_of" => {
-                let FactType::Enum(words) = info.ty else { unreachable!("allowed_ops gates one_of") };
+                let FactType::Enum(words) = info.ty else {
+                    unreachable!("allowed_ops gates one_of")
+                };
                 let items = self.doc.strings(value, "`one_of`", Some(&subject))?;
                 let mut mask = 0u32;
                 for it in items {
@@ -299,7 +338,11 @@ impl Reader<'_> {
             "count" | "count_at_least" | "count_at_most" => {
                 let n = self.doc.integer(value, &format!("`{op}`"), Some(&subject))?;
                 if n < 0 {
-                    self.err(Pos::of(value.span()), format!("`{op}` must be zero or more, found {n}"), None);
+                    self.err(
+                        Pos::of(value.span()),
+                        format!("`{op}` must be zero or more, found {n}"),
+                        None,
+                    );
                     return None;
                 }
                 let n = n as usize;
@@ -320,11 +363,11 @@ impl Reader<'_> {
                     self.err(
                         s.pos,
                         format!(
-                            "`{}` is a {} and `{}` is a {}: they cannot be the same",
+                            "`{}` is {} and `{}` is {}: they cannot be the same",
                             info.name,
-                            info.ty.name(),
+                            info.ty.a_name(),
                             other.name(),
-                            other.info().ty.name()
+                            other.info().ty.a_name()
                         ),
                         None,
                     );
@@ -350,7 +393,10 @@ impl Reader<'_> {
                     self.err(
                         pos,
                         format!("`{name}` is not a fact that gives locations"),
-                        Some(format!("to name locations write a list such as `[{name}]`; facts that give locations: {}", one_of(&self.location_facts()))),
+                        Some(format!(
+                            "to name locations write a list such as `[{name}]`; facts that give locations: {}",
+                            one_of(&self.location_facts())
+                        )),
                     );
                     return None;
                 }
@@ -360,7 +406,7 @@ impl Reader<'_> {
                     other => {
                         self.err(
                             pos,
-                            format!("`{name}` is a {}, not a location or a set of locations", other.name()),
+                            format!("`{name}` is {}, not a location or a set of locations", other.a_name()),
                             Some(format!("facts that give locations: {}", one_of(&self.location_facts()))),
                         );
                         None
@@ -368,7 +414,9 @@ impl Reader<'_> {
                 }
             }
             Node::Sequence(_) => {
-                let items = self.doc.strings(node, "a list of locations", Some(&self.subject.clone()))?;
+                let items = self
+                    .doc
+                    .strings(node, "a list of locations", Some(&self.subject.clone()))?;
                 Some(SetExpr::Literal(items.into_iter().map(|s| s.value).collect()))
             }
             Node::Mapping(m) => {
@@ -383,14 +431,24 @@ impl Reader<'_> {
                 let (key, value) = m.iter().next().expect("one entry");
                 match key.as_str() {
                     "intersection" | "union" => {
-                        let seq = self.doc.sequence(value, &format!("`{}`", key.as_str()), Some(&self.subject.clone()))?;
+                        let seq =
+                            self.doc
+                                .sequence(value, &format!("`{}`", key.as_str()), Some(&self.subject.clone()))?;
                         if seq.len() < 2 {
-                            self.err(Pos::of(key.span()), format!("`{}` needs at least two sets", key.as_str()), None);
+                            self.err(
+                                Pos::of(key.span()),
+                                format!("`{}` needs at least two sets", key.as_str()),
+                                None,
+                            );
                             return None;
                         }
                         let parts: Vec<Option<SetExpr>> = seq.iter().map(|n| self.set_expr(n, depth + 1)).collect();
                         let parts = parts.into_iter().collect::<Option<Vec<_>>>()?;
-                        Some(if key.as_str() == "union" { SetExpr::Union(parts) } else { SetExpr::Intersection(parts) })
+                        Some(if key.as_str() == "union" {
+                            SetExpr::Union(parts)
+                        } else {
+                            SetExpr::Intersection(parts)
+                        })
                     }
                     "rhai" => self.script(value).map(|s| SetExpr::Script(Box::new(s))),
                     other => {
@@ -433,22 +491,27 @@ impl Reader<'_> {
 /// line starts at the scalar (after its quote); a block scalar (`|`) starts on
 /// the next line, at the block's indentation.
 fn script_pos(text: &str, start: Pos, line: usize, col: usize) -> Pos {
-    let Some(first) = text.lines().nth(start.line.saturating_sub(1)) else { return start };
+    let Some(first) = text.lines().nth(start.line.saturating_sub(1)) else {
+        return start;
+    };
     let at: String = first.chars().skip(start.col.saturating_sub(1)).collect();
+    let indent_of = |line_no: usize| {
+        text.lines()
+            .nth(line_no.saturating_sub(1))
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or(0)
+    };
     if at.starts_with('|') || at.starts_with('>') {
         let body_line = start.line + line;
-        let indent = text
-            .lines()
-            .nth(body_line - 1)
-            .map(|l| l.len() - l.trim_start().len())
-            .unwrap_or(0);
-        return Pos::new(body_line, indent + col);
+        return Pos::new(body_line, indent_of(body_line) + col);
     }
     let quote = usize::from(at.starts_with('"') || at.starts_with('\''));
     if line == 1 {
         start.shifted(quote + col - 1)
     } else {
-        Pos::new(start.line + line - 1, col)
+        // Later lines of a block or folded scalar keep the block's indentation.
+        let target = start.line + line - 1;
+        Pos::new(target, indent_of(target) + col)
     }
 }
 
@@ -458,7 +521,14 @@ fn allowed_ops(ty: FactType) -> &'static [&'static str] {
         FactType::Enum(_) => &["one_of"],
         FactType::Location => &["present", "in", "same_as"],
         FactType::Account => &["present", "same_as"],
-        FactType::LocationSet => &["count", "count_at_least", "count_at_most", "shares_any_with", "shares_none_with", "contains"],
+        FactType::LocationSet => &[
+            "count",
+            "count_at_least",
+            "count_at_most",
+            "shares_any_with",
+            "shares_none_with",
+            "contains",
+        ],
         FactType::Text => &[],
     }
 }
@@ -489,7 +559,11 @@ impl SetExpr {
                 for id in ids {
                     match ctx.world.location(id) {
                         Some(l) => set.insert(l),
-                        None => return Err(format!("the rules name location `{id}`, which this world does not have")),
+                        None => {
+                            return Err(format!(
+                                "the rules name location `{id}`, which this world does not have"
+                            ))
+                        }
                     }
                 }
                 set
@@ -578,7 +652,9 @@ impl Test {
 
     /// The words a word test accepts, as written: `staff` or `confirmation, reminder`.
     fn expected_words(&self) -> String {
-        let FactType::Enum(words) = self.fact.info().ty else { return String::new() };
+        let FactType::Enum(words) = self.fact.info().ty else {
+            return String::new();
+        };
         match self.op {
             Op::Word(w) => words[w as usize].to_owned(),
             Op::OneOf(mask) => words
@@ -598,20 +674,31 @@ impl Test {
         let w = ctx.world;
         let seen = ctx.value(self.fact);
         let saw = seen.show(w);
-        let operand = |e: &SetExpr| e.eval(ctx, sb).map(|s| crate::facts::Value::Set(s).show(w)).unwrap_or_else(|e| e);
+        let operand = |e: &SetExpr| {
+            e.eval(ctx, sb)
+                .map(|s| crate::facts::Value::Set(s).show(w))
+                .unwrap_or_else(|e| e)
+        };
         let reason = match &self.op {
             Op::Bool(true) => info.absent.unwrap_or(info.label).to_string(),
             Op::Bool(false) => info.label.to_string(),
             Op::Word(_) => format!("{} is `{saw}`, not `{}`", info.label, self.expected_words()),
             Op::OneOf(_) => format!("{} is `{saw}`, not one of {}", info.label, self.expected_words()),
-            Op::Present(true) => info.absent.map(str::to_owned).unwrap_or_else(|| format!("{} is missing", info.label)),
+            Op::Present(true) => info
+                .absent
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{} is missing", info.label)),
             Op::Present(false) => format!("{} is `{saw}`", info.label),
-            Op::LocationIs(_) | Op::AccountIs(_) if saw == "none" => {
-                info.absent.map(str::to_owned).unwrap_or_else(|| format!("{} is missing", info.label))
-            }
+            Op::LocationIs(_) | Op::AccountIs(_) if saw == "none" => info
+                .absent
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{} is missing", info.label)),
             Op::LocationIs(_) | Op::AccountIs(_) => format!("{} is `{saw}`", info.label),
             Op::In(set) => match ctx.location(self.fact) {
-                None => info.absent.map(str::to_owned).unwrap_or_else(|| format!("{} is missing", info.label)),
+                None => info
+                    .absent
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{} is missing", info.label)),
                 Some(_) => format!("{} `{saw}` is not among {} `{}`", info.label, set.label(), operand(set)),
             },
             Op::SameAs(g) => format!(
@@ -631,16 +718,31 @@ impl Test {
                 format!("{} `{saw}` number {n}, not {wanted}", info.label)
             }
             Op::SharesAnyWith(other) => {
-                format!("{} `{saw}` and {} `{}` have no location in common", info.label, other.label(), operand(other))
+                format!(
+                    "{} `{saw}` and {} `{}` have no location in common",
+                    info.label,
+                    other.label(),
+                    operand(other)
+                )
             }
             Op::SharesNoneWith(other) => {
                 let common = other
                     .eval(ctx, sb)
                     .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(w))
                     .unwrap_or_default();
-                format!("{} `{saw}` and {} `{}` have `{common}` in common", info.label, other.label(), operand(other))
+                format!(
+                    "{} `{saw}` and {} `{}` have `{common}` in common",
+                    info.label,
+                    other.label(),
+                    operand(other)
+                )
             }
-            Op::Contains(other) => format!("{} `{saw}` lack some of {} `{}`", info.label, other.label(), operand(other)),
+            Op::Contains(other) => format!(
+                "{} `{saw}` lack some of {} `{}`",
+                info.label,
+                other.label(),
+                operand(other)
+            ),
         };
         Failure {
             condition: self.to_string(),
@@ -711,7 +813,10 @@ impl Cond {
                 }
                 let first = first.expect("`any` has at least one part");
                 Some(Failure {
-                    condition: format!("any: [{}]", parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")),
+                    condition: format!(
+                        "any: [{}]",
+                        parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
                     pos: first.pos,
                     saw: first.saw,
                     reason: format!("none of the alternatives held: {}", reasons.join("; ")),
@@ -735,7 +840,11 @@ impl Cond {
                     None
                 } else {
                     let reads = sb.reads(&s.script, ctx);
-                    let saw = reads.iter().map(|(n, v)| format!("{n} = {v}")).collect::<Vec<_>>().join(", ");
+                    let saw = reads
+                        .iter()
+                        .map(|(n, v)| format!("{n} = {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     Some(Failure {
                         condition: format!("rhai: {}", s.script.source.trim()),
                         pos: s.pos,
@@ -795,8 +904,16 @@ impl fmt::Display for SetExpr {
             SetExpr::Fact(x) => f.write_str(x.name()),
             SetExpr::Literal(ids) => write!(f, "[{}]", ids.join(", ")),
             SetExpr::Intersection(p) | SetExpr::Union(p) => {
-                let name = if matches!(self, SetExpr::Union(_)) { "union" } else { "intersection" };
-                write!(f, "{{{name}: [{}]}}", p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+                let name = if matches!(self, SetExpr::Union(_)) {
+                    "union"
+                } else {
+                    "intersection"
+                };
+                write!(
+                    f,
+                    "{{{name}: [{}]}}",
+                    p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+                )
             }
             SetExpr::Script(s) => write!(f, "{{rhai: {:?}}}", s.source.trim()),
         }
@@ -828,7 +945,12 @@ impl fmt::Display for Test {
         match (&self.op, info.ty) {
             (Op::Word(w), FactType::Enum(words)) => write!(f, "{}: {}", info.name, words[*w as usize]),
             (Op::OneOf(mask), FactType::Enum(words)) => {
-                let chosen: Vec<&str> = words.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, w)| *w).collect();
+                let chosen: Vec<&str> = words
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, w)| *w)
+                    .collect();
                 write!(f, "{}: {{one_of: [{}]}}", info.name, chosen.join(", "))
             }
             (op, _) => write!(f, "{}: {op}", info.name),

@@ -72,8 +72,18 @@ mod tests {
 
     #[test]
     fn phones_in_every_usual_us_spelling_are_valid() {
-        for raw in ["+1 650 253 0000", "(650) 253-0000", "650-253-0000", "6502530000", "+16502530000"] {
-            assert_eq!(valid_phone(raw, country::Id::US).as_deref(), Some("+16502530000"), "{raw}");
+        for raw in [
+            "+1 650 253 0000",
+            "(650) 253-0000",
+            "650-253-0000",
+            "6502530000",
+            "+16502530000",
+        ] {
+            assert_eq!(
+                valid_phone(raw, country::Id::US).as_deref(),
+                Some("+16502530000"),
+                "{raw}"
+            );
         }
     }
 
@@ -86,7 +96,10 @@ mod tests {
 
     #[test]
     fn national_numbers_are_read_for_the_accounts_country() {
-        assert_eq!(valid_phone("020 7946 0018", country::Id::GB).as_deref(), Some("+442079460018"));
+        assert_eq!(
+            valid_phone("020 7946 0018", country::Id::GB).as_deref(),
+            Some("+442079460018")
+        );
         assert_eq!(valid_phone("020 7946 0018", country::Id::US), None);
     }
 
@@ -94,7 +107,14 @@ mod tests {
     fn emails() {
         assert!(valid_email("cleo@example.com"));
         assert!(valid_email("first.last+tag@sub.example.co.uk"));
-        for bad in ["cleo@", "cleo.example.com", "cleo@@example.com", "cleo@localhost", "", "a b@example.com"] {
+        for bad in [
+            "cleo@",
+            "cleo.example.com",
+            "cleo@@example.com",
+            "cleo@localhost",
+            "",
+            "a b@example.com",
+        ] {
             assert!(!valid_email(bad), "{bad}");
         }
     }

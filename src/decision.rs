@@ -158,22 +158,28 @@ impl InboundDecision {
                     .grants
                     .iter()
                     .map(|g| {
-                        (*g, TraceLine {
-                            policy: "delivery",
-                            rule: d.grants[*g].id.clone(),
-                            staff: staff.clone(),
-                            applied: true,
-                            failed: None,
-                        })
+                        (
+                            *g,
+                            TraceLine {
+                                policy: "delivery",
+                                rule: d.grants[*g].id.clone(),
+                                staff: staff.clone(),
+                                applied: true,
+                                failed: None,
+                            },
+                        )
                     })
                     .chain(s.refused.iter().map(|(g, f)| {
-                        (*g, TraceLine {
-                            policy: "delivery",
-                            rule: d.grants[*g].id.clone(),
-                            staff: staff.clone(),
-                            applied: false,
-                            failed: Some(f.clone()),
-                        })
+                        (
+                            *g,
+                            TraceLine {
+                                policy: "delivery",
+                                rule: d.grants[*g].id.clone(),
+                                staff: staff.clone(),
+                                applied: false,
+                                failed: Some(f.clone()),
+                            },
+                        )
                     }))
                     .collect();
                 lines.sort_by_key(|(g, _)| *g);
@@ -182,7 +188,11 @@ impl InboundDecision {
         }
         InboundReport {
             lands_at: world.loc_ids(&self.lands_at),
-            delivered_to: self.delivered_to.iter().map(|r| world.staff[r.staff as usize].id.clone()).collect(),
+            delivered_to: self
+                .delivered_to
+                .iter()
+                .map(|r| world.staff[r.staff as usize].id.clone())
+                .collect(),
             rule: rules.inbound.rules.rules[self.rule].id.clone(),
             trace,
         }

@@ -59,13 +59,11 @@ impl Source {
                     let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                     let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
                     let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-                    Err(Diagnostic::new(
-                        path,
-                        Pos::new(line, col),
-                        "the file is not valid UTF-8 text",
+                    Err(
+                        Diagnostic::new(path, Pos::new(line, col), "the file is not valid UTF-8 text")
+                            .help("save the file as UTF-8")
+                            .into(),
                     )
-                    .help("save the file as UTF-8")
-                    .into())
                 }
             },
             Err(e) => Err(Diagnostic::new(path, Pos::default(), format!("cannot read the file: {e}")).into()),
@@ -105,6 +103,13 @@ impl Diagnostic {
 
     /// A diagnostic at `pos` in `source`, carrying the offending line.
     pub fn at(source: &Source, pos: Pos, message: impl Into<String>) -> Self {
+        // A parser may point just past the last line (an unclosed list): show
+        // the end of the last line instead.
+        let lines = source.text.lines().count();
+        let pos = match source.text.lines().last() {
+            Some(last) if pos.line > lines => Pos::new(lines, last.chars().count() + 1),
+            _ => pos,
+        };
         let mut d = Diagnostic::new(source.path.clone(), pos, message);
         d.snippet = source.line(pos.line).map(str::to_owned);
         d
@@ -237,8 +242,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -268,14 +273,19 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("client.locatons", ["client.locations", "staff.locations"]), Some("client.locations"));
+        assert_eq!(
+            did_you_mean("client.locatons", ["client.locations", "staff.locations"]),
+            Some("client.locations")
+        );
         assert_eq!(did_you_mean("zzz", ["client.locations"]), None);
     }
 
     #[test]
     fn renders_gutter_and_caret_under_the_column() {
         let src = Source::new("rules/x.yaml", "a: 1\n  bad: 2\n");
-        let d = Diagnostic::at(&src, Pos::new(2, 3), "unknown key `bad`").subject("rule `r`").help("use `a`");
+        let d = Diagnostic::at(&src, Pos::new(2, 3), "unknown key `bad`")
+            .subject("rule `r`")
+            .help("use `a`");
         let text = d.to_string();
         assert_eq!(
             text,

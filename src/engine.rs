@@ -30,7 +30,14 @@ pub struct EvalError {
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule `{}` ({}:{}) failed: {}", self.rule, self.file.display(), self.line, self.message)
+        write!(
+            f,
+            "rule `{}` ({}:{}) failed: {}",
+            self.rule,
+            self.file.display(),
+            self.line,
+            self.message
+        )
     }
 }
 
@@ -110,7 +117,11 @@ impl RuleSet {
         self.outbound_impl::<true>(world, ev)
     }
 
-    fn inbound_impl<'w, const TRACE: bool>(&self, world: &'w World, ev: &Inbound) -> Result<InboundDecision, EvalError> {
+    fn inbound_impl<'w, const TRACE: bool>(
+        &self,
+        world: &'w World,
+        ev: &Inbound,
+    ) -> Result<InboundDecision, EvalError> {
         let mut ctx = inbound_ctx(world, ev);
         let mut trace = InboundTrace::default();
         let file = &self.inbound.file;
@@ -145,7 +156,10 @@ impl RuleSet {
                     }
                 }
                 if step.receives() {
-                    delivered_to.push(Recipient { staff: s, grant: step.grants[0] });
+                    delivered_to.push(Recipient {
+                        staff: s,
+                        grant: step.grants[0],
+                    });
                 }
                 trace.staff.push(step);
             } else {
@@ -176,8 +190,10 @@ impl RuleSet {
                     consider(s, &mut ctx, &mut trace)?;
                 }
             } else {
-                let mut candidates: SmallVec<[StaffIdx; 32]> =
-                    landing.iter().flat_map(|l| world.staff_with_access(l).iter().copied()).collect();
+                let mut candidates: SmallVec<[StaffIdx; 32]> = landing
+                    .iter()
+                    .flat_map(|l| world.staff_with_access(l).iter().copied())
+                    .collect();
                 candidates.sort_unstable();
                 candidates.dedup();
                 for s in candidates {

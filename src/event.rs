@@ -15,7 +15,10 @@ use crate::world::{AccountIdx, ClientIdx, StaffIdx, World};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
     /// The client wrote first: answering a location's message, or out of the blue.
-    Client { answering: Answering, location: Option<Loc> },
+    Client {
+        answering: Answering,
+        location: Option<Loc>,
+    },
     /// A staff member wrote first, from a location they were logged in at.
     Staff { staff: StaffIdx, from: Loc },
 }
@@ -115,16 +118,19 @@ fn unknown(field: &'static str, what: &str, id: &str, known: impl Iterator<Item 
 
 impl InboundRequest {
     pub fn resolve(&self, world: &World) -> Result<Inbound, EventError> {
-        let client = world
-            .client(&self.client)
-            .ok_or_else(|| unknown("client", "client", &self.client, world.clients.iter().map(|c| c.id.clone())))?;
+        let client = world.client(&self.client).ok_or_else(|| {
+            unknown(
+                "client",
+                "client",
+                &self.client,
+                world.clients.iter().map(|c| c.id.clone()),
+            )
+        })?;
         let start = match (&self.staff, &self.answering) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "answering",
-                    "a conversation is started either by a staff member (`staff`) or by the client (`answering`), not both",
-                ))
-            }
+            (Some(_), Some(_)) => return Err(err(
+                "answering",
+                "a conversation is started either by a staff member (`staff`) or by the client (`answering`), not both",
+            )),
             (Some(sid), None) => {
                 let staff = world
                     .staff_member(sid)
@@ -164,7 +170,10 @@ impl InboundRequest {
             }
             (None, answering) => {
                 if self.from.is_some() {
-                    return Err(err("from", "`from` is the location a staff member started the conversation from; give `staff` too"));
+                    return Err(err(
+                        "from",
+                        "`from` is the location a staff member started the conversation from; give `staff` too",
+                    ));
                 }
                 match answering {
                     None => Start::Client {
@@ -183,7 +192,12 @@ impl InboundRequest {
                             Some(k) => k,
                         };
                         let loc = world.location(&a.location).ok_or_else(|| {
-                            unknown("answering", "location", &a.location, world.locations.iter().map(|l| l.id.clone()))
+                            unknown(
+                                "answering",
+                                "location",
+                                &a.location,
+                                world.locations.iter().map(|l| l.id.clone()),
+                            )
                         })?;
                         Start::Client {
                             answering: kind,
@@ -199,11 +213,21 @@ impl InboundRequest {
 
 impl OutboundRequest {
     pub fn resolve(&self, world: &World) -> Result<Outbound, EventError> {
-        let client = world
-            .client(&self.client)
-            .ok_or_else(|| unknown("client", "client", &self.client, world.clients.iter().map(|c| c.id.clone())))?;
+        let client = world.client(&self.client).ok_or_else(|| {
+            unknown(
+                "client",
+                "client",
+                &self.client,
+                world.clients.iter().map(|c| c.id.clone()),
+            )
+        })?;
         let sender = world.account(&self.from_account).ok_or_else(|| {
-            unknown("from_account", "account", &self.from_account, world.accounts.iter().map(|a| a.id.clone()))
+            unknown(
+                "from_account",
+                "account",
+                &self.from_account,
+                world.accounts.iter().map(|a| a.id.clone()),
+            )
         })?;
         Ok(Outbound {
             client,

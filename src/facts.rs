@@ -122,6 +122,18 @@ pub enum FactType {
 }
 
 impl FactType {
+    /// The type with an article, for sentences: "a location", "an account".
+    pub fn a_name(self) -> &'static str {
+        match self {
+            FactType::Bool => "a yes/no fact",
+            FactType::Enum(_) => "a word",
+            FactType::Location => "a location",
+            FactType::LocationSet => "a set of locations",
+            FactType::Account => "an account",
+            FactType::Text => "text",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             FactType::Bool => "yes/no",
@@ -269,7 +281,11 @@ impl Fact {
 
     /// The names of the facts a policy may read.
     pub fn names_for(policy: PolicyKind) -> Vec<&'static str> {
-        Fact::ALL.iter().filter(|f| f.readable_in(policy)).map(|f| f.name()).collect()
+        Fact::ALL
+            .iter()
+            .filter(|f| f.readable_in(policy))
+            .map(|f| f.name())
+            .collect()
     }
 }
 
@@ -411,7 +427,9 @@ impl<'w> Ctx<'w> {
 
     pub fn text_of(&self, f: Fact) -> &str {
         match f {
-            Fact::SenderAccountName => self.sender.map_or("", |a| self.world.accounts[a as usize].name.as_str()),
+            Fact::SenderAccountName => self
+                .sender
+                .map_or("", |a| self.world.accounts[a as usize].name.as_str()),
             Fact::ClientName => &self.client.name,
             _ => "",
         }
@@ -444,7 +462,11 @@ mod tests {
             let info = f.info();
             assert!(info.name.contains('.'), "{}", info.name);
             assert!(!info.policies.is_empty(), "{}", info.name);
-            assert!(info.example.contains(info.name) || info.example.contains(&format!("{{{}}}", info.name)), "{}", info.name);
+            assert!(
+                info.example.contains(info.name) || info.example.contains(&format!("{{{}}}", info.name)),
+                "{}",
+                info.name
+            );
             if matches!(info.ty, FactType::Location | FactType::Bool) {
                 assert!(info.absent.is_some(), "{}", info.name);
             }

@@ -113,9 +113,11 @@ impl RuleSet {
     /// Loads `inbound.yaml`, `delivery.yaml` and `outbound.yaml` from a directory.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, Diagnostics> {
         if !dir.is_dir() {
-            return Err(Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
-                .help("give a directory holding inbound.yaml, delivery.yaml and outbound.yaml")
-                .into());
+            return Err(
+                Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
+                    .help("give a directory holding inbound.yaml, delivery.yaml and outbound.yaml")
+                    .into(),
+            );
         }
         let mut diags = Diagnostics::default();
         let mut sources = Vec::new();
@@ -164,11 +166,39 @@ impl RuleSet {
     /// Every rule id with its policy, in file order (for coverage and listings).
     pub fn rule_ids(&self) -> Vec<(PolicyKind, &str)> {
         let mut out = Vec::new();
-        out.extend(self.inbound.rules.rules.iter().map(|r| (PolicyKind::Inbound, r.id.as_str())));
-        out.extend(self.delivery.gates.iter().map(|r| (PolicyKind::Delivery, r.id.as_str())));
-        out.extend(self.delivery.grants.iter().map(|r| (PolicyKind::Delivery, r.id.as_str())));
-        out.extend(self.outbound.rules.rules.iter().map(|r| (PolicyKind::Outbound, r.id.as_str())));
-        out.extend(self.outbound.text.rules.iter().map(|r| (PolicyKind::Text, r.id.as_str())));
+        out.extend(
+            self.inbound
+                .rules
+                .rules
+                .iter()
+                .map(|r| (PolicyKind::Inbound, r.id.as_str())),
+        );
+        out.extend(
+            self.delivery
+                .gates
+                .iter()
+                .map(|r| (PolicyKind::Delivery, r.id.as_str())),
+        );
+        out.extend(
+            self.delivery
+                .grants
+                .iter()
+                .map(|r| (PolicyKind::Delivery, r.id.as_str())),
+        );
+        out.extend(
+            self.outbound
+                .rules
+                .rules
+                .iter()
+                .map(|r| (PolicyKind::Outbound, r.id.as_str())),
+        );
+        out.extend(
+            self.outbound
+                .text
+                .rules
+                .iter()
+                .map(|r| (PolicyKind::Text, r.id.as_str())),
+        );
         out
     }
 }
@@ -212,9 +242,16 @@ fn load_file<T>(
                 Some(&format!("rule `{id}`")),
                 format!("duplicate rule id `{id}`"),
                 Some(if same {
-                    format!("the same id is used at line {}; every rule needs its own id", prev_pos.line)
+                    format!(
+                        "the same id is used at line {}; every rule needs its own id",
+                        prev_pos.line
+                    )
                 } else {
-                    format!("the same id is used in {}:{}; rule ids are unique across all rules files", prev_path.display(), prev_pos.line)
+                    format!(
+                        "the same id is used in {}:{}; rule ids are unique across all rules files",
+                        prev_path.display(),
+                        prev_pos.line
+                    )
                 }),
             );
         } else {
@@ -229,14 +266,27 @@ fn load_file<T>(
 
 fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
     let mut limits = Limits::DEFAULT;
-    let Some(node) = yaml::get(top, "limits") else { return limits };
-    let Some(m) = doc.mapping(node, "`limits`", None) else { return limits };
+    let Some(node) = yaml::get(top, "limits") else {
+        return limits;
+    };
+    let Some(m) = doc.mapping(node, "`limits`", None) else {
+        return limits;
+    };
     let names: Vec<&str> = Limits::DEFAULT.fields().iter().map(|(n, _)| *n).collect();
     doc.check_keys(m, &names, "`limits`", None);
     for (key, value) in m.iter() {
         let name = key.as_str();
-        let Some(ceiling) = Limits::CEILING.fields().iter().find(|(n, _)| *n == name).map(|(_, c)| *c) else { continue };
-        let Some(v) = doc.integer(value, &format!("`limits.{name}`"), None) else { continue };
+        let Some(ceiling) = Limits::CEILING
+            .fields()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+        else {
+            continue;
+        };
+        let Some(v) = doc.integer(value, &format!("`limits.{name}`"), None) else {
+            continue;
+        };
         if v < 1 || v as u64 > ceiling {
             doc.error(
                 Pos::of(value.span()),
@@ -258,17 +308,27 @@ fn file_description(doc: &mut Doc, top: &MarkedMappingNode) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a list of rules with the given extra keys, calling `outcome` for each.
+/// Which list of rules to read: its key, its policy and its outcome keys.
+struct List<'a> {
+    key: &'a str,
+    policy: PolicyKind,
+    outcome_keys: &'a [&'a str],
+}
+
+/// Reads a list of rules, calling `outcome` for each rule's outcome keys.
 fn read_rules<O>(
     doc: &mut Doc,
     top: &MarkedMappingNode,
-    key: &str,
-    policy: PolicyKind,
+    list: List,
     sandbox: &Sandbox,
-    outcome_keys: &[&str],
     ids: &mut Vec<(String, Pos)>,
     mut outcome: impl FnMut(&mut Reader, &MarkedMappingNode) -> Option<O>,
 ) -> Option<Vec<Rule<O>>> {
+    let List {
+        key,
+        policy,
+        outcome_keys,
+    } = list;
     let Some(node) = yaml::get(top, key) else {
         doc.error(
             Pos::new(1, 1),
@@ -290,7 +350,12 @@ fn read_rules<O>(
         };
         let pos = Pos::of(m.span());
         let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
-            doc.error(pos, None, "this rule has no `id`", Some("every rule needs a stable, unique `id`".into()));
+            doc.error(
+                pos,
+                None,
+                "this rule has no `id`",
+                Some("every rule needs a stable, unique `id`".into()),
+            );
             ok = false;
             continue;
         };
@@ -345,7 +410,12 @@ fn read_rules<O>(
 /// A first-match policy must end with `when: always`, so every input is decided.
 fn require_catch_all<O>(doc: &mut Doc, rules: &[Rule<O>], key: &str, what: &str) {
     match rules.last() {
-        None => doc.error(Pos::new(1, 1), None, format!("`{key}` has no rules"), Some("add at least a catch-all rule with `when: always`".into())),
+        None => doc.error(
+            Pos::new(1, 1),
+            None,
+            format!("`{key}` has no rules"),
+            Some("add at least a catch-all rule with `when: always`".into()),
+        ),
         Some(last) if !matches!(last.when, Cond::Always) => doc.error(
             last.pos,
             Some(&format!("rule `{}`", last.id)),
@@ -360,18 +430,51 @@ fn require<'a>(r: &mut Reader, m: &'a MarkedMappingNode, key: &str, help: &str) 
     let node = yaml::get(m, key);
     if node.is_none() {
         let subject = r.subject.clone();
-        r.doc.error(Pos::of(m.span()), Some(&subject), format!("the rule has no `{key}`"), Some(help.to_owned()));
+        r.doc.error(
+            Pos::of(m.span()),
+            Some(&subject),
+            format!("the rule has no `{key}`"),
+            Some(help.to_owned()),
+        );
     }
     node
 }
 
-fn read_inbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<InboundPolicy> {
-    doc.check_keys(top, &["policy", "description", "limits", "rules", "opt_out_keywords", "opt_in_keywords"], "the inbound rules file", None);
+fn read_inbound(
+    doc: &mut Doc,
+    top: &MarkedMappingNode,
+    ids: &mut Vec<(String, Pos)>,
+    sandbox: Sandbox,
+) -> Option<InboundPolicy> {
+    doc.check_keys(
+        top,
+        &[
+            "policy",
+            "description",
+            "limits",
+            "rules",
+            "opt_out_keywords",
+            "opt_in_keywords",
+        ],
+        "the inbound rules file",
+        None,
+    );
     let description = file_description(doc, top);
-    let rules = read_rules(doc, top, "rules", PolicyKind::Inbound, &sandbox, &["lands_at"], ids, |r, m| {
-        let node = require(r, m, "lands_at", "say where the message lands: a fact such as `client.locations`, a list of ids, `{intersection: [...]}`, `{union: [...]}` or `{rhai: ...}`")?;
-        r.set_expr(node, 0)
-    });
+    let rules = read_rules(
+        doc,
+        top,
+        List {
+            key: "rules",
+            policy: PolicyKind::Inbound,
+            outcome_keys: &["lands_at"],
+        },
+        &sandbox,
+        ids,
+        |r, m| {
+            let node = require(r, m, "lands_at", "say where the message lands: a fact such as `client.locations`, a list of ids, `{intersection: [...]}`, `{union: [...]}` or `{rhai: ...}`")?;
+            r.set_expr(node, 0)
+        },
+    );
     if let Some(rules) = &rules {
         require_catch_all(doc, rules, "rules", "messages");
     }
@@ -395,11 +498,43 @@ fn read_inbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, P
     })
 }
 
-fn read_delivery(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<DeliveryPolicy> {
-    doc.check_keys(top, &["policy", "description", "limits", "gates", "grants"], "the delivery rules file", None);
+fn read_delivery(
+    doc: &mut Doc,
+    top: &MarkedMappingNode,
+    ids: &mut Vec<(String, Pos)>,
+    sandbox: Sandbox,
+) -> Option<DeliveryPolicy> {
+    doc.check_keys(
+        top,
+        &["policy", "description", "limits", "gates", "grants"],
+        "the delivery rules file",
+        None,
+    );
     let description = file_description(doc, top);
-    let gates = read_rules(doc, top, "gates", PolicyKind::Delivery, &sandbox, &[], ids, |_, _| Some(()));
-    let grants = read_rules(doc, top, "grants", PolicyKind::Delivery, &sandbox, &[], ids, |_, _| Some(()));
+    let gates = read_rules(
+        doc,
+        top,
+        List {
+            key: "gates",
+            policy: PolicyKind::Delivery,
+            outcome_keys: &[],
+        },
+        &sandbox,
+        ids,
+        |_, _| Some(()),
+    );
+    let grants = read_rules(
+        doc,
+        top,
+        List {
+            key: "grants",
+            policy: PolicyKind::Delivery,
+            outcome_keys: &[],
+        },
+        &sandbox,
+        ids,
+        |_, _| Some(()),
+    );
     let (gates, grants) = (gates?, grants?);
     let access_gate = gates.iter().any(|g| {
         matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientAccess
@@ -417,39 +552,76 @@ fn read_delivery(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, 
     })
 }
 
-fn read_outbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, Pos)>, sandbox: Sandbox) -> Option<OutboundPolicy> {
-    doc.check_keys(top, &["policy", "description", "limits", "rules", "text"], "the outbound rules file", None);
+fn read_outbound(
+    doc: &mut Doc,
+    top: &MarkedMappingNode,
+    ids: &mut Vec<(String, Pos)>,
+    sandbox: Sandbox,
+) -> Option<OutboundPolicy> {
+    doc.check_keys(
+        top,
+        &["policy", "description", "limits", "rules", "text"],
+        "the outbound rules file",
+        None,
+    );
     let description = file_description(doc, top);
-    let rules = read_rules(doc, top, "rules", PolicyKind::Outbound, &sandbox, &["channel", "ghost_text"], ids, |r, m| {
-        let subject = r.subject.clone();
-        let ch = require(r, m, "channel", "give the channel: `push`, `sms`, `email` or `none`")?;
-        let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
-        let channel = match Channel::parse(&ch.value) {
-            Some(c) => c,
-            None => {
-                r.doc.error(ch.pos, Some(&subject), format!("`{}` is not a channel", ch.value), Some(format!("a channel is {}", one_of(CHANNEL_VALUES))));
-                return None;
-            }
-        };
-        let gt = require(r, m, "ghost_text", "give the text shown in the compose box")?;
-        let ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value;
-        Some(ChannelChoice { channel, ghost_text })
-    });
+    let rules = read_rules(
+        doc,
+        top,
+        List {
+            key: "rules",
+            policy: PolicyKind::Outbound,
+            outcome_keys: &["channel", "ghost_text"],
+        },
+        &sandbox,
+        ids,
+        |r, m| {
+            let subject = r.subject.clone();
+            let ch = require(r, m, "channel", "give the channel: `push`, `sms`, `email` or `none`")?;
+            let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
+            let channel = match Channel::parse(&ch.value) {
+                Some(c) => c,
+                None => {
+                    r.doc.error(
+                        ch.pos,
+                        Some(&subject),
+                        format!("`{}` is not a channel", ch.value),
+                        Some(format!("a channel is {}", one_of(CHANNEL_VALUES))),
+                    );
+                    return None;
+                }
+            };
+            let gt = require(r, m, "ghost_text", "give the text shown in the compose box")?;
+            let ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value;
+            Some(ChannelChoice { channel, ghost_text })
+        },
+    );
     if let Some(rules) = &rules {
         require_catch_all(doc, rules, "rules", "clients");
     }
-    let text = read_rules(doc, top, "text", PolicyKind::Text, &sandbox, &["text"], ids, |r, m| {
-        let subject = r.subject.clone();
-        let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
-        let s = r.doc.string(node, "`text`", Some(&subject))?;
-        match parse_template(&s.value) {
-            Ok(t) => Some(t),
-            Err((offset, message, help)) => {
-                r.doc.error(s.pos.shifted(offset), Some(&subject), message, Some(help));
-                None
+    let text = read_rules(
+        doc,
+        top,
+        List {
+            key: "text",
+            policy: PolicyKind::Text,
+            outcome_keys: &["text"],
+        },
+        &sandbox,
+        ids,
+        |r, m| {
+            let subject = r.subject.clone();
+            let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
+            let s = r.doc.string(node, "`text`", Some(&subject))?;
+            match parse_template(&s.value) {
+                Ok(t) => Some(t),
+                Err((offset, message, help)) => {
+                    r.doc.error(s.pos.shifted(offset), Some(&subject), message, Some(help));
+                    None
+                }
             }
-        }
-    });
+        },
+    );
     if let Some(text) = &text {
         require_catch_all(doc, text, "text", "messages");
     }
@@ -467,9 +639,19 @@ fn read_outbound(doc: &mut Doc, top: &MarkedMappingNode, ids: &mut Vec<(String, 
 /// Parses `{placeholder}` templates; `{{` and `}}` are literal braces.
 pub fn parse_template(s: &str) -> Result<Template, (usize, String, String)> {
     let names: Vec<&str> = std::iter::once("text")
-        .chain(Fact::ALL.iter().filter(|f| f.info().ty == FactType::Text).map(|f| f.name()))
+        .chain(
+            Fact::ALL
+                .iter()
+                .filter(|f| f.info().ty == FactType::Text)
+                .map(|f| f.name()),
+        )
         .collect();
-    let help = || format!("placeholders are {}", one_of(&names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>()));
+    let help = || {
+        format!(
+            "placeholders are {}",
+            one_of(&names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>())
+        )
+    };
     let mut pieces = Vec::new();
     let mut lit = String::new();
     let mut chars = s.char_indices().peekable();
@@ -515,7 +697,13 @@ pub fn parse_template(s: &str) -> Result<Template, (usize, String, String)> {
                 }
                 pieces.push(piece);
             }
-            '}' => return Err((i, "a lone `}` in a template".into(), "write `}}` for a literal brace".into())),
+            '}' => {
+                return Err((
+                    i,
+                    "a lone `}` in a template".into(),
+                    "write `}}` for a literal brace".into(),
+                ))
+            }
             c => lit.push(c),
         }
     }
@@ -533,9 +721,16 @@ mod tests {
     fn templates() {
         assert_eq!(
             parse_template("{sender.account_name}: {text}").unwrap(),
-            Template(vec![Piece::Fact(Fact::SenderAccountName), Piece::Literal(": ".into()), Piece::Text])
+            Template(vec![
+                Piece::Fact(Fact::SenderAccountName),
+                Piece::Literal(": ".into()),
+                Piece::Text
+            ])
         );
-        assert_eq!(parse_template("{{x}}").unwrap(), Template(vec![Piece::Literal("{x}".into())]));
+        assert_eq!(
+            parse_template("{{x}}").unwrap(),
+            Template(vec![Piece::Literal("{x}".into())])
+        );
         let (offset, message, help) = parse_template("Hi {client.nam}").unwrap_err();
         assert_eq!(offset, 3);
         assert_eq!(message, "unknown placeholder `{client.nam}`");

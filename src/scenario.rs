@@ -80,7 +80,9 @@ pub enum Actual {
     Inbound(InboundReport),
     Outbound(OutboundReport),
     /// A rule could not be evaluated.
-    Error { error: String },
+    Error {
+        error: String,
+    },
 }
 
 /// One expected field that came out differently.
@@ -115,7 +117,13 @@ impl CaseReport {
     /// Expected and actual side by side, then the trace in plain words.
     pub fn failure_text(&self) -> String {
         let mut out = String::new();
-        let width = self.mismatches.iter().map(|m| m.expected.len()).max().unwrap_or(8).max(8);
+        let width = self
+            .mismatches
+            .iter()
+            .map(|m| m.expected.len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
         out.push_str(&format!("    {:<14} {:<width$}   actual\n", "", "expected"));
         for m in &self.mismatches {
             out.push_str(&format!("    {:<14} {:<width$}   {}\n", m.field, m.expected, m.actual));
@@ -184,7 +192,11 @@ pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
     let mut check = |field: &'static str, expected: Option<String>, actual: String| {
         if let Some(expected) = expected {
             if expected != actual {
-                mismatches.push(Mismatch { field, expected, actual });
+                mismatches.push(Mismatch {
+                    field,
+                    expected,
+                    actual,
+                });
             }
         }
     };
@@ -194,7 +206,11 @@ pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
             Ok(d) => {
                 let r = d.report(rules, world);
                 check("lands_at", e.lands_at.as_deref().map(list), list(&r.lands_at));
-                check("delivered_to", e.delivered_to.as_deref().map(list), list(&r.delivered_to));
+                check(
+                    "delivered_to",
+                    e.delivered_to.as_deref().map(list),
+                    list(&r.delivered_to),
+                );
                 check("rule", e.rule.clone(), r.rule.clone());
                 Actual::Inbound(r)
             }
@@ -243,13 +259,21 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usize) {
     if depth > 32 {
-        diags.push(Diagnostic::new(dir, Pos::default(), "directories nest too deeply (a symlink loop?)"));
+        diags.push(Diagnostic::new(
+            dir,
+            Pos::default(),
+            "directories nest too deeply (a symlink loop?)",
+        ));
         return;
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::new(dir, Pos::default(), format!("cannot read the directory: {e}")));
+            diags.push(Diagnostic::new(
+                dir,
+                Pos::default(),
+                format!("cannot read the directory: {e}"),
+            ));
             return;
         }
     };
@@ -267,7 +291,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usiz
 // Loading
 
 const TOP_KEYS: &[&str] = &["description", "world", "cases"];
-const CASE_KEYS: &[&str] = &["name", "description", "login", "logout", "access", "inbound", "outbound", "expect"];
+const CASE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "login",
+    "logout",
+    "access",
+    "inbound",
+    "outbound",
+    "expect",
+];
 const INBOUND_KEYS: &[&str] = &["client", "answering", "staff", "from"];
 const OUTBOUND_KEYS: &[&str] = &["client", "from_account", "text"];
 const EXPECT_INBOUND: &[&str] = &["lands_at", "delivered_to", "rule"];
@@ -277,7 +310,9 @@ impl ScenarioFile {
     pub fn parse(source: Source) -> Result<ScenarioFile, Diagnostics> {
         let path = source.path.clone();
         let (mut doc, node) = Doc::parse(source)?;
-        let Some(top) = doc.mapping(&node, "a scenario file", None) else { return Err(doc.diags) };
+        let Some(top) = doc.mapping(&node, "a scenario file", None) else {
+            return Err(doc.diags);
+        };
         doc.check_keys(top, TOP_KEYS, "a scenario file", None);
         let description = yaml::get(top, "description")
             .and_then(|n| doc.string(n, "`description`", None))
@@ -304,7 +339,12 @@ impl ScenarioFile {
                             // Problems inside the world file keep their own locations.
                             doc.diags.extend(e);
                         } else {
-                            doc.error(pos, None, format!("cannot read the world file `{rel}`"), Some(format!("the path is relative to this file: {}", full.display())));
+                            doc.error(
+                                pos,
+                                None,
+                                format!("cannot read the world file `{rel}`"),
+                                Some(format!("the path is relative to this file: {}", full.display())),
+                            );
                         }
                         (None, WorldRef::Path(rel))
                     }
@@ -314,7 +354,12 @@ impl ScenarioFile {
         };
         let mut cases = Vec::new();
         match yaml::get(top, "cases") {
-            None => doc.error(Pos::new(1, 1), None, "the scenario has no `cases`", Some("add `cases:` with at least one case".into())),
+            None => doc.error(
+                Pos::new(1, 1),
+                None,
+                "the scenario has no `cases`",
+                Some("add `cases:` with at least one case".into()),
+            ),
             Some(n) => {
                 if let (Some(seq), Some(world)) = (doc.sequence(n, "`cases`", None), world.as_ref()) {
                     let world = Arc::new(world.clone());
@@ -326,7 +371,10 @@ impl ScenarioFile {
                                     case.pos,
                                     Some(&format!("case `{}`", case.name)),
                                     format!("duplicate case name `{}`", case.name),
-                                    Some(format!("the same name is used at line {}; names identify cases in reports", prev.pos.line)),
+                                    Some(format!(
+                                        "the same name is used at line {}; names identify cases in reports",
+                                        prev.pos.line
+                                    )),
                                 );
                             }
                             names.push(Str {
@@ -353,7 +401,12 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
     let m = doc.mapping(node, "each case", None)?;
     let pos = Pos::of(m.span());
     let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
-        doc.error(pos, None, "this case has no `name`", Some("give each case a short `name` saying what it shows".into()));
+        doc.error(
+            pos,
+            None,
+            "this case has no `name`",
+            Some("give each case a short `name` saying what it shows".into()),
+        );
         return None;
     };
     let subject = format!("case `{}`", name.value);
@@ -377,15 +430,24 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
         if let Some(map) = doc.mapping(n, "`login`", subj) {
             for (k, v) in map.iter() {
                 let sid = yaml::str_of(k);
-                let Some(ix) = staff_ref(doc, base, &sid, subj) else { continue };
-                let Some(loc) = doc.string(v, "the location in `login`", subj) else { continue };
-                let Some(l) = loc_ref(doc, base, &loc, subj) else { continue };
+                let Some(ix) = staff_ref(doc, base, &sid, subj) else {
+                    continue;
+                };
+                let Some(loc) = doc.string(v, "the location in `login`", subj) else {
+                    continue;
+                };
+                let Some(l) = loc_ref(doc, base, &loc, subj) else {
+                    continue;
+                };
                 let staff = &base.staff[ix as usize];
                 if !staff.locations.contains(l) {
                     doc.error(
                         loc.pos,
                         subj,
-                        format!("staff member `{}` cannot log in at `{}`: it is not one of their locations", sid.value, loc.value),
+                        format!(
+                            "staff member `{}` cannot log in at `{}`: it is not one of their locations",
+                            sid.value, loc.value
+                        ),
                         Some(format!("their locations: {}", one_of(&base.loc_ids(&staff.locations)))),
                     );
                     continue;
@@ -398,7 +460,9 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
         if let Some(map) = doc.mapping(n, "`access`", subj) {
             for (k, v) in map.iter() {
                 let sid = yaml::str_of(k);
-                let Some(ix) = staff_ref(doc, base, &sid, subj) else { continue };
+                let Some(ix) = staff_ref(doc, base, &sid, subj) else {
+                    continue;
+                };
                 let locs = doc.strings(v, "the locations in `access`", subj).unwrap_or_default();
                 let set: LocSet = locs.iter().filter_map(|l| loc_ref(doc, base, l, subj)).collect();
                 w(&mut world, base).set_access(ix, set);
@@ -421,9 +485,14 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
             None
         }
     };
-    let inbound = matches!(event, Some(CaseEvent::Inbound(..)));
+    // The kind of event is what the case says, even when the event itself is wrong.
+    let kind = match (yaml::get(m, "inbound"), yaml::get(m, "outbound")) {
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        _ => None,
+    };
     let expect = match yaml::get(m, "expect") {
-        Some(n) => read_expect(doc, n, inbound, subj),
+        Some(n) => kind.and_then(|inbound| read_expect(doc, n, inbound, subj)),
         None => {
             doc.error(pos, subj, "the case has no `expect`", Some("say what must come out, e.g. `expect: {lands_at: [A], delivered_to: [sam], rule: reply-to-location-message}`".into()));
             None
@@ -445,7 +514,12 @@ fn staff_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Opti
     let found = world.staff_member(&id.value);
     if found.is_none() {
         let known: Vec<&str> = world.staff.iter().map(|s| s.id.as_str()).collect();
-        doc.error(id.pos, subj, format!("unknown staff member `{}`", id.value), Some(format!("the world's staff: {}", one_of(&known))));
+        doc.error(
+            id.pos,
+            subj,
+            format!("unknown staff member `{}`", id.value),
+            Some(format!("the world's staff: {}", one_of(&known))),
+        );
     }
     found
 }
@@ -454,27 +528,22 @@ fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option
     let found = world.location(&id.value);
     if found.is_none() {
         let known: Vec<&str> = world.locations.iter().map(|l| l.id.as_str()).collect();
-        doc.error(id.pos, subj, format!("unknown location `{}`", id.value), Some(format!("the world's locations: {}", one_of(&known))));
+        doc.error(
+            id.pos,
+            subj,
+            format!("unknown location `{}`", id.value),
+            Some(format!("the world's locations: {}", one_of(&known))),
+        );
     }
     found
 }
 
-fn fields<'a>(doc: &mut Doc, m: &'a MarkedMappingNode, keys: &[&str], subj: Option<&str>) -> Vec<(&'static str, Str)> {
+/// The string fields of an event mapping that are present, with positions.
+fn fields(doc: &mut Doc, m: &MarkedMappingNode, keys: &[&'static str], subj: Option<&str>) -> Vec<(&'static str, Str)> {
     let mut out = Vec::new();
     for key in keys {
-        if let Some(n) = yaml::get(m, key) {
-            if let Some(s) = doc.string(n, &format!("`{key}`"), subj) {
-                let k: &'static str = match *key {
-                    "client" => "client",
-                    "answering" => "answering",
-                    "staff" => "staff",
-                    "from" => "from",
-                    "from_account" => "from_account",
-                    "text" => "text",
-                    _ => "field",
-                };
-                out.push((k, s));
-            }
+        if let Some(s) = yaml::get(m, key).and_then(|n| doc.string(n, &format!("`{key}`"), subj)) {
+            out.push((*key, s));
         }
     }
     out
@@ -486,7 +555,12 @@ fn read_inbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) -
     let f = fields(doc, m, INBOUND_KEYS, subj);
     let get = |k: &str| f.iter().find(|(n, _)| *n == k).map(|(_, s)| s.clone());
     let Some(client) = get("client") else {
-        doc.error(Pos::of(m.span()), subj, "`inbound` has no `client`", Some("name the client who writes: `client: cleo`".into()));
+        doc.error(
+            Pos::of(m.span()),
+            subj,
+            "`inbound` has no `client`",
+            Some("name the client who writes: `client: cleo`".into()),
+        );
         return None;
     };
     let req = InboundRequest {
@@ -511,7 +585,12 @@ fn read_outbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) 
     let f = fields(doc, m, OUTBOUND_KEYS, subj);
     let get = |k: &str| f.iter().find(|(n, _)| *n == k).map(|(_, s)| s.clone());
     let (Some(client), Some(account)) = (get("client"), get("from_account")) else {
-        doc.error(Pos::of(m.span()), subj, "`outbound` needs `client` and `from_account`", Some("e.g. `outbound: {client: cleo, from_account: glow-downtown, text: See you}`".into()));
+        doc.error(
+            Pos::of(m.span()),
+            subj,
+            "`outbound` needs `client` and `from_account`",
+            Some("e.g. `outbound: {client: cleo, from_account: glow-downtown, text: See you}`".into()),
+        );
         return None;
     };
     let req = OutboundRequest {
@@ -532,7 +611,16 @@ fn read_outbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) 
 fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) -> Option<Expect> {
     let m = doc.mapping(node, "`expect`", subj)?;
     let keys = if inbound { EXPECT_INBOUND } else { EXPECT_OUTBOUND };
-    doc.check_keys(m, keys, if inbound { "`expect` of an inbound case" } else { "`expect` of an outbound case" }, subj);
+    doc.check_keys(
+        m,
+        keys,
+        if inbound {
+            "`expect` of an inbound case"
+        } else {
+            "`expect` of an outbound case"
+        },
+        subj,
+    );
     let mut e = Expect::default();
     let ids = |doc: &mut Doc, k: &str| -> Option<Vec<String>> {
         let n = yaml::get(m, k)?;
@@ -541,32 +629,66 @@ fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) ->
                 return Some(Vec::new());
             }
         }
-        let mut v: Vec<String> = doc.strings(n, &format!("`{k}`"), subj)?.into_iter().map(|s| s.value).collect();
+        let mut v: Vec<String> = doc
+            .strings(n, &format!("`{k}`"), subj)?
+            .into_iter()
+            .map(|s| s.value)
+            .collect();
         v.sort();
         Some(v)
     };
-    let text = |doc: &mut Doc, k: &str| yaml::get(m, k).and_then(|n| doc.string(n, &format!("`{k}`"), subj)).map(|s| s.value);
+    let text = |doc: &mut Doc, k: &str| {
+        yaml::get(m, k)
+            .and_then(|n| doc.string(n, &format!("`{k}`"), subj))
+            .map(|s| s.value)
+    };
     e.rule = text(doc, "rule");
     if inbound {
         e.lands_at = ids(doc, "lands_at");
         e.delivered_to = ids(doc, "delivered_to");
-        for (k, present) in [("lands_at", e.lands_at.is_some()), ("delivered_to", e.delivered_to.is_some()), ("rule", e.rule.is_some())] {
+        for (k, present) in [
+            ("lands_at", e.lands_at.is_some()),
+            ("delivered_to", e.delivered_to.is_some()),
+            ("rule", e.rule.is_some()),
+        ] {
             if !present {
-                doc.error(Pos::of(m.span()), subj, format!("`expect` has no `{k}`"), Some("an inbound case states `lands_at`, `delivered_to` (`[]` for nobody) and `rule`".into()));
+                doc.error(
+                    Pos::of(m.span()),
+                    subj,
+                    format!("`expect` has no `{k}`"),
+                    Some("an inbound case states `lands_at`, `delivered_to` (`[]` for nobody) and `rule`".into()),
+                );
             }
         }
     } else {
         if let Some(c) = yaml::get(m, "channel").and_then(|n| doc.string(n, "`channel`", subj)) {
             match Channel::parse(&c.value) {
                 Some(ch) => e.channel = Some(ch),
-                None => doc.error(c.pos, subj, format!("`{}` is not a channel", c.value), Some(format!("a channel is {}", one_of(CHANNEL_VALUES)))),
+                None => doc.error(
+                    c.pos,
+                    subj,
+                    format!("`{}` is not a channel", c.value),
+                    Some(format!("a channel is {}", one_of(CHANNEL_VALUES))),
+                ),
             }
         }
         e.ghost_text = text(doc, "ghost_text");
         e.text = text(doc, "text");
-        for (k, present) in [("channel", yaml::get(m, "channel").is_some()), ("ghost_text", e.ghost_text.is_some()), ("rule", e.rule.is_some())] {
+        for (k, present) in [
+            ("channel", yaml::get(m, "channel").is_some()),
+            ("ghost_text", e.ghost_text.is_some()),
+            ("rule", e.rule.is_some()),
+        ] {
             if !present {
-                doc.error(Pos::of(m.span()), subj, format!("`expect` has no `{k}`"), Some("an outbound case states `channel`, `ghost_text` and `rule` (and `text` when it matters)".into()));
+                doc.error(
+                    Pos::of(m.span()),
+                    subj,
+                    format!("`expect` has no `{k}`"),
+                    Some(
+                        "an outbound case states `channel`, `ghost_text` and `rule` (and `text` when it matters)"
+                            .into(),
+                    ),
+                );
             }
         }
     }

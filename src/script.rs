@@ -166,7 +166,10 @@ impl Sandbox {
         })?;
         let mut reads: Vec<(usize, Vec<Fact>)> = Vec::new();
         for r in property_reads(source) {
-            let root = ROOTS.iter().position(|x| *x == r.root).expect("scanner only yields roots");
+            let root = ROOTS
+                .iter()
+                .position(|x| *x == r.root)
+                .expect("scanner only yields roots");
             let facts: Vec<Fact> = match &r.property {
                 Some(prop) => {
                     let name = format!("{}.{}", r.root, prop);
@@ -454,10 +457,17 @@ mod tests {
 
     #[test]
     fn scanner_finds_reads_outside_strings_and_comments() {
-        let reads = property_reads("client.locations.len() > 1 // staff.nope\n && \"client.x\" != conversation . started_by");
+        let reads =
+            property_reads("client.locations.len() > 1 // staff.nope\n && \"client.x\" != conversation . started_by");
         let names: Vec<(String, usize, usize)> = reads
             .iter()
-            .map(|r| (format!("{}.{}", r.root, r.property.clone().unwrap_or_default()), r.line, r.col))
+            .map(|r| {
+                (
+                    format!("{}.{}", r.root, r.property.clone().unwrap_or_default()),
+                    r.line,
+                    r.col,
+                )
+            })
             .collect();
         assert_eq!(
             names,
@@ -471,7 +481,9 @@ mod tests {
     #[test]
     fn typos_fail_at_compile_time_with_a_position() {
         let sb = Sandbox::new(Limits::DEFAULT);
-        let e = sb.compile("client.locatons.len() >= 2", PolicyKind::Inbound).unwrap_err();
+        let e = sb
+            .compile("client.locatons.len() >= 2", PolicyKind::Inbound)
+            .unwrap_err();
         assert_eq!((e.line, e.col), (1, 1));
         assert_eq!(e.message, "unknown property `client.locatons`");
         assert_eq!(e.help.as_deref(), Some("did you mean `client.locations`?"));

@@ -152,7 +152,8 @@ impl World {
     /// Recomputes a client's contact facts after their phone or email changed.
     pub fn refresh_contact(&mut self, client: ClientIdx) {
         let c = &self.clients[client as usize];
-        let country = contact::parse_country(&self.accounts[c.account as usize].country).unwrap_or(phonenumber::country::Id::US);
+        let country =
+            contact::parse_country(&self.accounts[c.account as usize].country).unwrap_or(phonenumber::country::Id::US);
         let computed = contact::contact(c.phone.as_deref(), c.email.as_deref(), country);
         self.clients[client as usize].contact = computed;
     }
@@ -236,18 +237,27 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
             country: opt_str(doc, m, "country", subj),
         })
     });
-    let locations = read_list(doc, top, "locations", "location", LOCATION_KEYS, true, |doc, m, subj| {
-        Some(RawLocation {
-            name: req_string(doc, m, "name", subj)?,
-            account: req_str(doc, m, "account", subj)?,
-        })
-    });
+    let locations = read_list(
+        doc,
+        top,
+        "locations",
+        "location",
+        LOCATION_KEYS,
+        true,
+        |doc, m, subj| {
+            Some(RawLocation {
+                name: req_string(doc, m, "name", subj)?,
+                account: req_str(doc, m, "account", subj)?,
+            })
+        },
+    );
     let staff = read_list(doc, top, "staff", "staff member", STAFF_KEYS, false, |doc, m, subj| {
         Some(RawStaff {
             name: req_string(doc, m, "name", subj)?,
             locations: req_strings(doc, m, "locations", subj)?,
             logged_in_at: opt_str(doc, m, "logged_in_at", subj),
-            access: yaml::get(m, "communicator_access").and_then(|n| doc.strings(n, "`communicator_access`", Some(subj))),
+            access: yaml::get(m, "communicator_access")
+                .and_then(|n| doc.strings(n, "`communicator_access`", Some(subj))),
         })
     });
     let clients = read_list(doc, top, "clients", "client", CLIENT_KEYS, true, |doc, m, subj| {
@@ -266,12 +276,20 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
 
     // Accounts: ids, parents, countries.
     let mut accounts = sorted_unique(doc, accounts, "account");
-    let account_ix: HashMap<String, AccountIdx> =
-        accounts.iter().enumerate().map(|(i, a)| (a.id.value.clone(), i as AccountIdx)).collect();
+    let account_ix: HashMap<String, AccountIdx> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.value.clone(), i as AccountIdx))
+        .collect();
     let mut parents = Vec::with_capacity(accounts.len());
     for a in &accounts {
         let subj = format!("account `{}`", a.id.value);
-        parents.push(a.fields.parent.as_ref().and_then(|p| resolve(doc, &account_ix, p, "account", &subj)));
+        parents.push(
+            a.fields
+                .parent
+                .as_ref()
+                .and_then(|p| resolve(doc, &account_ix, p, "account", &subj)),
+        );
         if let Some(c) = &a.fields.country {
             if contact::parse_country(&c.value).is_none() {
                 doc.error(
@@ -303,13 +321,23 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
     }
 
     let locations = sorted_unique(doc, locations, "location");
-    let location_ix: HashMap<String, Loc> =
-        locations.iter().enumerate().map(|(i, l)| (l.id.value.clone(), i as Loc)).collect();
+    let location_ix: HashMap<String, Loc> = locations
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.value.clone(), i as Loc))
+        .collect();
     if locations.len() > Loc::MAX as usize {
-        doc.error(Pos::new(1, 1), None, format!("a world holds at most {} locations", Loc::MAX), None);
+        doc.error(
+            Pos::new(1, 1),
+            None,
+            format!("a world holds at most {} locations", Loc::MAX),
+            None,
+        );
     }
     let locs = |doc: &mut Doc, list: &[Str], subj: &str| -> LocSet {
-        list.iter().filter_map(|s| resolve(doc, &location_ix, s, "location", subj)).collect()
+        list.iter()
+            .filter_map(|s| resolve(doc, &location_ix, s, "location", subj))
+            .collect()
     };
 
     let staff = sorted_unique(doc, staff, "staff member");
@@ -319,7 +347,12 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
         let f = &s.fields;
         let locations = locs(doc, &f.locations, &subj);
         if f.locations.is_empty() {
-            doc.error(s.pos, Some(&subj), "a staff member needs at least one location in `locations`", None);
+            doc.error(
+                s.pos,
+                Some(&subj),
+                "a staff member needs at least one location in `locations`",
+                None,
+            );
         }
         let logged_in_at = f.logged_in_at.as_ref().and_then(|l| {
             let loc = resolve(doc, &location_ix, l, "location", &subj)?;
@@ -329,7 +362,10 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
                     l.pos,
                     Some(&subj),
                     format!("`logged_in_at: {}` is not one of the staff member's locations", l.value),
-                    Some(format!("a staff member logs in at one of their own locations: {}", one_of(&own))),
+                    Some(format!(
+                        "a staff member logs in at one of their own locations: {}",
+                        one_of(&own)
+                    )),
                 );
             }
             Some(loc)
@@ -358,7 +394,12 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
         let account = resolve(doc, &account_ix, &f.account, "account", &subj);
         let locations = locs(doc, &f.locations, &subj);
         if f.locations.is_empty() {
-            doc.error(c.pos, Some(&subj), "a client needs at least one location in `locations`", None);
+            doc.error(
+                c.pos,
+                Some(&subj),
+                "a client needs at least one location in `locations`",
+                None,
+            );
         }
         let last_appointment = f.last_appointment_at.as_ref().and_then(|l| {
             let loc = resolve(doc, &location_ix, l, "location", &subj)?;
@@ -367,13 +408,22 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
                 doc.error(
                     l.pos,
                     Some(&subj),
-                    format!("`last_appointment_at: {}` is not one of the client's locations", l.value),
-                    Some(format!("use one of {} or add `{}` to `locations`", one_of(&own), l.value)),
+                    format!(
+                        "`last_appointment_at: {}` is not one of the client's locations",
+                        l.value
+                    ),
+                    Some(format!(
+                        "use one of {} or add `{}` to `locations`",
+                        one_of(&own),
+                        l.value
+                    )),
                 );
             }
             Some(loc)
         });
-        let country = account.map(|a| countries[a as usize]).unwrap_or(phonenumber::country::Id::US);
+        let country = account
+            .map(|a| countries[a as usize])
+            .unwrap_or(phonenumber::country::Id::US);
         built_clients.push(Client {
             id: c.id.value.clone(),
             name: f.name.clone(),
@@ -421,8 +471,16 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
         return None;
     }
     let mut world = World {
-        staff_ix: built_staff.iter().enumerate().map(|(i, s)| (s.id.clone(), i as StaffIdx)).collect(),
-        client_ix: built_clients.iter().enumerate().map(|(i, c)| (c.id.clone(), i as ClientIdx)).collect(),
+        staff_ix: built_staff
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i as StaffIdx))
+            .collect(),
+        client_ix: built_clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i as ClientIdx))
+            .collect(),
         accounts: built_accounts,
         locations: built_locations,
         staff: built_staff,
@@ -435,11 +493,20 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
     Some(world)
 }
 
-fn effective_country(accounts: &[Raw<RawAccount>], parents: &[Option<AccountIdx>], i: usize) -> phonenumber::country::Id {
+fn effective_country(
+    accounts: &[Raw<RawAccount>],
+    parents: &[Option<AccountIdx>],
+    i: usize,
+) -> phonenumber::country::Id {
     let mut cur = Some(i);
     for _ in 0..accounts.len() {
         let Some(a) = cur else { break };
-        if let Some(c) = accounts[a].fields.country.as_ref().and_then(|c| contact::parse_country(&c.value)) {
+        if let Some(c) = accounts[a]
+            .fields
+            .country
+            .as_ref()
+            .and_then(|c| contact::parse_country(&c.value))
+        {
             return c;
         }
         cur = parents[a].map(|p| p as usize);
@@ -479,14 +546,26 @@ fn read_list<T>(
     };
     let mut out = Vec::with_capacity(seq.len());
     for item in seq.iter() {
-        let Some(m) = doc.mapping(item, &format!("each entry of `{key}`"), None) else { continue };
+        let Some(m) = doc.mapping(item, &format!("each entry of `{key}`"), None) else {
+            continue;
+        };
         let pos = Pos::of(m.span());
         let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
-            doc.error(pos, None, format!("this {what} has no `id`"), Some("every entry needs a unique `id`".into()));
+            doc.error(
+                pos,
+                None,
+                format!("this {what} has no `id`"),
+                Some("every entry needs a unique `id`".into()),
+            );
             continue;
         };
         let subject = format!("{what} `{}`", id.value);
-        doc.check_keys(m, keys, &format!("a {what}"), Some(&subject));
+        doc.check_keys(
+            m,
+            keys,
+            &format!("{} {what}", if what.starts_with('a') { "an" } else { "a" }),
+            Some(&subject),
+        );
         if let Some(fields) = read(doc, m, &subject) {
             out.push(Raw { pos, id, fields });
         }
@@ -506,7 +585,10 @@ fn sorted_unique<T>(doc: &mut Doc, mut list: Vec<Raw<T>>, what: &str) -> Vec<Raw
                     item.id.pos,
                     Some(&format!("{what} `{}`", item.id.value)),
                     format!("duplicate id `{}`", item.id.value),
-                    Some(format!("the same id is used at line {}; every {what} needs its own id", prev.id.pos.line)),
+                    Some(format!(
+                        "the same id is used at line {}; every {what} needs its own id",
+                        prev.id.pos.line
+                    )),
                 );
             }
         }
@@ -528,7 +610,12 @@ fn resolve<T: Copy>(doc: &mut Doc, ix: &HashMap<String, T>, name: &Str, what: &s
                     format!("known {what}s: {}", one_of(&known))
                 }
             };
-            doc.error(name.pos, Some(subject), format!("unknown {what} `{}`", name.value), Some(help));
+            doc.error(
+                name.pos,
+                Some(subject),
+                format!("unknown {what} `{}`", name.value),
+                Some(help),
+            );
             None
         }
     }
@@ -615,7 +702,9 @@ clients:
 
     #[test]
     fn reports_every_problem_at_once() {
-        let bad = GOOD.replace("logged_in_at: B", "logged_in_at: C").replace("last_appointment_at: A", "last_appointment_at: Q")
+        let bad = GOOD
+            .replace("logged_in_at: B", "logged_in_at: C")
+            .replace("last_appointment_at: A", "last_appointment_at: Q")
             + "  - {id: cleo, name: Twin, account: nope, locations: []}\n";
         let err = World::parse(Source::new("w.yaml", bad)).unwrap_err();
         let messages: Vec<&str> = err.0.iter().map(|d| d.message.as_str()).collect();

@@ -38,9 +38,11 @@ impl Doc {
     /// Parses the source. Syntax errors stop here: nothing else can be read.
     pub fn parse(source: Source) -> Result<(Doc, Node), Diagnostics> {
         if let Some(pos) = too_deep(&source.text) {
-            return Err(Diagnostic::at(&source, pos, format!("the file nests deeper than {MAX_DEPTH} levels"))
-                .help("flatten the structure; no commroute file needs this much nesting")
-                .into());
+            return Err(
+                Diagnostic::at(&source, pos, format!("the file nests deeper than {MAX_DEPTH} levels"))
+                    .help("flatten the structure; no commroute file needs this much nesting")
+                    .into(),
+            );
         }
         let text = source.text.clone();
         let options = LoaderOptions::default().error_on_duplicate_keys(true);
@@ -50,9 +52,11 @@ impl Doc {
             Ok(Ok(node)) => node,
             Ok(Err(e)) => return Err(load_error(&source, e).into()),
             Err(_) => {
-                return Err(Diagnostic::new(&source.path, Pos::default(), "the YAML parser could not read this file")
-                    .help("check the file is plain YAML without anchors, aliases or tags")
-                    .into())
+                return Err(
+                    Diagnostic::new(&source.path, Pos::default(), "the YAML parser could not read this file")
+                        .help("check the file is plain YAML without anchors, aliases or tags")
+                        .into(),
+                )
             }
         };
         Ok((
@@ -83,7 +87,10 @@ impl Doc {
                 self.error(
                     Pos::of(other.span()),
                     subject,
-                    format!("{what} must be a mapping of `key: value` lines, found {}", describe(other)),
+                    format!(
+                        "{what} must be a mapping of `key: value` lines, found {}",
+                        describe(other)
+                    ),
                     None,
                 );
                 None
@@ -91,7 +98,12 @@ impl Doc {
         }
     }
 
-    pub fn sequence<'a>(&mut self, node: &'a Node, what: &str, subject: Option<&str>) -> Option<&'a MarkedSequenceNode> {
+    pub fn sequence<'a>(
+        &mut self,
+        node: &'a Node,
+        what: &str,
+        subject: Option<&str>,
+    ) -> Option<&'a MarkedSequenceNode> {
         match node {
             Node::Sequence(s) => Some(s),
             other => {
@@ -235,9 +247,11 @@ fn load_error(source: &Source, e: LoadError) -> Diagnostic {
         }
         LoadError::UnexpectedAnchor(m) => Diagnostic::at(source, at(&m), "YAML anchors and aliases are not supported")
             .help("write the value out in full where it is needed"),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            Diagnostic::at(source, at(&m), "a mapping key must be a single value, not a list or a mapping")
-        }
+        LoadError::MappingKeyMustBeScalar(m) => Diagnostic::at(
+            source,
+            at(&m),
+            "a mapping key must be a single value, not a list or a mapping",
+        ),
         LoadError::UnexpectedTag(m) => {
             Diagnostic::at(source, at(&m), "YAML tags (`!name`) are not supported").help("remove the tag")
         }

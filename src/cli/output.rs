@@ -18,7 +18,8 @@ pub fn table(header: &[&str]) -> Table {
 /// A two-column table of labelled values.
 pub fn fields(rows: &[(&str, String)]) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok()) {
         t.set_width(w);
     }

@@ -138,9 +138,15 @@ fn inbound(a: InboundArgs) -> CliResult {
         staff: a.staff,
         from: a.from,
     };
-    let ev = req.resolve(&world).map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
-    let decision = if a.explain { rules.explain_inbound(&world, &ev) } else { rules.route_inbound(&world, &ev) }
-        .context("the rules could not decide this message")?;
+    let ev = req
+        .resolve(&world)
+        .map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
+    let decision = if a.explain {
+        rules.explain_inbound(&world, &ev)
+    } else {
+        rules.route_inbound(&world, &ev)
+    }
+    .context("the rules could not decide this message")?;
     let report = decision.report(&rules, &world);
     match a.format {
         Format::Json => out(&json_line("inbound", &report))?,
@@ -168,7 +174,10 @@ fn inbound(a: InboundArgs) -> CliResult {
             let mut text = fields(&[
                 ("lands at", lands.join(", ")),
                 ("received live by", live),
-                ("deciding rule", format!("{} ({}:{})", rule.id, rules.inbound.file.path.display(), rule.pos.line)),
+                (
+                    "deciding rule",
+                    format!("{} ({}:{})", rule.id, rules.inbound.file.path.display(), rule.pos.line),
+                ),
             ]);
             if a.explain {
                 text.push_str(&why(&report.trace));
@@ -187,9 +196,15 @@ fn outbound(a: OutboundArgs) -> CliResult {
         from_account: a.from_account,
         text: a.text,
     };
-    let ev = req.resolve(&world).map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
-    let decision = if a.explain { rules.explain_outbound(&world, &ev) } else { rules.route_outbound(&world, &ev) }
-        .context("the rules could not decide this message")?;
+    let ev = req
+        .resolve(&world)
+        .map_err(|e| anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
+    let decision = if a.explain {
+        rules.explain_outbound(&world, &ev)
+    } else {
+        rules.route_outbound(&world, &ev)
+    }
+    .context("the rules could not decide this message")?;
     let report = decision.report(&rules);
     match a.format {
         Format::Json => out(&json_line("outbound", &report))?,
@@ -204,7 +219,10 @@ fn outbound(a: OutboundArgs) -> CliResult {
             } else {
                 rows.push(("text sent", "nothing: sending is refused".into()));
             }
-            rows.push(("deciding rule", format!("{} ({}:{})", rule.id, rules.outbound.file.path.display(), rule.pos.line)));
+            rows.push((
+                "deciding rule",
+                format!("{} ({}:{})", rule.id, rules.outbound.file.path.display(), rule.pos.line),
+            ));
             let mut text = fields(&rows);
             if a.explain {
                 text.push_str(&why(&report.trace));

@@ -23,7 +23,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     let (rules, _) = args.rules.load()?;
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths
+    };
     let files = scenario::discover(&paths)?;
     let mut reports: Vec<FileReport> = Vec::new();
     let mut broken = commroute::Diagnostics::default();
@@ -46,10 +50,19 @@ pub fn run(args: Args) -> CliResult {
                         #[serde(flatten)]
                         case: &'a scenario::CaseReport,
                     }
-                    text.push_str(&json_line("case", &Line { file: r.path.display().to_string(), case: c }));
+                    text.push_str(&json_line(
+                        "case",
+                        &Line {
+                            file: r.path.display().to_string(),
+                            case: c,
+                        },
+                    ));
                 }
             }
-            text.push_str(&json_line("summary", &serde_json::json!({"passed": passed, "failed": failed, "broken_files": broken.len()})));
+            text.push_str(&json_line(
+                "summary",
+                &serde_json::json!({"passed": passed, "failed": failed, "broken_files": broken.len()}),
+            ));
             out(&text)?;
         }
         Format::Table => {
@@ -58,7 +71,12 @@ pub fn run(args: Args) -> CliResult {
             for r in &reports {
                 for c in &r.cases {
                     let file = r.path.display().to_string();
-                    t.add_row(vec![file.clone(), c.name.clone(), if c.passed { "pass" } else { "FAIL" }.into(), c.rule().to_owned()]);
+                    t.add_row(vec![
+                        file.clone(),
+                        c.name.clone(),
+                        if c.passed { "pass" } else { "FAIL" }.into(),
+                        c.rule().to_owned(),
+                    ]);
                     if !c.passed {
                         details.push_str(&format!("\nFAIL {file}:{} › {}\n{}", c.line, c.name, c.failure_text()));
                     }
@@ -83,7 +101,14 @@ pub fn run(args: Args) -> CliResult {
     if passed + failed == 0 {
         match &args.filter {
             Some(f) => eprintln!("error: no scenario case matches `{f}`"),
-            None => eprintln!("error: no scenario cases found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+            None => eprintln!(
+                "error: no scenario cases found in {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
         return Ok(Exit::Usage);
     }
