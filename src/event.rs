@@ -236,3 +236,61 @@ impl OutboundRequest {
         })
     }
 }
+
+/// One recorded or generated event, as a line of JSON Lines. The same format
+/// is read by `commroute route batch` and by `commroute diff --events`:
+///
+/// ```json
+/// {"id":"e1","type":"inbound","client":"cleo","answering":"confirmation@A"}
+/// {"id":"e2","type":"inbound","client":"cleo","staff":"sam","from":"A"}
+/// {"id":"e3","type":"inbound","client":"nina"}
+/// {"id":"e4","type":"outbound","client":"gwen","from_account":"glow-uptown","text":"See you at 3pm!"}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EventLine {
+    Inbound {
+        id: String,
+        #[serde(flatten)]
+        request: InboundRequest,
+    },
+    Outbound {
+        id: String,
+        #[serde(flatten)]
+        request: OutboundRequest,
+    },
+}
+
+impl EventLine {
+    pub fn id(&self) -> &str {
+        match self {
+            EventLine::Inbound { id, .. } | EventLine::Outbound { id, .. } => id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lines_round_trip() {
+        let line = r#"{"id":"e1","type":"inbound","client":"cleo","answering":"confirmation@A"}"#;
+        let ev: EventLine = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            ev,
+            EventLine::Inbound {
+                id: "e1".into(),
+                request: InboundRequest {
+                    client: "cleo".into(),
+                    answering: Some("confirmation@A".into()),
+                    ..Default::default()
+                }
+            }
+        );
+        let out: EventLine =
+            serde_json::from_str(r#"{"type":"outbound","id":"e4","client":"gwen","from_account":"glow-uptown"}"#)
+                .unwrap();
+        assert_eq!(out.id(), "e4");
+    }
+}

@@ -18,6 +18,6 @@ pub mod yaml;
 pub use decision::{InboundDecision, InboundReport, OutboundDecision, OutboundReport};
 pub use diag::{Diagnostic, Diagnostics, Source};
 pub use engine::EvalError;
-pub use event::{Inbound, InboundRequest, Outbound, OutboundRequest};
+pub use event::{EventLine, Inbound, InboundRequest, Outbound, OutboundRequest};
 pub use policy::RuleSet;
 pub use world::World;
