@@ -48,15 +48,21 @@ pub struct Answer {
 impl Answer {
     /// Parses `KIND@LOCATION`.
     pub fn parse(s: &str) -> Result<Answer, String> {
-        match s.split_once('@') {
-            Some((kind, loc)) if !kind.is_empty() && !loc.is_empty() => Ok(Answer {
-                kind: kind.trim().to_owned(),
-                location: loc.trim().to_owned(),
-            }),
-            _ => Err(format!(
-                "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
-            )),
-        }
+        let (kind, location) = split_answer(s)?;
+        Ok(Answer {
+            kind: kind.to_owned(),
+            location: location.to_owned(),
+        })
+    }
+}
+
+/// Splits `KIND@LOCATION` into its trimmed parts without copying them.
+pub fn split_answer(s: &str) -> Result<(&str, &str), String> {
+    match s.split_once('@') {
+        Some((kind, loc)) if !kind.is_empty() && !loc.is_empty() => Ok((kind.trim(), loc.trim())),
+        _ => Err(format!(
+            "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
+        )),
     }
 }
 
@@ -107,9 +113,16 @@ fn err(field: &'static str, message: impl Into<String>) -> EventError {
     }
 }
 
-fn unknown(field: &'static str, what: &str, id: &str, known: impl Iterator<Item = String>) -> EventError {
-    let known: Vec<String> = known.collect();
-    let hint = match crate::diag::did_you_mean(id, known.iter().map(String::as_str)) {
+/// Above this many known ids an unknown id gets no "did you mean" hint: the
+/// search compares against every id, which would make one bad line of a batch
+/// over a large world cost milliseconds.
+const HINT_LIMIT: usize = 5_000;
+
+fn unknown<'a>(field: &'static str, what: &str, id: &str, known: impl ExactSizeIterator<Item = &'a str>) -> EventError {
+    let hint = match (known.len() <= HINT_LIMIT)
+        .then(|| crate::diag::did_you_mean(id, known))
+        .flatten()
+    {
         Some(s) => format!("; did you mean `{s}`?"),
         None => String::new(),
     };
@@ -118,29 +131,50 @@ fn unknown(field: &'static str, what: &str, id: &str, known: impl Iterator<Item 
 
 impl InboundRequest {
     pub fn resolve(&self, world: &World) -> Result<Inbound, EventError> {
-        let client = world.client(&self.client).ok_or_else(|| {
-            unknown(
-                "client",
-                "client",
-                &self.client,
-                world.clients.iter().map(|c| c.id.clone()),
-            )
-        })?;
-        let start = match (&self.staff, &self.answering) {
-            (Some(_), Some(_)) => return Err(err(
+        resolve_inbound(
+            world,
+            &self.client,
+            self.answering.as_deref(),
+            self.staff.as_deref(),
+            self.from.as_deref(),
+        )
+    }
+}
+
+/// Resolves the fields of a client's message against a world (what
+/// [`InboundRequest::resolve`] does, without needing owned strings).
+pub fn resolve_inbound(
+    world: &World,
+    client_id: &str,
+    answering: Option<&str>,
+    staff: Option<&str>,
+    from: Option<&str>,
+) -> Result<Inbound, EventError> {
+    let client = world.client(client_id).ok_or_else(|| {
+        unknown(
+            "client",
+            "client",
+            client_id,
+            world.clients.iter().map(|c| c.id.as_str()),
+        )
+    })?;
+    let start = match (staff, answering) {
+        (Some(_), Some(_)) => {
+            return Err(err(
                 "answering",
                 "a conversation is started either by a staff member (`staff`) or by the client (`answering`), not both",
-            )),
-            (Some(sid), None) => {
-                let staff = world
-                    .staff_member(sid)
-                    .ok_or_else(|| unknown("staff", "staff member", sid, world.staff.iter().map(|s| s.id.clone())))?;
-                let member = &world.staff[staff as usize];
-                let from = match &self.from {
+            ))
+        }
+        (Some(sid), None) => {
+            let staff = world
+                .staff_member(sid)
+                .ok_or_else(|| unknown("staff", "staff member", sid, world.staff.iter().map(|s| s.id.as_str())))?;
+            let member = &world.staff[staff as usize];
+            let from = match from {
                     Some(lid) => {
                         let loc = world
                             .location(lid)
-                            .ok_or_else(|| unknown("from", "location", lid, world.locations.iter().map(|l| l.id.clone())))?;
+                            .ok_or_else(|| unknown("from", "location", lid, world.locations.iter().map(|l| l.id.as_str())))?;
                         if !member.locations.contains(loc) {
                             return Err(err(
                                 "from",
@@ -166,75 +200,84 @@ impl InboundRequest {
                         }
                     },
                 };
-                Start::Staff { staff, from }
+            Start::Staff { staff, from }
+        }
+        (None, answering) => {
+            if from.is_some() {
+                return Err(err(
+                    "from",
+                    "`from` is the location a staff member started the conversation from; give `staff` too",
+                ));
             }
-            (None, answering) => {
-                if self.from.is_some() {
-                    return Err(err(
-                        "from",
-                        "`from` is the location a staff member started the conversation from; give `staff` too",
-                    ));
-                }
-                match answering {
-                    None => Start::Client {
-                        answering: Answering::Nothing,
-                        location: None,
-                    },
-                    Some(text) => {
-                        let a = Answer::parse(text).map_err(|m| err("answering", m))?;
-                        let kind = match Answering::parse(&a.kind) {
+            match answering {
+                None => Start::Client {
+                    answering: Answering::Nothing,
+                    location: None,
+                },
+                Some(text) => {
+                    let (kind, location) = split_answer(text).map_err(|m| err("answering", m))?;
+                    let kind = match Answering::parse(kind) {
                             Some(Answering::Nothing) | None => {
                                 return Err(err(
                                     "answering",
-                                    format!("`{}` is not a kind of location message; use confirmation, reminder, campaign or other", a.kind),
+                                    format!("`{kind}` is not a kind of location message; use confirmation, reminder, campaign or other"),
                                 ))
                             }
                             Some(k) => k,
                         };
-                        let loc = world.location(&a.location).ok_or_else(|| {
-                            unknown(
-                                "answering",
-                                "location",
-                                &a.location,
-                                world.locations.iter().map(|l| l.id.clone()),
-                            )
-                        })?;
-                        Start::Client {
-                            answering: kind,
-                            location: Some(loc),
-                        }
+                    let loc = world.location(location).ok_or_else(|| {
+                        unknown(
+                            "answering",
+                            "location",
+                            location,
+                            world.locations.iter().map(|l| l.id.as_str()),
+                        )
+                    })?;
+                    Start::Client {
+                        answering: kind,
+                        location: Some(loc),
                     }
                 }
             }
-        };
-        Ok(Inbound { client, start })
-    }
+        }
+    };
+    Ok(Inbound { client, start })
 }
 
 impl OutboundRequest {
     pub fn resolve(&self, world: &World) -> Result<Outbound, EventError> {
-        let client = world.client(&self.client).ok_or_else(|| {
-            unknown(
-                "client",
-                "client",
-                &self.client,
-                world.clients.iter().map(|c| c.id.clone()),
-            )
-        })?;
-        let sender = world.account(&self.from_account).ok_or_else(|| {
-            unknown(
-                "from_account",
-                "account",
-                &self.from_account,
-                world.accounts.iter().map(|a| a.id.clone()),
-            )
-        })?;
+        let (client, sender) = resolve_outbound(world, &self.client, &self.from_account)?;
         Ok(Outbound {
             client,
             sender,
             text: self.text.clone(),
         })
     }
+}
+
+/// Resolves the client and sending account of a staff member's message.
+pub fn resolve_outbound(
+    world: &World,
+    client_id: &str,
+    from_account: &str,
+) -> Result<(ClientIdx, AccountIdx), EventError> {
+    let client = world.client(client_id).ok_or_else(|| {
+        unknown(
+            "client",
+            "client",
+            client_id,
+            world.clients.iter().map(|c| c.id.as_str()),
+        )
+    })?;
+    let sender = world.account(from_account).ok_or_else(|| {
+        unknown(
+            "from_account",
+            "account",
+            from_account,
+            world.accounts.iter().map(|a| a.id.as_str()),
+        )
+    })?;
+    Ok((client, sender))
 }
 
 /// One recorded or generated event, as a line of JSON Lines. The same format

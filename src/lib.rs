@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod condition;
 pub mod contact;
 pub mod decision;
@@ -8,6 +9,8 @@ pub mod diag;
 pub mod engine;
 pub mod event;
 pub mod facts;
+pub mod generate;
+pub mod jsonl;
 pub mod locset;
 pub mod policy;
 pub mod scenario;

@@ -1,10 +1,12 @@
 //! `commroute route inbound|outbound`: decide one message, optionally explained.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use commroute::decision::TraceLine;
-use commroute::{InboundRequest, OutboundRequest, World};
+use commroute::{batch, InboundRequest, OutboundRequest, World};
 
 use super::output::{fields, json_line};
 use super::{out, CliResult, Exit, Format, RulesArg};
@@ -15,6 +17,23 @@ pub enum Command {
     Inbound(InboundArgs),
     /// Which channel carries a staff message, with its ghost text.
     Outbound(OutboundArgs),
+    /// Decide every event of a JSON Lines file, one decision line per event, in order.
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// The world file (accounts, locations, staff, clients)
+    #[arg(long, value_name = "FILE")]
+    world: PathBuf,
+    /// Events, one JSON object per line (`-` for stdin)
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    input: PathBuf,
+    /// Where decision lines go (`-` for stdout)
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    output: PathBuf,
+    #[command(flatten)]
+    rules: RulesArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,6 +94,7 @@ pub fn run(cmd: Command) -> CliResult {
     match cmd {
         Command::Inbound(a) => inbound(a),
         Command::Outbound(a) => outbound(a),
+        Command::Batch(a) => batch(a),
     }
 }
 
@@ -231,4 +251,27 @@ fn outbound(a: OutboundArgs) -> CliResult {
         }
     }
     Ok(Exit::Ok)
+}
+
+fn is_stdio(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn batch(a: BatchArgs) -> CliResult {
+    let (rules, _) = a.rules.load()?;
+    let world = World::load(&a.world)?;
+    let input: Box<dyn Read + Send> = if is_stdio(&a.input) {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?)
+    };
+    let mut output: Box<dyn Write> = if is_stdio(&a.output) {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(File::create(&a.output).with_context(|| format!("cannot write `{}`", a.output.display()))?)
+    };
+    let summary =
+        batch::run(&rules, &world, input, &mut output, batch::Options::default()).context("batch routing stopped")?;
+    eprintln!("{summary}");
+    Ok(if summary.errors > 0 { Exit::Failed } else { Exit::Ok })
 }
