@@ -5,8 +5,26 @@
 //! the world loads, by real validators: libphonenumber's rules (the `phonenumber`
 //! crate) for the account's country and an RFC 5321/5322 address check (the
 //! `email_address` crate). Decisions then read two booleans.
+//!
+//! The `phonenumber` crate's default database checks the syntax of every
+//! regular expression of all 250 territories the first time it is used, which
+//! costs about 60 ms: most of a one-off `commroute route`. [`PhoneRules`]
+//! builds the same kind of database from the same libphonenumber metadata
+//! (split by calling code at build time, see `build.rs`) holding only the
+//! calling codes of the world's countries, which is enough to decide every
+//! number written in one of those countries' formats. A number that names
+//! another calling code (`+44 ...` in a US account) fails with "invalid country
+//! code" there, and only then is read again with the full default database,
+//! so every answer is the one the full database gives.
+
+use std::sync::OnceLock;
 
 use phonenumber::country;
+use phonenumber::metadata::{loader, Database};
+
+mod metadata {
+    include!(concat!(env!("OUT_DIR"), "/phone_metadata.rs"));
+}
 
 /// The reachability facts of one client, derived from their raw contact data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +40,90 @@ impl Contact {
     }
 }
 
+/// libphonenumber's rules for the calling codes of some countries, built on
+/// first use.
+#[derive(Debug)]
+pub struct PhoneRules {
+    /// The calling codes to load; `None` when a country is not in the
+    /// metadata, in which case the full default database is used.
+    codes: Option<Vec<u16>>,
+    db: OnceLock<Option<Database>>,
+}
+
+impl PhoneRules {
+    /// Rules able to read numbers written in any of these countries.
+    pub fn for_countries(countries: impl IntoIterator<Item = country::Id>) -> PhoneRules {
+        let mut codes = Vec::new();
+        let mut known = true;
+        for c in countries {
+            match metadata::REGIONS.iter().find(|(id, _)| *id == c.as_ref()) {
+                Some((_, code)) => codes.push(*code),
+                None => known = false,
+            }
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        PhoneRules {
+            codes: known.then_some(codes),
+            db: OnceLock::new(),
+        }
+    }
+
+    fn database(&self) -> Option<&Database> {
+        self.db
+            .get_or_init(|| {
+                let codes = self.codes.as_ref()?;
+                let mut metas: Vec<loader::Metadata> = Vec::new();
+                for code in codes {
+                    let (_, bytes) = metadata::CODES.iter().find(|(c, _)| c == code)?;
+                    metas.extend(postcard::from_bytes::<Vec<loader::Metadata>>(bytes).ok()?);
+                }
+                Database::from(metas).ok()
+            })
+            .as_ref()
+    }
+
+    /// A phone number as typed, read for `country` when it has no `+` prefix.
+    /// Returns its E.164 form when libphonenumber says it is a valid number.
+    pub fn valid_phone(&self, raw: &str, country: country::Id) -> Option<String> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 64 {
+            return None;
+        }
+        let db = match self.database() {
+            Some(db) if db.by_id(country.as_ref()).is_some() => db,
+            _ => return valid_with_default(raw, country),
+        };
+        match phonenumber::parse_with(db, Some(country), raw) {
+            Ok(number) => phonenumber::is_valid_with(db, &number).then(|| e164(&number)),
+            // Another calling code than the loaded ones: ask the full database.
+            Err(phonenumber::ParseError::InvalidCountryCode) => valid_with_default(raw, country),
+            Err(_) => None,
+        }
+    }
+
+    /// Computes a client's contact facts.
+    pub fn contact(&self, phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
+        Contact {
+            phone_e164: phone.and_then(|p| self.valid_phone(p, country)),
+            email_valid: email.is_some_and(valid_email),
+        }
+    }
+}
+
+/// The E.164 form, as `phonenumber`'s formatter writes it (`+` code national
+/// number). Its formatter is not used here because it initialises the full
+/// default database even when given another one.
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    format!("+{}{}", number.country().code(), number.national())
+}
+
+/// The same question asked of the `phonenumber` crate's full default database.
+fn valid_with_default(raw: &str, country: country::Id) -> Option<String> {
+    let number = phonenumber::parse(Some(country), raw).ok()?;
+    phonenumber::is_valid(&number).then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
 /// Parses an ISO 3166 country code such as `US` or `gb`.
 pub fn parse_country(code: &str) -> Option<country::Id> {
     code.trim().to_ascii_uppercase().parse::<country::Id>().ok()
@@ -30,16 +132,7 @@ pub fn parse_country(code: &str) -> Option<country::Id> {
 /// A phone number as typed, read for `country` when it has no `+` prefix.
 /// Returns its E.164 form when libphonenumber says it is a valid number.
 pub fn valid_phone(raw: &str, country: country::Id) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() || raw.len() > 64 {
-        return None;
-    }
-    let number = phonenumber::parse(Some(country), raw).ok()?;
-    if phonenumber::is_valid(&number) {
-        Some(number.format().mode(phonenumber::Mode::E164).to_string())
-    } else {
-        None
-    }
+    PhoneRules::for_countries([country]).valid_phone(raw, country)
 }
 
 /// Whether an email address is syntactically valid and has a dotted domain
@@ -60,10 +153,7 @@ pub fn valid_email(raw: &str) -> bool {
 
 /// Computes a client's contact facts.
 pub fn contact(phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
-    Contact {
-        phone_e164: phone.and_then(|p| valid_phone(p, country)),
-        email_valid: email.is_some_and(valid_email),
-    }
+    PhoneRules::for_countries([country]).contact(phone, email, country)
 }
 
 #[cfg(test)]
@@ -101,6 +191,58 @@ mod tests {
             Some("+442079460018")
         );
         assert_eq!(valid_phone("020 7946 0018", country::Id::US), None);
+    }
+
+    #[test]
+    fn numbers_of_other_calling_codes_get_the_full_databases_answer() {
+        let us = PhoneRules::for_countries([country::Id::US]);
+        for raw in [
+            "+44 20 7946 0018",
+            "+33 1 42 68 53 00",
+            "+44 20 7946",
+            "+999 123 4567",
+            "011 44 20 7946 0018",
+        ] {
+            assert_eq!(
+                us.valid_phone(raw, country::Id::US),
+                valid_with_default(raw, country::Id::US),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            us.valid_phone("+44 20 7946 0018", country::Id::US).as_deref(),
+            Some("+442079460018")
+        );
+    }
+
+    #[test]
+    fn the_small_database_agrees_with_the_full_one() {
+        let rules = PhoneRules::for_countries([country::Id::US, country::Id::GB, country::Id::CA]);
+        let samples = [
+            "+1 650 253 0000",
+            "(650) 253-0000",
+            "555-0100",
+            "(000) 000-0000",
+            "+1 268 464 1234",
+            "020 7946 0018",
+            "07700 900123",
+            "+44 7700 900123",
+            "613-555-0143",
+            "1-800-555-0199",
+            "call me",
+            "12",
+            "+1 650 253 00000",
+            "tel:+1-650-253-0000",
+        ];
+        for country in [country::Id::US, country::Id::GB, country::Id::CA] {
+            for raw in samples {
+                assert_eq!(
+                    rules.valid_phone(raw, country),
+                    valid_with_default(raw, country),
+                    "{raw} in {country:?}"
+                );
+            }
+        }
     }
 
     #[test]

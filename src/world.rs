@@ -388,6 +388,7 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
     let countries: Vec<phonenumber::country::Id> = (0..accounts.len())
         .map(|i| effective_country(&accounts, &parents, i))
         .collect();
+    let phones = contact::PhoneRules::for_countries(countries.iter().copied());
     for c in &clients {
         let subj = format!("client `{}`", c.id.value);
         let f = &c.fields;
@@ -435,7 +436,7 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
             email: f.email.clone(),
             email_opt_in: f.email_opt_in,
             guest_app: f.guest_app,
-            contact: contact::contact(f.phone.as_deref(), f.email.as_deref(), country),
+            contact: phones.contact(f.phone.as_deref(), f.email.as_deref(), country),
         });
     }
 
