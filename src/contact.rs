@@ -78,7 +78,12 @@ impl PhoneRules {
                     let (_, bytes) = metadata::CODES.iter().find(|(c, _)| c == code)?;
                     metas.extend(postcard::from_bytes::<Vec<loader::Metadata>>(bytes).ok()?);
                 }
-                Database::from(metas).ok()
+                let db = Database::from(metas).ok()?;
+                // The database's regex cache holds 100 compiled patterns; the
+                // patterns of one calling code are more, and a full cache
+                // recompiles them over and over. Hold them all.
+                db.cache().lock().ok()?.set_capacity(1 << 16);
+                Some(db)
             })
             .as_ref()
     }
@@ -109,6 +114,42 @@ impl PhoneRules {
             email_valid: email.is_some_and(valid_email),
         }
     }
+}
+
+/// Fewer clients than this are validated on the calling thread.
+const PARALLEL_FROM: usize = 4_096;
+
+/// The contact facts of many clients (phone, email, the country to read the
+/// phone for), in order; large worlds are split across the machine's cores,
+/// each thread with its own rules (a database's regex cache is behind a lock).
+pub fn contacts(items: &[(Option<&str>, Option<&str>, country::Id)]) -> Vec<Contact> {
+    let countries = || {
+        items
+            .iter()
+            .map(|(_, _, c)| *c)
+            .collect::<std::collections::HashSet<_>>()
+    };
+    let compute = |part: &[(Option<&str>, Option<&str>, country::Id)]| {
+        let rules = PhoneRules::for_countries(countries());
+        part.iter()
+            .map(|(p, e, c)| rules.contact(*p, *e, *c))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return compute(items);
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| scope.spawn(move || compute(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("contact validation does not panic"))
+            .collect()
+    })
 }
 
 /// The E.164 form, as `phonenumber`'s formatter writes it (`+` code national

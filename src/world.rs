@@ -388,7 +388,6 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
     let countries: Vec<phonenumber::country::Id> = (0..accounts.len())
         .map(|i| effective_country(&accounts, &parents, i))
         .collect();
-    let phones = contact::PhoneRules::for_countries(countries.iter().copied());
     for c in &clients {
         let subj = format!("client `{}`", c.id.value);
         let f = &c.fields;
@@ -422,9 +421,6 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
             }
             Some(loc)
         });
-        let country = account
-            .map(|a| countries[a as usize])
-            .unwrap_or(phonenumber::country::Id::US);
         built_clients.push(Client {
             id: c.id.value.clone(),
             name: f.name.clone(),
@@ -436,8 +432,27 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
             email: f.email.clone(),
             email_opt_in: f.email_opt_in,
             guest_app: f.guest_app,
-            contact: phones.contact(f.phone.as_deref(), f.email.as_deref(), country),
+            contact: Contact::default(),
         });
+    }
+
+    // Phones and emails are validated together, on every core for large worlds.
+    let raw_contacts: Vec<(Option<&str>, Option<&str>, phonenumber::country::Id)> = clients
+        .iter()
+        .zip(&built_clients)
+        .map(|(c, b)| {
+            (
+                c.fields.phone.as_deref(),
+                c.fields.email.as_deref(),
+                countries
+                    .get(b.account as usize)
+                    .copied()
+                    .unwrap_or(phonenumber::country::Id::US),
+            )
+        })
+        .collect();
+    for (b, contact) in built_clients.iter_mut().zip(contact::contacts(&raw_contacts)) {
+        b.contact = contact;
     }
 
     let built_locations: Vec<Location> = locations

@@ -1,0 +1,306 @@
+//! Benchmarks of the routing engine (`cargo bench`), with divan.
+//!
+//! Each group answers one question of issue 5's targets; the README lists the
+//! figures. Inputs come from `commroute::generate`, the same generator as
+//! `examples/generate.rs`: a world with 300 locations, 2,000 staff (about 20
+//! per location) in 40 accounts. Decision benchmarks use 5,000 clients (the
+//! decision does not depend on how many clients exist); `world_load` and
+//! `batch` use the full 100,000.
+
+use std::sync::LazyLock;
+
+use commroute::batch;
+use commroute::diag::Source;
+use commroute::event::{EventLine, Inbound, Outbound};
+use commroute::generate::{write_events, write_world, Model, Shape};
+use commroute::policy::SHIPPED;
+use commroute::{RuleSet, World};
+use divan::counter::ItemsCount;
+use divan::{black_box, Bencher};
+
+fn main() {
+    divan::main();
+}
+
+struct Fixture {
+    world: World,
+    rules: RuleSet,
+    /// One client answering a confirmation from the location with the
+    /// number of staff closest to 20.
+    inbound_one: Inbound,
+    outbound_one: Outbound,
+    /// 1,024 generated events of each kind, resolved.
+    inbound_mixed: Vec<Inbound>,
+    outbound_mixed: Vec<Outbound>,
+}
+
+fn generated(shape: &Shape, events: u64) -> (String, Model, String) {
+    let mut yaml = Vec::new();
+    let model = write_world(shape, &mut yaml).expect("writing to memory");
+    let mut ev = Vec::new();
+    write_events(&model, events, shape.seed, &mut ev).expect("writing to memory");
+    (
+        String::from_utf8(yaml).expect("utf-8"),
+        model,
+        String::from_utf8(ev).expect("utf-8"),
+    )
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let shape = Shape {
+        clients: 5_000,
+        ..Shape::LARGE
+    };
+    let (yaml, _, events) = generated(&shape, 4_000);
+    let world = World::parse(Source::new("bench-world.yaml", yaml)).expect("the generated world loads");
+    let rules = RuleSet::shipped();
+    let mut inbound_mixed = Vec::new();
+    let mut outbound_mixed = Vec::new();
+    for line in events.lines() {
+        match serde_json::from_str::<EventLine>(line).expect("generated lines parse") {
+            EventLine::Inbound { request, .. } if inbound_mixed.len() < 1024 => {
+                inbound_mixed.push(request.resolve(&world).expect("generated events resolve"))
+            }
+            EventLine::Outbound { request, .. } if outbound_mixed.len() < 1024 => {
+                outbound_mixed.push(request.resolve(&world).expect("generated events resolve"))
+            }
+            _ => {}
+        }
+    }
+    // The location whose staff count is closest to 20, and a client of it.
+    let loc = (0..world.locations.len() as u16)
+        .min_by_key(|l| (world.staff_with_access(*l).len() as i64 - 20).abs())
+        .expect("locations");
+    let client = world
+        .clients
+        .iter()
+        .position(|c| c.locations.contains(loc))
+        .expect("a client of that location");
+    let inbound_one = commroute::InboundRequest {
+        client: world.clients[client].id.clone(),
+        answering: Some(format!("confirmation@{}", world.loc_id(loc))),
+        ..Default::default()
+    }
+    .resolve(&world)
+    .expect("resolves");
+    let d = rules.route_inbound(&world, &inbound_one).expect("decides");
+    eprintln!(
+        "inbound_one: location {} has {} staff with access, {} receive live",
+        world.loc_id(loc),
+        world.staff_with_access(loc).len(),
+        d.delivered_to.len()
+    );
+    // An SMS client: the outbound rules try push first, then decide sms.
+    let sms = world
+        .clients
+        .iter()
+        .position(|c| !c.guest_app && c.contact.phone_valid() && c.sms_opt_in)
+        .expect("an SMS client");
+    let outbound_one = commroute::OutboundRequest {
+        client: world.clients[sms].id.clone(),
+        from_account: world.accounts[world.clients[sms].account as usize].id.clone(),
+        text: "See you at 3pm!".into(),
+    }
+    .resolve(&world)
+    .expect("resolves");
+    Fixture {
+        world,
+        rules,
+        inbound_one,
+        outbound_one,
+        inbound_mixed,
+        outbound_mixed,
+    }
+});
+
+/// The shipped rules with the inbound policy replaced.
+fn with_inbound(inbound: &str) -> RuleSet {
+    let [_, d, o] = SHIPPED.map(|(name, text)| Source::new(format!("<shipped>/rules/{name}"), text));
+    RuleSet::parse(Source::new("bench/inbound.yaml", inbound.to_owned()), d, o).expect("bench rules are valid")
+}
+
+const HEADER: &str = "policy: inbound\ndescription: bench\nrules:\n";
+
+/// 199 rules that do not apply to a client answering a confirmation, then the catch-all.
+static RULES_200: LazyLock<RuleSet> = LazyLock::new(|| {
+    let mut s = String::from(HEADER);
+    let misses = [
+        "conversation.started_by: staff",
+        "{all: [conversation.answering: campaign, client.last_appointment: {present: true}]}",
+        "client.locations: {count_at_least: 9}",
+        "{any: [client.guest_app: true, client.global: true, conversation.answering: reminder]}",
+        "{not: {conversation.answering: {one_of: [confirmation, reminder, campaign, other]}}}",
+        "conversation.answered_location: {in: staff.locations}",
+        "{all: [client.locations: {shares_none_with: [L000, L001]}, conversation.answering: nothing]}",
+    ];
+    for i in 0..199 {
+        s.push_str(&format!(
+            "  - id: miss-{i}\n    description: never applies here\n    when: {}\n    lands_at: client.locations\n",
+            misses[i % misses.len()]
+        ));
+    }
+    s.push_str(
+        "  - id: last\n    description: decides\n    when: always\n    lands_at: conversation.answered_location\n",
+    );
+    with_inbound(&s)
+});
+
+/// One Rhai condition, then the shipped rules' deciding rule for this event.
+static ONE_RHAI: LazyLock<RuleSet> = LazyLock::new(|| {
+    with_inbound(&format!(
+        "{HEADER}  - id: script\n    description: one script\n    when: {{rhai: \"client.locations.len() > 3\"}}\n    lands_at: client.locations\n  - id: last\n    description: decides\n    when: always\n    lands_at: conversation.answered_location\n"
+    ))
+});
+
+/// The shipped inbound policy as one Rhai script (delivery stays native).
+pub const INBOUND_AS_RHAI: &str = r#"
+let last = client.last_appointment;
+let has_last = type_of(last) != "()";
+if conversation.started_by == "staff" {
+    let shared = [];
+    for l in client.locations { if staff.locations.contains(l) { shared.push(l); } }
+    if shared.is_empty() { [conversation.started_from] }
+    else if client.locations.len() >= 2 && !has_last { client.locations }
+    else if has_last && staff.locations.contains(last) { [last] }
+    else { shared }
+} else if conversation.answering == "campaign" && has_last { [last] }
+else if conversation.answering != "nothing" { [conversation.answered_location] }
+else if has_last { [last] }
+else { client.locations }
+"#;
+
+static RHAI_BASELINE: LazyLock<RuleSet> = LazyLock::new(|| {
+    let script = INBOUND_AS_RHAI.trim().replace('\n', "\n        ");
+    let rules = with_inbound(&format!(
+        "{HEADER}  - id: all-in-rhai\n    description: the shipped inbound policy as one script\n    when: always\n    lands_at:\n      rhai: |\n        {script}\n"
+    ));
+    // The baseline must decide exactly what the native rules decide.
+    let f = &*FIXTURE;
+    for ev in &f.inbound_mixed {
+        let native = f.rules.route_inbound(&f.world, ev).expect("decides");
+        let script = rules.route_inbound(&f.world, ev).expect("decides");
+        assert_eq!(native.lands_at, script.lands_at, "{ev:?}");
+        assert_eq!(native.delivered_to, script.delivered_to, "{ev:?}");
+    }
+    rules
+});
+
+#[divan::bench_group(sample_count = 200, sample_size = 2_000)]
+mod inbound {
+    use super::*;
+
+    /// Landing plus live recipients at the location with about 20 staff.
+    #[divan::bench]
+    fn shipped_rules_20_staff(b: Bencher) {
+        let f = &*FIXTURE;
+        b.bench(|| f.rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
+    }
+
+    /// 1,024 generated inbound events in turn (every rule path, varied staff counts).
+    #[divan::bench]
+    fn shipped_rules_mixed(b: Bencher) {
+        let f = &*FIXTURE;
+        let mut i = 0;
+        b.bench_local(|| {
+            i = (i + 1) & 1023;
+            f.rules.route_inbound(&f.world, black_box(&f.inbound_mixed[i])).unwrap()
+        });
+    }
+
+    /// The same 1,024 events with the inbound policy written as one Rhai script.
+    #[divan::bench]
+    fn rhai_baseline_mixed(b: Bencher) {
+        let f = &*FIXTURE;
+        let rules = &*RHAI_BASELINE;
+        let mut i = 0;
+        b.bench_local(|| {
+            i = (i + 1) & 1023;
+            rules.route_inbound(&f.world, black_box(&f.inbound_mixed[i])).unwrap()
+        });
+    }
+
+    /// The single event of `shipped_rules_20_staff`, with the Rhai policy.
+    #[divan::bench]
+    fn rhai_baseline_20_staff(b: Bencher) {
+        let f = &*FIXTURE;
+        let rules = &*RHAI_BASELINE;
+        b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
+    }
+
+    /// 199 rules that do not apply, then the last one decides (plus delivery).
+    #[divan::bench]
+    fn first_match_200_rules(b: Bencher) {
+        let f = &*FIXTURE;
+        let rules = &*RULES_200;
+        b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
+    }
+
+    /// A decision that evaluates one Rhai condition (plus delivery).
+    #[divan::bench]
+    fn one_rhai_condition(b: Bencher) {
+        let f = &*FIXTURE;
+        let rules = &*ONE_RHAI;
+        b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
+    }
+}
+
+#[divan::bench_group(sample_count = 200, sample_size = 2_000)]
+mod outbound {
+    use super::*;
+
+    /// An SMS client: push is tried, SMS decides, the text is templated.
+    #[divan::bench]
+    fn shipped_rules(b: Bencher) {
+        let f = &*FIXTURE;
+        b.bench(|| f.rules.route_outbound(&f.world, black_box(&f.outbound_one)).unwrap());
+    }
+
+    #[divan::bench]
+    fn shipped_rules_mixed(b: Bencher) {
+        let f = &*FIXTURE;
+        let mut i = 0;
+        b.bench_local(|| {
+            i = (i + 1) & 1023;
+            f.rules
+                .route_outbound(&f.world, black_box(&f.outbound_mixed[i]))
+                .unwrap()
+        });
+    }
+}
+
+/// The large world as YAML text, generated once.
+static LARGE: LazyLock<(String, String)> = LazyLock::new(|| {
+    let (yaml, _, events) = generated(&Shape::LARGE, BATCH_EVENTS);
+    (yaml, events)
+});
+
+const BATCH_EVENTS: u64 = 200_000;
+
+/// Loading 100,000 clients, 2,000 staff, 300 locations in 40 accounts,
+/// including every phone and email validation.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn world_load_large(b: Bencher) {
+    let yaml = &LARGE.0;
+    b.bench(|| World::parse(Source::new("world.yaml", yaml.clone())).unwrap());
+}
+
+/// JSON Lines in, decision lines out, all cores: 200,000 generated events
+/// against the large world.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn batch_throughput(b: Bencher) {
+    let (yaml, events) = &*LARGE;
+    let world = World::parse(Source::new("world.yaml", yaml.clone())).unwrap();
+    let rules = RuleSet::shipped();
+    b.counter(ItemsCount::new(BATCH_EVENTS)).bench(|| {
+        let summary = batch::run(
+            &rules,
+            &world,
+            events.as_bytes(),
+            &mut std::io::sink(),
+            batch::Options::default(),
+        )
+        .unwrap();
+        assert_eq!(summary.errors, 0);
+        summary
+    });
+}
