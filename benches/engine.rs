@@ -125,12 +125,12 @@ const HEADER: &str = "policy: inbound\ndescription: bench\nrules:\n";
 static RULES_200: LazyLock<RuleSet> = LazyLock::new(|| {
     let mut s = String::from(HEADER);
     let misses = [
-        "conversation.started_by: staff",
+        "{conversation.started_by: staff}",
         "{all: [conversation.answering: campaign, client.last_appointment: {present: true}]}",
-        "client.locations: {count_at_least: 9}",
+        "{client.locations: {count_at_least: 9}}",
         "{any: [client.guest_app: true, client.global: true, conversation.answering: reminder]}",
         "{not: {conversation.answering: {one_of: [confirmation, reminder, campaign, other]}}}",
-        "conversation.answered_location: {in: staff.locations}",
+        "{conversation.answered_location: {in: staff.locations}}",
         "{all: [client.locations: {shares_none_with: [L000, L001]}, conversation.answering: nothing]}",
     ];
     for i in 0..199 {
@@ -157,12 +157,12 @@ pub const INBOUND_AS_RHAI: &str = r#"
 let last = client.last_appointment;
 let has_last = type_of(last) != "()";
 if conversation.started_by == "staff" {
-    let shared = [];
-    for l in client.locations { if staff.locations.contains(l) { shared.push(l); } }
-    if shared.is_empty() { [conversation.started_from] }
+    let common = [];
+    for l in client.locations { if staff.locations.contains(l) { common.push(l); } }
+    if common.is_empty() { [conversation.started_from] }
     else if client.locations.len() >= 2 && !has_last { client.locations }
     else if has_last && staff.locations.contains(last) { [last] }
-    else { shared }
+    else { common }
 } else if conversation.answering == "campaign" && has_last { [last] }
 else if conversation.answering != "nothing" { [conversation.answered_location] }
 else if has_last { [last] }

@@ -550,10 +550,8 @@ fn tests_for(ty: FactType) -> String {
 impl SetExpr {
     pub fn eval(&self, ctx: &Ctx, sb: &Sandbox) -> EvalResult<LocSet> {
         Ok(match self {
-            SetExpr::Fact(f) => match f.info().ty {
-                FactType::Location => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
-                _ => ctx.set(*f).clone(),
-            },
+            SetExpr::Fact(f) if f.is_set() => ctx.set(*f).clone(),
+            SetExpr::Fact(f) => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
             SetExpr::Literal(ids) => {
                 let mut set = LocSet::new();
                 for id in ids {
@@ -611,22 +609,22 @@ impl Test {
             Op::Bool(b) => ctx.bool(f) == *b,
             Op::Word(w) => ctx.word(f) == *w,
             Op::OneOf(mask) => mask & (1 << ctx.word(f)) != 0,
-            Op::Present(p) => match f.info().ty {
-                FactType::Account => ctx.account(f).is_some() == *p,
-                _ => ctx.location(f).is_some() == *p,
+            Op::Present(p) => match f.is_account() {
+                true => ctx.account(f).is_some() == *p,
+                false => ctx.location(f).is_some() == *p,
             },
             Op::LocationIs(id) => ctx.location(f).is_some_and(|l| ctx.world.loc_id(l) == id),
             Op::AccountIs(id) => ctx.account(f).is_some_and(|a| ctx.world.accounts[a as usize].id == *id),
             Op::In(set) => match ctx.location(f) {
                 Some(l) => match set {
-                    SetExpr::Fact(g) if g.info().ty == FactType::LocationSet => ctx.set(*g).contains(l),
+                    SetExpr::Fact(g) if g.is_set() => ctx.set(*g).contains(l),
                     _ => set.eval(ctx, sb)?.contains(l),
                 },
                 None => false,
             },
-            Op::SameAs(g) => match f.info().ty {
-                FactType::Account => ctx.account(f).is_some() && ctx.account(f) == ctx.account(*g),
-                _ => ctx.location(f).is_some() && ctx.location(f) == ctx.location(*g),
+            Op::SameAs(g) => match f.is_account() {
+                true => ctx.account(f).is_some() && ctx.account(f) == ctx.account(*g),
+                false => ctx.location(f).is_some() && ctx.location(f) == ctx.location(*g),
             },
             Op::Count(n) => ctx.set(f).len() == *n,
             Op::CountAtLeast(n) => ctx.set(f).len() >= *n,
@@ -644,7 +642,7 @@ impl Test {
     fn shares(&self, ctx: &Ctx, sb: &Sandbox, other: &SetExpr) -> EvalResult<bool> {
         let mine = ctx.set(self.fact);
         Ok(match other {
-            SetExpr::Fact(g) if g.info().ty == FactType::LocationSet => mine.intersects(ctx.set(*g)),
+            SetExpr::Fact(g) if g.is_set() => mine.intersects(ctx.set(*g)),
             SetExpr::Fact(g) => ctx.location(*g).is_some_and(|l| mine.contains(l)),
             _ => mine.intersects(&other.eval(ctx, sb)?),
         })
@@ -755,6 +753,7 @@ impl Test {
 
 impl Cond {
     /// Whether the condition holds: the fast path, with no explanation.
+    #[inline]
     pub fn holds(&self, ctx: &Ctx, sb: &Sandbox) -> EvalResult<bool> {
         match self {
             Cond::Always => Ok(true),

@@ -74,6 +74,7 @@ fn first_match<'r, O, const TRACE: bool>(
     unreachable!("a first-match policy ends with a catch-all rule")
 }
 
+#[inline(always)]
 fn holds<O>(file: &PolicyFile, rule: &Rule<O>, cond: &Cond, ctx: &Ctx, sb: &Sandbox) -> Result<bool, EvalError> {
     cond.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
 }
@@ -131,7 +132,11 @@ impl RuleSet {
 
         let d = &self.delivery;
         let sb = &d.file.sandbox;
-        let mut delivered_to = Vec::new();
+        let mut delivered_to = Vec::with_capacity(if TRACE || !d.access_gate {
+            0
+        } else {
+            ctx.lands_at.iter().map(|l| world.staff_with_access(l).len()).sum()
+        });
         let mut consider = |s: StaffIdx, ctx: &mut Ctx<'w>, trace: &mut InboundTrace| -> Result<(), EvalError> {
             ctx.recipient = Some((s, &world.staff[s as usize]));
             if TRACE {

@@ -267,6 +267,29 @@ facts! {
 }
 
 impl Fact {
+    /// Whether the fact is a set of locations (`info().ty == LocationSet`),
+    /// answered without the catalogue lookup on the hot path.
+    #[inline]
+    pub const fn is_set(self) -> bool {
+        matches!(
+            self,
+            Fact::StaffLocations
+                | Fact::ClientLocations
+                | Fact::LandsAt
+                | Fact::RecipientLocations
+                | Fact::RecipientAccess
+        )
+    }
+
+    /// Whether the fact is an account (`info().ty == Account`).
+    #[inline]
+    pub const fn is_account(self) -> bool {
+        matches!(
+            self,
+            Fact::ClientAccount | Fact::SenderAccount | Fact::SenderParentAccount
+        )
+    }
+
     pub fn name(self) -> &'static str {
         self.info().name
     }
@@ -403,7 +426,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn set(&self, f: Fact) -> &LocSet {
         match f {
             Fact::StaffLocations => self.staff.map_or(&EMPTY, |(_, s)| &s.locations),
@@ -467,6 +490,8 @@ mod tests {
                 "{}",
                 info.name
             );
+            assert_eq!(f.is_set(), info.ty == FactType::LocationSet, "{}", info.name);
+            assert_eq!(f.is_account(), info.ty == FactType::Account, "{}", info.name);
             if matches!(info.ty, FactType::Location | FactType::Bool) {
                 assert!(info.absent.is_some(), "{}", info.name);
             }

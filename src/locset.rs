@@ -39,6 +39,7 @@ impl LocSet {
         self.0.is_empty()
     }
 
+    #[inline]
     pub fn contains(&self, loc: Loc) -> bool {
         // Sets are tiny: a linear scan beats a binary search here.
         self.0.contains(&loc)
@@ -59,6 +60,7 @@ impl LocSet {
     }
 
     /// Whether the two sets have at least one location in common.
+    #[inline]
     pub fn intersects(&self, other: &LocSet) -> bool {
         let (mut a, mut b) = (self.0.iter(), other.0.iter());
         let (mut x, mut y) = (a.next(), b.next());
