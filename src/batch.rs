@@ -257,12 +257,7 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
         let mut summary = Summary::default();
         if chunk.oversized {
             summary.errors += 1;
-            write_error(
-                &mut out,
-                b"null",
-                chunk.first_line,
-                &format!("the line is longer than {MAX_LINE} bytes"),
-            );
+            write_error(&mut out, b"null", chunk.first_line, &too_long());
         }
         let data = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
         let lines = if chunk.oversized {
@@ -273,6 +268,12 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
         for (n, line) in (chunk.first_line..).zip(lines.into_iter().flatten()) {
             if line.iter().all(u8::is_ascii_whitespace) {
                 summary.blank += 1;
+                continue;
+            }
+            if line.len() > MAX_LINE {
+                // The reader cut it whole because its end came in the same read.
+                summary.errors += 1;
+                write_error(&mut out, b"null", n, &too_long());
                 continue;
             }
             decide_line(
@@ -291,6 +292,10 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
             return;
         }
     }
+}
+
+fn too_long() -> String {
+    format!("the line is longer than {MAX_LINE} bytes")
 }
 
 /// Decides one event line, appending its decision or error line to `out`.

@@ -1,0 +1,281 @@
+//! Batch routing: order across threads, error lines, exit codes, and
+//! streaming input larger than anything held in memory at once.
+
+use std::io::{self, Read};
+use std::process::{Command, Stdio};
+
+use commroute::batch::{self, Options};
+use commroute::diag::Source;
+use commroute::generate::{write_events, write_world, Shape};
+use commroute::{EventLine, RuleSet, World};
+
+fn glow() -> World {
+    World::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/glow-world.yaml"
+    )))
+    .unwrap()
+}
+
+fn run(world: &World, input: &str, threads: usize) -> (Vec<serde_json::Value>, batch::Summary) {
+    let mut out = Vec::new();
+    let summary = batch::run(
+        &RuleSet::shipped(),
+        world,
+        input.as_bytes(),
+        &mut out,
+        Options { threads },
+    )
+    .unwrap();
+    let lines = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, summary)
+}
+
+#[test]
+fn output_keeps_input_order_across_threads() {
+    // Enough lines for many chunks per worker.
+    let world = glow();
+    let kinds = [
+        r#""type":"inbound","client":"cleo","answering":"confirmation@A""#,
+        r#""type":"outbound","client":"gwen","from_account":"glow-uptown","text":"See you"#,
+        r#""type":"inbound","client":"nina""#,
+    ];
+    let mut input = String::new();
+    for i in 0..30_000 {
+        let k = kinds[i % 3];
+        let close = if i % 3 == 1 { "\"}" } else { "}" };
+        input.push_str(&format!("{{\"id\":\"e{i}\",{k}{close}\n"));
+    }
+    for threads in [1, 2, 3] {
+        let (lines, summary) = run(&world, &input, threads);
+        assert_eq!(lines.len(), 30_000);
+        assert_eq!(summary.errors, 0);
+        assert_eq!((summary.inbound, summary.outbound), (20_000, 10_000));
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["id"], format!("e{i}"), "threads {threads}");
+        }
+    }
+}
+
+#[test]
+fn decisions_match_single_routing() {
+    let world = glow();
+    let rules = RuleSet::shipped();
+    let input = "{\"id\":\"a\",\"type\":\"inbound\",\"client\":\"cleo\",\"staff\":\"sam\",\"from\":\"B\"}\n\
+                 {\"type\":\"outbound\",\"id\":\"b\",\"client\":\"gwen\",\"from_account\":\"glow-uptown\",\"text\":\"caf\\u00e9 \\\"ok\\\"\"}\n";
+    let (lines, _) = run(&world, input, 2);
+    for (line, value) in input.lines().zip(&lines) {
+        match serde_json::from_str::<EventLine>(line).unwrap() {
+            EventLine::Inbound { id, request } => {
+                let d = rules.route_inbound(&world, &request.resolve(&world).unwrap()).unwrap();
+                let r = d.report(&rules, &world);
+                assert_eq!(value["id"], id);
+                assert_eq!(value["type"], "inbound");
+                assert_eq!(value["lands_at"], serde_json::json!(r.lands_at));
+                assert_eq!(value["delivered_to"], serde_json::json!(r.delivered_to));
+                assert_eq!(value["rule"], r.rule);
+            }
+            EventLine::Outbound { id, request } => {
+                let d = rules.route_outbound(&world, &request.resolve(&world).unwrap()).unwrap();
+                let r = d.report(&rules);
+                assert_eq!(value["id"], id);
+                assert_eq!(value["channel"], r.channel.name());
+                assert_eq!(value["text"], r.text);
+                assert_eq!(value["text"], "Glow Uptown: café \"ok\"");
+                assert_eq!(value["ghost_text"], r.ghost_text);
+                assert_eq!(value["rule"], r.rule);
+                assert_eq!(value["text_rule"], r.text_rule);
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_lines_become_error_lines_with_their_id_and_the_run_goes_on() {
+    let world = glow();
+    let input = concat!(
+        "{\"id\":\"ok1\",\"type\":\"inbound\",\"client\":\"cleo\"}\n",
+        "{\"id\":\"who\",\"type\":\"inbound\",\"client\":\"zed\"}\n",
+        "\n",
+        "not json at all\n",
+        "{\"id\":\"kind\",\"type\":\"sideways\",\"client\":\"cleo\"}\n",
+        "{\"id\":\"acct\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"nope\"}\n",
+        "{\"id\":\"ok2\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\"}",
+    );
+    let (lines, summary) = run(&world, input, 2);
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap_or("null")).collect();
+    assert_eq!(ids, ["ok1", "who", "null", "kind", "acct", "ok2"]);
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["inbound", "error", "error", "error", "error", "outbound"]);
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["error"], "client: unknown client `zed`");
+    assert_eq!(lines[2]["line"], 4);
+    assert_eq!(lines[4]["line"], 6);
+    assert_eq!(lines[4]["error"], "from_account: unknown account `nope`");
+    assert_eq!((summary.decided(), summary.errors, summary.blank), (2, 4, 1));
+}
+
+#[test]
+fn an_overlong_line_is_an_error_and_memory_stays_bounded() {
+    let world = glow();
+    let mut input = String::from("{\"id\":\"a\",\"type\":\"inbound\",\"client\":\"cleo\"}\n");
+    input.push_str(&format!(
+        "{{\"id\":\"big\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\",\"text\":\"{}\"}}\n",
+        "x".repeat(batch::MAX_LINE + 10)
+    ));
+    input.push_str("{\"id\":\"b\",\"type\":\"inbound\",\"client\":\"nina\"}\n");
+    let (lines, summary) = run(&world, &input, 2);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "a");
+    assert_eq!(lines[1]["type"], "error");
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[2]["id"], "b");
+    assert_eq!(summary.errors, 1);
+}
+
+/// Events generated on the fly, never held whole: the reader pulls them as
+/// the workers need them.
+struct Generated {
+    buf: Vec<u8>,
+    pos: usize,
+    next: u64,
+    total: u64,
+    model: commroute::generate::Model,
+}
+
+impl Read for Generated {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.buf.len() {
+            if self.next == self.total {
+                return Ok(0);
+            }
+            self.buf.clear();
+            self.pos = 0;
+            let n = 1_000.min(self.total - self.next);
+            // Different seeds per block; ids restart per block, order is what matters here.
+            write_events(&self.model, n, self.next, &mut self.buf)?;
+            self.next += n;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Counts what is written without keeping it.
+struct Counting {
+    lines: u64,
+    errors: u64,
+}
+
+impl io::Write for Counting {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.lines += b.iter().filter(|&&c| c == b'\n').count() as u64;
+        let pattern = b"\"type\":\"error\"";
+        self.errors += b.windows(pattern.len()).filter(|w| w == pattern).count() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_large_generated_stream_is_routed_without_loading_it_whole() {
+    let mut yaml = Vec::new();
+    let model = write_world(&Shape::SMALL, &mut yaml).unwrap();
+    let world = World::parse(Source::new("gen.yaml", String::from_utf8(yaml).unwrap())).unwrap();
+    let total = 50_000;
+    let input = Generated {
+        buf: Vec::new(),
+        pos: 0,
+        next: 0,
+        total,
+        model,
+    };
+    let mut out = Counting { lines: 0, errors: 0 };
+    let summary = batch::run(&RuleSet::shipped(), &world, input, &mut out, Options { threads: 2 }).unwrap();
+    assert_eq!(summary.decided(), total);
+    assert_eq!(summary.errors, 0);
+    assert_eq!(out.lines, total);
+    assert_eq!(out.errors, 0);
+}
+
+#[test]
+fn the_command_exits_1_when_a_line_failed_and_summarises_on_stderr() {
+    let bin = env!("CARGO_BIN_EXE_commroute");
+    let run = |input: &str| {
+        let mut child = Command::new(bin)
+            .args(["route", "batch", "--world", "examples/glow-world.yaml"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let good = "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"confirmation@A\"}\n";
+    let (code, out, err) = run(good);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "{\"id\":\"e1\",\"type\":\"inbound\",\"lands_at\":[\"A\"],\"delivered_to\":[\"sam\"],\"rule\":\"reply-to-location-message\"}\n"
+    );
+    assert!(
+        err.starts_with("1 decisions (1 inbound, 0 outbound), 0 errors in "),
+        "{err}"
+    );
+    let (code, out, err) = run(&format!(
+        "{good}{{\"id\":\"e2\",\"type\":\"inbound\",\"client\":\"zed\"}}\n"
+    ));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out.lines().count(), 2);
+    assert!(err.contains(", 1 error in "), "{err}");
+}
+
+#[test]
+fn a_missing_input_file_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_commroute"))
+        .args([
+            "route",
+            "batch",
+            "--world",
+            "examples/glow-world.yaml",
+            "--input",
+            "no/such/events.jsonl",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: cannot read `no/such/events.jsonl`"), "{err}");
+}
+
+#[test]
+fn a_line_with_no_end_in_sight_is_skipped_in_constant_memory() {
+    // Longer than MAX_LINE before its newline arrives: the reader skips it.
+    let world = glow();
+    let mut input =
+        String::from("{\"id\":\"a\",\"type\":\"inbound\",\"client\":\"cleo\"}\n{\"id\":\"huge\",\"text\":\"");
+    input.push_str(&"y".repeat(3 * batch::MAX_LINE));
+    input.push_str("\"}\n{\"id\":\"b\",\"type\":\"inbound\",\"client\":\"nina\"}\n");
+    let (lines, summary) = run(&world, &input, 2);
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap_or("null")).collect();
+    assert_eq!(ids, ["a", "null", "b"]);
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(summary.errors, 1);
+}
