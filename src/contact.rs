@@ -275,8 +275,23 @@ mod tests {
             "+1 650 253 00000",
             "tel:+1-650-253-0000",
         ];
+        // Valid elsewhere in NANPA (Antigua), typed as a US national number.
+        assert_eq!(
+            rules.valid_phone("(268) 464-1234", country::Id::US).as_deref(),
+            Some("+12684641234")
+        );
+        // Numbers of every NANPA region and length, typed in every style.
+        let mut rng = crate::generate::Rng::new(5);
+        let mut extra: Vec<String> = Vec::new();
+        for _ in 0..150 {
+            let area = [201, 268, 242, 264, 345, 416, 613, 787, 876, 555, 800, 900][rng.below(12)];
+            let n = rng.below(10_000_000);
+            extra.push(format!("({area}) {:03}-{:04}", n / 10_000, n % 10_000));
+            extra.push(format!("+1 {area} {n:07}"));
+            extra.push(format!("{:0w$}", rng.next_u64() % 10u64.pow(11), w = 5 + rng.below(7)));
+        }
         for country in [country::Id::US, country::Id::GB, country::Id::CA] {
-            for raw in samples {
+            for raw in samples.iter().copied().chain(extra.iter().map(String::as_str)) {
                 assert_eq!(
                     rules.valid_phone(raw, country),
                     valid_with_default(raw, country),
