@@ -132,10 +132,18 @@ impl RuleSet {
 
         let d = &self.delivery;
         let sb = &d.file.sandbox;
+        // The staff who can pass the indexed gates at a landing location.
+        let indexed = |l| {
+            if d.live_gate {
+                world.live_staff_with_access(l)
+            } else {
+                world.staff_with_access(l)
+            }
+        };
         let mut delivered_to = Vec::with_capacity(if TRACE || !d.access_gate {
             0
         } else {
-            ctx.lands_at.iter().map(|l| world.staff_with_access(l).len()).sum()
+            ctx.lands_at.iter().map(|l| indexed(l).len()).sum()
         });
         let mut consider = |s: StaffIdx, ctx: &mut Ctx<'w>, trace: &mut InboundTrace| -> Result<(), EvalError> {
             ctx.recipient = Some((s, &world.staff[s as usize]));
@@ -168,7 +176,10 @@ impl RuleSet {
                 }
                 trace.staff.push(step);
             } else {
-                for gate in &d.gates {
+                // Staff come from the world's index, which already guarantees
+                // the access gate (and the logged-in gate when there is one).
+                for &g in &d.unindexed_gates {
+                    let gate = &d.gates[g];
                     if !holds(&d.file, gate, &gate.when, ctx, sb)? {
                         return Ok(());
                     }
@@ -191,14 +202,12 @@ impl RuleSet {
             // such access can pass, and the world indexes them by location.
             let landing = ctx.lands_at.clone();
             if landing.len() == 1 {
-                for &s in world.staff_with_access(landing.as_slice()[0]) {
+                for &s in indexed(landing.as_slice()[0]) {
                     consider(s, &mut ctx, &mut trace)?;
                 }
             } else {
-                let mut candidates: SmallVec<[StaffIdx; 32]> = landing
-                    .iter()
-                    .flat_map(|l| world.staff_with_access(l).iter().copied())
-                    .collect();
+                let mut candidates: SmallVec<[StaffIdx; 32]> =
+                    landing.iter().flat_map(|l| indexed(l).iter().copied()).collect();
                 candidates.sort_unstable();
                 candidates.dedup();
                 for s in candidates {

@@ -83,6 +83,12 @@ pub struct DeliveryPolicy {
     /// Whether a gate requires access to a landing location, so only staff
     /// with such access need to be considered.
     pub access_gate: bool,
+    /// Whether a gate is exactly `recipient.logged_in: true`: with the access
+    /// gate, only logged-in staff with such access need to be considered.
+    pub live_gate: bool,
+    /// The gates to evaluate for staff drawn from the world's index (the
+    /// others hold for every one of them by construction).
+    pub unindexed_gates: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -536,10 +542,19 @@ fn read_delivery(
         |_, _| Some(()),
     );
     let (gates, grants) = (gates?, grants?);
-    let access_gate = gates.iter().any(|g| {
+    let is_access = |g: &Rule<()>| {
         matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientAccess
             && matches!(&t.op, crate::condition::Op::SharesAnyWith(SetExpr::Fact(Fact::LandsAt))))
-    });
+    };
+    let is_live = |g: &Rule<()>| {
+        matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientLoggedIn
+            && matches!(&t.op, crate::condition::Op::Bool(true)))
+    };
+    let access_gate = gates.iter().any(is_access);
+    let live_gate = access_gate && gates.iter().any(is_live);
+    let unindexed_gates = (0..gates.len())
+        .filter(|&i| !(access_gate && is_access(&gates[i])) && !(live_gate && is_live(&gates[i])))
+        .collect();
     Some(DeliveryPolicy {
         file: PolicyFile {
             path: doc.source.path.clone(),
@@ -549,6 +564,8 @@ fn read_delivery(
         gates,
         grants,
         access_gate,
+        live_gate,
+        unindexed_gates,
     })
 }
 
@@ -743,5 +760,7 @@ mod tests {
         assert_eq!(rules.inbound.rules.rules.len(), 9);
         assert_eq!(rules.outbound.rules.rules.len(), 4);
         assert!(rules.delivery.access_gate);
+        assert!(rules.delivery.live_gate);
+        assert!(rules.delivery.unindexed_gates.is_empty());
     }
 }

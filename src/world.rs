@@ -78,6 +78,8 @@ pub struct World {
     client_ix: HashMap<String, ClientIdx>,
     /// For each location, the staff whose communicator access includes it.
     access_ix: Vec<Vec<StaffIdx>>,
+    /// The same, only those logged in.
+    live_access_ix: Vec<Vec<StaffIdx>>,
 }
 
 impl World {
@@ -129,9 +131,16 @@ impl World {
         &self.access_ix[loc as usize]
     }
 
+    /// The staff whose communicator access includes `loc` and who are logged
+    /// in, in id order.
+    pub fn live_staff_with_access(&self, loc: Loc) -> &[StaffIdx] {
+        &self.live_access_ix[loc as usize]
+    }
+
     /// Logs a staff member in at a location, or out with `None`.
     pub fn set_login(&mut self, staff: StaffIdx, at: Option<Loc>) {
         self.staff[staff as usize].logged_in_at = at;
+        self.rebuild_access_index();
     }
 
     /// Replaces a staff member's communicator access.
@@ -165,12 +174,17 @@ impl World {
 
     fn rebuild_access_index(&mut self) {
         let mut ix = vec![Vec::new(); self.locations.len()];
+        let mut live = vec![Vec::new(); self.locations.len()];
         for (s, staff) in self.staff.iter().enumerate() {
             for l in staff.access.iter() {
                 ix[l as usize].push(s as StaffIdx);
+                if staff.logged_in_at.is_some() {
+                    live[l as usize].push(s as StaffIdx);
+                }
             }
         }
         self.access_ix = ix;
+        self.live_access_ix = live;
     }
 }
 
@@ -504,6 +518,7 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
         account_ix,
         location_ix,
         access_ix: Vec::new(),
+        live_access_ix: Vec::new(),
     };
     world.rebuild_access_index();
     Some(world)

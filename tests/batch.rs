@@ -279,3 +279,37 @@ fn a_line_with_no_end_in_sight_is_skipped_in_constant_memory() {
     assert_eq!(lines[1]["line"], 2);
     assert_eq!(summary.errors, 1);
 }
+
+/// The fast path (used by batch) skips gates the world's indexes guarantee;
+/// it must decide exactly what the explaining path decides, which checks
+/// every gate for every staff member.
+#[test]
+fn the_fast_path_decides_like_the_explaining_path() {
+    let mut yaml = Vec::new();
+    let model = write_world(&Shape::SMALL, &mut yaml).unwrap();
+    let mut world = World::parse(Source::new("gen.yaml", String::from_utf8(yaml).unwrap())).unwrap();
+    let mut events = Vec::new();
+    write_events(&model, 3_000, 3, &mut events).unwrap();
+    let rules = RuleSet::shipped();
+    for round in 0..2 {
+        if round == 1 {
+            // Log a third of the staff out and the rest in somewhere.
+            for s in 0..world.staff.len() as u32 {
+                let at = (s % 3 != 0).then(|| world.staff[s as usize].locations.as_slice()[0]);
+                world.set_login(s, at);
+            }
+        }
+        for line in String::from_utf8(events.clone()).unwrap().lines() {
+            if let EventLine::Inbound { request, .. } = serde_json::from_str(line).unwrap() {
+                let ev = request.resolve(&world).unwrap();
+                let fast = rules.route_inbound(&world, &ev).unwrap();
+                let slow = rules.explain_inbound(&world, &ev).unwrap();
+                assert_eq!(
+                    (&fast.lands_at, &fast.delivered_to, fast.rule),
+                    (&slow.lands_at, &slow.delivered_to, slow.rule),
+                    "{line}"
+                );
+            }
+        }
+    }
+}
