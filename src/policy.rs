@@ -553,7 +553,7 @@ fn read_delivery(
     let access_gate = gates.iter().any(is_access);
     let live_gate = access_gate && gates.iter().any(is_live);
     let unindexed_gates = (0..gates.len())
-        .filter(|&i| !(access_gate && is_access(&gates[i])) && !(live_gate && is_live(&gates[i])))
+        .filter(|&i| !(is_access(&gates[i]) || (live_gate && is_live(&gates[i]))))
         .collect();
     Some(DeliveryPolicy {
         file: PolicyFile {
