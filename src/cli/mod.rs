@@ -4,6 +4,7 @@
 //! subcommand lives in its own file and returns an [`Exit`]. Results go to
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
+mod analyze;
 mod check;
 mod output;
 mod route;
@@ -68,6 +69,8 @@ enum Command {
     /// Decide one message.
     #[command(subcommand)]
     Route(route::Command),
+    /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
+    Analyze(analyze::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -109,6 +112,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
+        Command::Analyze(a) => analyze::run(a),
     };
     let code = match result {
         Ok(code) => code,
