@@ -915,8 +915,9 @@ fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
     seen.into_iter().map(|(c, (w, e, x))| (c, w, e, x)).collect()
 }
 
-/// A short stable key for a class: its fields, compactly.
-fn key(v: &impl Serialize) -> String {
+/// A short stable key for a class: its fields, compactly
+/// (`answered=client_only,answering=confirmation,...`).
+pub fn key(v: &impl Serialize) -> String {
     let json = serde_json::to_value(v).expect("classes serialise");
     let serde_json::Value::Object(m) = json else { unreachable!() };
     m.into_iter()
@@ -1284,6 +1285,18 @@ fn with_staff(world: &World, entries: &[(String, String, Option<String>, Option<
 }
 
 impl Analysis {
+    /// The matrix row of an inbound class.
+    pub fn inbound_row(&self, class: &InboundClass) -> Option<&Row> {
+        let k = key(class);
+        self.rows.iter().find(|r| r.policy == "inbound" && r.class == k)
+    }
+
+    /// The matrix row of an outbound class.
+    pub fn outbound_row(&self, class: &OutboundClass) -> Option<&Row> {
+        let k = key(class);
+        self.rows.iter().find(|r| r.policy == "outbound" && r.class == k)
+    }
+
     /// Whether the rule set has no shadowed rule and no gap.
     pub fn clean(&self) -> bool {
         self.shadowed.is_empty() && self.gaps.is_empty()

@@ -1,0 +1,309 @@
+//! `commroute analyze` against the contract: the nine documented scenarios,
+//! row by row, must agree with the decision matrix of the shipped rules; the
+//! shipped rules have no shadowed rule and no gap; a rule set with a shadowed
+//! rule and one with a gap are caught, naming the rules and the inputs.
+
+use std::collections::BTreeSet;
+
+use commroute::analysis::{self, Access, Analysis, Assoc, Classes, InboundClass, Login, RecipientClass, Row};
+use commroute::{InboundRequest, RuleSet, Source, World};
+
+fn shipped() -> (RuleSet, Classes, Analysis) {
+    let rules = RuleSet::load_dir("rules".as_ref()).unwrap();
+    let classes = Classes::for_rules(&[&rules]);
+    let a = analysis::analyze(&rules, &classes);
+    (rules, classes, a)
+}
+
+/// A contract row: the client's locations (and last appointment), the staff
+/// member's locations, and who started it.
+struct Contract {
+    client: &'static [&'static str],
+    last: Option<&'static str>,
+    staff: &'static [&'static str],
+    /// `Some("confirmation@A")` when the client answers, `None` when staff started it from `from`.
+    answering: Option<&'static str>,
+    from: Option<&'static str>,
+    lands_at: &'static [&'static str],
+    rule: &'static str,
+}
+
+fn world(c: &Contract) -> World {
+    let list = |v: &[&str]| format!("[{}]", v.join(", "));
+    let mut y = String::from(
+        "accounts: [{id: glow, name: Glow}]\nlocations: [{id: A, name: Downtown, account: glow}, {id: B, name: Midtown, account: glow}]\n",
+    );
+    y.push_str(&format!("staff: [{{id: sam, name: Sam, locations: {}}}]\n", list(c.staff)));
+    y.push_str(&format!(
+        "clients: [{{id: cleo, name: Cleo, account: glow, locations: {}{}}}]\n",
+        list(c.client),
+        c.last.map(|l| format!(", last_appointment_at: {l}")).unwrap_or_default()
+    ));
+    World::parse(Source::new("contract.yaml", y)).unwrap()
+}
+
+/// Finds the contract row's class in the matrix and checks its outcome.
+fn check(c: Contract) -> (Row, RecipientClass) {
+    let (_, classes, a) = shipped();
+    let w = world(&c);
+    let req = InboundRequest {
+        client: "cleo".into(),
+        answering: c.answering.map(str::to_owned),
+        staff: c.from.map(|_| "sam".to_owned()),
+        from: c.from.map(str::to_owned),
+    };
+    let ev = req.resolve(&w).unwrap();
+    let class = InboundClass::of(&w, &ev, &classes.dims);
+    let row = a.inbound_row(&class).expect("every input has a class in the matrix").clone();
+    assert_eq!(row.rule, c.rule, "deciding rule for {}", row.description);
+    let expected = commroute::locset::LocSet::from_unsorted(c.lands_at.iter().map(|l| w.location(l).unwrap()));
+    assert_eq!(
+        row.roles,
+        analysis::roles(&w, &ev, &expected),
+        "the matrix lands {} at {} ({}), the contract at {:?}",
+        row.description,
+        row.outcome,
+        row.example,
+        c.lands_at
+    );
+    // How the contract's staff member relates to where it lands.
+    let lands: BTreeSet<&str> = c.lands_at.iter().copied().collect();
+    let mine: BTreeSet<&str> = c.staff.iter().copied().collect();
+    let assoc = match mine.intersection(&lands).count() {
+        0 => Assoc::None,
+        n if n == lands.len() => Assoc::All,
+        _ => Assoc::Some,
+    };
+    let sam = RecipientClass {
+        starter: c.from.is_some(),
+        assoc,
+        login: Login::Out,
+        access: Access::Own,
+    };
+    (row, sam)
+}
+
+fn live(row: &Row, r: RecipientClass) -> Option<String> {
+    row.live
+        .iter()
+        .find(|c| c.recipient == r)
+        .unwrap_or_else(|| panic!("no recipient class {r} in {}", row.description))
+        .grant
+        .clone()
+}
+
+fn logged_in(r: RecipientClass, login: Login) -> RecipientClass {
+    RecipientClass { login, ..r }
+}
+
+#[test]
+fn shipped_rules_have_no_shadowed_rule_and_no_gap() {
+    let (_, _, a) = shipped();
+    assert_eq!(a.shadowed, vec![]);
+    assert_eq!(a.gaps, vec![]);
+    assert!(a.rows.iter().all(|r| r.partial.is_empty()), "the shipped rules are all declarative");
+}
+
+#[test]
+fn contract_1_client_replies_staff_at_both_locations() {
+    let (row, sam) = check(Contract {
+        client: &["A"],
+        last: None,
+        staff: &["A", "B"],
+        answering: Some("confirmation@A"),
+        from: None,
+        lands_at: &["A"],
+        rule: "reply-to-location-message",
+    });
+    assert!(live(&row, logged_in(sam, Login::AtLanding)).is_some(), "logged in at A");
+    assert!(live(&row, logged_in(sam, Login::Elsewhere)).is_some(), "logged in at B");
+    assert_eq!(live(&row, sam), None, "not logged in: it waits at A");
+}
+
+#[test]
+fn contract_2_staff_at_both_locations_starts() {
+    let (row, sam) = check(Contract {
+        client: &["A"],
+        last: None,
+        staff: &["A", "B"],
+        answering: None,
+        from: Some("A"),
+        lands_at: &["A"],
+        rule: "staff-conversation-shared-locations",
+    });
+    assert!(live(&row, logged_in(sam, Login::AtLanding)).is_some(), "logged in at A");
+    assert!(live(&row, logged_in(sam, Login::Elsewhere)).is_some(), "logged in at B");
+    assert_eq!(live(&row, sam), None, "not logged in: it waits at A");
+}
+
+#[test]
+fn contract_3_client_of_another_location_replies() {
+    let (row, sam) = check(Contract {
+        client: &["B"],
+        last: None,
+        staff: &["A"],
+        answering: Some("confirmation@B"),
+        from: None,
+        lands_at: &["B"],
+        rule: "reply-to-location-message",
+    });
+    // Sam (of A, logged in at A) does not receive it; staff of B logged in at B do.
+    assert_eq!(live(&row, logged_in(sam, Login::Elsewhere)), None);
+    let staff_of_b = RecipientClass {
+        assoc: Assoc::All,
+        login: Login::AtLanding,
+        ..sam
+    };
+    assert_eq!(live(&row, staff_of_b).as_deref(), Some("logged-in-at-landing-location"));
+}
+
+#[test]
+fn contract_4_staff_of_another_location_starts() {
+    check(Contract {
+        client: &["A"],
+        last: None,
+        staff: &["B"],
+        answering: None,
+        from: Some("B"),
+        lands_at: &["B"],
+        rule: "staff-conversation-no-shared-location",
+    });
+}
+
+#[test]
+fn contract_5_multi_location_client_replies() {
+    check(Contract {
+        client: &["A", "B"],
+        last: None,
+        staff: &["B"],
+        answering: Some("confirmation@A"),
+        from: None,
+        lands_at: &["A"],
+        rule: "reply-to-location-message",
+    });
+}
+
+#[test]
+fn contract_6_staff_starts_with_multi_location_client_without_history() {
+    check(Contract {
+        client: &["A", "B"],
+        last: None,
+        staff: &["B"],
+        answering: None,
+        from: Some("B"),
+        lands_at: &["A", "B"],
+        rule: "staff-conversation-multi-location-no-history",
+    });
+}
+
+#[test]
+fn contract_7_client_with_history_replies() {
+    check(Contract {
+        client: &["A", "B"],
+        last: Some("A"),
+        staff: &["B"],
+        answering: Some("confirmation@A"),
+        from: None,
+        lands_at: &["A"],
+        rule: "reply-to-location-message",
+    });
+}
+
+#[test]
+fn contract_8_staff_starts_with_client_with_history() {
+    check(Contract {
+        client: &["A", "B"],
+        last: Some("A"),
+        staff: &["B"],
+        answering: None,
+        from: Some("B"),
+        lands_at: &["B"],
+        rule: "staff-conversation-shared-locations",
+    });
+}
+
+#[test]
+fn contract_9_campaign_reply_goes_to_last_appointment() {
+    check(Contract {
+        client: &["A", "B"],
+        last: Some("B"),
+        staff: &["A"],
+        answering: Some("campaign@A"),
+        from: None,
+        lands_at: &["B"],
+        rule: "campaign-reply-with-history",
+    });
+}
+
+/// The shipped rules with `inbound.yaml` changed by `edit`.
+pub fn altered(edit: impl Fn(&str) -> String) -> RuleSet {
+    let read = |f: &str| std::fs::read_to_string(format!("rules/{f}")).unwrap();
+    let inbound = edit(&read("inbound.yaml"));
+    assert_ne!(inbound, read("inbound.yaml"), "the edit changed something");
+    RuleSet::parse(
+        Source::new("altered/inbound.yaml", inbound),
+        Source::new("altered/delivery.yaml", read("delivery.yaml")),
+        Source::new("altered/outbound.yaml", read("outbound.yaml")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_rule_moved_below_a_broader_one_is_reported_shadowed_by_it() {
+    // `reply-to-location-message` moved above `campaign-reply-with-history`
+    // takes every campaign reply.
+    let rules = altered(|t| {
+        let a = t.find("  - id: campaign-reply-with-history\n").unwrap();
+        let b = t.find("  - id: reply-to-location-message\n").unwrap();
+        let c = t.find("  - id: out-of-the-blue-with-history\n").unwrap();
+        format!("{}{}{}{}", &t[..a], &t[b..c], &t[a..b], &t[c..])
+    });
+    let a = analysis::analyze(&rules, &Classes::for_rules(&[&rules]));
+    assert_eq!(a.gaps, vec![]);
+    assert_eq!(
+        a.shadowed
+            .iter()
+            .map(|s| (s.policy, s.rule.as_str(), s.by.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            "inbound",
+            "campaign-reply-with-history",
+            vec!["reply-to-location-message".to_string()]
+        )]
+    );
+}
+
+#[test]
+fn without_the_no_shared_location_rule_staff_conversations_land_nowhere() {
+    // Without rule 1, a staff conversation with a client who shares no
+    // location falls to the intersection rule: an empty set, a gap.
+    let rules = altered(|t| {
+        let a = t.find("  - id: staff-conversation-no-shared-location\n").unwrap();
+        let b = t.find("  - id: staff-conversation-multi-location-no-history\n").unwrap();
+        format!("{}{}", &t[..a], &t[b..])
+    });
+    let classes = Classes::for_rules(&[&rules]);
+    let a = analysis::analyze(&rules, &classes);
+    assert_eq!(a.shadowed, vec![]);
+    assert!(!a.gaps.is_empty());
+    let gap_rows: Vec<&Row> = a.rows.iter().filter(|r| r.gap.is_some()).collect();
+    assert_eq!(gap_rows.len(), a.gaps.len());
+    for r in &gap_rows {
+        assert_eq!(r.outcome, "lands at []", "{}", r.description);
+        assert!(r.description.contains("they share no location"), "{}", r.description);
+    }
+    // Every staff-started class that shares nothing and is not caught by the
+    // multi-location rule is a gap, and nothing else is.
+    let expected = classes
+        .inbound_classes()
+        .filter(|c| {
+            c.started_by_staff
+                && c.from != analysis::Place::Shared
+                && c.last != analysis::Place::Shared
+                && !c.more_shared
+                && !(c.client_count >= 2 && c.last == analysis::Place::None)
+        })
+        .count();
+    assert_eq!(gap_rows.len(), expected);
+    assert!(a.gaps[0].reason.contains("staff-conversation-shared-locations"), "{}", a.gaps[0].reason);
+}
