@@ -9,6 +9,7 @@ pub mod diag;
 pub mod engine;
 pub mod event;
 pub mod facts;
+pub mod impact;
 pub mod locset;
 pub mod policy;
 pub mod scenario;

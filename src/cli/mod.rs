@@ -6,6 +6,7 @@
 
 mod analyze;
 mod check;
+mod diff;
 mod output;
 mod route;
 mod test;
@@ -71,6 +72,8 @@ enum Command {
     Route(route::Command),
     /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
     Analyze(analyze::Args),
+    /// Every input whose outcome changes between two rule sets.
+    Diff(diff::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -113,6 +116,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
         Command::Analyze(a) => analyze::run(a),
+        Command::Diff(a) => diff::run(a),
     };
     let code = match result {
         Ok(code) => code,
