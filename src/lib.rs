@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod condition;
 pub mod contact;
+pub mod coverage;
 pub mod decision;
 pub mod diag;
 pub mod engine;

@@ -6,6 +6,7 @@
 
 mod analyze;
 mod check;
+mod coverage;
 mod diff;
 mod output;
 mod route;
@@ -74,6 +75,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Every input whose outcome changes between two rule sets.
     Diff(diff::Args),
+    /// Which rules the scenarios reach; exit 1 below --min.
+    Coverage(coverage::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -117,6 +120,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Route(c) => route::run(c),
         Command::Analyze(a) => analyze::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Coverage(a) => coverage::run(a),
     };
     let code = match result {
         Ok(code) => code,

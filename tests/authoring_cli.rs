@@ -1,0 +1,136 @@
+//! The rule-authoring commands as users run them: `analyze`, `diff`,
+//! `coverage`, with their exit codes on the shipped rules and on altered copies.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    cmd: Command,
+}
+
+impl Run {
+    fn new(args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
+        cmd.args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200");
+        Run { cmd }
+    }
+
+    fn expect(mut self, code: i32) -> (String, String) {
+        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
+        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
+        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    }
+}
+
+/// A copy of the shipped rules with `extra` inserted into inbound.yaml before rule `before`.
+fn rules_with(extra: &str, before: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in commroute::policy::FILES {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
+    let at = text.find(&format!("  - id: {before}\n")).expect("rule");
+    std::fs::write(
+        dir.path().join("inbound.yaml"),
+        format!("{}{extra}{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
+    dir
+}
+
+/// A rule that can never decide: every campaign reply is taken earlier.
+const SHADOWED: &str = "  - id: late-campaign-reply
+    description: Never reached, campaign replies are taken by the rules above.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+";
+
+#[test]
+fn coverage_min_100_passes_on_the_shipped_rules_and_scenarios() {
+    let (out, _) = Run::new(&["coverage", "--min", "100"]).expect(0);
+    assert!(out.contains("100.0% of rules and grants reached (18 of 18)"), "{out}");
+    assert!(!out.contains("NOT REACHED"), "{out}");
+}
+
+#[test]
+fn coverage_below_the_minimum_names_the_unreached_rule_and_exits_1() {
+    let dir = rules_with(SHADOWED, "out-of-the-blue-with-history");
+    let (out, err) = Run::new(&["coverage", "--rules", dir.path().to_str().unwrap(), "--min", "100"]).expect(1);
+    assert!(out.contains("no case reaches: late-campaign-reply\n"), "{out}");
+    assert!(out.contains("94.7% of rules and grants reached (18 of 19)"), "{out}");
+    assert_eq!(err, "error: coverage 94.7% is below the minimum 100%\n");
+    Run::new(&["coverage", "--rules", dir.path().to_str().unwrap(), "--min", "90"]).expect(0);
+}
+
+#[test]
+fn analyze_is_clean_on_the_shipped_rules() {
+    let (out, _) = Run::new(&["analyze"]).expect(0);
+    assert!(out.ends_with(" shadowed rules, 0 gaps\n") && out.contains(", 0 shadowed rules"), "{out}");
+    let (csv, _) = Run::new(&["analyze", "--format", "csv"]).expect(0);
+    assert!(csv.starts_with("policy,class,example,outcome,rule,text_rule,received_live_by,partial,gap\n"));
+    assert!(csv.lines().count() > 300);
+}
+
+#[test]
+fn analyze_names_a_shadowed_rule_and_the_rules_that_take_its_inputs() {
+    let dir = rules_with(SHADOWED, "out-of-the-blue-with-history");
+    let (out, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap()]).expect(1);
+    assert!(
+        out.contains("shadowed: inbound rule `late-campaign-reply` never decides: every input it matches is taken by `campaign-reply-with-history`, `reply-to-location-message`\n"),
+        "{out}"
+    );
+    let (json, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap(), "--format", "json"]).expect(1);
+    assert!(json.lines().any(|l| l.contains("\"type\":\"shadowed\"") && l.contains("late-campaign-reply")));
+}
+
+#[test]
+fn diff_of_identical_rules_reports_no_changes() {
+    let (out, _) = Run::new(&["diff", "--base", "rules", "--deny-changes"]).expect(0);
+    assert!(out.starts_with("no changes; compared "), "{out}");
+}
+
+#[test]
+fn diff_deny_changes_exits_1_and_lists_the_changes() {
+    let dir = rules_with(
+        "  - id: campaigns-to-the-campaign
+    description: Campaign replies go to the campaign's location.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+",
+        "campaign-reply-with-history",
+    );
+    let head = dir.path().to_str().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}\n",
+    )
+    .unwrap();
+    let (out, _) = Run::new(&[
+        "diff",
+        "--base",
+        "rules",
+        "--head",
+        head,
+        "--world",
+        "examples/glow-world.yaml",
+        "--events",
+        events.to_str().unwrap(),
+        "--deny-changes",
+        "--format",
+        "json",
+    ])
+    .expect(1);
+    let last = out.lines().last().unwrap();
+    assert!(last.contains("\"events\":1") && last.contains("\"events_changed\":1"), "{last}");
+    assert!(out.lines().filter(|l| l.contains("\"type\":\"change\"")).all(|l| l.contains("campaigns-to-the-campaign")));
+    Run::new(&["diff", "--base", "rules", "--head", head]).expect(0);
+}
