@@ -10,6 +10,7 @@ pub mod diag;
 pub mod engine;
 pub mod event;
 pub mod facts;
+pub mod fixture;
 pub mod impact;
 pub mod locset;
 pub mod policy;

@@ -134,3 +134,36 @@ fn diff_deny_changes_exits_1_and_lists_the_changes() {
     assert!(out.lines().filter(|l| l.contains("\"type\":\"change\"")).all(|l| l.contains("campaigns-to-the-campaign")));
     Run::new(&["diff", "--base", "rules", "--head", head]).expect(0);
 }
+
+#[test]
+fn save_case_turns_decisions_into_passing_scenario_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confirmed/ops.yaml");
+    let f = file.to_str().unwrap();
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    let w = world.to_str().unwrap();
+    let (_, err) = Run::new(&[
+        "route", "inbound", "--world", w, "--client", "cleo", "--answering", "campaign@B", "--login", "sam@B",
+        "--save-case", f,
+    ])
+    .expect(0);
+    assert!(err.contains("saved case `cleo answers campaign@B`"), "{err}");
+    Run::new(&[
+        "route", "outbound", "--world", w, "--client", "gwen", "--from-account", "glow-uptown", "--text", "See you at 3pm!",
+        "--save-case", f, "--name", "gwen gets a push with the child account's name",
+    ])
+    .expect(0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("world: \"../"), "{text}");
+    assert!(text.contains("login: {\"sam\": \"B\"}"), "{text}");
+    assert!(text.contains("text: \"Glow Uptown: See you at 3pm!\""), "{text}");
+    let (out, _) = Run::new(&["test", f]).expect(0);
+    assert!(out.ends_with("2 passed, 0 failed\n"), "{out}");
+    // The same name again is refused and the file is left as it was.
+    let (_, err) = Run::new(&[
+        "route", "inbound", "--world", w, "--client", "cleo", "--answering", "campaign@B", "--save-case", f,
+    ])
+    .expect(2);
+    assert!(err.contains("already has a case named `cleo answers campaign@B`"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
