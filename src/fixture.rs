@@ -163,6 +163,12 @@ pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, D
     };
     let line = text.lines().count() + 1;
     text.push_str(&case.yaml());
+    // The world path is resolved from the file's directory, so it must exist to check the new text.
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Diagnostic::new(dir, Pos::default(), format!("cannot create the directory: {e}")))?;
+    }
+
     let parsed = ScenarioFile::parse(Source::new(path, text.clone()))?;
     if parsed.cases.len() != before + 1 {
         return Err(Diagnostic::new(
@@ -172,10 +178,6 @@ pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, D
         )
         .help("move `cases:` to the end of the file, then save again")
         .into());
-    }
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Diagnostic::new(dir, Pos::default(), format!("cannot create the directory: {e}")))?;
     }
     std::fs::write(path, text)
         .map_err(|e| Diagnostic::new(path, Pos::default(), format!("cannot write the file: {e}")))?;
