@@ -11,6 +11,7 @@ pub mod engine;
 pub mod event;
 pub mod facts;
 pub mod fixture;
+pub mod junit;
 pub mod impact;
 pub mod locset;
 pub mod policy;

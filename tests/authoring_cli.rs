@@ -167,3 +167,76 @@ fn save_case_turns_decisions_into_passing_scenario_cases() {
     assert!(err.contains("already has a case named `cleo answers campaign@B`"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }
+
+#[test]
+fn test_format_junit_reports_each_case_and_its_failure() {
+    let (xml, _) = Run::new(&["test", "--format", "junit", "scenarios/outbound"]).expect(0);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"commroute scenarios\" tests=\"8\" failures=\"0\" errors=\"0\">\n"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 8);
+    assert!(xml.contains("name=\"phone in national format is valid for the account&apos;s country\""), "{xml}");
+    assert!(xml.ends_with("</testsuites>\n"));
+
+    let dir = rules_with(
+        "  - id: campaigns-to-the-campaign
+    description: Campaign replies go to the campaign's location.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+",
+        "campaign-reply-with-history",
+    );
+    let (xml, _) = Run::new(&[
+        "test",
+        "--rules",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "junit",
+        "scenarios/inbound/09-campaign-reply-goes-to-last-appointment.yaml",
+    ])
+    .expect(1);
+    assert!(xml.contains("tests=\"3\" failures=\"3\""), "{xml}");
+    assert!(xml.contains("<failure message=\"lands_at: expected [B], got [A]; delivered_to: expected [bea], got [ana]; rule: expected campaign-reply-with-history, got campaigns-to-the-campaign\">"), "{xml}");
+    assert!(xml.contains("campaigns-to-the-campaign applied: what the client is answering is `campaign`"), "{xml}");
+}
+
+#[test]
+fn test_watch_runs_again_when_a_rules_file_changes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    for f in commroute::policy::FILES {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join("rules").join(f)).unwrap();
+    }
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commroute"))
+        .args(["test", "--watch", scenario.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || stdout.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|l| drop(tx2.send(l))));
+    let wait_for = |what: &str| loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(l) if l.contains(what) => return,
+            Ok(_) => {}
+            Err(e) => panic!("no `{what}` from the watcher: {e}"),
+        }
+    };
+    // stdout and stderr are read on two threads, so only their own order is kept.
+    wait_for("watching the rules and scenario files");
+    // Break the push rule: the first case now fails.
+    let path = dir.path().join("rules/outbound.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new modification time on coarse clocks
+    std::fs::write(&path, text.replace("    channel: push\n", "    channel: email\n")).unwrap();
+    wait_for("5 passed, 3 failed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -96,6 +96,11 @@ pub struct RulesArg {
 }
 
 impl RulesArg {
+    /// The directory given with `--rules`, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.rules.clone()
+    }
+
     pub fn load(&self) -> Result<(RuleSet, String), Diagnostics> {
         match &self.rules {
             Some(dir) => Ok((RuleSet::load_dir(dir)?, dir.display().to_string())),
