@@ -16,6 +16,7 @@ pub mod impact;
 pub mod locset;
 pub mod policy;
 pub mod scenario;
+pub mod schema;
 pub mod script;
 pub mod world;
 pub mod yaml;

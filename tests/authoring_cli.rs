@@ -240,3 +240,14 @@ fn test_watch_runs_again_when_a_rules_file_changes() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn schema_prints_a_json_schema_for_each_kind_of_file() {
+    for kind in ["rules", "world", "scenario", "timeline"] {
+        let (out, _) = Run::new(&["schema", kind]).expect(0);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema", "{kind}");
+    }
+    let (_, err) = Run::new(&["schema", "rulez"]).expect(2);
+    assert!(err.contains("invalid value 'rulez'"), "{err}");
+}

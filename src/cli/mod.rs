@@ -10,6 +10,7 @@ mod coverage;
 mod diff;
 mod output;
 mod route;
+mod schema;
 mod test;
 
 use std::io::Write;
@@ -77,6 +78,8 @@ enum Command {
     Diff(diff::Args),
     /// Which rules the scenarios reach; exit 1 below --min.
     Coverage(coverage::Args),
+    /// Print the JSON Schema of a kind of file, for editors.
+    Schema(schema::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -126,6 +129,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Analyze(a) => analyze::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Coverage(a) => coverage::run(a),
+        Command::Schema(a) => schema::run(a),
     };
     let code = match result {
         Ok(code) => code,
