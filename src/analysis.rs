@@ -77,7 +77,11 @@ impl Dims {
                 })
             };
             rs.inbound.rules.rules.iter().for_each(|r| see(&r.when));
-            rs.delivery.gates.iter().chain(&rs.delivery.grants).for_each(|r| see(&r.when));
+            rs.delivery
+                .gates
+                .iter()
+                .chain(&rs.delivery.grants)
+                .for_each(|r| see(&r.when));
         }
         Dims {
             cap: max_count + 1,
@@ -255,14 +259,24 @@ impl InboundClass {
                 self.answered.words()
             ));
         }
-        parts.push(format!("the client has {}", count(self.client_count, self.cap, "location")));
+        parts.push(format!(
+            "the client has {}",
+            count(self.client_count, self.cap, "location")
+        ));
         if self.started_by_staff {
             parts.push(format!(
                 "the staff member has {}",
                 count(self.staff_count, self.cap, "location")
             ));
             let shared = self.from == Place::Shared || self.last == Place::Shared || self.more_shared;
-            parts.push(if shared { "they share a location" } else { "they share no location" }.into());
+            parts.push(
+                if shared {
+                    "they share a location"
+                } else {
+                    "they share no location"
+                }
+                .into(),
+            );
         }
         parts.push(match self.last {
             Place::None => "no last appointment".to_string(),
@@ -284,8 +298,7 @@ fn classify(s: &Shape, dims: &Dims) -> InboundClass {
     let staff = s.staff.as_ref().unwrap_or(&empty);
     let points = [s.last, s.from, s.answered];
     let more = |in_c: bool, in_s: bool| {
-        (0..s.n as Loc)
-            .any(|l| !points.contains(&Some(l)) && s.client.contains(l) == in_c && staff.contains(l) == in_s)
+        (0..s.n as Loc).any(|l| !points.contains(&Some(l)) && s.client.contains(l) == in_c && staff.contains(l) == in_s)
     };
     InboundClass {
         started_by_staff: s.staff.is_some(),
@@ -489,7 +502,11 @@ pub struct RecipientClass {
 
 impl fmt::Display for RecipientClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = if self.starter { "the staff member who started it" } else { "staff" };
+        let who = if self.starter {
+            "the staff member who started it"
+        } else {
+            "staff"
+        };
         let assoc = match self.assoc {
             Assoc::None => "of no landing location",
             Assoc::Some => "of some landing locations",
@@ -563,9 +580,19 @@ impl OutboundClass {
         } else {
             "sent from an unrelated account".to_string()
         }];
-        parts.push(if self.client_global { "global client" } else { "client of one account" }.into());
+        parts.push(
+            if self.client_global {
+                "global client"
+            } else {
+                "client of one account"
+            }
+            .into(),
+        );
         let names = ["guest app", "valid phone", "SMS opt-in", "valid email", "email opt-in"];
-        let have: Vec<&str> = (0..5).filter(|i| self.contact & (1 << i) != 0).map(|i| names[i]).collect();
+        let have: Vec<&str> = (0..5)
+            .filter(|i| self.contact & (1 << i) != 0)
+            .map(|i| names[i])
+            .collect();
         parts.push(if have.is_empty() {
             "no guest app, phone, email or opt-in".to_string()
         } else {
@@ -586,6 +613,10 @@ fn loc_name(l: Loc) -> String {
         format!("L{l}")
     }
 }
+
+/// A staff entry of a witness world: id, locations, `logged_in_at` and
+/// `communicator_access`, each already written as YAML.
+type StaffYaml = (String, String, Option<String>, Option<String>);
 
 /// The extra location outside everything, for recipients' other locations.
 const ELSEWHERE: &str = "Z";
@@ -619,7 +650,7 @@ struct InboundWitness {
     example: String,
 }
 
-fn inbound_witness(shape: &Shape, recipients: &[(String, String, Option<String>, Option<String>)]) -> InboundWitness {
+fn inbound_witness(shape: &Shape) -> InboundWitness {
     let global = shape.contact & 1 != 0;
     let bit = |i: usize| shape.contact & (1 << i) != 0;
     let mut y = String::from("accounts:\n  - {id: acct, name: Account}\n");
@@ -635,16 +666,6 @@ fn inbound_witness(shape: &Shape, recipients: &[(String, String, Option<String>,
     let mut staff = String::new();
     if let Some(s) = &shape.staff {
         staff.push_str(&format!("  - {{id: starter, name: Starter, locations: {}}}\n", ids(s)));
-    }
-    for (id, locs, login, access) in recipients {
-        staff.push_str(&format!("  - {{id: {id}, name: {id}, locations: {locs}"));
-        if let Some(l) = login {
-            staff.push_str(&format!(", logged_in_at: {l}"));
-        }
-        if let Some(a) = access {
-            staff.push_str(&format!(", communicator_access: {a}"));
-        }
-        staff.push_str("}\n");
     }
     if !staff.is_empty() {
         y.push_str("staff:\n");
@@ -694,9 +715,7 @@ fn inbound_witness(shape: &Shape, recipients: &[(String, String, Option<String>,
 
 /// The other-staff recipient classes for a landing set, realised as staff
 /// entries `(id, locations, logged_in_at, communicator_access)`.
-fn other_recipients(
-    lands: &[String],
-) -> Vec<(RecipientClass, (String, String, Option<String>, Option<String>))> {
+fn other_recipients(lands: &[String]) -> Vec<(RecipientClass, StaffYaml)> {
     let mut out = Vec::new();
     let z = ELSEWHERE.to_string();
     for assoc in [Assoc::None, Assoc::Some, Assoc::All] {
@@ -837,7 +856,7 @@ pub struct Gap {
 /// The classes to evaluate, built once and shared by the rule sets compared.
 pub struct Classes {
     pub dims: Dims,
-    inbound: Vec<(InboundClass, InboundWitness, Vec<(RecipientClass, String)>)>,
+    inbound: Vec<(InboundClass, InboundWitness)>,
     outbound: Vec<(OutboundClass, World, Outbound, String)>,
 }
 
@@ -847,7 +866,7 @@ impl Classes {
         let dims = Dims::of(sets);
         let inbound = inbound_shapes(&dims)
             .into_iter()
-            .map(|(class, shape)| (class, inbound_witness(&shape, &[]), Vec::new()))
+            .map(|(class, shape)| (class, inbound_witness(&shape)))
             .collect();
         Classes {
             dims,
@@ -866,7 +885,7 @@ impl Classes {
 
     /// The inbound classes, in matrix order.
     pub fn inbound_classes(&self) -> impl Iterator<Item = &InboundClass> {
-        self.inbound.iter().map(|(c, _, _)| c)
+        self.inbound.iter().map(|(c, _)| c)
     }
 
     /// The outbound classes, in matrix order.
@@ -905,7 +924,11 @@ fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
                     let have: Vec<&str> = (0..5).filter(|i| bit(*i)).map(|i| names[i]).collect();
                     let example = format!(
                         "client of `{client_account}` ({}), sent from `{sender}`",
-                        if have.is_empty() { "nothing on file".to_string() } else { have.join(", ") }
+                        if have.is_empty() {
+                            "nothing on file".to_string()
+                        } else {
+                            have.join(", ")
+                        }
                     );
                     (world, ev, example)
                 });
@@ -919,7 +942,9 @@ fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
 /// (`answered=client_only,answering=confirmation,...`).
 pub fn key(v: &impl Serialize) -> String {
     let json = serde_json::to_value(v).expect("classes serialise");
-    let serde_json::Value::Object(m) = json else { unreachable!() };
+    let serde_json::Value::Object(m) = json else {
+        unreachable!()
+    };
     m.into_iter()
         .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
         .collect::<Vec<_>>()
@@ -936,7 +961,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
     let mut granted: BTreeSet<String> = BTreeSet::new();
 
     let ib = &rules.inbound;
-    for (class, w, _) in &classes.inbound {
+    for (class, w) in &classes.inbound {
         let ctx = inbound_ctx(&w.world, &w.event);
         let mut partial = BTreeSet::new();
         let (row, lands) = match rules.route_inbound(&w.world, &w.event) {
@@ -1124,10 +1149,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                 policy: "delivery",
                 rule: g.id.clone(),
                 by: rules.delivery.gates.iter().map(|g| g.id.clone()).collect(),
-                reason: format!(
-                    "`{}` admits no staff member that passes the gates, for any input",
-                    g.id
-                ),
+                reason: format!("`{}` admits no staff member that passes the gates, for any input", g.id),
             });
         }
     }
@@ -1209,12 +1231,10 @@ fn live_cells(
                         a.insert(z);
                         v.set_access(starter, a);
                     }
-                    Access::Granted => {
-                        v.set_access(
-                            starter,
-                            LocSet::from_unsorted(s_locs.iter().chain(landing.iter().copied())),
-                        )
-                    }
+                    Access::Granted => v.set_access(
+                        starter,
+                        LocSet::from_unsorted(s_locs.iter().chain(landing.iter().copied())),
+                    ),
                 }
                 cells.push(LiveCell {
                     recipient: RecipientClass {
@@ -1233,7 +1253,7 @@ fn live_cells(
 }
 
 /// A copy of a witness world with more staff entries.
-fn with_staff(world: &World, entries: &[(String, String, Option<String>, Option<String>)]) -> World {
+fn with_staff(world: &World, entries: &[StaffYaml]) -> World {
     let mut y = String::from("accounts:\n");
     for a in &world.accounts {
         y.push_str(&format!("  - {{id: {}, name: {}", a.id, a.name));
@@ -1244,7 +1264,10 @@ fn with_staff(world: &World, entries: &[(String, String, Option<String>, Option<
     }
     y.push_str("locations:\n");
     for l in &world.locations {
-        y.push_str(&format!("  - {{id: {0}, name: {0}, account: {1}}}\n", l.id, world.accounts[l.account as usize].id));
+        y.push_str(&format!(
+            "  - {{id: {0}, name: {0}, account: {1}}}\n",
+            l.id, world.accounts[l.account as usize].id
+        ));
     }
     y.push_str("staff:\n");
     for s in &world.staff {

@@ -798,12 +798,7 @@ impl Test {
                 other.label(),
                 operand(other)
             ),
-            Op::Contains(other) => format!(
-                "{} `{saw}` include {} `{}`",
-                info.label,
-                other.label(),
-                operand(other)
-            ),
+            Op::Contains(other) => format!("{} `{saw}` include {} `{}`", info.label, other.label(), operand(other)),
         }
     }
 }

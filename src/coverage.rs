@@ -66,13 +66,35 @@ pub fn measure(rules: &RuleSet, reports: &[FileReport]) -> Coverage {
             count: 0,
         })
     };
-    rules.inbound.rules.rules.iter().for_each(|r| add("inbound", "rule", &r.id));
+    rules
+        .inbound
+        .rules
+        .rules
+        .iter()
+        .for_each(|r| add("inbound", "rule", &r.id));
     rules.delivery.gates.iter().for_each(|r| add("delivery", "gate", &r.id));
-    rules.delivery.grants.iter().for_each(|r| add("delivery", "grant", &r.id));
-    rules.outbound.rules.rules.iter().for_each(|r| add("outbound", "rule", &r.id));
-    rules.outbound.text.rules.iter().for_each(|r| add("text", "rule", &r.id));
+    rules
+        .delivery
+        .grants
+        .iter()
+        .for_each(|r| add("delivery", "grant", &r.id));
+    rules
+        .outbound
+        .rules
+        .rules
+        .iter()
+        .for_each(|r| add("outbound", "rule", &r.id));
+    rules
+        .outbound
+        .text
+        .rules
+        .iter()
+        .for_each(|r| add("text", "rule", &r.id));
     let mut bump = |policy: &str, kind: &str, id: &str| {
-        if let Some(r) = list.iter_mut().find(|r| r.policy == policy && r.kind == kind && r.rule == id) {
+        if let Some(r) = list
+            .iter_mut()
+            .find(|r| r.policy == policy && r.kind == kind && r.rule == id)
+        {
             r.count += 1;
         }
     };

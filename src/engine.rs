@@ -159,10 +159,9 @@ impl RuleSet {
                 if step.gate.is_none() {
                     for (g, grant) in d.grants.iter().enumerate() {
                         match grant.when.why_not(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))? {
-                            None => step.grants.push((
-                                g,
-                                grant.when.why(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))?,
-                            )),
+                            None => step
+                                .grants
+                                .push((g, grant.when.why(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))?)),
                             Some(f) => step.refused.push((g, f)),
                         }
                     }

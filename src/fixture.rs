@@ -126,18 +126,18 @@ fn relative(from_dir: &Path, to: &Path) -> PathBuf {
 /// Appends `case` to the scenario file at `path`, creating it with a
 /// reference to `world` when it does not exist. Returns the case's line.
 pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, Diagnostics> {
-    let existing = if path.exists() {
-        Some(Source::read(path)?)
-    } else {
-        None
-    };
+    let existing = if path.exists() { Some(Source::read(path)?) } else { None };
     let (mut text, before) = match &existing {
         Some(src) => {
             let file = ScenarioFile::parse(src.clone())?;
             if file.cases.iter().any(|c| c.name == case.name) {
                 return Err(Diagnostic::new(
                     path,
-                    file.cases.iter().find(|c| c.name == case.name).map(|c| c.pos).unwrap_or_default(),
+                    file.cases
+                        .iter()
+                        .find(|c| c.name == case.name)
+                        .map(|c| c.pos)
+                        .unwrap_or_default(),
                     format!("the scenario already has a case named `{}`", case.name),
                 )
                 .help("give the new case another name with --name")
@@ -150,7 +150,10 @@ pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, D
             (t, file.cases.len())
         }
         None => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let rel = relative(dir, world);
             (
                 format!(

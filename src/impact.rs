@@ -83,10 +83,11 @@ pub fn read_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnost
                 };
                 match resolved {
                     Ok(()) => out.push(Recorded { line: i + 1, event }),
-                    Err(e) => diags.push(
-                        Diagnostic::new(path, Pos::new(i + 1, 1), e.message)
-                            .subject(format!("event `{}`, field `{}`", event.id(), e.field)),
-                    ),
+                    Err(e) => diags.push(Diagnostic::new(path, Pos::new(i + 1, 1), e.message).subject(format!(
+                        "event `{}`, field `{}`",
+                        event.id(),
+                        e.field
+                    ))),
                 }
             }
             Err(e) => diags.push(Diagnostic::new(
@@ -109,7 +110,11 @@ pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
         match Command::new("git").args(["show", &spec]).output() {
             Ok(o) if o.status.success() => match String::from_utf8(o.stdout) {
                 Ok(text) => sources.push(Source::new(shown, text)),
-                Err(_) => diags.push(Diagnostic::new(shown, Pos::default(), "the file is not valid UTF-8 text")),
+                Err(_) => diags.push(Diagnostic::new(
+                    shown,
+                    Pos::default(),
+                    "the file is not valid UTF-8 text",
+                )),
             },
             Ok(o) => diags.push(Diagnostic::new(
                 shown,
@@ -188,7 +193,11 @@ pub fn compare(
                         Ok(d) => {
                             let r = d.report(rules, world);
                             (
-                                format!("lands at [{}]; live: [{}]", r.lands_at.join(", "), r.delivered_to.join(", ")),
+                                format!(
+                                    "lands at [{}]; live: [{}]",
+                                    r.lands_at.join(", "),
+                                    r.delivered_to.join(", ")
+                                ),
                                 r.rule,
                             )
                         }
@@ -202,7 +211,10 @@ pub fn compare(
                     let show = |rules: &RuleSet| match rules.route_outbound(world, &ev) {
                         Ok(d) => {
                             let r = d.report(rules);
-                            (format!("{}, text `{}`", r.channel, r.text), format!("{} + {}", r.rule, r.text_rule))
+                            (
+                                format!("{}, text `{}`", r.channel, r.text),
+                                format!("{} + {}", r.rule, r.text_rule),
+                            )
                         }
                         Err(e) => (format!("error: {e}"), e.rule),
                     };
@@ -269,7 +281,11 @@ pub fn compare(
             if old_o != new_o || old_r != new_r {
                 impact.changes.push(Change {
                     kind: "case",
-                    policy: if matches!(a.actual, Actual::Outbound(_)) { "outbound" } else { "inbound" },
+                    policy: if matches!(a.actual, Actual::Outbound(_)) {
+                        "outbound"
+                    } else {
+                        "inbound"
+                    },
                     input: format!("{}:{} › {}", file.path.display(), case.pos.line, case.name),
                     example: String::new(),
                     old_outcome: old_o,
@@ -294,7 +310,11 @@ pub fn compare(
 fn case_outcome(a: &Actual) -> (String, String) {
     match a {
         Actual::Inbound(r) => (
-            format!("lands at [{}]; live: [{}]", r.lands_at.join(", "), r.delivered_to.join(", ")),
+            format!(
+                "lands at [{}]; live: [{}]",
+                r.lands_at.join(", "),
+                r.delivered_to.join(", ")
+            ),
             r.rule.clone(),
         ),
         Actual::Outbound(r) => (

@@ -476,11 +476,13 @@ fn rules_schema() -> Value {
     .into_iter()
     .map(Value::from)
     .collect();
-    let mut defs: Map<String, Value> = generator
-        .take_definitions(true)
-        .into_iter()
-        .collect();
-    for p in [PolicyKind::Inbound, PolicyKind::Delivery, PolicyKind::Outbound, PolicyKind::Text] {
+    let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    for p in [
+        PolicyKind::Inbound,
+        PolicyKind::Delivery,
+        PolicyKind::Outbound,
+        PolicyKind::Text,
+    ] {
         policy_defs(p, &mut defs);
     }
     json!({
@@ -531,7 +533,12 @@ mod tests {
     #[test]
     fn each_policy_condition_offers_exactly_the_facts_it_may_test() {
         let s = schema(FileKind::Rules);
-        for p in [PolicyKind::Inbound, PolicyKind::Delivery, PolicyKind::Outbound, PolicyKind::Text] {
+        for p in [
+            PolicyKind::Inbound,
+            PolicyKind::Delivery,
+            PolicyKind::Outbound,
+            PolicyKind::Text,
+        ] {
             let cond = &s["$defs"][format!("{}Condition", def_name(p))]["anyOf"];
             let facts = cond
                 .as_array()
@@ -539,7 +546,12 @@ mod tests {
                 .iter()
                 .find(|v| v["description"] == "a test of one fact")
                 .unwrap();
-            let mut offered: Vec<&str> = facts["properties"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            let mut offered: Vec<&str> = facts["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
             let mut expected: Vec<&str> = Fact::ALL
                 .iter()
                 .filter(|f| f.readable_in(p) && f.info().ty != FactType::Text)
@@ -560,7 +572,10 @@ mod tests {
             let name = v["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
             let def = &s["$defs"][name];
             assert_eq!(def["additionalProperties"], false, "{name}");
-            let tag = def["properties"]["policy"]["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+            let tag = def["properties"]["policy"]["$ref"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#/$defs/");
             assert_eq!(s["$defs"][tag]["enum"], serde_json::json!([policy]), "{name}");
         }
     }
@@ -571,11 +586,22 @@ mod tests {
         assert_eq!(w["additionalProperties"], false);
         let client = &w["$defs"]["ClientEntry"];
         assert_eq!(client["additionalProperties"], false);
-        let required: Vec<&str> = client["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let required: Vec<&str> = client["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert_eq!(required, ["id", "name", "account", "locations"]);
         let sc = schema(FileKind::Scenario);
         let expect = &sc["$defs"]["ExpectEntry"];
-        assert!(expect.get("required").is_none(), "every expectation is optional: {expect}");
-        assert_eq!(sc["$defs"]["ChannelName"]["enum"], serde_json::json!(["push", "sms", "email", "none"]));
+        assert!(
+            expect.get("required").is_none(),
+            "every expectation is optional: {expect}"
+        );
+        assert_eq!(
+            sc["$defs"]["ChannelName"]["enum"],
+            serde_json::json!(["push", "sms", "email", "none"])
+        );
     }
 }

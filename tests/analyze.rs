@@ -33,11 +33,16 @@ fn world(c: &Contract) -> World {
     let mut y = String::from(
         "accounts: [{id: glow, name: Glow}]\nlocations: [{id: A, name: Downtown, account: glow}, {id: B, name: Midtown, account: glow}]\n",
     );
-    y.push_str(&format!("staff: [{{id: sam, name: Sam, locations: {}}}]\n", list(c.staff)));
+    y.push_str(&format!(
+        "staff: [{{id: sam, name: Sam, locations: {}}}]\n",
+        list(c.staff)
+    ));
     y.push_str(&format!(
         "clients: [{{id: cleo, name: Cleo, account: glow, locations: {}{}}}]\n",
         list(c.client),
-        c.last.map(|l| format!(", last_appointment_at: {l}")).unwrap_or_default()
+        c.last
+            .map(|l| format!(", last_appointment_at: {l}"))
+            .unwrap_or_default()
     ));
     World::parse(Source::new("contract.yaml", y)).unwrap()
 }
@@ -54,7 +59,10 @@ fn check(c: Contract) -> (Row, RecipientClass) {
     };
     let ev = req.resolve(&w).unwrap();
     let class = InboundClass::of(&w, &ev, &classes.dims);
-    let row = a.inbound_row(&class).expect("every input has a class in the matrix").clone();
+    let row = a
+        .inbound_row(&class)
+        .expect("every input has a class in the matrix")
+        .clone();
     assert_eq!(row.rule, c.rule, "deciding rule for {}", row.description);
     let expected = commroute::locset::LocSet::from_unsorted(c.lands_at.iter().map(|l| w.location(l).unwrap()));
     assert_eq!(
@@ -101,7 +109,10 @@ fn shipped_rules_have_no_shadowed_rule_and_no_gap() {
     let (_, _, a) = shipped();
     assert_eq!(a.shadowed, vec![]);
     assert_eq!(a.gaps, vec![]);
-    assert!(a.rows.iter().all(|r| r.partial.is_empty()), "the shipped rules are all declarative");
+    assert!(
+        a.rows.iter().all(|r| r.partial.is_empty()),
+        "the shipped rules are all declarative"
+    );
 }
 
 #[test]
@@ -279,7 +290,9 @@ fn without_the_no_shared_location_rule_staff_conversations_land_nowhere() {
     // location falls to the intersection rule: an empty set, a gap.
     let rules = altered(|t| {
         let a = t.find("  - id: staff-conversation-no-shared-location\n").unwrap();
-        let b = t.find("  - id: staff-conversation-multi-location-no-history\n").unwrap();
+        let b = t
+            .find("  - id: staff-conversation-multi-location-no-history\n")
+            .unwrap();
         format!("{}{}", &t[..a], &t[b..])
     });
     let classes = Classes::for_rules(&[&rules]);
@@ -305,5 +318,36 @@ fn without_the_no_shared_location_rule_staff_conversations_land_nowhere() {
         })
         .count();
     assert_eq!(gap_rows.len(), expected);
-    assert!(a.gaps[0].reason.contains("staff-conversation-shared-locations"), "{}", a.gaps[0].reason);
+    assert!(
+        a.gaps[0].reason.contains("staff-conversation-shared-locations"),
+        "{}",
+        a.gaps[0].reason
+    );
+}
+
+#[test]
+fn rules_with_rhai_are_evaluated_on_the_witnesses_and_marked() {
+    let rules = altered(|t| {
+        t.replace(
+            "        - conversation.answering: campaign\n        - client.last_appointment: {present: true}\n",
+            "        - conversation.answering: campaign\n        - rhai: \"client.last_appointment != ()\"\n",
+        )
+    });
+    let a = analysis::analyze(&rules, &Classes::for_rules(&[&rules]));
+    assert!(a.clean(), "{:?} {:?}", a.shadowed, a.gaps);
+    let campaign = a
+        .rows
+        .iter()
+        .find(|r| r.rule == "campaign-reply-with-history")
+        .expect("the Rhai rule still decides campaign replies with history");
+    assert_eq!(campaign.partial, ["campaign-reply-with-history (uses Rhai)"]);
+    // The matrix is the same as with the declarative rule.
+    let (_, _, shipped) = shipped();
+    let outcomes = |a: &Analysis| {
+        a.rows
+            .iter()
+            .map(|r| (r.class.clone(), r.outcome.clone(), r.rule.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outcomes(&a), outcomes(&shipped));
 }

@@ -71,7 +71,10 @@ fn coverage_below_the_minimum_names_the_unreached_rule_and_exits_1() {
 #[test]
 fn analyze_is_clean_on_the_shipped_rules() {
     let (out, _) = Run::new(&["analyze"]).expect(0);
-    assert!(out.ends_with(" shadowed rules, 0 gaps\n") && out.contains(", 0 shadowed rules"), "{out}");
+    assert!(
+        out.ends_with(" shadowed rules, 0 gaps\n") && out.contains(", 0 shadowed rules"),
+        "{out}"
+    );
     let (csv, _) = Run::new(&["analyze", "--format", "csv"]).expect(0);
     assert!(csv.starts_with("policy,class,example,outcome,rule,text_rule,received_live_by,partial,gap\n"));
     assert!(csv.lines().count() > 300);
@@ -86,7 +89,9 @@ fn analyze_names_a_shadowed_rule_and_the_rules_that_take_its_inputs() {
         "{out}"
     );
     let (json, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap(), "--format", "json"]).expect(1);
-    assert!(json.lines().any(|l| l.contains("\"type\":\"shadowed\"") && l.contains("late-campaign-reply")));
+    assert!(json
+        .lines()
+        .any(|l| l.contains("\"type\":\"shadowed\"") && l.contains("late-campaign-reply")));
 }
 
 #[test]
@@ -130,8 +135,14 @@ fn diff_deny_changes_exits_1_and_lists_the_changes() {
     ])
     .expect(1);
     let last = out.lines().last().unwrap();
-    assert!(last.contains("\"events\":1") && last.contains("\"events_changed\":1"), "{last}");
-    assert!(out.lines().filter(|l| l.contains("\"type\":\"change\"")).all(|l| l.contains("campaigns-to-the-campaign")));
+    assert!(
+        last.contains("\"events\":1") && last.contains("\"events_changed\":1"),
+        "{last}"
+    );
+    assert!(out
+        .lines()
+        .filter(|l| l.contains("\"type\":\"change\""))
+        .all(|l| l.contains("campaigns-to-the-campaign")));
     Run::new(&["diff", "--base", "rules", "--head", head]).expect(0);
 }
 
@@ -143,14 +154,36 @@ fn save_case_turns_decisions_into_passing_scenario_cases() {
     let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
     let w = world.to_str().unwrap();
     let (_, err) = Run::new(&[
-        "route", "inbound", "--world", w, "--client", "cleo", "--answering", "campaign@B", "--login", "sam@B",
-        "--save-case", f,
+        "route",
+        "inbound",
+        "--world",
+        w,
+        "--client",
+        "cleo",
+        "--answering",
+        "campaign@B",
+        "--login",
+        "sam@B",
+        "--save-case",
+        f,
     ])
     .expect(0);
     assert!(err.contains("saved case `cleo answers campaign@B`"), "{err}");
     Run::new(&[
-        "route", "outbound", "--world", w, "--client", "gwen", "--from-account", "glow-uptown", "--text", "See you at 3pm!",
-        "--save-case", f, "--name", "gwen gets a push with the child account's name",
+        "route",
+        "outbound",
+        "--world",
+        w,
+        "--client",
+        "gwen",
+        "--from-account",
+        "glow-uptown",
+        "--text",
+        "See you at 3pm!",
+        "--save-case",
+        f,
+        "--name",
+        "gwen gets a push with the child account's name",
     ])
     .expect(0);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -161,10 +194,22 @@ fn save_case_turns_decisions_into_passing_scenario_cases() {
     assert!(out.ends_with("2 passed, 0 failed\n"), "{out}");
     // The same name again is refused and the file is left as it was.
     let (_, err) = Run::new(&[
-        "route", "inbound", "--world", w, "--client", "cleo", "--answering", "campaign@B", "--save-case", f,
+        "route",
+        "inbound",
+        "--world",
+        w,
+        "--client",
+        "cleo",
+        "--answering",
+        "campaign@B",
+        "--save-case",
+        f,
     ])
     .expect(2);
-    assert!(err.contains("already has a case named `cleo answers campaign@B`"), "{err}");
+    assert!(
+        err.contains("already has a case named `cleo answers campaign@B`"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }
 
@@ -173,7 +218,10 @@ fn test_format_junit_reports_each_case_and_its_failure() {
     let (xml, _) = Run::new(&["test", "--format", "junit", "scenarios/outbound"]).expect(0);
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"commroute scenarios\" tests=\"8\" failures=\"0\" errors=\"0\">\n"), "{xml}");
     assert_eq!(xml.matches("<testcase ").count(), 8);
-    assert!(xml.contains("name=\"phone in national format is valid for the account&apos;s country\""), "{xml}");
+    assert!(
+        xml.contains("name=\"phone in national format is valid for the account&apos;s country\""),
+        "{xml}"
+    );
     assert!(xml.ends_with("</testsuites>\n"));
 
     let dir = rules_with(
@@ -197,7 +245,10 @@ fn test_format_junit_reports_each_case_and_its_failure() {
     .expect(1);
     assert!(xml.contains("tests=\"3\" failures=\"3\""), "{xml}");
     assert!(xml.contains("<failure message=\"lands_at: expected [B], got [A]; delivered_to: expected [bea], got [ana]; rule: expected campaign-reply-with-history, got campaigns-to-the-campaign\">"), "{xml}");
-    assert!(xml.contains("campaigns-to-the-campaign applied: what the client is answering is `campaign`"), "{xml}");
+    assert!(
+        xml.contains("campaigns-to-the-campaign applied: what the client is answering is `campaign`"),
+        "{xml}"
+    );
 }
 
 #[test]

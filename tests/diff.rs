@@ -58,7 +58,12 @@ fn an_unchanged_rule_set_reports_no_changes() {
     let events = [event("e1", "campaign@B"), event("e2", "confirmation@A")];
     let i = impact::compare(&shipped(), &shipped(), &scenarios(), Some((&world, &events)));
     assert!(i.is_unchanged(), "{:#?}", i.changes);
-    assert!(i.classes > 300 && i.cases > 40, "{} classes, {} cases", i.classes, i.cases);
+    assert!(
+        i.classes > 300 && i.cases > 40,
+        "{} classes, {} cases",
+        i.classes,
+        i.cases
+    );
     assert_eq!((i.events, i.events_changed), (2, 0));
 }
 
@@ -82,12 +87,20 @@ fn moving_the_campaign_rule_down_changes_exactly_the_campaign_replies_with_histo
         .filter(|c| !c.started_by_staff && c.answering.name() == "campaign" && c.last != Place::None)
         .map(|c| c.describe())
         .collect();
-    let mut changed: Vec<String> = i.changes.iter().filter(|c| c.kind == "class").map(|c| c.input.clone()).collect();
+    let mut changed: Vec<String> = i
+        .changes
+        .iter()
+        .filter(|c| c.kind == "class")
+        .map(|c| c.input.clone())
+        .collect();
     expected.sort();
     changed.sort();
     assert_eq!(changed, expected);
     for c in i.changes.iter().filter(|c| c.kind == "class") {
-        assert_eq!((c.old_rule.as_str(), c.new_rule.as_str()), ("campaign-reply-with-history", "reply-to-location-message"));
+        assert_eq!(
+            (c.old_rule.as_str(), c.new_rule.as_str()),
+            ("campaign-reply-with-history", "reply-to-location-message")
+        );
     }
 
     // The two campaign events fall in changed classes; the confirmation does not.
@@ -97,17 +110,30 @@ fn moving_the_campaign_rule_down_changes_exactly_the_campaign_replies_with_histo
     assert_eq!(i.events_changed, 2);
 
     // Scenario #9's three cases change, nothing else.
-    let cases: Vec<&str> = i.changes.iter().filter(|c| c.kind == "case").map(|c| c.input.as_str()).collect();
+    let cases: Vec<&str> = i
+        .changes
+        .iter()
+        .filter(|c| c.kind == "case")
+        .map(|c| c.input.as_str())
+        .collect();
     assert_eq!(cases.len(), 3, "{cases:#?}");
-    assert!(cases.iter().all(|c| c.contains("09-campaign-reply-goes-to-last-appointment.yaml")));
+    assert!(cases
+        .iter()
+        .all(|c| c.contains("09-campaign-reply-goes-to-last-appointment.yaml")));
 }
 
 #[test]
 fn the_base_can_be_a_git_revision() {
     // The rules at HEAD parse through git; a revision that does not exist is an error naming it.
-    if std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().is_ok_and(|o| o.status.success()) {
+    if std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         impact::load_revision("HEAD", Path::new("rules")).unwrap();
-        let err = impact::load_revision("no-such-revision", Path::new("rules")).unwrap_err().to_string();
+        let err = impact::load_revision("no-such-revision", Path::new("rules"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`no-such-revision:./rules/inbound.yaml`"), "{err}");
     }
 }

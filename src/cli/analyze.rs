@@ -105,7 +105,10 @@ pub fn render(a: &Analysis, format: MatrixFormat) -> String {
                 text.push_str(&format!("shadowed: {} rule {}\n", s.policy, s.reason));
             }
             for g in &a.gaps {
-                text.push_str(&format!("gap: {}: {} (for example: {})\n", g.class, g.reason, g.example));
+                text.push_str(&format!(
+                    "gap: {}: {} (for example: {})\n",
+                    g.class, g.reason, g.example
+                ));
             }
             text.push_str(&format!(
                 "{} classes, {} shadowed rules, {} gaps\n",
