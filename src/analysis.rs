@@ -33,7 +33,7 @@ use crate::condition::{Cond, Op, SetExpr};
 use crate::diag::Source;
 use crate::engine::inbound_ctx;
 use crate::event::{Inbound, InboundRequest, Outbound, OutboundRequest, Start};
-use crate::facts::{Answering, Ctx, Fact};
+use crate::facts::{Answering, Ctx, Fact, PolicyKind};
 use crate::locset::{Loc, LocSet};
 use crate::policy::RuleSet;
 use crate::world::World;
@@ -90,17 +90,58 @@ impl Dims {
     }
 }
 
-/// Why a rule's classes may not tell apart everything it sees, if they may not.
-pub fn partial_reason(cond: &Cond) -> Option<&'static str> {
+/// Why the classes may not tell apart everything a rule of `policy` sees, if they may not.
+pub fn partial_reason(cond: &Cond, policy: PolicyKind) -> Option<&'static str> {
     if cond.uses_script() {
         return Some("uses Rhai");
     }
-    let mut literal = false;
+    let recipient = |f: Fact| {
+        matches!(
+            f,
+            Fact::RecipientLocations | Fact::RecipientAccess | Fact::RecipientLoggedInAt
+        )
+    };
+    let operand_fact = |op: &Op| match op {
+        Op::In(SetExpr::Fact(g))
+        | Op::SharesAnyWith(SetExpr::Fact(g))
+        | Op::SharesNoneWith(SetExpr::Fact(g))
+        | Op::Contains(SetExpr::Fact(g))
+        | Op::SameAs(g) => Some(*g),
+        _ => None,
+    };
+    let mut why = None;
     cond.visit_tests(&mut |t| {
-        literal |= matches!(t.op, Op::LocationIs(_) | Op::AccountIs(_))
+        let literal = matches!(t.op, Op::LocationIs(_) | Op::AccountIs(_))
             || matches!(&t.op, Op::In(s) | Op::SharesAnyWith(s) | Op::SharesNoneWith(s) | Op::Contains(s) if has_literal(s));
+        if literal {
+            why = Some("names location or account ids");
+            return;
+        }
+        match policy {
+            PolicyKind::Outbound | PolicyKind::Text => {
+                if matches!(t.fact, Fact::ClientLocations | Fact::ClientLastAppointment)
+                    || operand_fact(&t.op).is_some_and(|g| matches!(g, Fact::ClientLocations | Fact::ClientLastAppointment))
+                {
+                    why = Some("reads client locations, which outbound classes do not vary");
+                }
+            }
+            PolicyKind::Delivery => {
+                let counted = matches!(t.op, Op::Count(_) | Op::CountAtLeast(_) | Op::CountAtMost(_))
+                    && (recipient(t.fact) || t.fact == Fact::LandsAt);
+                let other = operand_fact(&t.op);
+                // Recipient classes are defined against where the message lands only.
+                let mixed = match other {
+                    Some(g) => (recipient(t.fact) && g != Fact::LandsAt) || (recipient(g) && t.fact != Fact::LandsAt),
+                    None => recipient(t.fact) && !matches!(t.op, Op::Present(_)),
+                };
+                if counted || mixed {
+                    why = Some("relates a recipient to something other than where the message lands");
+                }
+            }
+            PolicyKind::Inbound => {}
+        }
     });
-    literal.then_some("names location or account ids")
+    why
 }
 
 fn has_literal(s: &SetExpr) -> bool {
@@ -961,6 +1002,13 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
     let mut granted: BTreeSet<String> = BTreeSet::new();
 
     let ib = &rules.inbound;
+    let delivery_partial: Vec<String> = rules
+        .delivery
+        .gates
+        .iter()
+        .chain(&rules.delivery.grants)
+        .filter_map(|r| partial_reason(&r.when, PolicyKind::Delivery).map(|why| format!("{} ({why})", r.id)))
+        .collect();
     for (class, w) in &classes.inbound {
         let ctx = inbound_ctx(&w.world, &w.event);
         let mut partial = BTreeSet::new();
@@ -984,7 +1032,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
             Ok(d) => {
                 let rule = &ib.rules.rules[d.rule];
                 for r in &ib.rules.rules[..=d.rule] {
-                    if let Some(why) = partial_reason(&r.when) {
+                    if let Some(why) = partial_reason(&r.when, PolicyKind::Inbound) {
                         partial.insert(format!("{} ({why})", r.id));
                     }
                 }
@@ -1031,6 +1079,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
         }
         if let Some(lands) = lands.filter(|l| !l.is_empty()) {
             row.live = live_cells(rules, classes, class, w, &lands, &mut granted);
+            row.partial.extend(delivery_partial.iter().cloned());
         }
         rows.push(row);
     }
@@ -1066,12 +1115,12 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                 let text_rule = &ob.text.rules[d.text_rule];
                 let mut partial = BTreeSet::new();
                 for r in &ob.rules.rules[..=d.rule] {
-                    if let Some(why) = partial_reason(&r.when) {
+                    if let Some(why) = partial_reason(&r.when, PolicyKind::Outbound) {
                         partial.insert(format!("{} ({why})", r.id));
                     }
                 }
                 for r in &ob.text.rules[..=d.text_rule] {
-                    if let Some(why) = partial_reason(&r.when) {
+                    if let Some(why) = partial_reason(&r.when, PolicyKind::Text) {
                         partial.insert(format!("{} ({why})", r.id));
                     }
                 }

@@ -351,3 +351,36 @@ fn rules_with_rhai_are_evaluated_on_the_witnesses_and_marked() {
     };
     assert_eq!(outcomes(&a), outcomes(&shipped));
 }
+
+#[test]
+fn a_grant_that_admits_nobody_past_the_gates_is_reported() {
+    let read = |f: &str| std::fs::read_to_string(format!("rules/{f}")).unwrap();
+    let delivery = format!(
+        "{}\n  - id: logged-out-staff
+    description: Contradicts the logged-in gate, so it can never admit anyone.
+    when:
+      recipient.logged_in: false
+
+  - id: staff-of-the-client
+    description: Relates the recipient to the client, not to where the message lands.
+    when:
+      recipient.locations: {{shares_any_with: client.locations}}
+",
+        read("delivery.yaml").trim_end()
+    );
+    let rules = RuleSet::parse(
+        Source::new("altered/inbound.yaml", read("inbound.yaml")),
+        Source::new("altered/delivery.yaml", delivery),
+        Source::new("altered/outbound.yaml", read("outbound.yaml")),
+    )
+    .unwrap();
+    let a = analysis::analyze(&rules, &Classes::for_rules(&[&rules]));
+    let shadowed: Vec<(&str, &str)> = a.shadowed.iter().map(|s| (s.policy, s.rule.as_str())).collect();
+    assert_eq!(shadowed, [("delivery", "logged-out-staff")]);
+    assert_eq!(a.shadowed[0].by, ["logged-in", "access-to-a-landing-location"]);
+    let row = &a.rows[0];
+    assert_eq!(
+        row.partial,
+        ["staff-of-the-client (relates a recipient to something other than where the message lands)"]
+    );
+}
