@@ -325,6 +325,19 @@ impl InboundClass {
             _ if self.last_is_from => "last appointment where the staff member started it".to_string(),
             p => format!("last appointment at {}", p.words()),
         });
+        let mut others = Vec::new();
+        if self.more_shared {
+            others.push("shared");
+        }
+        if self.more_client_only {
+            others.push("the client's only");
+        }
+        if self.more_staff_only {
+            others.push("the staff member's only");
+        }
+        if !others.is_empty() {
+            parts.push(format!("other locations: {}", others.join(", ")));
+        }
         for (i, f) in CONTACT_FACTS.iter().enumerate() {
             if self.contact & (1 << i) != 0 {
                 parts.push(format!("{}: yes", f.name()));
@@ -612,14 +625,17 @@ impl OutboundClass {
     }
 
     pub fn describe(&self) -> String {
+        let child = if self.sender_has_parent {
+            ", a child account"
+        } else {
+            ""
+        };
         let mut parts = vec![if self.sender_is_client_account {
-            "sent from the client's account".to_string()
+            format!("sent from the client's own account{child}")
         } else if self.sender_parent_is_client_account {
             "sent from a child of the client's account".to_string()
-        } else if self.sender_has_parent {
-            "sent from another account's child account".to_string()
         } else {
-            "sent from an unrelated account".to_string()
+            format!("sent from another account{child}")
         }];
         parts.push(
             if self.client_global {

@@ -384,3 +384,18 @@ fn a_grant_that_admits_nobody_past_the_gates_is_reported() {
         ["staff-of-the-client (relates a recipient to something other than where the message lands)"]
     );
 }
+
+#[test]
+fn every_class_has_its_own_description_and_witness() {
+    let (_, _, a) = shipped();
+    let mut seen = BTreeSet::new();
+    for r in &a.rows {
+        assert!(
+            seen.insert((r.policy, r.description.clone())),
+            "two classes read `{}`",
+            r.description
+        );
+    }
+    let keys: BTreeSet<&str> = a.rows.iter().map(|r| r.class.as_str()).collect();
+    assert_eq!(keys.len(), a.rows.len());
+}
