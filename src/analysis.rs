@@ -702,6 +702,7 @@ fn client_yaml(account: &str, locations: &str, last: Option<String>, bits: [bool
 
 struct InboundWitness {
     world: World,
+    yaml: String,
     event: Inbound,
     request: InboundRequest,
     example: String,
@@ -735,7 +736,7 @@ fn inbound_witness(shape: &Shape) -> InboundWitness {
         shape.last.map(loc_name),
         [global, bit(1), bit(2), bit(3), bit(4), bit(5)],
     ));
-    let world = World::parse(Source::new("<witness>", y)).expect("witness worlds are valid");
+    let world = World::parse(Source::new("<witness>", y.clone())).expect("witness worlds are valid");
     let mut request = InboundRequest {
         client: "client".into(),
         ..Default::default()
@@ -764,6 +765,7 @@ fn inbound_witness(shape: &Shape) -> InboundWitness {
     let event = request.resolve(&world).expect("witness events resolve");
     InboundWitness {
         world,
+        yaml: y,
         event,
         request,
         example,
@@ -847,6 +849,27 @@ pub struct Row {
     pub gap: Option<String>,
     #[serde(skip)]
     pub roles: BTreeSet<Role>,
+    /// The witness world and the command that routes its event.
+    #[serde(skip)]
+    pub witness: Witness,
+}
+
+/// A witness of a class: a world file and the `commroute route` command for its event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Witness {
+    pub world: String,
+    pub command: String,
+}
+
+fn inbound_command(r: &InboundRequest) -> String {
+    let mut c = format!("commroute route inbound --world witness.yaml --client {}", r.client);
+    if let Some(a) = &r.answering {
+        c.push_str(&format!(" --answering {a}"));
+    }
+    if let (Some(s), Some(f)) = (&r.staff, &r.from) {
+        c.push_str(&format!(" --staff {s} --from {f}"));
+    }
+    c
 }
 
 /// One recipient class and whether it receives the message live.
@@ -914,7 +937,7 @@ pub struct Gap {
 pub struct Classes {
     pub dims: Dims,
     inbound: Vec<(InboundClass, InboundWitness)>,
-    outbound: Vec<(OutboundClass, World, Outbound, String)>,
+    outbound: Vec<(OutboundClass, World, Outbound, String, String)>,
 }
 
 impl Classes {
@@ -951,10 +974,10 @@ impl Classes {
     }
 }
 
-fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
+fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String, String)> {
     // Accounts: a global group with a child, a lone account, and another group's child.
     let accounts = ["group", "group-child", "solo", "other-group", "other-child"];
-    let mut seen: BTreeMap<OutboundClass, (World, Outbound, String)> = BTreeMap::new();
+    let mut seen: BTreeMap<OutboundClass, (World, Outbound, String, String)> = BTreeMap::new();
     for client_account in accounts {
         for sender in accounts {
             for contact in 0u8..32 {
@@ -968,7 +991,7 @@ fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
                     None,
                     [false, bit(0), bit(1), bit(2), bit(3), bit(4)],
                 ));
-                let world = World::parse(Source::new("<witness>", y)).expect("witness worlds are valid");
+                let world = World::parse(Source::new("<witness>", y.clone())).expect("witness worlds are valid");
                 let req = OutboundRequest {
                     client: "client".into(),
                     from_account: sender.into(),
@@ -987,12 +1010,12 @@ fn outbound_witnesses() -> Vec<(OutboundClass, World, Outbound, String)> {
                             have.join(", ")
                         }
                     );
-                    (world, ev, example)
+                    (world, ev, example, y)
                 });
             }
         }
     }
-    seen.into_iter().map(|(c, (w, e, x))| (c, w, e, x)).collect()
+    seen.into_iter().map(|(c, (w, e, x, y))| (c, w, e, x, y)).collect()
 }
 
 /// A short stable key for a class: its fields, compactly
@@ -1042,6 +1065,10 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     partial: vec![],
                     gap: Some(format!("rule `{}` fails: {}", e.rule, e.message)),
                     roles: BTreeSet::new(),
+                    witness: Witness {
+                        world: w.yaml.clone(),
+                        command: inbound_command(&w.request),
+                    },
                 },
                 None,
             ),
@@ -1079,6 +1106,10 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                         partial: partial.into_iter().collect(),
                         gap,
                         roles: roles(&w.world, &w.event, &d.lands_at),
+                        witness: Witness {
+                            world: w.yaml.clone(),
+                            command: inbound_command(&w.request),
+                        },
                     },
                     Some(ids),
                 )
@@ -1094,14 +1125,23 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
             });
         }
         if let Some(lands) = lands.filter(|l| !l.is_empty()) {
-            row.live = live_cells(rules, classes, class, w, &lands, &mut granted);
+            let (live, yaml) = live_cells(rules, classes, class, w, &lands, &mut granted);
+            row.live = live;
+            row.witness.world = yaml;
             row.partial.extend(delivery_partial.iter().cloned());
         }
         rows.push(row);
     }
 
     let ob = &rules.outbound;
-    for (class, world, ev, example) in &classes.outbound {
+    for (class, world, ev, example, yaml) in &classes.outbound {
+        let witness = Witness {
+            world: yaml.clone(),
+            command: format!(
+                "commroute route outbound --world witness.yaml --client client --from-account {} --text {:?}",
+                world.accounts[ev.sender as usize].id, ev.text
+            ),
+        };
         let mut ctx = Ctx::new(world, ev.client);
         ctx.sender = Some(ev.sender);
         match rules.route_outbound(world, ev) {
@@ -1124,6 +1164,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     partial: vec![],
                     gap: Some(e.message),
                     roles: BTreeSet::new(),
+                    witness,
                 });
             }
             Ok(d) => {
@@ -1171,6 +1212,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     partial: partial.into_iter().collect(),
                     gap: None,
                     roles: BTreeSet::new(),
+                    witness,
                 });
             }
         }
@@ -1229,12 +1271,12 @@ fn live_cells(
     w: &InboundWitness,
     lands: &[String],
     granted: &mut BTreeSet<String>,
-) -> Vec<LiveCell> {
+) -> (Vec<LiveCell>, String) {
     let others = other_recipients(lands);
     let shape_world = &w.world;
     // Rebuild the witness with the other recipients added.
-    let entries: Vec<_> = others.iter().map(|(_, e)| e.clone()).collect();
-    let world = with_staff(shape_world, &entries);
+    let entries: Vec<_> = others.iter().map(|(c, e)| (e.clone(), c.to_string())).collect();
+    let (world, yaml) = with_staff(shape_world, &entries);
     let ev = w.request.resolve(&world).expect("witness events resolve");
     let mut cells = Vec::new();
     let grant_of = |world: &World, ev: &Inbound, staff: &str, granted: &mut BTreeSet<String>| -> Option<String> {
@@ -1314,11 +1356,11 @@ fn live_cells(
         }
     }
     cells.sort_by_key(|c| c.recipient);
-    cells
+    (cells, yaml)
 }
 
 /// A copy of a witness world with more staff entries.
-fn with_staff(world: &World, entries: &[StaffYaml]) -> World {
+fn with_staff(world: &World, entries: &[(StaffYaml, String)]) -> (World, String) {
     let mut y = String::from("accounts:\n");
     for a in &world.accounts {
         y.push_str(&format!("  - {{id: {}, name: {}", a.id, a.name));
@@ -1343,7 +1385,7 @@ fn with_staff(world: &World, entries: &[StaffYaml]) -> World {
             list(world.loc_ids(&s.locations))
         ));
     }
-    for (id, locs, login, access) in entries {
+    for ((id, locs, login, access), what) in entries {
         y.push_str(&format!("  - {{id: {id}, name: {id}, locations: {locs}"));
         if let Some(l) = login {
             y.push_str(&format!(", logged_in_at: {l}"));
@@ -1351,7 +1393,7 @@ fn with_staff(world: &World, entries: &[StaffYaml]) -> World {
         if let Some(a) = access {
             y.push_str(&format!(", communicator_access: {a}"));
         }
-        y.push_str("}\n");
+        y.push_str(&format!("}}  # {what}\n"));
     }
     y.push_str("clients:\n");
     for c in &world.clients {
@@ -1369,7 +1411,8 @@ fn with_staff(world: &World, entries: &[StaffYaml]) -> World {
             ],
         ));
     }
-    World::parse(Source::new("<witness>", y)).expect("witness worlds are valid")
+    let world = World::parse(Source::new("<witness>", y.clone())).expect("witness worlds are valid");
+    (world, y)
 }
 
 impl Analysis {

@@ -302,3 +302,36 @@ fn schema_prints_a_json_schema_for_each_kind_of_file() {
     let (_, err) = Run::new(&["schema", "rulez"]).expect(2);
     assert!(err.contains("invalid value 'rulez'"), "{err}");
 }
+
+#[test]
+fn analyze_witness_prints_a_world_that_routes_to_the_same_rule() {
+    let (out, _) = Run::new(&["analyze", "--witness", "100"]).expect(0);
+    let rule = out.lines().nth(1).unwrap().split('`').nth(1).unwrap().to_owned();
+    let command = out
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split("then: commroute ")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("witness.yaml");
+    std::fs::write(&world, &out).unwrap();
+    let args: Vec<String> = command
+        .split(' ')
+        .map(|a| {
+            if a == "witness.yaml" {
+                world.to_str().unwrap().to_owned()
+            } else {
+                a.to_owned()
+            }
+        })
+        .chain(["--format".to_owned(), "json".to_owned()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (json, _) = Run::new(&args).expect(0);
+    assert!(json.contains(&format!("\"rule\":\"{rule}\"")), "{json}");
+    let (_, err) = Run::new(&["analyze", "--witness", "100000"]).expect(2);
+    assert!(err.contains("--witness 100000: the matrix has rows 1 to "), "{err}");
+}

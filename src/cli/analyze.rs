@@ -19,12 +19,25 @@ pub struct Args {
     rules: RulesArg,
     #[arg(long, value_enum, default_value_t)]
     format: MatrixFormat,
+    /// Print the witness world of matrix row N (as numbered in the table) and the command that routes it
+    #[arg(long, value_name = "N")]
+    witness: Option<usize>,
 }
 
 pub fn run(args: Args) -> CliResult {
     let (rules, _) = args.rules.load()?;
     let classes = Classes::for_rules(&[&rules]);
     let a = analysis::analyze(&rules, &classes);
+    if let Some(n) = args.witness {
+        let Some(row) = n.checked_sub(1).and_then(|i| a.rows.get(i)) else {
+            return Err(anyhow::anyhow!("--witness {n}: the matrix has rows 1 to {}", a.rows.len()).into());
+        };
+        out(&format!(
+            "# row {n}: {} ({})\n# {}, decided by `{}`\n# save this file as witness.yaml, then: {} --explain\n{}",
+            row.description, row.policy, row.outcome, row.rule, row.witness.command, row.witness.world
+        ))?;
+        return Ok(Exit::Ok);
+    }
     out(&render(&a, args.format))?;
     Ok(if a.clean() { Exit::Ok } else { Exit::Failed })
 }
