@@ -399,3 +399,155 @@ fn every_class_has_its_own_description_and_witness() {
     let keys: BTreeSet<&str> = a.rows.iter().map(|r| r.class.as_str()).collect();
     assert_eq!(keys.len(), a.rows.len());
 }
+
+/// The matrix stands for every input: every event of the example world falls
+/// into a class whose row has the same deciding rule and lands at locations
+/// with the same roles as the real decision.
+#[test]
+fn every_event_of_the_example_world_is_decided_as_its_class_row_says() {
+    let (rules, classes, a) = shipped();
+    let w = World::load("examples/glow-world.yaml".as_ref()).unwrap();
+    let mut requests = Vec::new();
+    for c in &w.clients {
+        requests.push(InboundRequest {
+            client: c.id.clone(),
+            ..Default::default()
+        });
+        for kind in ["confirmation", "reminder", "campaign", "other"] {
+            for l in &w.locations {
+                requests.push(InboundRequest {
+                    client: c.id.clone(),
+                    answering: Some(format!("{kind}@{}", l.id)),
+                    ..Default::default()
+                });
+            }
+        }
+        for s in &w.staff {
+            for l in w.loc_ids(&s.locations) {
+                requests.push(InboundRequest {
+                    client: c.id.clone(),
+                    staff: Some(s.id.clone()),
+                    from: Some(l),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    assert!(requests.len() > 100);
+    for req in &requests {
+        let ev = req.resolve(&w).unwrap();
+        let class = InboundClass::of(&w, &ev, &classes.dims);
+        let row = a.inbound_row(&class).unwrap_or_else(|| panic!("no class for {req:?}"));
+        let d = rules.route_inbound(&w, &ev).unwrap();
+        assert_eq!(
+            rules.inbound.rules.rules[d.rule].id, row.rule,
+            "{req:?} in {}",
+            row.description
+        );
+        assert_eq!(
+            analysis::roles(&w, &ev, &d.lands_at),
+            row.roles,
+            "{req:?} in {}",
+            row.description
+        );
+    }
+    for c in &w.clients {
+        for acct in &w.accounts {
+            let req = commroute::OutboundRequest {
+                client: c.id.clone(),
+                from_account: acct.id.clone(),
+                text: "hi".into(),
+            };
+            let ev = req.resolve(&w).unwrap();
+            let row = a
+                .outbound_row(&analysis::OutboundClass::of(&w, &ev))
+                .unwrap_or_else(|| panic!("no class for {req:?}"));
+            let d = rules.route_outbound(&w, &ev).unwrap();
+            assert_eq!(rules.outbound.rules.rules[d.rule].id, row.rule, "{req:?}");
+            assert_eq!(
+                Some(&rules.outbound.text.rules[d.text_rule].id),
+                row.text_rule.as_ref(),
+                "{req:?}"
+            );
+        }
+    }
+}
+
+/// The same on generated worlds: up to six locations, random client and staff
+/// locations, last appointments and answered locations (a fixed seed, so the
+/// test is deterministic).
+#[test]
+fn every_event_of_generated_worlds_is_decided_as_its_class_row_says() {
+    let (rules, classes, a) = shipped();
+    let mut seed: u64 = 0x5eed_4;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let ids = ["A", "B", "C", "D", "E", "F"];
+    for _ in 0..400 {
+        let n = 1 + next(6) as usize;
+        let pick = |next: &mut dyn FnMut(u64) -> u64| -> Vec<&str> {
+            let mut v: Vec<&str> = ids[..n].iter().copied().filter(|_| next(2) == 0).collect();
+            if v.is_empty() {
+                v.push(ids[next(n as u64) as usize]);
+            }
+            v
+        };
+        let client = pick(&mut next);
+        let staff = pick(&mut next);
+        let last = (next(2) == 0).then(|| client[next(client.len() as u64) as usize]);
+        let mut y = String::from("accounts: [{id: g, name: G}]\nlocations:\n");
+        for l in &ids[..n] {
+            y.push_str(&format!("  - {{id: {l}, name: {l}, account: g}}\n"));
+        }
+        y.push_str(&format!(
+            "staff: [{{id: s, name: S, locations: [{}]}}]\n",
+            staff.join(", ")
+        ));
+        y.push_str(&format!(
+            "clients: [{{id: c, name: C, account: g, locations: [{}]{}}}]\n",
+            client.join(", "),
+            last.map(|l| format!(", last_appointment_at: {l}")).unwrap_or_default()
+        ));
+        let w = World::parse(Source::new("generated.yaml", y)).unwrap();
+        let req = match next(3) {
+            0 => InboundRequest {
+                client: "c".into(),
+                staff: Some("s".into()),
+                from: Some(staff[next(staff.len() as u64) as usize].into()),
+                ..Default::default()
+            },
+            1 => InboundRequest {
+                client: "c".into(),
+                ..Default::default()
+            },
+            _ => InboundRequest {
+                client: "c".into(),
+                answering: Some(format!(
+                    "{}@{}",
+                    ["confirmation", "reminder", "campaign", "other"][next(4) as usize],
+                    ids[next(n as u64) as usize]
+                )),
+                ..Default::default()
+            },
+        };
+        let ev = req.resolve(&w).unwrap();
+        let class = InboundClass::of(&w, &ev, &classes.dims);
+        let row = a
+            .inbound_row(&class)
+            .unwrap_or_else(|| panic!("no class for {req:?} in {w:?}"));
+        let d = rules.route_inbound(&w, &ev).unwrap();
+        assert_eq!(
+            rules.inbound.rules.rules[d.rule].id, row.rule,
+            "{req:?} in {}",
+            row.description
+        );
+        assert_eq!(
+            analysis::roles(&w, &ev, &d.lands_at),
+            row.roles,
+            "{req:?} in {}",
+            row.description
+        );
+    }
+}
