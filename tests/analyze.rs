@@ -479,7 +479,7 @@ fn every_event_of_the_example_world_is_decided_as_its_class_row_says() {
 #[test]
 fn every_event_of_generated_worlds_is_decided_as_its_class_row_says() {
     let (rules, classes, a) = shipped();
-    let mut seed: u64 = 0x5eed_4;
+    let mut seed: u64 = 0x0005_eed4;
     let mut next = move |n: u64| {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (seed >> 33) % n
