@@ -912,6 +912,22 @@ pub struct Analysis {
     pub rows: Vec<Row>,
     pub shadowed: Vec<Shadowed>,
     pub gaps: Vec<Gap>,
+    /// Grants that admit staff, but never anyone another grant does not also
+    /// admit: without one, the same staff receive every message live (a note,
+    /// not a failure: every grant that admits counts, and a rule may state a
+    /// documented reason on its own).
+    pub redundant: Vec<Shadowed>,
+}
+
+/// How the delivery grants were used across the classes.
+#[derive(Default)]
+struct GrantUse {
+    /// Grants that admitted someone who passed the gates.
+    held: BTreeSet<String>,
+    /// Grants that were once the only one admitting someone.
+    alone: BTreeSet<String>,
+    /// For each grant, the other grants that held along with it.
+    with: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// A rule that never decides.
@@ -1038,7 +1054,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
     // For each rule that did not decide a class but whose condition held there: the deciding rule.
     let mut taken_by: BTreeMap<(&'static str, String), BTreeSet<String>> = BTreeMap::new();
     let mut gaps = Vec::new();
-    let mut granted: BTreeSet<String> = BTreeSet::new();
+    let mut granted = GrantUse::default();
 
     let ib = &rules.inbound;
     let delivery_partial: Vec<String> = rules
@@ -1250,8 +1266,26 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
             reason,
         });
     }
+    let mut redundant = Vec::new();
     for g in &rules.delivery.grants {
-        if !granted.contains(&g.id) {
+        if granted.held.contains(&g.id) && !granted.alone.contains(&g.id) {
+            let by: Vec<String> = granted
+                .with
+                .get(&g.id)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            redundant.push(Shadowed {
+                policy: "delivery",
+                rule: g.id.clone(),
+                reason: format!(
+                    "`{}` never admits anyone that {} does not also admit: without it the same staff receive every message live",
+                    g.id,
+                    by.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(" or ")
+                ),
+                by,
+            });
+        }
+        if !granted.held.contains(&g.id) {
             shadowed.push(Shadowed {
                 policy: "delivery",
                 rule: g.id.clone(),
@@ -1260,7 +1294,12 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
             });
         }
     }
-    Analysis { rows, shadowed, gaps }
+    Analysis {
+        rows,
+        shadowed,
+        gaps,
+        redundant,
+    }
 }
 
 /// Who receives the witness's message live, per recipient class.
@@ -1270,7 +1309,7 @@ fn live_cells(
     class: &InboundClass,
     w: &InboundWitness,
     lands: &[String],
-    granted: &mut BTreeSet<String>,
+    granted: &mut GrantUse,
 ) -> (Vec<LiveCell>, String) {
     let others = other_recipients(lands);
     let shape_world = &w.world;
@@ -1279,7 +1318,7 @@ fn live_cells(
     let (world, yaml) = with_staff(shape_world, &entries);
     let ev = w.request.resolve(&world).expect("witness events resolve");
     let mut cells = Vec::new();
-    let grant_of = |world: &World, ev: &Inbound, staff: &str, granted: &mut BTreeSet<String>| -> Option<String> {
+    let grant_of = |world: &World, ev: &Inbound, staff: &str, granted: &mut GrantUse| -> Option<String> {
         let d = rules.route_inbound(world, ev).ok()?;
         let s = world.staff_member(staff)?;
         d.delivered_to.iter().find(|r| r.staff == s).map(|r| {
@@ -1288,10 +1327,20 @@ fn live_cells(
             let mut ctx = inbound_ctx(world, ev);
             ctx.lands_at = d.lands_at.clone();
             ctx.recipient = Some((s, &world.staff[s as usize]));
-            for g in &rules.delivery.grants {
-                if g.when.holds(&ctx, &rules.delivery.file.sandbox).unwrap_or(false) {
-                    granted.insert(g.id.clone());
-                }
+            let holding: Vec<&String> = rules
+                .delivery
+                .grants
+                .iter()
+                .filter(|g| g.when.holds(&ctx, &rules.delivery.file.sandbox).unwrap_or(false))
+                .map(|g| &g.id)
+                .collect();
+            for g in &holding {
+                granted.held.insert((*g).clone());
+                let others = granted.with.entry((*g).clone()).or_default();
+                others.extend(holding.iter().filter(|o| *o != g).map(|o| (*o).clone()));
+            }
+            if let [only] = holding.as_slice() {
+                granted.alone.insert((*only).clone());
             }
             id
         })

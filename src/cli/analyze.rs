@@ -63,6 +63,9 @@ pub fn render(a: &Analysis, format: MatrixFormat) -> String {
             for g in &a.gaps {
                 text.push_str(&json_line("gap", g));
             }
+            for r in &a.redundant {
+                text.push_str(&json_line("redundant", r));
+            }
             text.push_str(&json_line(
                 "summary",
                 &serde_json::json!({"classes": a.rows.len(), "shadowed": a.shadowed.len(), "gaps": a.gaps.len()}),
@@ -122,6 +125,9 @@ pub fn render(a: &Analysis, format: MatrixFormat) -> String {
                     "gap: {}: {} (for example: {})\n",
                     g.class, g.reason, g.example
                 ));
+            }
+            for r in &a.redundant {
+                text.push_str(&format!("note: {} rule {}\n", r.policy, r.reason));
             }
             text.push_str(&format!(
                 "{} classes, {} shadowed rules, {} gaps\n",
