@@ -1141,7 +1141,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
             });
         }
         if let Some(lands) = lands.filter(|l| !l.is_empty()) {
-            let (live, yaml) = live_cells(rules, classes, class, w, &lands, &mut granted);
+            let (live, yaml) = live_cells(rules, class, w, &lands, &mut granted);
             row.live = live;
             row.witness.world = yaml;
             row.partial.extend(delivery_partial.iter().cloned());
@@ -1305,7 +1305,6 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
 /// Who receives the witness's message live, per recipient class.
 fn live_cells(
     rules: &RuleSet,
-    _classes: &Classes,
     class: &InboundClass,
     w: &InboundWitness,
     lands: &[String],

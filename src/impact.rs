@@ -100,14 +100,16 @@ pub fn read_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnost
     diags.into_result(out)
 }
 
-/// The rules in `dir` (relative to the current directory) at a git revision.
+/// The rules in `dir` as they were at a git revision, read with `git show`
+/// run inside `dir` (so `dir` may be relative or absolute, in any repository).
 pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
     let mut sources = Vec::new();
     let mut diags = Diagnostics::default();
     for f in FILES {
-        let spec = format!("{rev}:./{}", dir.join(f).display());
-        let shown = PathBuf::from(&spec);
-        match Command::new("git").args(["show", &spec]).output() {
+        let shown = PathBuf::from(format!("{rev}:{}", dir.join(f).display()));
+        let spec = format!("{rev}:./{f}");
+        let output = Command::new("git").arg("-C").arg(dir).args(["show", &spec]).output();
+        match output {
             Ok(o) if o.status.success() => match String::from_utf8(o.stdout) {
                 Ok(text) => sources.push(Source::new(shown, text)),
                 Err(_) => diags.push(Diagnostic::new(
@@ -117,10 +119,11 @@ pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
                 )),
             },
             Ok(o) => diags.push(Diagnostic::new(
-                shown,
+                &shown,
                 Pos::default(),
                 format!(
-                    "git cannot show `{spec}`: {}",
+                    "git cannot show `{}`: {}",
+                    shown.display(),
                     String::from_utf8_lossy(&o.stderr).trim().to_lowercase()
                 ),
             )),

@@ -134,7 +134,7 @@ fn the_base_can_be_a_git_revision() {
         let err = impact::load_revision("no-such-revision", Path::new("rules"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`no-such-revision:./rules/inbound.yaml`"), "{err}");
+        assert!(err.contains("`no-such-revision:rules/inbound.yaml`"), "{err}");
     }
 }
 
