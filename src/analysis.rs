@@ -19,10 +19,18 @@
 //! location or account ids are evaluated on the witnesses too, but the classes
 //! are not guaranteed to tell apart everything such rules see: they are marked.
 //!
-//! From the matrix follow the two findings of `commroute analyze`: rules that
+//! Live delivery is evaluated per [`RecipientClass`]: each witness world also
+//! holds one staff member per way a staff member can relate to where the
+//! message lands (associated with none, some or all landing locations; logged
+//! out, in at a landing location or elsewhere; access as their locations,
+//! denied or granted), and the one who started the conversation.
+//!
+//! From the matrix follow the findings of `commroute analyze`: rules that
 //! never decide (shadowed by the earlier rules that take every input they
-//! match, or whose condition holds for no input), and gaps (inputs that no
-//! rule decides usefully: a message that lands nowhere).
+//! match, or whose condition holds for no input; a grant that admits nobody
+//! past the gates), gaps (inputs that no rule decides usefully: a message that
+//! lands nowhere, or a rule that fails), and, as a note, grants that never
+//! admit anyone another grant does not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
