@@ -1,19 +1,25 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod batch;
 pub mod condition;
 pub mod contact;
+pub mod coverage;
 pub mod decision;
 pub mod diag;
 pub mod engine;
 pub mod event;
 pub mod facts;
+pub mod fixture;
 pub mod generate;
+pub mod impact;
 pub mod jsonl;
+pub mod junit;
 pub mod locset;
 pub mod policy;
 pub mod scenario;
+pub mod schema;
 pub mod script;
 pub mod world;
 pub mod yaml;

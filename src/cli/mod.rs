@@ -4,9 +4,13 @@
 //! subcommand lives in its own file and returns an [`Exit`]. Results go to
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
+mod analyze;
 mod check;
+mod coverage;
+mod diff;
 mod output;
 mod route;
+mod schema;
 mod test;
 
 use std::io::Write;
@@ -68,6 +72,14 @@ enum Command {
     /// Decide one message.
     #[command(subcommand)]
     Route(route::Command),
+    /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
+    Analyze(analyze::Args),
+    /// Every input whose outcome changes between two rule sets.
+    Diff(diff::Args),
+    /// Which rules the scenarios reach; exit 1 below --min.
+    Coverage(coverage::Args),
+    /// Print the JSON Schema of a kind of file, for editors.
+    Schema(schema::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -87,6 +99,11 @@ pub struct RulesArg {
 }
 
 impl RulesArg {
+    /// The directory given with `--rules`, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.rules.clone()
+    }
+
     pub fn load(&self) -> Result<(RuleSet, String), Diagnostics> {
         match &self.rules {
             Some(dir) => Ok((RuleSet::load_dir(dir)?, dir.display().to_string())),
@@ -109,6 +126,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
+        Command::Analyze(a) => analyze::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Coverage(a) => coverage::run(a),
+        Command::Schema(a) => schema::run(a),
     };
     let code = match result {
         Ok(code) => code,
