@@ -17,7 +17,7 @@
 //! code" there, and only then is read again with the full default database,
 //! so every answer is the one the full database gives.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use phonenumber::country;
 use phonenumber::metadata::{loader, Database};
@@ -41,13 +41,35 @@ impl Contact {
 }
 
 /// libphonenumber's rules for the calling codes of some countries, built on
-/// first use.
+/// first use and shared by every world of the process with the same codes (a
+/// test suite loads hundreds of small worlds).
 #[derive(Debug)]
 pub struct PhoneRules {
     /// The calling codes to load; `None` when a country is not in the
     /// metadata, in which case the full default database is used.
     codes: Option<Vec<u16>>,
-    db: OnceLock<Option<Database>>,
+    /// Whether to use the process-wide database for these codes, or one of
+    /// its own (threads validating side by side, since a database's regex
+    /// cache is behind a lock).
+    shared: bool,
+    db: OnceLock<Option<Arc<Database>>>,
+}
+
+/// The databases built so far in this process, by calling codes.
+static SHARED: Mutex<Vec<(Vec<u16>, Arc<Database>)>> = Mutex::new(Vec::new());
+
+fn build_database(codes: &[u16]) -> Option<Database> {
+    let mut metas: Vec<loader::Metadata> = Vec::new();
+    for code in codes {
+        let (_, bytes) = metadata::CODES.iter().find(|(c, _)| c == code)?;
+        metas.extend(postcard::from_bytes::<Vec<loader::Metadata>>(bytes).ok()?);
+    }
+    let db = Database::from(metas).ok()?;
+    // The database's regex cache holds 100 compiled patterns; the patterns
+    // of one calling code are more, and a full cache recompiles them over and
+    // over. Hold them all.
+    db.cache().lock().ok()?.set_capacity(1 << 16);
+    Some(db)
 }
 
 impl PhoneRules {
@@ -65,27 +87,33 @@ impl PhoneRules {
         codes.dedup();
         PhoneRules {
             codes: known.then_some(codes),
+            shared: true,
             db: OnceLock::new(),
         }
+    }
+
+    /// The same rules with a database of their own.
+    fn unshared(mut self) -> PhoneRules {
+        self.shared = false;
+        self
     }
 
     fn database(&self) -> Option<&Database> {
         self.db
             .get_or_init(|| {
                 let codes = self.codes.as_ref()?;
-                let mut metas: Vec<loader::Metadata> = Vec::new();
-                for code in codes {
-                    let (_, bytes) = metadata::CODES.iter().find(|(c, _)| c == code)?;
-                    metas.extend(postcard::from_bytes::<Vec<loader::Metadata>>(bytes).ok()?);
+                if !self.shared {
+                    return build_database(codes).map(Arc::new);
                 }
-                let db = Database::from(metas).ok()?;
-                // The database's regex cache holds 100 compiled patterns; the
-                // patterns of one calling code are more, and a full cache
-                // recompiles them over and over. Hold them all.
-                db.cache().lock().ok()?.set_capacity(1 << 16);
+                let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, db)) = shared.iter().find(|(c, _)| c == codes) {
+                    return Some(db.clone());
+                }
+                let db = Arc::new(build_database(codes)?);
+                shared.push((codes.clone(), db.clone()));
                 Some(db)
             })
-            .as_ref()
+            .as_deref()
     }
 
     /// A phone number as typed, read for `country` when it has no `+` prefix.
@@ -129,21 +157,22 @@ pub fn contacts(items: &[(Option<&str>, Option<&str>, country::Id)]) -> Vec<Cont
             .map(|(_, _, c)| *c)
             .collect::<std::collections::HashSet<_>>()
     };
-    let compute = |part: &[(Option<&str>, Option<&str>, country::Id)]| {
+    let compute = |part: &[(Option<&str>, Option<&str>, country::Id)], shared: bool| {
         let rules = PhoneRules::for_countries(countries());
+        let rules = if shared { rules } else { rules.unshared() };
         part.iter()
             .map(|(p, e, c)| rules.contact(*p, *e, *c))
             .collect::<Vec<_>>()
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < PARALLEL_FROM || threads < 2 {
-        return compute(items);
+        return compute(items, true);
     }
     let per = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(per)
-            .map(|part| scope.spawn(move || compute(part)))
+            .map(|part| scope.spawn(move || compute(part, false)))
             .collect();
         handles
             .into_iter()
