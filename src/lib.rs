@@ -9,9 +9,14 @@ pub mod engine;
 pub mod event;
 pub mod facts;
 pub mod locset;
+pub mod photo;
 pub mod policy;
 pub mod scenario;
 pub mod script;
+pub mod segments;
+pub mod simulate;
+pub mod store;
+pub mod timeline;
 pub mod world;
 pub mod yaml;
 

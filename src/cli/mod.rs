@@ -5,9 +5,13 @@
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
 mod check;
+mod check_photo;
+mod conversations;
 mod output;
 mod route;
+mod simulate;
 mod test;
+mod usage;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,16 @@ enum Command {
     /// Decide one message.
     #[command(subcommand)]
     Route(route::Command),
+    /// Replay a timeline through the rules and save every conversation.
+    Simulate(simulate::Args),
+    /// A location's conversations, most recent activity first.
+    Conversations(conversations::ListArgs),
+    /// One client's whole conversation, with delivery status and notices.
+    Conversation(conversations::OneArgs),
+    /// SMS and MMS usage per month, by account or location.
+    Usage(usage::Args),
+    /// Check files against the photo rules (type from content, size limit).
+    CheckPhoto(check_photo::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -109,6 +123,11 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Conversations(a) => conversations::list(a),
+        Command::Conversation(a) => conversations::one(a),
+        Command::Usage(a) => usage::run(a),
+        Command::CheckPhoto(a) => check_photo::run(a),
     };
     let code = match result {
         Ok(code) => code,

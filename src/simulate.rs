@@ -1,0 +1,781 @@
+//! Replaying a timeline: every event through the rules, every message into
+//! the conversation store.
+//!
+//! The [`Simulator`] owns the world as it changes over the day (logins,
+//! appointments, contact changes, opt-outs) and, per client, the conversation
+//! and how it started. [`replay`] feeds it events in order and commits them
+//! in batches: an event's effects are written inside the batch transaction
+//! and its report is handed out only after the commit. An event whose id is
+//! already in the store was applied by an earlier run: its changes to the
+//! world are applied again (so later decisions see the same world) but
+//! nothing is written twice. That makes a replay idempotent and lets a run
+//! that was killed resume where its last commit ended.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Pos};
+use crate::engine::EvalError;
+use crate::event::{Inbound, Outbound, Start};
+use crate::facts::{Answering, Channel};
+use crate::locset::{Loc, LocSet};
+use crate::photo::{self, Verdict};
+use crate::policy::RuleSet;
+use crate::segments;
+use crate::store::{ConversationRow, Store, StoreError};
+use crate::timeline::{Event, Status, Via, What};
+use crate::world::{ClientIdx, ContactUpdate, World};
+
+/// The notice a conversation shows when an SMS fails.
+pub const FAILED_NOTICE: &str = "Message failed to deliver";
+
+/// What one event did, as printed by `commroute simulate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventReport {
+    pub seq: i64,
+    pub id: String,
+    pub at: String,
+    pub event: &'static str,
+    /// The event in a few words.
+    pub what: String,
+    /// The channel a message travelled on (the fallback's, after a failed push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lands_at: Vec<String>,
+    /// Staff who received a client message live.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
+    /// Staff whose screen plays the audio cue.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audio_cue: Vec<String>,
+    /// The event was saved by an earlier run; nothing was written again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_recorded: bool,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A timeline line or event that cannot be applied.
+    #[error("{0}")]
+    Input(Diagnostic),
+    #[error("the conversation store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Rules(#[from] EvalError),
+    /// Writing the reports failed (a closed pipe, a full disk).
+    #[error("{0}")]
+    Output(std::io::Error),
+}
+
+impl From<rusqlite::Error> for SimError {
+    fn from(e: rusqlite::Error) -> Self {
+        SimError::Store(StoreError::Sql(e))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Conv {
+    id: i64,
+    start: Start,
+}
+
+/// The state of a replay: the world as it is now and each client's conversation.
+pub struct Simulator<'r> {
+    rules: &'r RuleSet,
+    pub world: World,
+    pub store: Store,
+    /// The timeline file, for messages about its events.
+    pub path: PathBuf,
+    convs: Vec<Option<Conv>>,
+    photos: HashMap<PathBuf, Verdict>,
+}
+
+/// Totals of a replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub events: u64,
+    pub applied: u64,
+    pub already_recorded: u64,
+    pub batches: u64,
+}
+
+impl<'r> Simulator<'r> {
+    /// Starts from the world at the start of the timeline, and the
+    /// conversations already in the store.
+    pub fn new(rules: &'r RuleSet, world: World, store: Store, path: PathBuf) -> Result<Self, SimError> {
+        let mut convs = vec![None; world.clients.len()];
+        for row in store.conversations_all()? {
+            let Some(c) = world.client(&row.client) else { continue };
+            let start = if row.started_by == "staff" {
+                match (
+                    row.staff.as_deref().and_then(|s| world.staff_member(s)),
+                    row.started_from.as_deref().and_then(|l| world.location(l)),
+                ) {
+                    (Some(staff), Some(from)) => Start::Staff { staff, from },
+                    _ => continue,
+                }
+            } else {
+                Start::Client {
+                    answering: Answering::parse(&row.answering).unwrap_or(Answering::Nothing),
+                    location: row.answered_location.as_deref().and_then(|l| world.location(l)),
+                }
+            };
+            convs[c as usize] = Some(Conv { id: row.id, start });
+        }
+        Ok(Simulator {
+            rules,
+            world,
+            store,
+            path,
+            convs,
+            photos: HashMap::new(),
+        })
+    }
+
+    fn input(&self, ev: &Event, message: String, help: Option<String>) -> SimError {
+        let mut d = Diagnostic::new(&self.path, Pos::new(ev.line, 1), message).subject(format!("event `{}`", ev.id));
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        SimError::Input(d)
+    }
+
+    /// The refusal lines for a message's photos (empty when all are accepted).
+    fn check_photos(&mut self, ev: &Event, photos: &[PathBuf]) -> Result<Vec<String>, SimError> {
+        let mut refusal = Vec::new();
+        for p in photos {
+            let v = match self.photos.get(p) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = photo::check(p).map_err(|e| {
+                        self.input(
+                            ev,
+                            format!("cannot read the photo `{}`: {e}", p.display()),
+                            Some("photo paths are relative to the timeline file".into()),
+                        )
+                    })?;
+                    self.photos.insert(p.clone(), v.clone());
+                    v
+                }
+            };
+            if !v.accepted {
+                for line in v.refusal {
+                    if !refusal.contains(&line) {
+                        refusal.push(line);
+                    }
+                }
+            }
+        }
+        Ok(refusal)
+    }
+
+    fn ids(&self, set: &LocSet) -> Vec<String> {
+        self.world.loc_ids(set)
+    }
+
+    /// Applies one event. With `write` false the event was saved by an
+    /// earlier run: only its changes to the world are applied.
+    pub fn step(&mut self, seq: i64, ev: &Event, write: bool) -> Result<EventReport, SimError> {
+        let mut r = EventReport {
+            seq,
+            id: ev.id.clone(),
+            at: ev.at.clone(),
+            event: ev.what.kind(),
+            what: String::new(),
+            channel: None,
+            lands_at: Vec::new(),
+            live: Vec::new(),
+            notices: Vec::new(),
+            audio_cue: Vec::new(),
+            already_recorded: !write,
+        };
+        let outcome: String = match &ev.what {
+            What::Login { staff, location } => {
+                self.world.set_login(*staff, Some(*location));
+                r.what = format!(
+                    "{} logs in at {}",
+                    self.world.staff[*staff as usize].id,
+                    self.world.loc_id(*location)
+                );
+                "logged in".into()
+            }
+            What::Logout { staff } => {
+                self.world.set_login(*staff, None);
+                r.what = format!("{} logs out", self.world.staff[*staff as usize].id);
+                "logged out".into()
+            }
+            What::Appointment {
+                client,
+                location,
+                completed,
+            } => {
+                self.world.set_last_appointment(*client, Some(*location));
+                r.what = format!(
+                    "{} {} an appointment at {}",
+                    self.world.clients[*client as usize].id,
+                    if *completed { "completed" } else { "booked" },
+                    self.world.loc_id(*location)
+                );
+                "last appointment updated".into()
+            }
+            What::Contact { client, update } => {
+                self.world.update_contact(*client, update);
+                r.what = format!("{} {}", self.world.clients[*client as usize].id, describe(update));
+                "contact updated".into()
+            }
+            What::ClientMessage {
+                client,
+                text,
+                via,
+                answering,
+                photos,
+            } => self.client_message(ev, seq, *client, text, *via, *answering, photos, write, &mut r)?,
+            What::StaffMessage {
+                staff,
+                client,
+                from,
+                from_account,
+                text,
+                photos,
+            } => {
+                let member = &self.world.staff[*staff as usize];
+                let from = match from.or(member.logged_in_at) {
+                    Some(l) => l,
+                    None if member.locations.len() == 1 => member.locations.as_slice()[0],
+                    None => {
+                        return Err(self.input(
+                            ev,
+                            format!(
+                                "staff member `{}` has several locations ({}) and is not logged in",
+                                member.id,
+                                self.world.loc_ids(&member.locations).join(", ")
+                            ),
+                            Some("say where they write from with `from`, or log them in first".into()),
+                        ))
+                    }
+                };
+                let sender = from_account.unwrap_or(self.world.locations[from as usize].account);
+                self.staff_message(ev, seq, *staff, *client, from, sender, text, photos, write, &mut r)?
+            }
+            What::Delivery { message, status } => {
+                r.what = format!(
+                    "{message} {}",
+                    if *status == Status::Failed {
+                        "failed"
+                    } else {
+                        "delivered"
+                    }
+                );
+                if write {
+                    self.delivery(ev, message, *status, &mut r)?
+                } else {
+                    String::new()
+                }
+            }
+        };
+        if write {
+            self.store.record_event(&ev.id, seq, &ev.at, ev.what.kind(), &outcome)?;
+        }
+        Ok(r)
+    }
+
+    fn conversation(&mut self, client: ClientIdx, start: Start) -> Result<Conv, SimError> {
+        if let Some(c) = self.convs[client as usize] {
+            return Ok(c);
+        }
+        let w = &self.world;
+        let row = match start {
+            Start::Staff { staff, from } => ConversationRow {
+                id: 0,
+                client: w.clients[client as usize].id.clone(),
+                started_by: "staff".into(),
+                staff: Some(w.staff[staff as usize].id.clone()),
+                started_from: Some(w.loc_id(from).to_owned()),
+                answering: "nothing".into(),
+                answered_location: None,
+            },
+            Start::Client { answering, location } => ConversationRow {
+                id: 0,
+                client: w.clients[client as usize].id.clone(),
+                started_by: "client".into(),
+                staff: None,
+                started_from: None,
+                answering: answering.name().into(),
+                answered_location: location.map(|l| w.loc_id(l).to_owned()),
+            },
+        };
+        let id = self.store.create_conversation(&row)?;
+        let c = Conv { id, start };
+        self.convs[client as usize] = Some(c);
+        Ok(c)
+    }
+
+    /// The location usage is billed to for a message landing at `lands_at`:
+    /// the only one, else the client's last appointment location among them,
+    /// else the first in id order.
+    fn billed_location(&self, client: ClientIdx, lands_at: &LocSet) -> Loc {
+        let c = &self.world.clients[client as usize];
+        match c.last_appointment {
+            Some(l) if lands_at.len() > 1 && lands_at.contains(l) => l,
+            _ => lands_at.iter().next().expect("a message lands somewhere"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn client_message(
+        &mut self,
+        ev: &Event,
+        seq: i64,
+        client: ClientIdx,
+        text: &str,
+        via: Via,
+        answering: Option<(Answering, Option<Loc>)>,
+        photos: &[PathBuf],
+        write: bool,
+        r: &mut EventReport,
+    ) -> Result<String, SimError> {
+        r.what = format!("{}: {text}", self.world.clients[client as usize].id);
+        let refusal = self.check_photos(ev, photos)?;
+        if !refusal.is_empty() {
+            r.notices = refusal;
+            return Ok("refused: photo".into());
+        }
+        // Opt-out and opt-in keywords change the world whether or not this
+        // run writes the message.
+        let keyword = text.trim().to_uppercase();
+        let inbound = &self.rules.inbound;
+        let opt = if via != Via::Sms {
+            None
+        } else if inbound.opt_out_keywords.contains(&keyword) {
+            Some(false)
+        } else if inbound.opt_in_keywords.contains(&keyword) {
+            Some(true)
+        } else {
+            None
+        };
+        if let Some(v) = opt {
+            self.world.update_contact(
+                client,
+                &ContactUpdate {
+                    sms_opt_in: Some(v),
+                    ..Default::default()
+                },
+            );
+            r.notices.push(
+                if v {
+                    "the client opted back in to SMS"
+                } else {
+                    "the client opted out of SMS"
+                }
+                .into(),
+            );
+        }
+        if !write {
+            return Ok(String::new());
+        }
+        let start = match (answering, self.convs[client as usize]) {
+            (Some((answering, location)), _) => Start::Client { answering, location },
+            (None, Some(c)) => c.start,
+            (None, None) => Start::Client {
+                answering: Answering::Nothing,
+                location: None,
+            },
+        };
+        let decision = self.rules.route_inbound(&self.world, &Inbound { client, start })?;
+        r.lands_at = self.ids(&decision.lands_at);
+        r.live = decision
+            .delivered_to
+            .iter()
+            .map(|d| self.world.staff[d.staff as usize].id.clone())
+            .collect();
+        let channel = match via {
+            Via::Sms if photos.is_empty() => "sms",
+            Via::Sms => "mms",
+            Via::App => "app",
+            Via::Email => "email",
+        };
+        r.channel = Some(channel.into());
+        let conv = self.conversation(client, start)?;
+        let lands = r.lands_at.join(",");
+        let store = &self.store;
+        store.insert_message(
+            seq,
+            conv.id,
+            &ev.id,
+            &ev.at,
+            "inbound",
+            channel,
+            &self.world.clients[client as usize].id,
+            None,
+            text,
+            None,
+            &attachments(photos, &self.path),
+            &lands,
+            &r.live.join(","),
+            "received",
+        )?;
+        for l in &r.lands_at {
+            store.landed(conv.id, l)?;
+        }
+        if matches!(channel, "sms" | "mms") {
+            let loc = self.billed_location(client, &decision.lands_at);
+            let account = &self.world.accounts[self.world.locations[loc as usize].account as usize].id;
+            let (encoding, segments) = sms_units(channel, text);
+            store.insert_usage(
+                seq,
+                0,
+                &ev.at,
+                account,
+                self.world.loc_id(loc),
+                "inbound",
+                channel,
+                encoding,
+                segments,
+            )?;
+        }
+        Ok(format!("landed at {lands}"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn staff_message(
+        &mut self,
+        ev: &Event,
+        seq: i64,
+        staff: u32,
+        client: ClientIdx,
+        from: Loc,
+        sender: u32,
+        text: &str,
+        photos: &[PathBuf],
+        write: bool,
+        r: &mut EventReport,
+    ) -> Result<String, SimError> {
+        let w = &self.world;
+        r.what = format!(
+            "{} → {}: {text}",
+            w.staff[staff as usize].id, w.clients[client as usize].id
+        );
+        if !write {
+            return Ok(String::new());
+        }
+        let refusal = self.check_photos(ev, photos)?;
+        if !refusal.is_empty() {
+            r.notices = refusal;
+            return Ok("refused: photo".into());
+        }
+        let out = Outbound {
+            client,
+            sender,
+            text: text.to_owned(),
+        };
+        let d = self.rules.route_outbound(&self.world, &out)?;
+        if d.channel == Channel::None {
+            r.channel = Some("none".into());
+            r.notices.push(d.ghost_text(self.rules).to_owned());
+            return Ok("refused: unreachable".into());
+        }
+        let channel = channel_name(d.channel, !photos.is_empty());
+        r.channel = Some(channel.into());
+        r.lands_at = vec![self.world.loc_id(from).to_owned()];
+        let conv = self.conversation(client, Start::Staff { staff, from })?;
+        let w = &self.world;
+        let store = &self.store;
+        let from_id = w.loc_id(from);
+        store.insert_message(
+            seq,
+            conv.id,
+            &ev.id,
+            &ev.at,
+            "outbound",
+            channel,
+            &w.staff[staff as usize].id,
+            Some(&w.accounts[sender as usize].id),
+            &d.text,
+            Some(text),
+            &attachments(photos, &self.path),
+            from_id,
+            "",
+            "sent",
+        )?;
+        store.insert_attempt(seq, 1, &ev.at, channel, &d.text)?;
+        store.replied(conv.id, from_id)?;
+        if matches!(channel, "sms" | "mms") {
+            let account = &w.accounts[w.locations[from as usize].account as usize].id;
+            let (encoding, segments) = sms_units(channel, &d.text);
+            store.insert_usage(
+                seq, 1, &ev.at, account, from_id, "outbound", channel, encoding, segments,
+            )?;
+        }
+        Ok(format!("sent by {channel}"))
+    }
+
+    fn delivery(&mut self, ev: &Event, message: &str, status: Status, r: &mut EventReport) -> Result<String, SimError> {
+        let Some(m) = self.store.message_of_event(message)? else {
+            return Err(self.input(
+                ev,
+                format!("no staff message was saved by an event `{message}`"),
+                Some("a delivery report names the `id` of an earlier `staff_message` event that was sent".into()),
+            ));
+        };
+        if m.direction != "outbound" {
+            return Err(self.input(
+                ev,
+                format!("event `{message}` is a client's message; delivery reports are about staff messages"),
+                None,
+            ));
+        }
+        r.channel = Some(m.channel.clone());
+        let store = &self.store;
+        if status == Status::Delivered {
+            store.set_attempt_status(m.id, m.attempt, "delivered", &ev.at)?;
+            store.set_message_status(m.id, &m.channel, "delivered")?;
+            return Ok(format!("{} delivered", m.channel));
+        }
+        let client = self
+            .world
+            .client(&m.client)
+            .expect("a saved conversation belongs to a client of this world");
+        if m.channel == "push" {
+            // The contract: a failed push goes out once more on the next
+            // eligible channel; the rules decide which, skipping push.
+            let sender = m
+                .account
+                .as_deref()
+                .and_then(|a| self.world.account(a))
+                .expect("a saved staff message names its account");
+            let out = Outbound {
+                client,
+                sender,
+                text: m.typed.clone().unwrap_or_default(),
+            };
+            let next = self
+                .rules
+                .route_outbound_fallback(&self.world, &out, &[Channel::Push])?;
+            store.set_attempt_status(m.id, m.attempt, "failed", &ev.at)?;
+            match next {
+                Some(d) if d.channel != Channel::None => {
+                    let photos = m.attachments != "[]";
+                    let channel = channel_name(d.channel, photos);
+                    let n = m.attempt + 1;
+                    store.insert_attempt(m.id, n, &ev.at, channel, &d.text)?;
+                    store.set_message_status(m.id, channel, "sent")?;
+                    if matches!(channel, "sms" | "mms") {
+                        let from = self.world.location(&m.locations).expect("saved from a known location");
+                        let account = &self.world.accounts[self.world.locations[from as usize].account as usize].id;
+                        let (encoding, segments) = sms_units(channel, &d.text);
+                        store.insert_usage(
+                            m.id,
+                            n,
+                            &ev.at,
+                            account,
+                            &m.locations,
+                            "outbound",
+                            channel,
+                            encoding,
+                            segments,
+                        )?;
+                    }
+                    r.channel = Some(channel.into());
+                    r.notices.push(format!("push failed; sent again by {channel}"));
+                    Ok(format!("push failed, sent again by {channel}"))
+                }
+                _ => {
+                    store.set_message_status(m.id, "push", "failed")?;
+                    r.notices
+                        .push("push failed; no other channel can reach the client".into());
+                    Ok("push failed, no other channel".into())
+                }
+            }
+        } else {
+            store.set_attempt_status(m.id, m.attempt, "failed", &ev.at)?;
+            store.set_message_status(m.id, &m.channel, "failed")?;
+            if matches!(m.channel.as_str(), "sms" | "mms") {
+                // Everyone who receives this conversation live hears the cue.
+                let conv = self.convs[client as usize].expect("the conversation is known");
+                let d = self.rules.route_inbound(
+                    &self.world,
+                    &Inbound {
+                        client,
+                        start: conv.start,
+                    },
+                )?;
+                let cue: Vec<String> = d
+                    .delivered_to
+                    .iter()
+                    .map(|x| self.world.staff[x.staff as usize].id.clone())
+                    .collect();
+                self.store
+                    .insert_notice(m.id, m.conversation, &ev.at, FAILED_NOTICE, &cue.join(","))?;
+                r.notices.push(FAILED_NOTICE.into());
+                r.audio_cue = cue;
+            }
+            Ok(format!("{} failed", m.channel))
+        }
+    }
+}
+
+fn channel_name(c: Channel, photos: bool) -> &'static str {
+    match (c, photos) {
+        (Channel::Sms, true) => "mms",
+        (Channel::Sms, false) => "sms",
+        (Channel::Push, _) => "push",
+        (Channel::Email, _) => "email",
+        (Channel::None, _) => "none",
+    }
+}
+
+/// The encoding and segments billed for an SMS; an MMS is counted apart.
+fn sms_units(channel: &str, text: &str) -> (Option<&'static str>, i64) {
+    if channel == "mms" {
+        return (None, 0);
+    }
+    let s = segments::count(text);
+    let enc = match s.encoding {
+        segments::Encoding::Gsm7 => "gsm-7",
+        segments::Encoding::Ucs2 => "ucs-2",
+    };
+    (Some(enc), s.count as i64)
+}
+
+/// Photo paths as saved: relative to the timeline's folder, as written.
+fn attachments(photos: &[PathBuf], timeline: &std::path::Path) -> String {
+    let base = timeline.parent().unwrap_or(std::path::Path::new(""));
+    let list: Vec<String> = photos
+        .iter()
+        .map(|p| p.strip_prefix(base).unwrap_or(p).display().to_string())
+        .collect();
+    serde_json::to_string(&list).expect("strings serialise")
+}
+
+fn describe(u: &ContactUpdate) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = u.guest_app {
+        parts.push(format!("{} the guest app", if v { "installs" } else { "removes" }));
+    }
+    if let Some(p) = &u.phone {
+        parts.push(format!("phone `{}`", p.as_deref().unwrap_or("")));
+    }
+    if let Some(v) = u.sms_opt_in {
+        parts.push(format!("sms_opt_in {v}"));
+    }
+    if let Some(e) = &u.email {
+        parts.push(format!("email `{}`", e.as_deref().unwrap_or("")));
+    }
+    if let Some(v) = u.email_opt_in {
+        parts.push(format!("email_opt_in {v}"));
+    }
+    parts.join(", ")
+}
+
+/// How often a replay commits: after `events` events, or when `interval` has
+/// passed since the batch began, whichever comes first.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub events: usize,
+    pub interval: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            events: 20_000,
+            interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Replays events in order, committing in batches; `on_commit` receives each
+/// batch's reports right after its commit. Stops at the first event that
+/// cannot be applied, after committing the events before it.
+pub fn replay<I, F>(sim: &mut Simulator, events: I, batching: Batching, mut on_commit: F) -> Result<Summary, SimError>
+where
+    I: IntoIterator<Item = Result<Event, Diagnostic>>,
+    F: FnMut(&[EventReport]) -> std::io::Result<()>,
+{
+    let recorded = sim.store.last_seq()?;
+    let mut summary = Summary::default();
+    let mut pending: Vec<EventReport> = Vec::new();
+    let mut started = Instant::now();
+    sim.store.begin()?;
+    let mut failure = None;
+    for (i, ev) in events.into_iter().enumerate() {
+        let seq = i as i64 + 1;
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(d) => {
+                failure = Some(SimError::Input(d));
+                break;
+            }
+        };
+        // Positions up to the last recorded one may have been applied by an
+        // earlier run: look their ids up. Later ones are new unless an id repeats.
+        let write = if seq <= recorded {
+            match sim.store.event_seq(&ev.id)? {
+                Some(s) if s == seq => false,
+                Some(s) => {
+                    failure = Some(sim.input(
+                        &ev,
+                        format!("duplicate event id `{}` (event {s} of the timeline has it)", ev.id),
+                        Some("every event needs its own id".into()),
+                    ));
+                    break;
+                }
+                None => true,
+            }
+        } else {
+            true
+        };
+        match sim.step(seq, &ev, write) {
+            Ok(r) => pending.push(r),
+            Err(SimError::Store(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                // Nothing of this event may stay: roll the batch back to its start.
+                failure = Some(sim.input(
+                    &ev,
+                    format!("duplicate event id `{}`", ev.id),
+                    Some("every event needs its own id".into()),
+                ));
+                sim.store.conn.execute_batch("ROLLBACK")?;
+                pending.clear();
+                sim.store.begin()?;
+                break;
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+        summary.events += 1;
+        if write {
+            summary.applied += 1;
+        } else {
+            summary.already_recorded += 1;
+        }
+        if pending.len() >= batching.events || started.elapsed() >= batching.interval {
+            sim.store.commit()?;
+            summary.batches += 1;
+            on_commit(&pending).map_err(SimError::Output)?;
+            pending.clear();
+            sim.store.begin()?;
+            started = Instant::now();
+        }
+    }
+    sim.store.commit()?;
+    summary.batches += 1;
+    on_commit(&pending).map_err(SimError::Output)?;
+    match failure {
+        Some(e) => Err(e),
+        None => {
+            sim.store.build_read_indexes()?;
+            Ok(summary)
+        }
+    }
+}

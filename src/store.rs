@@ -1,0 +1,719 @@
+//! The conversation store: every message, attempt, notice and SMS usage row,
+//! in an embedded SQLite database.
+//!
+//! The database is one file in WAL mode. A replay writes events in batches,
+//! each batch one transaction, so an event's effects are either all saved or
+//! not at all, and a `kill -9` loses at most the batch in flight (which the
+//! next run replays). `synchronous = NORMAL` in WAL mode survives a killed
+//! process without an fsync per commit. The schema is documented in the
+//! README; [`SCHEMA`] is the source.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Bumped when the schema changes; a database of another version is refused.
+pub const SCHEMA_VERSION: &str = "1";
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id      TEXT PRIMARY KEY,   -- the event's id in the timeline
+    seq     INTEGER NOT NULL,   -- its position in the timeline, from 1
+    at      TEXT NOT NULL,
+    type    TEXT NOT NULL,
+    outcome TEXT NOT NULL       -- what happened, in a few words
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conversations (
+    id                INTEGER PRIMARY KEY,
+    client            TEXT NOT NULL UNIQUE,
+    started_by        TEXT NOT NULL,   -- client | staff
+    staff             TEXT,            -- who started it, when staff did
+    started_from      TEXT,            -- where they were logged in
+    answering         TEXT NOT NULL,   -- confirmation | reminder | campaign | other | nothing
+    answered_location TEXT,
+    last_message      INTEGER,         -- messages.id of the latest message
+    last_at           TEXT
+);
+CREATE TABLE IF NOT EXISTS conversation_locations (
+    conversation INTEGER NOT NULL,
+    location     TEXT NOT NULL,
+    unread       INTEGER NOT NULL,     -- client messages landed here since staff here last wrote
+    PRIMARY KEY (conversation, location)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    id           INTEGER PRIMARY KEY,  -- seq of the event that created it
+    conversation INTEGER NOT NULL,
+    event        TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    direction    TEXT NOT NULL,        -- inbound | outbound
+    channel      TEXT NOT NULL,        -- sms | mms | app | email (inbound); push | sms | mms | email (latest outbound attempt)
+    sender       TEXT NOT NULL,        -- client id, or staff id
+    account      TEXT,                 -- outbound: the sending account
+    text         TEXT NOT NULL,        -- as received, or as sent on the first attempt
+    typed        TEXT,                 -- outbound: as staff typed it
+    attachments  TEXT NOT NULL,        -- JSON array of photo paths
+    locations    TEXT NOT NULL,        -- inbound: where it landed; outbound: where it was sent from
+    live_to      TEXT NOT NULL,        -- inbound: staff who received it live
+    status       TEXT NOT NULL         -- received | sent | delivered | failed
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    message   INTEGER NOT NULL,
+    n         INTEGER NOT NULL,        -- 1, then 2 for a fallback
+    at        TEXT NOT NULL,
+    channel   TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    status    TEXT NOT NULL,           -- sent | delivered | failed
+    status_at TEXT,
+    PRIMARY KEY (message, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notices (
+    id           INTEGER PRIMARY KEY,
+    message      INTEGER NOT NULL,
+    conversation INTEGER NOT NULL,
+    at           TEXT NOT NULL,
+    text         TEXT NOT NULL,        -- Message failed to deliver
+    audio_cue_to TEXT NOT NULL         -- staff who heard the cue, comma-separated
+);
+CREATE TABLE IF NOT EXISTS usage (
+    message   INTEGER NOT NULL,
+    attempt   INTEGER NOT NULL,        -- 0 for inbound
+    month     TEXT NOT NULL,           -- YYYY-MM
+    at        TEXT NOT NULL,
+    account   TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    kind      TEXT NOT NULL,           -- sms | mms
+    encoding  TEXT,                    -- gsm-7 | ucs-2 (sms)
+    segments  INTEGER NOT NULL,        -- 0 for mms
+    PRIMARY KEY (message, attempt)
+) WITHOUT ROWID;
+";
+
+/// Reading indexes, built once at the end of a replay (cheaper than keeping
+/// them up to date event by event).
+pub const READ_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation, id);
+CREATE INDEX IF NOT EXISTS locations_by_location ON conversation_locations(location);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the database `{path}` has schema version {found}, this commroute writes version {SCHEMA_VERSION}")]
+    Version { path: String, found: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An open conversation store.
+pub struct Store {
+    pub conn: Connection,
+}
+
+/// A conversation as kept between events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub client: String,
+    pub started_by: String,
+    pub staff: Option<String>,
+    pub started_from: Option<String>,
+    pub answering: String,
+    pub answered_location: Option<String>,
+}
+
+/// An outbound message, as a delivery report needs it.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub id: i64,
+    pub conversation: i64,
+    pub client: String,
+    pub direction: String,
+    pub sender: String,
+    pub account: Option<String>,
+    pub typed: Option<String>,
+    pub attachments: String,
+    pub locations: String,
+    /// The latest attempt: its number and channel.
+    pub attempt: i64,
+    pub channel: String,
+}
+
+impl Store {
+    /// Opens (or creates) the database file in WAL mode.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Store::init(conn, &path.display().to_string())
+    }
+
+    /// A throwaway store (scenarios).
+    pub fn in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn init(conn: Connection, path: &str) -> Result<Store> {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -16_000)?; // 16 MB
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.execute_batch(SCHEMA)?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+            .optional()?;
+        match found {
+            None => {
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(StoreError::Version {
+                    path: path.to_owned(),
+                    found: v,
+                })
+            }
+        }
+        Ok(Store { conn })
+    }
+
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    pub fn build_read_indexes(&self) -> Result<()> {
+        self.conn.execute_batch(READ_INDEXES)?;
+        Ok(())
+    }
+
+    /// The highest event position recorded.
+    pub fn last_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+    }
+
+    /// The position at which an event id was recorded, if it was.
+    pub fn event_seq(&self, id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn record_event(&self, id: &str, seq: i64, at: &str, kind: &str, outcome: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO events (id, seq, at, type, outcome) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![id, seq, at, kind, outcome])?;
+        Ok(())
+    }
+
+    pub fn conversations_all(&self) -> Result<Vec<ConversationRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, client, started_by, staff, started_from, answering, answered_location FROM conversations",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(ConversationRow {
+                id: r.get(0)?,
+                client: r.get(1)?,
+                started_by: r.get(2)?,
+                staff: r.get(3)?,
+                started_from: r.get(4)?,
+                answering: r.get(5)?,
+                answered_location: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn create_conversation(&self, c: &ConversationRow) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO conversations (client, started_by, staff, started_from, answering, answered_location)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                c.client,
+                c.started_by,
+                c.staff,
+                c.started_from,
+                c.answering,
+                c.answered_location
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_message(
+        &self,
+        id: i64,
+        conversation: i64,
+        event: &str,
+        at: &str,
+        direction: &str,
+        channel: &str,
+        sender: &str,
+        account: Option<&str>,
+        text: &str,
+        typed: Option<&str>,
+        attachments: &str,
+        locations: &str,
+        live_to: &str,
+        status: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (id, conversation, event, at, direction, channel, sender, account, text, typed,
+                                       attachments, locations, live_to, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                id,
+                conversation,
+                event,
+                at,
+                direction,
+                channel,
+                sender,
+                account,
+                text,
+                typed,
+                attachments,
+                locations,
+                live_to,
+                status
+            ])?;
+        self.conn
+            .prepare_cached("UPDATE conversations SET last_message = ?2, last_at = ?3 WHERE id = ?1")?
+            .execute(params![conversation, id, at])?;
+        Ok(())
+    }
+
+    /// A client message landed at `location`: one more unread there.
+    pub fn landed(&self, conversation: i64, location: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO conversation_locations (conversation, location, unread) VALUES (?1, ?2, 1)
+                 ON CONFLICT (conversation, location) DO UPDATE SET unread = unread + 1",
+            )?
+            .execute(params![conversation, location])?;
+        Ok(())
+    }
+
+    /// Staff at `location` wrote: they have read the conversation there.
+    pub fn replied(&self, conversation: i64, location: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO conversation_locations (conversation, location, unread) VALUES (?1, ?2, 0)
+                 ON CONFLICT (conversation, location) DO UPDATE SET unread = 0",
+            )?
+            .execute(params![conversation, location])?;
+        Ok(())
+    }
+
+    pub fn insert_attempt(&self, message: i64, n: i64, at: &str, channel: &str, text: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attempts (message, n, at, channel, text, status) VALUES (?1, ?2, ?3, ?4, ?5, 'sent')",
+            )?
+            .execute(params![message, n, at, channel, text])?;
+        Ok(())
+    }
+
+    pub fn set_attempt_status(&self, message: i64, n: i64, status: &str, at: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE attempts SET status = ?3, status_at = ?4 WHERE message = ?1 AND n = ?2")?
+            .execute(params![message, n, status, at])?;
+        Ok(())
+    }
+
+    pub fn set_message_status(&self, message: i64, channel: &str, status: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE messages SET channel = ?2, status = ?3 WHERE id = ?1")?
+            .execute(params![message, channel, status])?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_usage(
+        &self,
+        message: i64,
+        attempt: i64,
+        at: &str,
+        account: &str,
+        location: &str,
+        direction: &str,
+        kind: &str,
+        encoding: Option<&str>,
+        segments: i64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO usage (message, attempt, month, at, account, location, direction, kind, encoding, segments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                message,
+                attempt,
+                &at[..7],
+                at,
+                account,
+                location,
+                direction,
+                kind,
+                encoding,
+                segments
+            ])?;
+        Ok(())
+    }
+
+    pub fn insert_notice(&self, message: i64, conversation: i64, at: &str, text: &str, cue_to: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO notices (message, conversation, at, text, audio_cue_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![message, conversation, at, text, cue_to])?;
+        Ok(())
+    }
+
+    /// The message an event created, with its latest attempt.
+    pub fn message_of_event(&self, event: &str) -> Result<Option<SentMessage>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT m.id, m.conversation, c.client, m.direction, m.sender, m.account, m.typed, m.attachments, m.locations,
+                        coalesce(a.n, 0), coalesce(a.channel, m.channel)
+                 FROM events e JOIN messages m ON m.id = e.seq
+                 JOIN conversations c ON c.id = m.conversation
+                 LEFT JOIN attempts a ON a.message = m.id
+                      AND a.n = (SELECT max(n) FROM attempts WHERE message = m.id)
+                 WHERE e.id = ?1",
+            )?
+            .query_row([event], |r| {
+                Ok(SentMessage {
+                    id: r.get(0)?,
+                    conversation: r.get(1)?,
+                    client: r.get(2)?,
+                    direction: r.get(3)?,
+                    sender: r.get(4)?,
+                    account: r.get(5)?,
+                    typed: r.get(6)?,
+                    attachments: r.get(7)?,
+                    locations: r.get(8)?,
+                    attempt: r.get(9)?,
+                    channel: r.get(10)?,
+                })
+            })
+            .optional()?)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// One row of a location's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationSummary {
+    pub client: String,
+    pub last_at: String,
+    pub last_message: String,
+    pub direction: String,
+    pub channel: String,
+    pub status: String,
+    pub unread: i64,
+}
+
+/// One message of a conversation, with its attempts and notices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    pub at: String,
+    pub event: String,
+    pub direction: String,
+    pub channel: String,
+    pub sender: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    /// Inbound: where it landed; outbound: where it was sent from.
+    pub locations: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live_to: Vec<String>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<NoticeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptView {
+    pub n: i64,
+    pub at: String,
+    pub channel: String,
+    pub text: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoticeView {
+    pub at: String,
+    pub text: String,
+    pub audio_cue_to: Vec<String>,
+}
+
+/// A whole conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationView {
+    pub client: String,
+    pub started_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<String>,
+    pub answering: String,
+    /// Unread client messages per location.
+    pub unread: Vec<(String, i64)>,
+    pub messages: Vec<MessageView>,
+}
+
+/// How SMS usage is grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageBy {
+    Account,
+    Location,
+}
+
+/// SMS and MMS usage of one account or location in one month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageRow {
+    pub month: String,
+    /// The account or location id.
+    pub key: String,
+    pub sms_inbound: i64,
+    pub sms_outbound: i64,
+    pub sms_messages: i64,
+    pub segments: i64,
+    pub mms_messages: i64,
+}
+
+fn split(s: String) -> Vec<String> {
+    if s.is_empty() {
+        Vec::new()
+    } else {
+        s.split(',').map(str::to_owned).collect()
+    }
+}
+
+impl Store {
+    /// Opens an existing database for reading.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Sql(rusqlite::Error::InvalidPath(path.to_path_buf())));
+        }
+        Store::open(path)
+    }
+
+    /// A location's conversations, most recent activity first; `limit` for the store screen.
+    pub fn conversations_at(&self, location: &str, limit: Option<usize>) -> Result<Vec<ConversationSummary>> {
+        let mut st = self.conn.prepare(
+            "SELECT c.client, c.last_at, m.text, m.direction, m.channel, m.status, cl.unread
+             FROM conversation_locations cl
+             JOIN conversations c ON c.id = cl.conversation
+             JOIN messages m ON m.id = c.last_message
+             WHERE cl.location = ?1
+             ORDER BY c.last_message DESC
+             LIMIT ?2",
+        )?;
+        let limit = limit.map(|l| l as i64).unwrap_or(-1);
+        let rows = st.query_map(params![location, limit], |r| {
+            Ok(ConversationSummary {
+                client: r.get(0)?,
+                last_at: r.get(1)?,
+                last_message: r.get(2)?,
+                direction: r.get(3)?,
+                channel: r.get(4)?,
+                status: r.get(5)?,
+                unread: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every client with a conversation, in id order.
+    pub fn clients(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT client FROM conversations ORDER BY client")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// One client's whole conversation, oldest message first.
+    pub fn conversation(&self, client: &str) -> Result<Option<ConversationView>> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT id, started_by, staff, started_from, answering FROM conversations WHERE client = ?1",
+                [client],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, started_by, staff, started_from, answering)) = head else {
+            return Ok(None);
+        };
+        let mut unread_st = self
+            .conn
+            .prepare("SELECT location, unread FROM conversation_locations WHERE conversation = ?1 ORDER BY location")?;
+        let unread = unread_st
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut st = self.conn.prepare(
+            "SELECT id, at, event, direction, channel, sender, text, attachments, locations, live_to, status
+             FROM messages WHERE conversation = ?1 ORDER BY id",
+        )?;
+        let mut attempts = self
+            .conn
+            .prepare("SELECT n, at, channel, text, status FROM attempts WHERE message = ?1 ORDER BY n")?;
+        let mut notices = self
+            .conn
+            .prepare("SELECT at, text, audio_cue_to FROM notices WHERE message = ?1 ORDER BY id")?;
+        let rows: Vec<(i64, MessageView)> = st
+            .query_map([id], |r| {
+                let attachments: String = r.get(7)?;
+                Ok((
+                    r.get(0)?,
+                    MessageView {
+                        at: r.get(1)?,
+                        event: r.get(2)?,
+                        direction: r.get(3)?,
+                        channel: r.get(4)?,
+                        sender: r.get(5)?,
+                        text: r.get(6)?,
+                        attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+                        locations: split(r.get(8)?),
+                        live_to: split(r.get(9)?),
+                        status: r.get(10)?,
+                        attempts: Vec::new(),
+                        notices: Vec::new(),
+                    },
+                ))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for (mid, mut m) in rows {
+            m.attempts = attempts
+                .query_map([mid], |r| {
+                    Ok(AttemptView {
+                        n: r.get(0)?,
+                        at: r.get(1)?,
+                        channel: r.get(2)?,
+                        text: r.get(3)?,
+                        status: r.get(4)?,
+                    })
+                })?
+                .collect::<std::result::Result<_, _>>()?;
+            m.notices = notices
+                .query_map([mid], |r| {
+                    Ok(NoticeView {
+                        at: r.get(0)?,
+                        text: r.get(1)?,
+                        audio_cue_to: split(r.get(2)?),
+                    })
+                })?
+                .collect::<std::result::Result<_, _>>()?;
+            messages.push(m);
+        }
+        Ok(Some(ConversationView {
+            client: client.to_owned(),
+            started_by,
+            staff,
+            started_from,
+            answering,
+            unread,
+            messages,
+        }))
+    }
+
+    /// SMS and MMS usage per month and account or location (`month` filters).
+    pub fn usage(&self, by: UsageBy, month: Option<&str>) -> Result<Vec<UsageRow>> {
+        let key = match by {
+            UsageBy::Account => "account",
+            UsageBy::Location => "location",
+        };
+        let sql = format!(
+            "SELECT month, {key},
+                    sum(kind = 'sms' AND direction = 'inbound'),
+                    sum(kind = 'sms' AND direction = 'outbound'),
+                    sum(kind = 'sms'),
+                    sum(segments),
+                    sum(kind = 'mms')
+             FROM usage
+             WHERE ?1 IS NULL OR month = ?1
+             GROUP BY month, {key}
+             ORDER BY month, {key}"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map([month], |r| {
+            Ok(UsageRow {
+                month: r.get(0)?,
+                key: r.get(1)?,
+                sms_inbound: r.get(2)?,
+                sms_outbound: r.get(3)?,
+                sms_messages: r.get(4)?,
+                segments: r.get(5)?,
+                mms_messages: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every table as text, row by row in key order: two databases with the
+    /// same dump hold the same data (the kill-and-resume test compares them).
+    pub fn dump(&self) -> Result<String> {
+        let mut out = String::new();
+        for (table, order) in [
+            ("meta", "key"),
+            ("events", "seq"),
+            ("conversations", "id"),
+            ("conversation_locations", "conversation, location"),
+            ("messages", "id"),
+            ("attempts", "message, n"),
+            ("notices", "id"),
+            ("usage", "message, attempt"),
+        ] {
+            let mut st = self.conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+            let cols = st.column_count();
+            out.push_str(&format!("# {table}\n"));
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let mut line = Vec::with_capacity(cols);
+                for i in 0..cols {
+                    line.push(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+                        rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                    });
+                }
+                out.push_str(&line.join("|"));
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
