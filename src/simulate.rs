@@ -44,8 +44,12 @@ pub struct EventReport {
     /// The channel a message travelled on (the fallback's, after a failed push).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Where a client's message landed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lands_at: Vec<String>,
+    /// Where a staff member's message was sent from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_from: Option<String>,
     /// Staff who received a client message live.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub live: Vec<String>,
@@ -64,7 +68,7 @@ pub struct EventReport {
 pub enum SimError {
     /// A timeline line or event that cannot be applied.
     #[error("{0}")]
-    Input(Diagnostic),
+    Input(Box<Diagnostic>),
     #[error("the conversation store failed: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -144,7 +148,7 @@ impl<'r> Simulator<'r> {
         if let Some(h) = help {
             d = d.help(h);
         }
-        SimError::Input(d)
+        SimError::Input(Box::new(d))
     }
 
     /// The refusal lines for a message's photos (empty when all are accepted).
@@ -191,6 +195,7 @@ impl<'r> Simulator<'r> {
             what: String::new(),
             channel: None,
             lands_at: Vec::new(),
+            sent_from: None,
             live: Vec::new(),
             notices: Vec::new(),
             audio_cue: Vec::new(),
@@ -483,7 +488,7 @@ impl<'r> Simulator<'r> {
         }
         let channel = channel_name(d.channel, !photos.is_empty());
         r.channel = Some(channel.into());
-        r.lands_at = vec![self.world.loc_id(from).to_owned()];
+        r.sent_from = Some(self.world.loc_id(from).to_owned());
         let conv = self.conversation(client, Start::Staff { staff, from })?;
         let w = &self.world;
         let store = &self.store;
@@ -710,7 +715,7 @@ where
         let ev = match ev {
             Ok(ev) => ev,
             Err(d) => {
-                failure = Some(SimError::Input(d));
+                failure = Some(SimError::Input(Box::new(d)));
                 break;
             }
         };

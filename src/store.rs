@@ -480,7 +480,7 @@ pub struct ConversationView {
     pub started_from: Option<String>,
     pub answering: String,
     /// Unread client messages per location.
-    pub unread: Vec<(String, i64)>,
+    pub unread: std::collections::BTreeMap<String, i64>,
     pub messages: Vec<MessageView>,
 }
 

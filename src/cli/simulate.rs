@@ -62,7 +62,10 @@ fn row(r: &EventReport) -> String {
         r.id,
         what,
         r.channel.as_deref().unwrap_or(""),
-        r.lands_at.join(","),
+        match &r.sent_from {
+            Some(f) => format!("from {f}"),
+            None => r.lands_at.join(","),
+        },
         r.live.join(","),
         notes
     )
@@ -92,7 +95,7 @@ pub fn run(args: Args) -> CliResult {
             writeln!(
                 outw,
                 "{:<20}  {:<10}  {:<49}  {:<7}  {:<9}  {:<16}  notices",
-                "time", "event", "what", "channel", "lands at", "received live by"
+                "time", "event", "what", "channel", "where", "received live by"
             )?;
         }
         for r in batch {
@@ -115,7 +118,6 @@ pub fn run(args: Args) -> CliResult {
         let mut sim = Simulator::new(&rules, tl.world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
         simulate::replay(&mut sim, tl.events.into_iter().map(Ok), batching, &mut print)
     };
-    drop(print);
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {
@@ -142,7 +144,7 @@ pub fn run(args: Args) -> CliResult {
         }
         Err(SimError::Input(d)) => {
             outw.flush().ok();
-            Err(Failure::Diagnostics(d.into()))
+            Err(Failure::Diagnostics((*d).into()))
         }
         Err(SimError::Output(e)) => Err(Failure::Other(anyhow::Error::from(e).context("writing the output"))),
         Err(e) => Err(Failure::Other(anyhow::Error::from(e))),

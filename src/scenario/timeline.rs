@@ -51,9 +51,18 @@ pub enum Subject {
 impl Subject {
     fn keys(&self) -> &'static [&'static str] {
         match self {
-            Subject::Event(_) => &["channel", "lands_at", "live", "notices", "audio_cue"],
+            Subject::Event(_) => &["channel", "lands_at", "sent_from", "live", "notices", "audio_cue"],
             Subject::Conversations { .. } => &["count", "clients", "unread"],
-            Subject::Conversation(_) => &["messages", "channels", "statuses", "notices", "audio_cue", "unread"],
+            Subject::Conversation(_) => &[
+                "messages",
+                "channels",
+                "statuses",
+                "attempts",
+                "texts",
+                "notices",
+                "audio_cue",
+                "unread",
+            ],
             Subject::Usage => &[
                 "sms_inbound",
                 "sms_outbound",
@@ -164,7 +173,7 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         for (k, v) in em.iter() {
             let value = match v {
                 Node::Sequence(s) => {
-                    let items: Vec<String> = s.iter().map(|i| timeline_scalar(i)).collect();
+                    let items: Vec<String> = s.iter().map(timeline_scalar).collect();
                     format!("[{}]", items.join(", "))
                 }
                 Node::Mapping(_) => {
@@ -282,6 +291,7 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
             if let Some(r) = o.events.iter().find(|r| &r.id == id) {
                 put("channel", r.channel.clone().unwrap_or_else(|| "-".into()));
                 put("lands_at", list(&r.lands_at));
+                put("sent_from", r.sent_from.clone().unwrap_or_else(|| "-".into()));
                 put("live", list(&r.live));
                 put("notices", list(&r.notices));
                 put("audio_cue", list(&r.audio_cue));
@@ -306,6 +316,17 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
                 put("messages", v.messages.len().to_string());
                 put("channels", list(v.messages.iter().map(|m| &m.channel)));
                 put("statuses", list(v.messages.iter().map(|m| &m.status)));
+                put("texts", list(v.messages.iter().map(|m| &m.text)));
+                put(
+                    "attempts",
+                    list(v.messages.iter().filter(|m| !m.attempts.is_empty()).map(|m| {
+                        m.attempts
+                            .iter()
+                            .map(|a| format!("{} {}", a.channel, a.status))
+                            .collect::<Vec<_>>()
+                            .join(" then ")
+                    })),
+                );
                 let notices = v.messages.iter().flat_map(|m| m.notices.iter());
                 put("notices", list(notices.clone().map(|n| &n.text)));
                 put("audio_cue", list(notices.flat_map(|n| n.audio_cue_to.iter())));
@@ -349,6 +370,7 @@ fn static_key(k: &str) -> &'static str {
     const ALL: &[&str] = &[
         "channel",
         "lands_at",
+        "sent_from",
         "live",
         "notices",
         "audio_cue",
@@ -358,6 +380,8 @@ fn static_key(k: &str) -> &'static str {
         "messages",
         "channels",
         "statuses",
+        "attempts",
+        "texts",
         "sms_inbound",
         "sms_outbound",
         "sms_messages",
