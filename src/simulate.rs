@@ -25,7 +25,7 @@ use crate::locset::{Loc, LocSet};
 use crate::photo::{self, Verdict};
 use crate::policy::RuleSet;
 use crate::segments;
-use crate::store::{ConversationRow, Store, StoreError};
+use crate::store::{Attempt, ConversationRow, Store, StoreError};
 use crate::timeline::{Event, Status, Via, What};
 use crate::world::{ClientIdx, ContactUpdate, World};
 
@@ -99,6 +99,20 @@ pub struct Simulator<'r> {
     pub path: PathBuf,
     convs: Vec<Option<Conv>>,
     photos: HashMap<PathBuf, Verdict>,
+    /// Unread counts per conversation and location, written at each commit
+    /// (bounded by the world's size, not the timeline's length).
+    unread: HashMap<(i64, Loc), i64>,
+    unread_dirty: Vec<(i64, Loc)>,
+    /// Usage added since the last commit, per month, location, direction and kind.
+    usage: HashMap<UsageKey, (i64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct UsageKey {
+    month: String,
+    location: Loc,
+    inbound: bool,
+    mms: bool,
 }
 
 /// Totals of a replay.
@@ -133,6 +147,12 @@ impl<'r> Simulator<'r> {
             };
             convs[c as usize] = Some(Conv { id: row.id, start });
         }
+        let mut unread = HashMap::new();
+        for (conv, loc, n) in store.unread_all()? {
+            if let Some(l) = world.location(&loc) {
+                unread.insert((conv, l), n);
+            }
+        }
         Ok(Simulator {
             rules,
             world,
@@ -140,6 +160,9 @@ impl<'r> Simulator<'r> {
             path,
             convs,
             photos: HashMap::new(),
+            unread,
+            unread_dirty: Vec::new(),
+            usage: HashMap::new(),
         })
     }
 
@@ -178,6 +201,60 @@ impl<'r> Simulator<'r> {
             }
         }
         Ok(refusal)
+    }
+
+    fn landed(&mut self, conv: i64, loc: Loc) {
+        *self.unread.entry((conv, loc)).or_insert(0) += 1;
+        self.unread_dirty.push((conv, loc));
+    }
+
+    fn replied(&mut self, conv: i64, loc: Loc) {
+        self.unread.insert((conv, loc), 0);
+        self.unread_dirty.push((conv, loc));
+    }
+
+    fn count_usage(&mut self, at: &str, location: Loc, inbound: bool, channel: &str, text: &str) {
+        let mms = channel == "mms";
+        let segments = if mms { 0 } else { segments::count(text).count as i64 };
+        let c = self
+            .usage
+            .entry(UsageKey {
+                month: at[..7].to_owned(),
+                location,
+                inbound,
+                mms,
+            })
+            .or_insert((0, 0));
+        c.0 += 1;
+        c.1 += segments;
+    }
+
+    /// Writes the unread counts and usage gathered since the last commit.
+    pub fn flush(&mut self) -> Result<(), SimError> {
+        self.unread_dirty.sort_unstable();
+        self.unread_dirty.dedup();
+        for (conv, loc) in self.unread_dirty.drain(..) {
+            let n = self.unread[&(conv, loc)];
+            self.store.set_unread(conv, self.world.loc_id(loc), n)?;
+        }
+        let mut usage: Vec<(UsageKey, (i64, i64))> = self.usage.drain().collect();
+        usage.sort_by(|a, b| {
+            (&a.0.month, a.0.location, a.0.inbound, a.0.mms).cmp(&(&b.0.month, b.0.location, b.0.inbound, b.0.mms))
+        });
+        for (k, (messages, segments)) in usage {
+            let w = &self.world;
+            let account = &w.accounts[w.locations[k.location as usize].account as usize].id;
+            self.store.add_usage(
+                &k.month,
+                w.loc_id(k.location),
+                if k.inbound { "inbound" } else { "outbound" },
+                if k.mms { "mms" } else { "sms" },
+                account,
+                messages,
+                segments,
+            )?;
+        }
+        Ok(())
     }
 
     fn ids(&self, set: &LocSet) -> Vec<String> {
@@ -286,7 +363,10 @@ impl<'r> Simulator<'r> {
             }
         };
         if write {
-            self.store.record_event(&ev.id, seq, &ev.at, ev.what.kind(), &outcome)?;
+            self.store.record_event(&ev.id, seq, &ev.at, ev.what.kind())?;
+            if let Some(reason) = outcome.strip_prefix("refused: ") {
+                self.store.record_refused(&ev.id, seq, reason)?;
+            }
         }
         Ok(r)
     }
@@ -425,25 +505,14 @@ impl<'r> Simulator<'r> {
             &lands,
             &r.live.join(","),
             "received",
+            None,
         )?;
-        for l in &r.lands_at {
-            store.landed(conv.id, l)?;
+        for l in decision.lands_at.iter() {
+            self.landed(conv.id, l);
         }
         if matches!(channel, "sms" | "mms") {
             let loc = self.billed_location(client, &decision.lands_at);
-            let account = &self.world.accounts[self.world.locations[loc as usize].account as usize].id;
-            let (encoding, segments) = sms_units(channel, text);
-            store.insert_usage(
-                seq,
-                0,
-                &ev.at,
-                account,
-                self.world.loc_id(loc),
-                "inbound",
-                channel,
-                encoding,
-                segments,
-            )?;
+            self.count_usage(&ev.at, loc, true, channel, text);
         }
         Ok(format!("landed at {lands}"))
     }
@@ -503,26 +572,29 @@ impl<'r> Simulator<'r> {
             &w.staff[staff as usize].id,
             Some(&w.accounts[sender as usize].id),
             &d.text,
-            Some(text),
+            (d.text != text).then_some(text),
             &attachments(photos, &self.path),
             from_id,
             "",
             "sent",
+            Some(&first_attempt(&ev.at, channel)),
         )?;
-        store.insert_attempt(seq, 1, &ev.at, channel, &d.text)?;
-        store.replied(conv.id, from_id)?;
+        self.replied(conv.id, from);
         if matches!(channel, "sms" | "mms") {
-            let account = &w.accounts[w.locations[from as usize].account as usize].id;
-            let (encoding, segments) = sms_units(channel, &d.text);
-            store.insert_usage(
-                seq, 1, &ev.at, account, from_id, "outbound", channel, encoding, segments,
-            )?;
+            self.count_usage(&ev.at, from, false, channel, &d.text);
         }
         Ok(format!("sent by {channel}"))
     }
 
     fn delivery(&mut self, ev: &Event, message: &str, status: Status, r: &mut EventReport) -> Result<String, SimError> {
         let Some(m) = self.store.message_of_event(message)? else {
+            if self.store.was_refused(message)? {
+                // The event was refused (an unreachable client, a refused
+                // photo): nothing went out, so there is nothing to report on.
+                r.notices
+                    .push(format!("event `{message}` sent nothing; the report is ignored"));
+                return Ok("ignored: nothing was sent".into());
+            }
             return Err(self.input(
                 ev,
                 format!("no staff message was saved by an event `{message}`"),
@@ -537,10 +609,22 @@ impl<'r> Simulator<'r> {
             ));
         }
         r.channel = Some(m.channel.clone());
-        let store = &self.store;
+        let mut attempts: Vec<Attempt> = serde_json::from_str(&m.attempts).unwrap_or_default();
+        let Some(last) = attempts.last_mut() else {
+            return Err(self.input(ev, format!("event `{message}` has no attempt to report on"), None));
+        };
+        last.status = if status == Status::Delivered {
+            "delivered"
+        } else {
+            "failed"
+        }
+        .into();
+        last.status_at = Some(ev.at.clone());
+        let n = last.n;
+        let json = |a: &Vec<Attempt>| serde_json::to_string(a).expect("attempts serialise");
         if status == Status::Delivered {
-            store.set_attempt_status(m.id, m.attempt, "delivered", &ev.at)?;
-            store.set_message_status(m.id, &m.channel, "delivered")?;
+            self.store
+                .set_message_status(m.id, &m.channel, "delivered", &json(&attempts))?;
             return Ok(format!("{} delivered", m.channel));
         }
         let client = self
@@ -563,44 +647,38 @@ impl<'r> Simulator<'r> {
             let next = self
                 .rules
                 .route_outbound_fallback(&self.world, &out, &[Channel::Push])?;
-            store.set_attempt_status(m.id, m.attempt, "failed", &ev.at)?;
             match next {
                 Some(d) if d.channel != Channel::None => {
                     let photos = m.attachments != "[]";
                     let channel = channel_name(d.channel, photos);
-                    let n = m.attempt + 1;
-                    store.insert_attempt(m.id, n, &ev.at, channel, &d.text)?;
-                    store.set_message_status(m.id, channel, "sent")?;
+                    attempts.push(Attempt {
+                        n: n + 1,
+                        at: ev.at.clone(),
+                        channel: channel.into(),
+                        status: "sent".into(),
+                        status_at: None,
+                        text: (d.text != m.text).then(|| d.text.clone()),
+                    });
+                    self.store.set_message_status(m.id, channel, "sent", &json(&attempts))?;
                     if matches!(channel, "sms" | "mms") {
                         let from = self.world.location(&m.locations).expect("saved from a known location");
-                        let account = &self.world.accounts[self.world.locations[from as usize].account as usize].id;
-                        let (encoding, segments) = sms_units(channel, &d.text);
-                        store.insert_usage(
-                            m.id,
-                            n,
-                            &ev.at,
-                            account,
-                            &m.locations,
-                            "outbound",
-                            channel,
-                            encoding,
-                            segments,
-                        )?;
+                        self.count_usage(&ev.at, from, false, channel, &d.text);
                     }
                     r.channel = Some(channel.into());
                     r.notices.push(format!("push failed; sent again by {channel}"));
                     Ok(format!("push failed, sent again by {channel}"))
                 }
                 _ => {
-                    store.set_message_status(m.id, "push", "failed")?;
+                    self.store
+                        .set_message_status(m.id, "push", "failed", &json(&attempts))?;
                     r.notices
                         .push("push failed; no other channel can reach the client".into());
                     Ok("push failed, no other channel".into())
                 }
             }
         } else {
-            store.set_attempt_status(m.id, m.attempt, "failed", &ev.at)?;
-            store.set_message_status(m.id, &m.channel, "failed")?;
+            self.store
+                .set_message_status(m.id, &m.channel, "failed", &json(&attempts))?;
             if matches!(m.channel.as_str(), "sms" | "mms") {
                 // Everyone who receives this conversation live hears the cue.
                 let conv = self.convs[client as usize].expect("the conversation is known");
@@ -626,6 +704,19 @@ impl<'r> Simulator<'r> {
     }
 }
 
+/// The first attempt of a staff message, as JSON.
+fn first_attempt(at: &str, channel: &str) -> String {
+    serde_json::to_string(&[Attempt {
+        n: 1,
+        at: at.to_owned(),
+        channel: channel.to_owned(),
+        status: "sent".into(),
+        status_at: None,
+        text: None,
+    }])
+    .expect("attempts serialise")
+}
+
 fn channel_name(c: Channel, photos: bool) -> &'static str {
     match (c, photos) {
         (Channel::Sms, true) => "mms",
@@ -634,19 +725,6 @@ fn channel_name(c: Channel, photos: bool) -> &'static str {
         (Channel::Email, _) => "email",
         (Channel::None, _) => "none",
     }
-}
-
-/// The encoding and segments billed for an SMS; an MMS is counted apart.
-fn sms_units(channel: &str, text: &str) -> (Option<&'static str>, i64) {
-    if channel == "mms" {
-        return (None, 0);
-    }
-    let s = segments::count(text);
-    let enc = match s.encoding {
-        segments::Encoding::Gsm7 => "gsm-7",
-        segments::Encoding::Ucs2 => "ucs-2",
-    };
-    (Some(enc), s.count as i64)
 }
 
 /// Photo paths as saved: relative to the timeline's folder, as written.
@@ -719,16 +797,16 @@ where
                 break;
             }
         };
-        // Positions up to the last recorded one may have been applied by an
-        // earlier run: look their ids up. Later ones are new unless an id repeats.
+        // Positions up to the last recorded one were applied by an earlier
+        // run of this timeline: their ids must match, and nothing is written again.
         let write = if seq <= recorded {
-            match sim.store.event_seq(&ev.id)? {
-                Some(s) if s == seq => false,
-                Some(s) => {
+            match sim.store.event_at(seq)? {
+                Some(id) if id == ev.id => false,
+                Some(id) => {
                     failure = Some(sim.input(
                         &ev,
-                        format!("duplicate event id `{}` (event {s} of the timeline has it)", ev.id),
-                        Some("every event needs its own id".into()),
+                        format!("the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`", ev.id),
+                        Some("replay a timeline into the database it was first replayed into, or use a new `--db`".into()),
                     ));
                     break;
                 }
@@ -749,6 +827,9 @@ where
                     Some("every event needs its own id".into()),
                 ));
                 sim.store.conn.execute_batch("ROLLBACK")?;
+                // What the rolled-back batch counted must not be written.
+                sim.usage.clear();
+                sim.unread_dirty.clear();
                 pending.clear();
                 sim.store.begin()?;
                 break;
@@ -765,6 +846,7 @@ where
             summary.already_recorded += 1;
         }
         if pending.len() >= batching.events || started.elapsed() >= batching.interval {
+            sim.flush()?;
             sim.store.commit()?;
             summary.batches += 1;
             on_commit(&pending).map_err(SimError::Output)?;
@@ -773,6 +855,7 @@ where
             started = Instant::now();
         }
     }
+    sim.flush()?;
     sim.store.commit()?;
     summary.batches += 1;
     on_commit(&pending).map_err(SimError::Output)?;

@@ -14,17 +14,21 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// Bumped when the schema changes; a database of another version is refused.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "3";
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
-    id      TEXT PRIMARY KEY,   -- the event's id in the timeline
-    seq     INTEGER NOT NULL,   -- its position in the timeline, from 1
-    at      TEXT NOT NULL,
-    type    TEXT NOT NULL,
-    outcome TEXT NOT NULL       -- what happened, in a few words
-) WITHOUT ROWID;
+    seq  INTEGER PRIMARY KEY,   -- the event's position in the timeline, from 1
+    id   TEXT NOT NULL,         -- its id
+    at   TEXT NOT NULL,
+    type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refused (
+    event  TEXT PRIMARY KEY,    -- a message that was not sent: its event id
+    seq    INTEGER NOT NULL,
+    reason TEXT NOT NULL        -- photo | unreachable
+);
 CREATE TABLE IF NOT EXISTS conversations (
     id                INTEGER PRIMARY KEY,
     client            TEXT NOT NULL UNIQUE,
@@ -32,9 +36,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     staff             TEXT,            -- who started it, when staff did
     started_from      TEXT,            -- where they were logged in
     answering         TEXT NOT NULL,   -- confirmation | reminder | campaign | other | nothing
-    answered_location TEXT,
-    last_message      INTEGER,         -- messages.id of the latest message
-    last_at           TEXT
+    answered_location TEXT
 );
 CREATE TABLE IF NOT EXISTS conversation_locations (
     conversation INTEGER NOT NULL,
@@ -45,28 +47,24 @@ CREATE TABLE IF NOT EXISTS conversation_locations (
 CREATE TABLE IF NOT EXISTS messages (
     id           INTEGER PRIMARY KEY,  -- seq of the event that created it
     conversation INTEGER NOT NULL,
-    event        TEXT NOT NULL,
+    event        TEXT NOT NULL,        -- its event id
     at           TEXT NOT NULL,
     direction    TEXT NOT NULL,        -- inbound | outbound
     channel      TEXT NOT NULL,        -- sms | mms | app | email (inbound); push | sms | mms | email (latest outbound attempt)
     sender       TEXT NOT NULL,        -- client id, or staff id
     account      TEXT,                 -- outbound: the sending account
     text         TEXT NOT NULL,        -- as received, or as sent on the first attempt
-    typed        TEXT,                 -- outbound: as staff typed it
+    typed        TEXT,                 -- outbound: as staff typed it, when the rules changed it
     attachments  TEXT NOT NULL,        -- JSON array of photo paths
     locations    TEXT NOT NULL,        -- inbound: where it landed; outbound: where it was sent from
     live_to      TEXT NOT NULL,        -- inbound: staff who received it live
-    status       TEXT NOT NULL         -- received | sent | delivered | failed
+    status       TEXT NOT NULL,        -- received | sent | delivered | failed
+    attempts     TEXT                  -- outbound: JSON array, one object per attempt
+                                       -- {n, at, channel, status, status_at?, text?}
 );
-CREATE TABLE IF NOT EXISTS attempts (
-    message   INTEGER NOT NULL,
-    n         INTEGER NOT NULL,        -- 1, then 2 for a fallback
-    at        TEXT NOT NULL,
-    channel   TEXT NOT NULL,
-    text      TEXT NOT NULL,
-    status    TEXT NOT NULL,           -- sent | delivered | failed
-    status_at TEXT,
-    PRIMARY KEY (message, n)
+CREATE TABLE IF NOT EXISTS outbound (
+    event   TEXT PRIMARY KEY,          -- a staff message's event id, named by delivery reports
+    message INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notices (
     id           INTEGER PRIMARY KEY,
@@ -77,17 +75,14 @@ CREATE TABLE IF NOT EXISTS notices (
     audio_cue_to TEXT NOT NULL         -- staff who heard the cue, comma-separated
 );
 CREATE TABLE IF NOT EXISTS usage (
-    message   INTEGER NOT NULL,
-    attempt   INTEGER NOT NULL,        -- 0 for inbound
     month     TEXT NOT NULL,           -- YYYY-MM
-    at        TEXT NOT NULL,
-    account   TEXT NOT NULL,
-    location  TEXT NOT NULL,
-    direction TEXT NOT NULL,
+    location  TEXT NOT NULL,           -- the location billed
+    direction TEXT NOT NULL,           -- inbound | outbound
     kind      TEXT NOT NULL,           -- sms | mms
-    encoding  TEXT,                    -- gsm-7 | ucs-2 (sms)
+    account   TEXT NOT NULL,           -- the location's account
+    messages  INTEGER NOT NULL,
     segments  INTEGER NOT NULL,        -- 0 for mms
-    PRIMARY KEY (message, attempt)
+    PRIMARY KEY (month, location, direction, kind)
 ) WITHOUT ROWID;
 ";
 
@@ -134,11 +129,15 @@ pub struct SentMessage {
     pub direction: String,
     pub sender: String,
     pub account: Option<String>,
+    /// As staff typed it.
     pub typed: Option<String>,
+    /// As sent on the first attempt.
+    pub text: String,
     pub attachments: String,
     pub locations: String,
-    /// The latest attempt: its number and channel.
-    pub attempt: i64,
+    /// Every attempt so far (the JSON of `messages.attempts`).
+    pub attempts: String,
+    /// The channel of the latest attempt.
     pub channel: String,
 }
 
@@ -159,6 +158,9 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -16_000)?; // 16 MB
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint the WAL every ~40 MB rather than every 4 MB: fewer copies
+        // of pages that many batches touch.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.execute_batch(SCHEMA)?;
         let found: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
@@ -200,20 +202,37 @@ impl Store {
             .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
     }
 
-    /// The position at which an event id was recorded, if it was.
-    pub fn event_seq(&self, id: &str) -> Result<Option<i64>> {
+    /// The id of the event recorded at a position, if any.
+    pub fn event_at(&self, seq: i64) -> Result<Option<String>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT id FROM events WHERE seq = ?1")?
+            .query_row([seq], |r| r.get(0))
             .optional()?)
     }
 
-    pub fn record_event(&self, id: &str, seq: i64, at: &str, kind: &str, outcome: &str) -> Result<()> {
+    pub fn record_event(&self, id: &str, seq: i64, at: &str, kind: &str) -> Result<()> {
         self.conn
-            .prepare_cached("INSERT INTO events (id, seq, at, type, outcome) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![id, seq, at, kind, outcome])?;
+            .prepare_cached("INSERT INTO events (seq, id, at, type) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![seq, id, at, kind])?;
         Ok(())
+    }
+
+    /// A message that was not sent (refused photo, unreachable client).
+    pub fn record_refused(&self, event: &str, seq: i64, reason: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO refused (event, seq, reason) VALUES (?1, ?2, ?3)")?
+            .execute(params![event, seq, reason])?;
+        Ok(())
+    }
+
+    pub fn was_refused(&self, event: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM refused WHERE event = ?1")?
+            .query_row([event], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     pub fn conversations_all(&self) -> Result<Vec<ConversationRow>> {
@@ -268,12 +287,13 @@ impl Store {
         locations: &str,
         live_to: &str,
         status: &str,
+        attempts: Option<&str>,
     ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (id, conversation, event, at, direction, channel, sender, account, text, typed,
-                                       attachments, locations, live_to, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                       attachments, locations, live_to, status, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 id,
@@ -289,89 +309,65 @@ impl Store {
                 attachments,
                 locations,
                 live_to,
-                status
+                status,
+                attempts
             ])?;
-        self.conn
-            .prepare_cached("UPDATE conversations SET last_message = ?2, last_at = ?3 WHERE id = ?1")?
-            .execute(params![conversation, id, at])?;
+        if direction == "outbound" {
+            self.conn
+                .prepare_cached("INSERT INTO outbound (event, message) VALUES (?1, ?2)")?
+                .execute(params![event, id])?;
+        }
         Ok(())
     }
 
-    /// A client message landed at `location`: one more unread there.
-    pub fn landed(&self, conversation: i64, location: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO conversation_locations (conversation, location, unread) VALUES (?1, ?2, 1)
-                 ON CONFLICT (conversation, location) DO UPDATE SET unread = unread + 1",
-            )?
-            .execute(params![conversation, location])?;
-        Ok(())
-    }
-
-    /// Staff at `location` wrote: they have read the conversation there.
-    pub fn replied(&self, conversation: i64, location: &str) -> Result<()> {
+    /// Writes the unread count of a conversation at a location.
+    pub fn set_unread(&self, conversation: i64, location: &str, unread: i64) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO conversation_locations (conversation, location, unread) VALUES (?1, ?2, 0)
-                 ON CONFLICT (conversation, location) DO UPDATE SET unread = 0",
+                "INSERT INTO conversation_locations (conversation, location, unread) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (conversation, location) DO UPDATE SET unread = excluded.unread",
             )?
-            .execute(params![conversation, location])?;
+            .execute(params![conversation, location, unread])?;
         Ok(())
     }
 
-    pub fn insert_attempt(&self, message: i64, n: i64, at: &str, channel: &str, text: &str) -> Result<()> {
+    /// Every unread count, to carry on from where an earlier run stopped.
+    pub fn unread_all(&self) -> Result<Vec<(i64, String, i64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT conversation, location, unread FROM conversation_locations")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A message's new status, channel and attempts after a delivery report.
+    pub fn set_message_status(&self, message: i64, channel: &str, status: &str, attempts: &str) -> Result<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO attempts (message, n, at, channel, text, status) VALUES (?1, ?2, ?3, ?4, ?5, 'sent')",
-            )?
-            .execute(params![message, n, at, channel, text])?;
+            .prepare_cached("UPDATE messages SET channel = ?2, status = ?3, attempts = ?4 WHERE id = ?1")?
+            .execute(params![message, channel, status, attempts])?;
         Ok(())
     }
 
-    pub fn set_attempt_status(&self, message: i64, n: i64, status: &str, at: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE attempts SET status = ?3, status_at = ?4 WHERE message = ?1 AND n = ?2")?
-            .execute(params![message, n, status, at])?;
-        Ok(())
-    }
-
-    pub fn set_message_status(&self, message: i64, channel: &str, status: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE messages SET channel = ?2, status = ?3 WHERE id = ?1")?
-            .execute(params![message, channel, status])?;
-        Ok(())
-    }
-
+    /// Adds to the usage counters of one month, location, direction and kind.
     #[allow(clippy::too_many_arguments)]
-    pub fn insert_usage(
+    pub fn add_usage(
         &self,
-        message: i64,
-        attempt: i64,
-        at: &str,
-        account: &str,
+        month: &str,
         location: &str,
         direction: &str,
         kind: &str,
-        encoding: Option<&str>,
+        account: &str,
+        messages: i64,
         segments: i64,
     ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO usage (message, attempt, month, at, account, location, direction, kind, encoding, segments)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO usage (month, location, direction, kind, account, messages, segments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (month, location, direction, kind)
+                 DO UPDATE SET messages = messages + excluded.messages, segments = segments + excluded.segments",
             )?
-            .execute(params![
-                message,
-                attempt,
-                &at[..7],
-                at,
-                account,
-                location,
-                direction,
-                kind,
-                encoding,
-                segments
-            ])?;
+            .execute(params![month, location, direction, kind, account, messages, segments])?;
         Ok(())
     }
 
@@ -389,13 +385,11 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT m.id, m.conversation, c.client, m.direction, m.sender, m.account, m.typed, m.attachments, m.locations,
-                        coalesce(a.n, 0), coalesce(a.channel, m.channel)
-                 FROM events e JOIN messages m ON m.id = e.seq
+                "SELECT m.id, m.conversation, c.client, m.direction, m.sender, m.account, coalesce(m.typed, m.text),
+                        m.attachments, m.locations, coalesce(m.attempts, '[]'), m.channel, m.text
+                 FROM outbound o JOIN messages m ON m.id = o.message
                  JOIN conversations c ON c.id = m.conversation
-                 LEFT JOIN attempts a ON a.message = m.id
-                      AND a.n = (SELECT max(n) FROM attempts WHERE message = m.id)
-                 WHERE e.id = ?1",
+                 WHERE o.event = ?1",
             )?
             .query_row([event], |r| {
                 Ok(SentMessage {
@@ -408,8 +402,9 @@ impl Store {
                     typed: r.get(6)?,
                     attachments: r.get(7)?,
                     locations: r.get(8)?,
-                    attempt: r.get(9)?,
+                    attempts: r.get(9)?,
                     channel: r.get(10)?,
+                    text: r.get(11)?,
                 })
             })
             .optional()?)
@@ -451,6 +446,20 @@ pub struct MessageView {
     pub attempts: Vec<AttemptView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<NoticeView>,
+}
+
+/// One attempt as kept in `messages.attempts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Attempt {
+    pub n: i64,
+    pub at: String,
+    pub channel: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_at: Option<String>,
+    /// When it differs from the message's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -524,12 +533,14 @@ impl Store {
     /// A location's conversations, most recent activity first; `limit` for the store screen.
     pub fn conversations_at(&self, location: &str, limit: Option<usize>) -> Result<Vec<ConversationSummary>> {
         let mut st = self.conn.prepare(
-            "SELECT c.client, c.last_at, m.text, m.direction, m.channel, m.status, cl.unread
+            "WITH last AS (SELECT conversation, max(id) AS id FROM messages GROUP BY conversation)
+             SELECT c.client, m.at, m.text, m.direction, m.channel, m.status, cl.unread
              FROM conversation_locations cl
              JOIN conversations c ON c.id = cl.conversation
-             JOIN messages m ON m.id = c.last_message
+             JOIN last ON last.conversation = c.id
+             JOIN messages m ON m.id = last.id
              WHERE cl.location = ?1
-             ORDER BY c.last_message DESC
+             ORDER BY m.id DESC
              LIMIT ?2",
         )?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
@@ -582,18 +593,19 @@ impl Store {
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<std::result::Result<_, _>>()?;
         let mut st = self.conn.prepare(
-            "SELECT id, at, event, direction, channel, sender, text, attachments, locations, live_to, status
+            "SELECT id, at, event, direction, channel, sender, text, attachments, locations, live_to, status,
+                    coalesce(attempts, '[]')
              FROM messages WHERE conversation = ?1 ORDER BY id",
         )?;
-        let mut attempts = self
-            .conn
-            .prepare("SELECT n, at, channel, text, status FROM attempts WHERE message = ?1 ORDER BY n")?;
         let mut notices = self
             .conn
             .prepare("SELECT at, text, audio_cue_to FROM notices WHERE message = ?1 ORDER BY id")?;
         let rows: Vec<(i64, MessageView)> = st
             .query_map([id], |r| {
                 let attachments: String = r.get(7)?;
+                let text: String = r.get(6)?;
+                let attempts: String = r.get(11)?;
+                let attempts: Vec<Attempt> = serde_json::from_str(&attempts).unwrap_or_default();
                 Ok((
                     r.get(0)?,
                     MessageView {
@@ -602,12 +614,21 @@ impl Store {
                         direction: r.get(3)?,
                         channel: r.get(4)?,
                         sender: r.get(5)?,
-                        text: r.get(6)?,
                         attachments: serde_json::from_str(&attachments).unwrap_or_default(),
                         locations: split(r.get(8)?),
                         live_to: split(r.get(9)?),
                         status: r.get(10)?,
-                        attempts: Vec::new(),
+                        attempts: attempts
+                            .into_iter()
+                            .map(|a| AttemptView {
+                                n: a.n,
+                                at: a.at,
+                                channel: a.channel,
+                                text: a.text.unwrap_or_else(|| text.clone()),
+                                status: a.status,
+                            })
+                            .collect(),
+                        text,
                         notices: Vec::new(),
                     },
                 ))
@@ -615,17 +636,6 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?;
         let mut messages = Vec::with_capacity(rows.len());
         for (mid, mut m) in rows {
-            m.attempts = attempts
-                .query_map([mid], |r| {
-                    Ok(AttemptView {
-                        n: r.get(0)?,
-                        at: r.get(1)?,
-                        channel: r.get(2)?,
-                        text: r.get(3)?,
-                        status: r.get(4)?,
-                    })
-                })?
-                .collect::<std::result::Result<_, _>>()?;
             m.notices = notices
                 .query_map([mid], |r| {
                     Ok(NoticeView {
@@ -656,11 +666,11 @@ impl Store {
         };
         let sql = format!(
             "SELECT month, {key},
-                    sum(kind = 'sms' AND direction = 'inbound'),
-                    sum(kind = 'sms' AND direction = 'outbound'),
-                    sum(kind = 'sms'),
+                    sum(CASE WHEN kind = 'sms' AND direction = 'inbound' THEN messages ELSE 0 END),
+                    sum(CASE WHEN kind = 'sms' AND direction = 'outbound' THEN messages ELSE 0 END),
+                    sum(CASE WHEN kind = 'sms' THEN messages ELSE 0 END),
                     sum(segments),
-                    sum(kind = 'mms')
+                    sum(CASE WHEN kind = 'mms' THEN messages ELSE 0 END)
              FROM usage
              WHERE ?1 IS NULL OR month = ?1
              GROUP BY month, {key}
@@ -688,12 +698,13 @@ impl Store {
         for (table, order) in [
             ("meta", "key"),
             ("events", "seq"),
+            ("refused", "seq"),
             ("conversations", "id"),
             ("conversation_locations", "conversation, location"),
             ("messages", "id"),
-            ("attempts", "message, n"),
+            ("outbound", "event"),
             ("notices", "id"),
-            ("usage", "message, attempt"),
+            ("usage", "month, location, direction, kind"),
         ] {
             let mut st = self.conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
             let cols = st.column_count();
