@@ -59,8 +59,9 @@ CREATE TABLE IF NOT EXISTS messages (
     locations    TEXT NOT NULL,        -- inbound: where it landed; outbound: where it was sent from
     live_to      TEXT NOT NULL,        -- inbound: staff who received it live
     status       TEXT NOT NULL,        -- received | sent | delivered | failed
-    attempts     TEXT                  -- outbound: JSON array, one object per attempt
-                                       -- {n, at, channel, status, status_at?, text?}
+    attempts     TEXT                  -- outbound, once a delivery report came: JSON array, one
+                                       -- object per attempt {n, at, channel, status, status_at?, text?};
+                                       -- NULL: one attempt, on `channel` at `at`, still `sent`
 );
 CREATE TABLE IF NOT EXISTS outbound (
     event   TEXT PRIMARY KEY,          -- a staff message's event id, named by delivery reports
@@ -135,8 +136,9 @@ pub struct SentMessage {
     pub text: String,
     pub attachments: String,
     pub locations: String,
-    /// Every attempt so far (the JSON of `messages.attempts`).
-    pub attempts: String,
+    /// Every attempt so far (the JSON of `messages.attempts`); `None`: only the first.
+    pub attempts: Option<String>,
+    pub at: String,
     /// The channel of the latest attempt.
     pub channel: String,
 }
@@ -386,7 +388,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT m.id, m.conversation, c.client, m.direction, m.sender, m.account, coalesce(m.typed, m.text),
-                        m.attachments, m.locations, coalesce(m.attempts, '[]'), m.channel, m.text
+                        m.attachments, m.locations, m.attempts, m.channel, m.text, m.at
                  FROM outbound o JOIN messages m ON m.id = o.message
                  JOIN conversations c ON c.id = m.conversation
                  WHERE o.event = ?1",
@@ -405,6 +407,7 @@ impl Store {
                     attempts: r.get(9)?,
                     channel: r.get(10)?,
                     text: r.get(11)?,
+                    at: r.get(12)?,
                 })
             })
             .optional()?)
@@ -594,7 +597,9 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?;
         let mut st = self.conn.prepare(
             "SELECT id, at, event, direction, channel, sender, text, attachments, locations, live_to, status,
-                    coalesce(attempts, '[]')
+                    coalesce(attempts, CASE WHEN direction = 'outbound'
+                        THEN json_array(json_object('n', 1, 'at', at, 'channel', channel, 'status', 'sent'))
+                        ELSE '[]' END)
              FROM messages WHERE conversation = ?1 ORDER BY id",
         )?;
         let mut notices = self

@@ -251,21 +251,21 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
             });
         }
     }
-    let need = |v: &Option<String>, field: &str| -> Result<String, FieldError> {
-        v.clone()
-            .ok_or_else(|| ferr(field, format!("a `{}` event needs `{field}`", raw.kind)))
-    };
+    fn need<'a>(v: &'a Option<String>, field: &str, kind: &str) -> Result<&'a str, FieldError> {
+        v.as_deref()
+            .ok_or_else(|| ferr(field, format!("a `{kind}` event needs `{field}`")))
+    }
     let staff = |world: &World| -> Result<StaffIdx, FieldError> {
-        let id = need(&raw.staff, "staff")?;
+        let id = need(&raw.staff, "staff", &raw.kind)?;
         world
             .staff_member(&id)
-            .ok_or_else(|| unknown("staff", "staff member", &id, world.staff.iter().map(|s| &s.id)))
+            .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| &s.id)))
     };
     let client = |world: &World| -> Result<ClientIdx, FieldError> {
-        let id = need(&raw.client, "client")?;
+        let id = need(&raw.client, "client", &raw.kind)?;
         world
             .client(&id)
-            .ok_or_else(|| unknown("client", "client", &id, world.clients.iter().map(|c| &c.id)))
+            .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| &c.id)))
     };
     let location = |world: &World, field: &str, id: &str| -> Result<Loc, FieldError> {
         world
@@ -276,8 +276,8 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
     let what = match raw.kind.as_str() {
         "login" => {
             let s = staff(world)?;
-            let lid = need(&raw.location, "location")?;
-            let l = location(world, "location", &lid)?;
+            let lid = need(&raw.location, "location", &raw.kind)?;
+            let l = location(world, "location", lid)?;
             let member = &world.staff[s as usize];
             if !member.locations.contains(l) {
                 return Err(FieldError {
@@ -369,8 +369,8 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
             }
         }
         "delivery" => What::Delivery {
-            message: need(&raw.message, "message")?,
-            status: match need(&raw.status, "status")?.as_str() {
+            message: need(&raw.message, "message", &raw.kind)?.to_owned(),
+            status: match need(&raw.status, "status", &raw.kind)? {
                 "delivered" => Status::Delivered,
                 "failed" => Status::Failed,
                 other => {
@@ -384,10 +384,10 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
         },
         "appointment" => {
             let c = client(world)?;
-            let lid = need(&raw.location, "location")?;
+            let lid = need(&raw.location, "location", &raw.kind)?;
             What::Appointment {
                 client: c,
-                location: location(world, "location", &lid)?,
+                location: location(world, "location", lid)?,
                 completed: match raw.status.as_deref() {
                     None | Some("booked") => false,
                     Some("completed") => true,
