@@ -258,13 +258,13 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
     let staff = |world: &World| -> Result<StaffIdx, FieldError> {
         let id = need(&raw.staff, "staff", &raw.kind)?;
         world
-            .staff_member(&id)
+            .staff_member(id)
             .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| &s.id)))
     };
     let client = |world: &World| -> Result<ClientIdx, FieldError> {
         let id = need(&raw.client, "client", &raw.kind)?;
         world
-            .client(&id)
+            .client(id)
             .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| &c.id)))
     };
     let location = |world: &World, field: &str, id: &str| -> Result<Loc, FieldError> {
