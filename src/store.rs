@@ -19,6 +19,7 @@ pub const SCHEMA_VERSION: &str = "3";
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
+    -- every applied event that saved no message (a message records its own event)
     seq  INTEGER PRIMARY KEY,   -- the event's position in the timeline, from 1
     id   TEXT NOT NULL,         -- its id
     at   TEXT NOT NULL,
@@ -87,8 +88,8 @@ CREATE TABLE IF NOT EXISTS usage (
 ) WITHOUT ROWID;
 ";
 
-/// Reading indexes, built once at the end of a replay (cheaper than keeping
-/// them up to date event by event).
+/// Reading indexes, built by the first command that reads the store (cheaper
+/// than keeping them up to date event by event during a replay).
 pub const READ_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation, id);
 CREATE INDEX IF NOT EXISTS locations_by_location ON conversation_locations(location);
@@ -197,18 +198,21 @@ impl Store {
         Ok(())
     }
 
-    /// The highest event position recorded.
+    /// The highest event position recorded. An event that saved a message
+    /// is recorded by the message (its id is the position), any other in `events`.
     pub fn last_seq(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT max(id) FROM messages), 0))",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// The id of the event recorded at a position, if any.
     pub fn event_at(&self, seq: i64) -> Result<Option<String>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id FROM events WHERE seq = ?1")?
+            .prepare_cached("SELECT id FROM events WHERE seq = ?1 UNION ALL SELECT event FROM messages WHERE id = ?1")?
             .query_row([seq], |r| r.get(0))
             .optional()?)
     }
@@ -525,12 +529,11 @@ fn split(s: String) -> Vec<String> {
 }
 
 impl Store {
-    /// Opens an existing database for reading.
-    pub fn open_existing(path: &Path) -> Result<Store> {
-        if !path.exists() {
-            return Err(StoreError::Sql(rusqlite::Error::InvalidPath(path.to_path_buf())));
-        }
-        Store::open(path)
+    /// Opens a database to read it, building the reading indexes if missing.
+    pub fn open_for_reading(path: &Path) -> Result<Store> {
+        let store = Store::open(path)?;
+        store.build_read_indexes()?;
+        Ok(store)
     }
 
     /// A location's conversations, most recent activity first; `limit` for the store screen.

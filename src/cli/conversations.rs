@@ -47,7 +47,7 @@ pub fn open(db: &Path) -> anyhow::Result<Store> {
             db.display()
         ));
     }
-    Store::open(db).with_context(|| format!("cannot open the database `{}`", db.display()))
+    Store::open_for_reading(db).with_context(|| format!("cannot open the database `{}`", db.display()))
 }
 
 pub fn list(a: ListArgs) -> CliResult {

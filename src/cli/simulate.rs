@@ -111,8 +111,30 @@ pub fn run(args: Args) -> CliResult {
         let mut tl = JsonlTimeline::open(&args.timeline)?;
         let world = tl.world.clone();
         let mut sim = Simulator::new(&rules, world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
-        let events = std::iter::from_fn(|| tl.next_event());
-        simulate::replay(&mut sim, events, batching, &mut print)
+        // Reading and checking lines runs on a second thread, a bounded
+        // number of chunks ahead of the replay, so memory stays flat.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = Vec::with_capacity(1024);
+            while let Some(e) = tl.next_event() {
+                let stop = e.is_err();
+                chunk.push(e);
+                if chunk.len() == 1024 || stop {
+                    if tx
+                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
+                        .is_err()
+                        || stop
+                    {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(chunk);
+        });
+        let result = simulate::replay(&mut sim, rx.iter().flatten(), batching, &mut print);
+        drop(rx);
+        let _ = reader.join();
+        result
     } else {
         let tl = YamlTimeline::load(&args.timeline)?;
         let mut sim = Simulator::new(&rules, tl.world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
