@@ -119,14 +119,14 @@ pub fn run(args: Args) -> CliResult {
             while let Some(e) = tl.next_event() {
                 let stop = e.is_err();
                 chunk.push(e);
-                if chunk.len() == 1024 || stop {
-                    if tx
+                let full = chunk.len() == 1024 || stop;
+                if full
+                    && (tx
                         .send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
                         .is_err()
-                        || stop
-                    {
-                        return;
-                    }
+                        || stop)
+                {
+                    return;
                 }
             }
             let _ = tx.send(chunk);
