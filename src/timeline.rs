@@ -513,6 +513,30 @@ pub fn read_events(doc: &mut Doc, node: &Node, world: &World, base: &Path) -> Ve
         let pos = Pos::of(m.span());
         let id = yaml::get(m, "id").map(|n| to_json(n).as_str().unwrap_or_default().to_owned());
         let subject = id.as_ref().map(|i| format!("event `{i}`"));
+        // Yes/no fields first, so a wrong value is reported at its key.
+        let mut bad_bool = false;
+        for key in ["guest_app", "sms_opt_in", "email_opt_in"] {
+            if let Some(n) = yaml::get(m, key) {
+                bad_bool |= doc.boolean(n, &format!("`{key}`"), subject.as_deref()).is_none();
+            }
+        }
+        if bad_bool {
+            continue;
+        }
+        if let Some(id) = &id {
+            if let Some(first) = seen.get(id) {
+                doc.error(
+                    yaml::key_pos(m, "id").unwrap_or(pos),
+                    subject.as_deref(),
+                    format!("duplicate event id `{id}`"),
+                    Some(format!(
+                        "the same id is used at line {first}; every event needs its own id"
+                    )),
+                );
+                continue;
+            }
+            seen.insert(id.clone(), pos.line);
+        }
         let raw: RawEvent = match serde_json::from_value(to_json(item)) {
             Ok(r) => r,
             Err(e) => {
@@ -524,18 +548,6 @@ pub fn read_events(doc: &mut Doc, node: &Node, world: &World, base: &Path) -> Ve
         };
         match resolve(raw, world, base, pos.line) {
             Ok(ev) => {
-                if let Some(first) = seen.get(&ev.id) {
-                    doc.error(
-                        yaml::key_pos(m, "id").unwrap_or(pos),
-                        subject.as_deref(),
-                        format!("duplicate event id `{}`", ev.id),
-                        Some(format!(
-                            "the same id is used at line {first}; every event needs its own id"
-                        )),
-                    );
-                    continue;
-                }
-                seen.insert(ev.id.clone(), pos.line);
                 if ev.at < last_at {
                     doc.error(
                         yaml::key_pos(m, "at").unwrap_or(pos),
