@@ -89,14 +89,15 @@ pub fn list(a: ListArgs) -> CliResult {
             } else {
                 format!("{t}\n")
             };
+            let noun = if total == 1 { "conversation" } else { "conversations" };
             text.push_str(&if a.in_store {
                 format!(
-                    "{} of {total} conversations at {} (the store's screen shows at most {IN_STORE})\n",
+                    "{} of {total} {noun} at {} (the store's screen shows at most {IN_STORE})\n",
                     shown.len(),
                     a.location
                 )
             } else {
-                format!("{total} conversations at {}\n", a.location)
+                format!("{total} {noun} at {}\n", a.location)
             });
             out(&text)?;
         }
@@ -143,6 +144,9 @@ pub fn one(a: OneArgs) -> CliResult {
                 let mut text = m.text.clone();
                 for p in &m.attachments {
                     text.push_str(&format!("\n[photo {p}]"));
+                }
+                for a in m.attempts.iter().skip(1).filter(|a| a.text != m.text) {
+                    text.push_str(&format!("\n[by {}: {}]", a.channel, a.text));
                 }
                 let place = if inbound {
                     let mut s = format!("landed at {}", m.locations.join(", "));
