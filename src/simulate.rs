@@ -29,6 +29,15 @@ use crate::store::{Attempt, ConversationRow, Store, StoreError};
 use crate::timeline::{Event, Status, Via, What};
 use crate::world::{ClientIdx, ContactUpdate, World};
 
+/// Sets a report's `what` when reports describe events.
+macro_rules! what {
+    ($sim:ident, $r:ident, $($arg:tt)*) => {
+        if $sim.describe {
+            $r.what = format!($($arg)*);
+        }
+    };
+}
+
 /// The notice a conversation shows when an SMS fails.
 pub const FAILED_NOTICE: &str = "Message failed to deliver";
 
@@ -105,6 +114,9 @@ pub struct Simulator<'r> {
     unread_dirty: Vec<(i64, Loc)>,
     /// Usage added since the last commit, per month, location, direction and kind.
     usage: HashMap<UsageKey, (i64, i64)>,
+    /// Whether reports describe each event in words (`what`); off when
+    /// nobody reads them (`simulate --quiet`).
+    pub describe: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -163,6 +175,7 @@ impl<'r> Simulator<'r> {
             unread,
             unread_dirty: Vec::new(),
             usage: HashMap::new(),
+            describe: true,
         })
     }
 
@@ -281,7 +294,9 @@ impl<'r> Simulator<'r> {
         let outcome: String = match &ev.what {
             What::Login { staff, location } => {
                 self.world.set_login(*staff, Some(*location));
-                r.what = format!(
+                what!(
+                    self,
+                    r,
                     "{} logs in at {}",
                     self.world.staff[*staff as usize].id,
                     self.world.loc_id(*location)
@@ -290,7 +305,7 @@ impl<'r> Simulator<'r> {
             }
             What::Logout { staff } => {
                 self.world.set_login(*staff, None);
-                r.what = format!("{} logs out", self.world.staff[*staff as usize].id);
+                what!(self, r, "{} logs out", self.world.staff[*staff as usize].id);
                 "logged out".into()
             }
             What::Appointment {
@@ -299,7 +314,9 @@ impl<'r> Simulator<'r> {
                 completed,
             } => {
                 self.world.set_last_appointment(*client, Some(*location));
-                r.what = format!(
+                what!(
+                    self,
+                    r,
                     "{} {} an appointment at {}",
                     self.world.clients[*client as usize].id,
                     if *completed { "completed" } else { "booked" },
@@ -309,7 +326,13 @@ impl<'r> Simulator<'r> {
             }
             What::Contact { client, update } => {
                 self.world.update_contact(*client, update);
-                r.what = format!("{} {}", self.world.clients[*client as usize].id, describe(update));
+                what!(
+                    self,
+                    r,
+                    "{} {}",
+                    self.world.clients[*client as usize].id,
+                    describe(update)
+                );
                 "contact updated".into()
             }
             What::ClientMessage {
@@ -347,7 +370,9 @@ impl<'r> Simulator<'r> {
                 self.staff_message(ev, seq, *staff, *client, from, sender, text, photos, write, &mut r)?
             }
             What::Delivery { message, status } => {
-                r.what = format!(
+                what!(
+                    self,
+                    r,
                     "{message} {}",
                     if *status == Status::Failed {
                         "failed"
@@ -426,7 +451,7 @@ impl<'r> Simulator<'r> {
         write: bool,
         r: &mut EventReport,
     ) -> Result<String, SimError> {
-        r.what = format!("{}: {text}", self.world.clients[client as usize].id);
+        what!(self, r, "{}: {text}", self.world.clients[client as usize].id);
         let refusal = self.check_photos(ev, photos)?;
         if !refusal.is_empty() {
             r.notices = refusal;
@@ -532,9 +557,12 @@ impl<'r> Simulator<'r> {
         r: &mut EventReport,
     ) -> Result<String, SimError> {
         let w = &self.world;
-        r.what = format!(
+        what!(
+            self,
+            r,
             "{} → {}: {text}",
-            w.staff[staff as usize].id, w.clients[client as usize].id
+            w.staff[staff as usize].id,
+            w.clients[client as usize].id
         );
         if !write {
             return Ok(String::new());
@@ -783,7 +811,7 @@ where
 {
     let recorded = sim.store.last_seq()?;
     let mut summary = Summary::default();
-    let mut pending: Vec<EventReport> = Vec::new();
+    let mut pending: Vec<EventReport> = Vec::with_capacity(batching.events.min(1 << 16));
     let mut started = Instant::now();
     sim.store.begin()?;
     let mut failure = None;

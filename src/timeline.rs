@@ -198,7 +198,7 @@ pub fn check_time(at: &str) -> Result<(), FieldError> {
 
 /// Resolves a written event against the world. `base` is the folder photo
 /// paths are relative to.
-pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result<Event, FieldError> {
+pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Result<Event, FieldError> {
     if raw.id.is_empty() {
         return Err(ferr("id", "an event needs a non-empty `id`"));
     }
@@ -321,7 +321,7 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
                 client: client(world)?,
                 from,
                 from_account,
-                text: raw.text.clone().unwrap_or_default(),
+                text: raw.text.take().unwrap_or_default(),
                 photos: photos(),
             }
         }
@@ -362,7 +362,7 @@ pub fn resolve(raw: RawEvent, world: &World, base: &Path, line: usize) -> Result
             };
             What::ClientMessage {
                 client: client(world)?,
-                text: raw.text.clone().unwrap_or_default(),
+                text: raw.text.take().unwrap_or_default(),
                 via,
                 answering,
                 photos: photos(),

@@ -111,6 +111,7 @@ pub fn run(args: Args) -> CliResult {
         let mut tl = JsonlTimeline::open(&args.timeline)?;
         let world = tl.world.clone();
         let mut sim = Simulator::new(&rules, world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
+        sim.describe = !quiet;
         // Reading and checking lines runs on a second thread, a bounded
         // number of chunks ahead of the replay, so memory stays flat.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
