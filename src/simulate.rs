@@ -121,7 +121,8 @@ pub struct Simulator<'r> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct UsageKey {
-    month: String,
+    /// `YYYY-MM`, as bytes (times are checked ASCII when read).
+    month: [u8; 7],
     location: Loc,
     inbound: bool,
     mms: bool,
@@ -229,10 +230,12 @@ impl<'r> Simulator<'r> {
     fn count_usage(&mut self, at: &str, location: Loc, inbound: bool, channel: &str, text: &str) {
         let mms = channel == "mms";
         let segments = if mms { 0 } else { segments::count(text).count as i64 };
+        let mut month = [0u8; 7];
+        month.copy_from_slice(&at.as_bytes()[..7]);
         let c = self
             .usage
             .entry(UsageKey {
-                month: at[..7].to_owned(),
+                month,
                 location,
                 inbound,
                 mms,
@@ -258,7 +261,7 @@ impl<'r> Simulator<'r> {
             let w = &self.world;
             let account = &w.accounts[w.locations[k.location as usize].account as usize].id;
             self.store.add_usage(
-                &k.month,
+                std::str::from_utf8(&k.month).expect("a checked time is ASCII"),
                 w.loc_id(k.location),
                 if k.inbound { "inbound" } else { "outbound" },
                 if k.mms { "mms" } else { "sms" },
@@ -279,8 +282,8 @@ impl<'r> Simulator<'r> {
     pub fn step(&mut self, seq: i64, ev: &Event, write: bool) -> Result<EventReport, SimError> {
         let mut r = EventReport {
             seq,
-            id: ev.id.clone(),
-            at: ev.at.clone(),
+            id: if self.describe { ev.id.clone() } else { String::new() },
+            at: if self.describe { ev.at.clone() } else { String::new() },
             event: ev.what.kind(),
             what: String::new(),
             channel: None,
@@ -291,7 +294,7 @@ impl<'r> Simulator<'r> {
             audio_cue: Vec::new(),
             already_recorded: !write,
         };
-        let outcome: String = match &ev.what {
+        let outcome: &'static str = match &ev.what {
             What::Login { staff, location } => {
                 self.world.set_login(*staff, Some(*location));
                 what!(
@@ -301,12 +304,12 @@ impl<'r> Simulator<'r> {
                     self.world.staff[*staff as usize].id,
                     self.world.loc_id(*location)
                 );
-                "logged in".into()
+                "logged in"
             }
             What::Logout { staff } => {
                 self.world.set_login(*staff, None);
                 what!(self, r, "{} logs out", self.world.staff[*staff as usize].id);
-                "logged out".into()
+                "logged out"
             }
             What::Appointment {
                 client,
@@ -322,7 +325,7 @@ impl<'r> Simulator<'r> {
                     if *completed { "completed" } else { "booked" },
                     self.world.loc_id(*location)
                 );
-                "last appointment updated".into()
+                "last appointment updated"
             }
             What::Contact { client, update } => {
                 self.world.update_contact(*client, update);
@@ -333,7 +336,7 @@ impl<'r> Simulator<'r> {
                     self.world.clients[*client as usize].id,
                     describe(update)
                 );
-                "contact updated".into()
+                "contact updated"
             }
             What::ClientMessage {
                 client,
@@ -383,7 +386,7 @@ impl<'r> Simulator<'r> {
                 if write {
                     self.delivery(ev, message, *status, &mut r)?
                 } else {
-                    String::new()
+                    ""
                 }
             }
         };
@@ -450,12 +453,12 @@ impl<'r> Simulator<'r> {
         photos: &[PathBuf],
         write: bool,
         r: &mut EventReport,
-    ) -> Result<String, SimError> {
+    ) -> Result<&'static str, SimError> {
         what!(self, r, "{}: {text}", self.world.clients[client as usize].id);
         let refusal = self.check_photos(ev, photos)?;
         if !refusal.is_empty() {
             r.notices = refusal;
-            return Ok("refused: photo".into());
+            return Ok("refused: photo");
         }
         // Opt-out and opt-in keywords change the world whether or not this
         // run writes the message.
@@ -488,7 +491,7 @@ impl<'r> Simulator<'r> {
             );
         }
         if !write {
-            return Ok(String::new());
+            return Ok("");
         }
         let start = match (answering, self.convs[client as usize]) {
             (Some((answering, location)), _) => Start::Client { answering, location },
@@ -499,12 +502,28 @@ impl<'r> Simulator<'r> {
             },
         };
         let decision = self.rules.route_inbound(&self.world, &Inbound { client, start })?;
-        r.lands_at = self.ids(&decision.lands_at);
-        r.live = decision
-            .delivered_to
-            .iter()
-            .map(|d| self.world.staff[d.staff as usize].id.clone())
-            .collect();
+        let mut lands = String::new();
+        for (i, l) in decision.lands_at.iter().enumerate() {
+            if i > 0 {
+                lands.push(',');
+            }
+            lands.push_str(self.world.loc_id(l));
+        }
+        let mut live = String::new();
+        for (i, d) in decision.delivered_to.iter().enumerate() {
+            if i > 0 {
+                live.push(',');
+            }
+            live.push_str(&self.world.staff[d.staff as usize].id);
+        }
+        if self.describe {
+            r.lands_at = self.ids(&decision.lands_at);
+            r.live = decision
+                .delivered_to
+                .iter()
+                .map(|d| self.world.staff[d.staff as usize].id.clone())
+                .collect();
+        }
         let channel = match via {
             Via::Sms if photos.is_empty() => "sms",
             Via::Sms => "mms",
@@ -513,7 +532,6 @@ impl<'r> Simulator<'r> {
         };
         r.channel = Some(channel.into());
         let conv = self.conversation(client, start)?;
-        let lands = r.lands_at.join(",");
         let store = &self.store;
         store.insert_message(
             seq,
@@ -528,7 +546,7 @@ impl<'r> Simulator<'r> {
             None,
             &attachments(photos, &self.path),
             &lands,
-            &r.live.join(","),
+            &live,
             "received",
             None,
         )?;
@@ -539,7 +557,7 @@ impl<'r> Simulator<'r> {
             let loc = self.billed_location(client, &decision.lands_at);
             self.count_usage(&ev.at, loc, true, channel, text);
         }
-        Ok("saved".into())
+        Ok("saved")
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -555,7 +573,7 @@ impl<'r> Simulator<'r> {
         photos: &[PathBuf],
         write: bool,
         r: &mut EventReport,
-    ) -> Result<String, SimError> {
+    ) -> Result<&'static str, SimError> {
         let w = &self.world;
         what!(
             self,
@@ -565,12 +583,12 @@ impl<'r> Simulator<'r> {
             w.clients[client as usize].id
         );
         if !write {
-            return Ok(String::new());
+            return Ok("");
         }
         let refusal = self.check_photos(ev, photos)?;
         if !refusal.is_empty() {
             r.notices = refusal;
-            return Ok("refused: photo".into());
+            return Ok("refused: photo");
         }
         let out = Outbound {
             client,
@@ -581,7 +599,7 @@ impl<'r> Simulator<'r> {
         if d.channel == Channel::None {
             r.channel = Some("none".into());
             r.notices.push(d.ghost_text(self.rules).to_owned());
-            return Ok("refused: unreachable".into());
+            return Ok("refused: unreachable");
         }
         let channel = channel_name(d.channel, !photos.is_empty());
         r.channel = Some(channel.into());
@@ -611,17 +629,23 @@ impl<'r> Simulator<'r> {
         if matches!(channel, "sms" | "mms") {
             self.count_usage(&ev.at, from, false, channel, &d.text);
         }
-        Ok("saved".into())
+        Ok("saved")
     }
 
-    fn delivery(&mut self, ev: &Event, message: &str, status: Status, r: &mut EventReport) -> Result<String, SimError> {
+    fn delivery(
+        &mut self,
+        ev: &Event,
+        message: &str,
+        status: Status,
+        r: &mut EventReport,
+    ) -> Result<&'static str, SimError> {
         let Some(m) = self.store.message_of_event(message)? else {
             if self.store.was_refused(message)? {
                 // The event was refused (an unreachable client, a refused
                 // photo): nothing went out, so there is nothing to report on.
                 r.notices
                     .push(format!("event `{message}` sent nothing; the report is ignored"));
-                return Ok("ignored: nothing was sent".into());
+                return Ok("ignored: nothing was sent");
             }
             return Err(self.input(
                 ev,
@@ -665,7 +689,7 @@ impl<'r> Simulator<'r> {
         if status == Status::Delivered {
             self.store
                 .set_message_status(m.id, &m.channel, "delivered", &json(&attempts))?;
-            return Ok(format!("{} delivered", m.channel));
+            return Ok("delivered");
         }
         let client = self
             .world
@@ -706,14 +730,14 @@ impl<'r> Simulator<'r> {
                     }
                     r.channel = Some(channel.into());
                     r.notices.push(format!("push failed; sent again by {channel}"));
-                    Ok(format!("push failed, sent again by {channel}"))
+                    Ok("push failed, sent again")
                 }
                 _ => {
                     self.store
                         .set_message_status(m.id, "push", "failed", &json(&attempts))?;
                     r.notices
                         .push("push failed; no other channel can reach the client".into());
-                    Ok("push failed, no other channel".into())
+                    Ok("push failed, no other channel")
                 }
             }
         } else {
@@ -739,7 +763,7 @@ impl<'r> Simulator<'r> {
                 r.notices.push(FAILED_NOTICE.into());
                 r.audio_cue = cue;
             }
-            Ok(format!("{} failed", m.channel))
+            Ok("failed")
         }
     }
 }
