@@ -619,7 +619,10 @@ impl YamlTimeline {
 struct WorldLine {
     #[serde(rename = "type")]
     kind: String,
-    path: String,
+    /// A world file, relative to the timeline.
+    path: Option<String>,
+    /// Or the world itself, as JSON.
+    world: Option<serde_json::Value>,
 }
 
 /// A JSON Lines timeline being streamed: the world, then events one by one.
@@ -652,7 +655,7 @@ impl<R: BufRead> JsonlTimeline<R> {
         let here = |line: usize, message: String| {
             Diagnostics::from(
                 Diagnostic::new(path, Pos::new(line, 1), message)
-                    .help("the first line names the world: {\"type\":\"world\",\"path\":\"world.yaml\"}"),
+                    .help("the first line names the world: {\"type\":\"world\",\"path\":\"world.yaml\"}, or holds it: {\"type\":\"world\",\"world\":{\"accounts\":[...],...}}"),
             )
         };
         reader
@@ -663,7 +666,16 @@ impl<R: BufRead> JsonlTimeline<R> {
             return Err(here(1, format!("the first line is a `{}`, not the world", first.kind)));
         }
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let world = World::load(&base.join(&first.path))?;
+        let world = match (&first.path, &first.world) {
+            (Some(p), None) => World::load(&base.join(p))?,
+            // JSON is YAML: the inline world is read by the same loader, and
+            // its problems are reported against the timeline's first line.
+            (None, Some(w)) => World::parse(Source::new(
+                format!("{} (the world on line 1)", path.display()),
+                serde_json::to_string_pretty(w).expect("JSON values serialise"),
+            ))?,
+            _ => return Err(here(1, "the world line gives either `path` or `world`".into())),
+        };
         Ok(JsonlTimeline {
             path: path.to_path_buf(),
             world,

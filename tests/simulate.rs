@@ -201,3 +201,27 @@ fn reading_commands_need_a_database() {
         "error: no database at `commroute.db`; replay a timeline into it first with `commroute simulate TIMELINE --db commroute.db`\n"
     );
 }
+
+#[test]
+fn a_json_lines_timeline_may_hold_its_world_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = serde_json::json!({
+        "accounts": [{"id": "glow", "name": "Glow Salons"}],
+        "locations": [{"id": "A", "name": "Downtown", "account": "glow"}],
+        "staff": [{"id": "sam", "name": "Sam Reyes", "locations": ["A"], "logged_in_at": "A"}],
+        "clients": [{"id": "cleo", "name": "Cleo Park", "account": "glow", "locations": ["A"],
+                     "phone": "(650) 253-0000", "sms_opt_in": true}]
+    });
+    let text = format!(
+        "{}\n{}\n",
+        serde_json::json!({"type": "world", "world": world}),
+        r#"{"id":"i1","at":"2026-03-02T09:00:00Z","type":"client_message","client":"cleo","text":"Hello"}"#
+    );
+    std::fs::write(dir.path().join("t.jsonl"), text).unwrap();
+    let (out, _) = Run::new(&["simulate", "t.jsonl", "--format", "json"])
+        .in_dir(dir.path())
+        .expect(0);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["lands_at"], serde_json::json!(["A"]));
+    assert_eq!(first["live"], serde_json::json!(["sam"]));
+}
