@@ -100,7 +100,14 @@ pub fn run(args: Args) -> CliResult {
         }
         for r in batch {
             match format {
-                Format::Json => outw.write_all(json_line("event", r).as_bytes())?,
+                Format::Json => {
+                    // `{"type":"event",` then the report's own fields: the
+                    // same line `json_line` gives, without building a map.
+                    let body = serde_json::to_string(r).expect("reports serialise");
+                    outw.write_all(b"{\"type\":\"event\",")?;
+                    outw.write_all(&body.as_bytes()[1..])?;
+                    outw.write_all(b"\n")?;
+                }
                 Format::Table => outw.write_all(row(r).as_bytes())?,
             }
         }
