@@ -158,6 +158,9 @@ impl Store {
     }
 
     fn init(conn: Connection, path: &str) -> Result<Store> {
+        // A reading command may open the store while a replay writes to it:
+        // wait for the replay's batch to commit rather than fail.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -16_000)?; // 16 MB
         conn.pragma_update(None, "temp_store", "MEMORY")?;
