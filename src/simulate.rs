@@ -52,7 +52,7 @@ pub struct EventReport {
     pub what: String,
     /// The channel a message travelled on (the fallback's, after a failed push).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
+    pub channel: Option<&'static str>,
     /// Where a client's message landed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lands_at: Vec<String>,
@@ -530,7 +530,7 @@ impl<'r> Simulator<'r> {
             Via::App => "app",
             Via::Email => "email",
         };
-        r.channel = Some(channel.into());
+        r.channel = Some(channel);
         let conv = self.conversation(client, start)?;
         let store = &self.store;
         store.insert_message(
@@ -597,12 +597,12 @@ impl<'r> Simulator<'r> {
         };
         let d = self.rules.route_outbound(&self.world, &out)?;
         if d.channel == Channel::None {
-            r.channel = Some("none".into());
+            r.channel = Some("none");
             r.notices.push(d.ghost_text(self.rules).to_owned());
             return Ok("refused: unreachable");
         }
         let channel = channel_name(d.channel, !photos.is_empty());
-        r.channel = Some(channel.into());
+        r.channel = Some(channel);
         r.sent_from = Some(self.world.loc_id(from).to_owned());
         let conv = self.conversation(client, Start::Staff { staff, from })?;
         let w = &self.world;
@@ -653,14 +653,7 @@ impl<'r> Simulator<'r> {
                 Some("a delivery report names the `id` of an earlier `staff_message` event that was sent".into()),
             ));
         };
-        if m.direction != "outbound" {
-            return Err(self.input(
-                ev,
-                format!("event `{message}` is a client's message; delivery reports are about staff messages"),
-                None,
-            ));
-        }
-        r.channel = Some(m.channel.clone());
+        r.channel = Some(static_channel(&m.channel));
         // A message that nobody reported on yet has only its first attempt,
         // implied by the row (kept out of it to keep rows small).
         let mut attempts: Vec<Attempt> = match &m.attempts {
@@ -691,14 +684,15 @@ impl<'r> Simulator<'r> {
                 .set_message_status(m.id, &m.channel, "delivered", &json(&attempts))?;
             return Ok("delivered");
         }
+        let md = self.store.sent_details(m.id)?;
         let client = self
             .world
-            .client(&m.client)
+            .client(&md.client)
             .expect("a saved conversation belongs to a client of this world");
         if m.channel == "push" {
             // The contract: a failed push goes out once more on the next
             // eligible channel; the rules decide which, skipping push.
-            let sender = m
+            let sender = md
                 .account
                 .as_deref()
                 .and_then(|a| self.world.account(a))
@@ -706,14 +700,14 @@ impl<'r> Simulator<'r> {
             let out = Outbound {
                 client,
                 sender,
-                text: m.typed.clone().unwrap_or_default(),
+                text: md.typed.clone(),
             };
             let next = self
                 .rules
                 .route_outbound_fallback(&self.world, &out, &[Channel::Push])?;
             match next {
                 Some(d) if d.channel != Channel::None => {
-                    let photos = m.attachments != "[]";
+                    let photos = md.attachments != "[]";
                     let channel = channel_name(d.channel, photos);
                     attempts.push(Attempt {
                         n: n + 1,
@@ -721,14 +715,14 @@ impl<'r> Simulator<'r> {
                         channel: channel.into(),
                         status: "sent".into(),
                         status_at: None,
-                        text: (d.text != m.text).then(|| d.text.clone()),
+                        text: (d.text != md.text).then(|| d.text.clone()),
                     });
                     self.store.set_message_status(m.id, channel, "sent", &json(&attempts))?;
                     if matches!(channel, "sms" | "mms") {
-                        let from = self.world.location(&m.locations).expect("saved from a known location");
+                        let from = self.world.location(&md.location).expect("saved from a known location");
                         self.count_usage(&ev.at, from, false, channel, &d.text);
                     }
-                    r.channel = Some(channel.into());
+                    r.channel = Some(channel);
                     r.notices.push(format!("push failed; sent again by {channel}"));
                     Ok("push failed, sent again")
                 }
@@ -765,6 +759,18 @@ impl<'r> Simulator<'r> {
             }
             Ok("failed")
         }
+    }
+}
+
+/// A channel name read back from the store, as the static name reports use.
+fn static_channel(c: &str) -> &'static str {
+    match c {
+        "push" => "push",
+        "sms" => "sms",
+        "mms" => "mms",
+        "email" => "email",
+        "app" => "app",
+        _ => "none",
     }
 }
 

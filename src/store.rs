@@ -122,26 +122,30 @@ pub struct ConversationRow {
     pub answered_location: Option<String>,
 }
 
-/// An outbound message, as a delivery report needs it.
+/// A staff message, as a delivery report needs it.
 #[derive(Debug, Clone)]
 pub struct SentMessage {
     pub id: i64,
     pub conversation: i64,
+    /// Every attempt so far (the JSON of `messages.attempts`); `None`: only the first.
+    pub attempts: Option<String>,
+    /// The channel of the latest attempt.
+    pub channel: String,
+    pub at: String,
+}
+
+/// The rest of a staff message, needed when a report says it failed.
+#[derive(Debug, Clone)]
+pub struct SentDetails {
     pub client: String,
-    pub direction: String,
-    pub sender: String,
     pub account: Option<String>,
     /// As staff typed it.
-    pub typed: Option<String>,
+    pub typed: String,
     /// As sent on the first attempt.
     pub text: String,
     pub attachments: String,
-    pub locations: String,
-    /// Every attempt so far (the JSON of `messages.attempts`); `None`: only the first.
-    pub attempts: Option<String>,
-    pub at: String,
-    /// The channel of the latest attempt.
-    pub channel: String,
+    /// Where it was sent from.
+    pub location: String,
 }
 
 impl Store {
@@ -389,35 +393,45 @@ impl Store {
         Ok(())
     }
 
-    /// The message an event created, with its latest attempt.
+    /// The staff message an event sent, with its attempts.
     pub fn message_of_event(&self, event: &str) -> Result<Option<SentMessage>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT m.id, m.conversation, c.client, m.direction, m.sender, m.account, coalesce(m.typed, m.text),
-                        m.attachments, m.locations, m.attempts, m.channel, m.text, m.at
+                "SELECT m.id, m.conversation, m.attempts, m.channel, m.at
                  FROM outbound o JOIN messages m ON m.id = o.message
-                 JOIN conversations c ON c.id = m.conversation
                  WHERE o.event = ?1",
             )?
             .query_row([event], |r| {
                 Ok(SentMessage {
                     id: r.get(0)?,
                     conversation: r.get(1)?,
-                    client: r.get(2)?,
-                    direction: r.get(3)?,
-                    sender: r.get(4)?,
-                    account: r.get(5)?,
-                    typed: r.get(6)?,
-                    attachments: r.get(7)?,
-                    locations: r.get(8)?,
-                    attempts: r.get(9)?,
-                    channel: r.get(10)?,
-                    text: r.get(11)?,
-                    at: r.get(12)?,
+                    attempts: r.get(2)?,
+                    channel: r.get(3)?,
+                    at: r.get(4)?,
                 })
             })
             .optional()?)
+    }
+
+    pub fn sent_details(&self, message: i64) -> Result<SentDetails> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT c.client, m.account, coalesce(m.typed, m.text), m.text, m.attachments, m.locations
+                 FROM messages m JOIN conversations c ON c.id = m.conversation
+                 WHERE m.id = ?1",
+            )?
+            .query_row([message], |r| {
+                Ok(SentDetails {
+                    client: r.get(0)?,
+                    account: r.get(1)?,
+                    typed: r.get(2)?,
+                    text: r.get(3)?,
+                    attachments: r.get(4)?,
+                    location: r.get(5)?,
+                })
+            })?)
     }
 }
 

@@ -289,7 +289,7 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
     match &c.subject {
         Subject::Event(id) => {
             if let Some(r) = o.events.iter().find(|r| &r.id == id) {
-                put("channel", r.channel.clone().unwrap_or_else(|| "-".into()));
+                put("channel", r.channel.unwrap_or("-").to_owned());
                 put("lands_at", list(&r.lands_at));
                 put("sent_from", r.sent_from.clone().unwrap_or_else(|| "-".into()));
                 put("live", list(&r.live));
