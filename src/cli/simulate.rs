@@ -61,7 +61,7 @@ fn row(r: &EventReport) -> String {
         r.at,
         r.id,
         what,
-        r.channel.as_deref().unwrap_or(""),
+        r.channel.unwrap_or(""),
         match &r.sent_from {
             Some(f) => format!("from {f}"),
             None => r.lands_at.join(","),
