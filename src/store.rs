@@ -13,6 +13,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+/// How many conversations a store's screen shows at once.
+pub const IN_STORE: usize = 10;
+
 /// Bumped when the schema changes; a database of another version is refused.
 pub const SCHEMA_VERSION: &str = "3";
 

@@ -4,14 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use commroute::store::Store;
+use commroute::store::{Store, IN_STORE};
 
 use super::output::{fields, json_line, table};
 use super::simulate::DEFAULT_DB;
 use super::{out, CliResult, Exit, Format};
-
-/// How many conversations a store's screen shows at once.
-pub const IN_STORE: usize = 10;
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {

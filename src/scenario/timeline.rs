@@ -13,15 +13,12 @@ use serde::Serialize;
 use crate::diag::{one_of, Pos};
 use crate::policy::RuleSet;
 use crate::simulate::{self, Batching, EventReport, Simulator};
-use crate::store::{ConversationView, Store, UsageBy, UsageRow};
+use crate::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
 use crate::timeline::{self, Event};
 use crate::world::World;
 use crate::yaml::{self, Doc};
 
 use super::{Actual, CaseReport, Mismatch};
-
-/// How many conversations a store's screen shows at once.
-pub const IN_STORE: usize = 10;
 
 /// The events of a timeline scenario and what must come out.
 #[derive(Debug, Clone)]
