@@ -753,6 +753,56 @@ impl Test {
     }
 }
 
+impl Test {
+    /// A sentence saying why this test held, with the values seen.
+    fn success(&self, ctx: &Ctx, sb: &Sandbox) -> String {
+        let info = self.fact.info();
+        let w = ctx.world;
+        let saw = ctx.value(self.fact).show(w);
+        let operand = |e: &SetExpr| {
+            e.eval(ctx, sb)
+                .map(|s| crate::facts::Value::Set(s).show(w))
+                .unwrap_or_else(|e| e)
+        };
+        match &self.op {
+            Op::Bool(true) => info.label.to_string(),
+            Op::Bool(false) => info.absent.unwrap_or(info.label).to_string(),
+            Op::Word(_) | Op::OneOf(_) | Op::LocationIs(_) | Op::AccountIs(_) | Op::Present(true) => {
+                format!("{} is `{saw}`", info.label)
+            }
+            Op::Present(false) => info
+                .absent
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{} is missing", info.label)),
+            Op::In(set) => format!("{} is `{saw}`, one of {} `{}`", info.label, set.label(), operand(set)),
+            Op::SameAs(g) => format!("{} and {} are both `{saw}`", info.label, g.info().label),
+            Op::Count(_) | Op::CountAtLeast(_) | Op::CountAtMost(_) => {
+                let n = ctx.set(self.fact).len();
+                format!("{} `{saw}` number {n}", info.label)
+            }
+            Op::SharesAnyWith(other) => {
+                let common = other
+                    .eval(ctx, sb)
+                    .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(w))
+                    .unwrap_or_default();
+                format!(
+                    "{} `{saw}` and {} `{}` have `{common}` in common",
+                    info.label,
+                    other.label(),
+                    operand(other)
+                )
+            }
+            Op::SharesNoneWith(other) => format!(
+                "{} `{saw}` and {} `{}` have no location in common",
+                info.label,
+                other.label(),
+                operand(other)
+            ),
+            Op::Contains(other) => format!("{} `{saw}` include {} `{}`", info.label, other.label(), operand(other)),
+        }
+    }
+}
+
 impl Cond {
     /// Whether the condition holds: the fast path, with no explanation.
     pub fn holds(&self, ctx: &Ctx, sb: &Sandbox) -> EvalResult<bool> {
@@ -855,6 +905,45 @@ impl Cond {
                         },
                         saw,
                     })
+                }
+            }
+        })
+    }
+
+    /// Why a condition that holds held, in plain words with the values seen:
+    /// every test of an `all`, the first alternative of an `any` that held.
+    pub fn why(&self, ctx: &Ctx, sb: &Sandbox) -> EvalResult<String> {
+        Ok(match self {
+            Cond::Always => "it is the catch-all (`when: always`)".into(),
+            Cond::Test(t) => t.success(ctx, sb),
+            Cond::All(parts) => parts
+                .iter()
+                .map(|p| p.why(ctx, sb))
+                .collect::<EvalResult<Vec<_>>>()?
+                .join(" and "),
+            Cond::Any(parts) => {
+                for p in parts {
+                    if p.holds(ctx, sb)? {
+                        return p.why(ctx, sb);
+                    }
+                }
+                "one of the alternatives held".into()
+            }
+            Cond::Not(c) => match c.why_not(ctx, sb)? {
+                Some(f) => f.reason,
+                None => format!("`{c}` did not hold"),
+            },
+            Cond::Script(s) => {
+                let reads = sb.reads(&s.script, ctx);
+                let saw = reads
+                    .iter()
+                    .map(|(n, v)| format!("{n} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if saw.is_empty() {
+                    "the Rhai condition gave true".into()
+                } else {
+                    format!("the Rhai condition gave true (it read {saw})")
                 }
             }
         })

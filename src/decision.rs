@@ -17,6 +17,8 @@ use crate::world::{StaffIdx, World};
 pub struct RuleStep {
     pub rule: usize,
     pub failure: Option<Failure>,
+    /// Why it applied, when it did.
+    pub because: Option<String>,
 }
 
 /// How the delivery policy treated one staff member.
@@ -25,8 +27,8 @@ pub struct StaffStep {
     pub staff: StaffIdx,
     /// The first gate that did not hold, if any.
     pub gate: Option<(usize, Failure)>,
-    /// The grants that held (only evaluated when every gate held).
-    pub grants: Vec<usize>,
+    /// The grants that held (only evaluated when every gate held), with why.
+    pub grants: Vec<(usize, String)>,
     /// The grants that did not hold, with why.
     pub refused: Vec<(usize, Failure)>,
 }
@@ -91,6 +93,9 @@ pub struct TraceLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff: Option<String>,
     pub applied: bool,
+    /// Why it applied, with the values seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<Failure>,
 }
@@ -99,9 +104,10 @@ impl TraceLine {
     /// The line in plain words.
     pub fn sentence(&self) -> String {
         let who = self.staff.as_ref().map(|s| format!(" for `{s}`")).unwrap_or_default();
-        match &self.failed {
-            None => format!("{} applied{who}", self.rule),
-            Some(f) => format!("{} did not apply{who}: {}", self.rule, f.reason),
+        match (&self.failed, &self.because) {
+            (None, Some(b)) => format!("{} applied{who}: {b}", self.rule),
+            (None, None) => format!("{} applied{who}", self.rule),
+            (Some(f), _) => format!("{} did not apply{who}: {}", self.rule, f.reason),
         }
     }
 }
@@ -131,6 +137,7 @@ fn steps<'a>(policy: &'static str, ids: &[&str], steps: &'a [RuleStep]) -> impl 
         rule: ids[s.rule].clone(),
         staff: None,
         applied: s.failure.is_none(),
+        because: s.because.clone(),
         failed: s.failure.clone(),
     })
 }
@@ -150,6 +157,7 @@ impl InboundDecision {
                         rule: d.gates[*g].id.clone(),
                         staff,
                         applied: false,
+                        because: None,
                         failed: Some(f.clone()),
                     });
                     continue;
@@ -157,7 +165,7 @@ impl InboundDecision {
                 let mut lines: Vec<(usize, TraceLine)> = s
                     .grants
                     .iter()
-                    .map(|g| {
+                    .map(|(g, because)| {
                         (
                             *g,
                             TraceLine {
@@ -165,6 +173,7 @@ impl InboundDecision {
                                 rule: d.grants[*g].id.clone(),
                                 staff: staff.clone(),
                                 applied: true,
+                                because: Some(because.clone()),
                                 failed: None,
                             },
                         )
@@ -177,6 +186,7 @@ impl InboundDecision {
                                 rule: d.grants[*g].id.clone(),
                                 staff: staff.clone(),
                                 applied: false,
+                                because: None,
                                 failed: Some(f.clone()),
                             },
                         )

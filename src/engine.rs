@@ -62,7 +62,16 @@ fn first_match<'r, O, const TRACE: bool>(
         if TRACE {
             let failure = rule.when.why_not(ctx, sb).map_err(|m| eval_err(file, rule, m))?;
             let applied = failure.is_none();
-            steps.push(RuleStep { rule: i, failure });
+            let because = if applied {
+                Some(rule.when.why(ctx, sb).map_err(|m| eval_err(file, rule, m))?)
+            } else {
+                None
+            };
+            steps.push(RuleStep {
+                rule: i,
+                failure,
+                because,
+            });
             if applied {
                 return Ok((i, rule));
             }
@@ -168,7 +177,9 @@ impl RuleSet {
                 if step.gate.is_none() {
                     for (g, grant) in d.grants.iter().enumerate() {
                         match grant.when.why_not(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))? {
-                            None => step.grants.push(g),
+                            None => step
+                                .grants
+                                .push((g, grant.when.why(ctx, sb).map_err(|m| eval_err(&d.file, grant, m))?)),
                             Some(f) => step.refused.push((g, f)),
                         }
                     }
@@ -176,7 +187,7 @@ impl RuleSet {
                 if step.receives() {
                     delivered_to.push(Recipient {
                         staff: s,
-                        grant: step.grants[0],
+                        grant: step.grants[0].0,
                     });
                 }
                 trace.staff.push(step);

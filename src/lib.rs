@@ -1,17 +1,23 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod condition;
 pub mod contact;
+pub mod coverage;
 pub mod decision;
 pub mod diag;
 pub mod engine;
 pub mod event;
 pub mod facts;
+pub mod fixture;
+pub mod impact;
+pub mod junit;
 pub mod locset;
 pub mod photo;
 pub mod policy;
 pub mod scenario;
+pub mod schema;
 pub mod script;
 pub mod segments;
 pub mod simulate;

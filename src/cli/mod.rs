@@ -4,11 +4,15 @@
 //! subcommand lives in its own file and returns an [`Exit`]. Results go to
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
+mod analyze;
 mod check;
 mod check_photo;
 mod conversations;
+mod coverage;
+mod diff;
 mod output;
 mod route;
+mod schema;
 mod simulate;
 mod test;
 mod usage;
@@ -82,6 +86,14 @@ enum Command {
     Usage(usage::Args),
     /// Check files against the photo rules (type from content, size limit).
     CheckPhoto(check_photo::Args),
+    /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
+    Analyze(analyze::Args),
+    /// Every input whose outcome changes between two rule sets.
+    Diff(diff::Args),
+    /// Which rules the scenarios reach; exit 1 below --min.
+    Coverage(coverage::Args),
+    /// Print the JSON Schema of a kind of file, for editors.
+    Schema(schema::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -101,6 +113,11 @@ pub struct RulesArg {
 }
 
 impl RulesArg {
+    /// The directory given with `--rules`, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.rules.clone()
+    }
+
     pub fn load(&self) -> Result<(RuleSet, String), Diagnostics> {
         match &self.rules {
             Some(dir) => Ok((RuleSet::load_dir(dir)?, dir.display().to_string())),
@@ -128,6 +145,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Conversation(a) => conversations::one(a),
         Command::Usage(a) => usage::run(a),
         Command::CheckPhoto(a) => check_photo::run(a),
+        Command::Analyze(a) => analyze::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Coverage(a) => coverage::run(a),
+        Command::Schema(a) => schema::run(a),
     };
     let code = match result {
         Ok(code) => code,

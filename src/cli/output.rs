@@ -40,3 +40,18 @@ pub fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
     }
     format!("{v}\n")
 }
+
+/// One CSV record (RFC 4180: fields with commas, quotes or newlines are quoted).
+pub fn csv_line(fields: &[&str]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                (*f).to_owned()
+            }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}

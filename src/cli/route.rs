@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use commroute::decision::TraceLine;
+use commroute::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
 use commroute::{InboundRequest, OutboundRequest, World};
 
 use super::output::{fields, json_line};
@@ -43,6 +44,12 @@ pub struct InboundArgs {
     /// Say why each rule did or did not apply
     #[arg(long)]
     explain: bool,
+    /// Append this decision as a case to a scenario file (created if needed), its outcome as the expectation
+    #[arg(long, value_name = "FILE")]
+    save_case: Option<PathBuf>,
+    /// The saved case's name [default: a description of the event]
+    #[arg(long, value_name = "NAME", requires = "save_case")]
+    name: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     #[command(flatten)]
@@ -65,6 +72,12 @@ pub struct OutboundArgs {
     /// Say why each rule did or did not apply
     #[arg(long)]
     explain: bool,
+    /// Append this decision as a case to a scenario file (created if needed), its outcome as the expectation
+    #[arg(long, value_name = "FILE")]
+    save_case: Option<PathBuf>,
+    /// The saved case's name [default: a description of the event]
+    #[arg(long, value_name = "NAME", requires = "save_case")]
+    name: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     #[command(flatten)]
@@ -133,10 +146,10 @@ fn inbound(a: InboundArgs) -> CliResult {
     let mut world = World::load(&a.world)?;
     apply_logins(&mut world, &a.login, &a.logout)?;
     let req = InboundRequest {
-        client: a.client,
-        answering: a.answering,
-        staff: a.staff,
-        from: a.from,
+        client: a.client.clone(),
+        answering: a.answering.clone(),
+        staff: a.staff.clone(),
+        from: a.from.clone(),
     };
     let ev = req
         .resolve(&world)
@@ -148,6 +161,36 @@ fn inbound(a: InboundArgs) -> CliResult {
     }
     .context("the rules could not decide this message")?;
     let report = decision.report(&rules, &world);
+    if let Some(path) = &a.save_case {
+        let login = a
+            .login
+            .iter()
+            .filter_map(|l| l.split_once('@').map(|(s, l)| (s.to_owned(), l.to_owned())))
+            .collect();
+        let name = a.name.clone().unwrap_or_else(|| match (&req.answering, &req.staff) {
+            (Some(k), _) => format!("{} answers {k}", req.client),
+            (None, Some(s)) => format!("{s} started a conversation with {}", req.client),
+            _ => format!("{} writes out of the blue", req.client),
+        });
+        let case = SavedCase {
+            name,
+            login,
+            logout: a.logout.clone(),
+            event: SavedEvent::Inbound {
+                client: req.client.clone(),
+                answering: req.answering.clone(),
+                staff: req.staff.clone(),
+                from: req.from.clone(),
+            },
+            expect: vec![
+                ("lands_at", flow_list(&report.lands_at)),
+                ("delivered_to", flow_list(&report.delivered_to)),
+                ("rule", scalar(&report.rule)),
+            ],
+        };
+        let line = fixture::save_case(path, &a.world, &case)?;
+        eprintln!("saved case `{}` at {}:{line}", case.name, path.display());
+    }
     match a.format {
         Format::Json => out(&json_line("inbound", &report))?,
         Format::Table => {
@@ -192,9 +235,9 @@ fn outbound(a: OutboundArgs) -> CliResult {
     let (rules, _) = a.rules.load()?;
     let world = World::load(&a.world)?;
     let req = OutboundRequest {
-        client: a.client,
-        from_account: a.from_account,
-        text: a.text,
+        client: a.client.clone(),
+        from_account: a.from_account.clone(),
+        text: a.text.clone(),
     };
     let ev = req
         .resolve(&world)
@@ -206,6 +249,29 @@ fn outbound(a: OutboundArgs) -> CliResult {
     }
     .context("the rules could not decide this message")?;
     let report = decision.report(&rules);
+    if let Some(path) = &a.save_case {
+        let case = SavedCase {
+            name: a
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} writes to {}", req.from_account, req.client)),
+            login: vec![],
+            logout: vec![],
+            event: SavedEvent::Outbound {
+                client: req.client.clone(),
+                from_account: req.from_account.clone(),
+                text: req.text.clone(),
+            },
+            expect: vec![
+                ("channel", scalar(report.channel.name())),
+                ("ghost_text", scalar(&report.ghost_text)),
+                ("text", scalar(&report.text)),
+                ("rule", scalar(&report.rule)),
+            ],
+        };
+        let line = fixture::save_case(path, &a.world, &case)?;
+        eprintln!("saved case `{}` at {}:{line}", case.name, path.display());
+    }
     match a.format {
         Format::Json => out(&json_line("outbound", &report))?,
         Format::Table => {

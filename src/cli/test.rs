@@ -1,11 +1,22 @@
-//! `commroute test`: run scenario files, one row per case, `N passed, M failed`.
+//! `commroute test`: run scenario files, one row per case, `N passed, M failed`;
+//! JUnit XML for CI; `--watch` to run again whenever a rules or scenario file changes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use commroute::scenario::{self, FileReport};
 
 use super::output::{json_line, table};
-use super::{out, CliResult, Exit, Format, RulesArg};
+use super::{out, CliResult, Exit, RulesArg};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum TestFormat {
+    #[default]
+    Table,
+    Json,
+    /// JUnit XML, for CI systems
+    Junit,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,16 +29,73 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: TestFormat,
+    /// Run again whenever a rules or scenario file changes (stop with Ctrl-C)
+    #[arg(long)]
+    watch: bool,
 }
 
 pub fn run(args: Args) -> CliResult {
-    let (rules, _) = args.rules.load()?;
-    let paths = if args.paths.is_empty() {
+    if !args.watch {
+        return run_once(&args);
+    }
+    let mut watched = watch_list(&args);
+    loop {
+        match run_once(&args) {
+            Ok(_) => {}
+            Err(super::Failure::Diagnostics(d)) => eprintln!("{d}"),
+            Err(super::Failure::Other(e)) => eprintln!("error: {e:#}"),
+        }
+        eprintln!("watching the rules and scenario files for changes (Ctrl-C to stop)");
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = watch_list(&args);
+            if now != watched {
+                watched = now;
+                break;
+            }
+        }
+    }
+}
+
+/// Every file the run reads that may change: the rules and the scenario files, with their times.
+fn watch_list(args: &Args) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let mut roots = scenario_paths(args);
+    roots.push(args.rules.dir().unwrap_or_else(|| PathBuf::from("rules")));
+    let mut files = Vec::new();
+    fn walk(p: &Path, out: &mut Vec<(PathBuf, Option<SystemTime>)>, depth: usize) {
+        if depth > 16 {
+            return;
+        }
+        if p.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(p) {
+                let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                entries.sort();
+                for e in entries {
+                    walk(&e, out, depth + 1);
+                }
+            }
+        } else {
+            out.push((p.to_path_buf(), std::fs::metadata(p).and_then(|m| m.modified()).ok()));
+        }
+    }
+    for r in roots {
+        walk(&r, &mut files, 0);
+    }
+    files
+}
+
+fn scenario_paths(args: &Args) -> Vec<PathBuf> {
+    if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
-        args.paths
-    };
+        args.paths.clone()
+    }
+}
+
+fn run_once(args: &Args) -> CliResult {
+    let (rules, _) = args.rules.load()?;
+    let paths = scenario_paths(args);
     let files = scenario::discover(&paths)?;
     let mut reports: Vec<FileReport> = Vec::new();
     let mut broken = commroute::Diagnostics::default();
@@ -40,7 +108,8 @@ pub fn run(args: Args) -> CliResult {
     let passed: usize = reports.iter().map(FileReport::passed).sum();
     let failed: usize = reports.iter().map(FileReport::failed).sum();
     match args.format {
-        Format::Json => {
+        TestFormat::Junit => out(&commroute::junit::report(&reports, &broken))?,
+        TestFormat::Json => {
             let mut text = String::new();
             for r in &reports {
                 for c in &r.cases {
@@ -65,7 +134,7 @@ pub fn run(args: Args) -> CliResult {
             ));
             out(&text)?;
         }
-        Format::Table => {
+        TestFormat::Table => {
             let mut t = table(&["file", "case", "result", "deciding rule"]);
             let mut details = String::new();
             for r in &reports {
@@ -95,7 +164,7 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     if !broken.is_empty() {
-        eprintln!("{}", broken.sorted());
+        eprintln!("{}", broken.clone().sorted());
         return Ok(Exit::Usage);
     }
     if passed + failed == 0 {

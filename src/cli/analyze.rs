@@ -1,0 +1,141 @@
+//! `commroute analyze`: the decision matrix, shadowed rules and gaps.
+
+use commroute::analysis::{self, Analysis, Classes, Row};
+
+use super::output::{csv_line, json_line, table};
+use super::{out, CliResult, Exit, RulesArg};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum MatrixFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    rules: RulesArg,
+    #[arg(long, value_enum, default_value_t)]
+    format: MatrixFormat,
+    /// Print the witness world of matrix row N (as numbered in the table) and the command that routes it
+    #[arg(long, value_name = "N")]
+    witness: Option<usize>,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let (rules, _) = args.rules.load()?;
+    let classes = Classes::for_rules(&[&rules]);
+    let a = analysis::analyze(&rules, &classes);
+    if let Some(n) = args.witness {
+        let Some(row) = n.checked_sub(1).and_then(|i| a.rows.get(i)) else {
+            return Err(anyhow::anyhow!("--witness {n}: the matrix has rows 1 to {}", a.rows.len()).into());
+        };
+        out(&format!(
+            "# row {n}: {} ({})\n# {}, decided by `{}`\n# save this file as witness.yaml, then: {} --explain\n{}",
+            row.description, row.policy, row.outcome, row.rule, row.witness.command, row.witness.world
+        ))?;
+        return Ok(Exit::Ok);
+    }
+    out(&render(&a, args.format))?;
+    Ok(if a.clean() { Exit::Ok } else { Exit::Failed })
+}
+
+fn live(row: &Row) -> String {
+    row.live
+        .iter()
+        .filter_map(|c| c.grant.as_ref().map(|g| format!("{} ({g})", c.recipient)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn render(a: &Analysis, format: MatrixFormat) -> String {
+    let mut text = String::new();
+    match format {
+        MatrixFormat::Json => {
+            for r in &a.rows {
+                text.push_str(&json_line("class", r));
+            }
+            for s in &a.shadowed {
+                text.push_str(&json_line("shadowed", s));
+            }
+            for g in &a.gaps {
+                text.push_str(&json_line("gap", g));
+            }
+            for r in &a.redundant {
+                text.push_str(&json_line("redundant", r));
+            }
+            text.push_str(&json_line(
+                "summary",
+                &serde_json::json!({"classes": a.rows.len(), "shadowed": a.shadowed.len(), "gaps": a.gaps.len()}),
+            ));
+        }
+        MatrixFormat::Csv => {
+            text.push_str(&csv_line(&[
+                "policy",
+                "class",
+                "example",
+                "outcome",
+                "rule",
+                "text_rule",
+                "received_live_by",
+                "partial",
+                "gap",
+            ]));
+            for r in &a.rows {
+                text.push_str(&csv_line(&[
+                    r.policy,
+                    &r.description,
+                    &r.example,
+                    &r.outcome,
+                    &r.rule,
+                    r.text_rule.as_deref().unwrap_or(""),
+                    &live(r),
+                    &r.partial.join("; "),
+                    r.gap.as_deref().unwrap_or(""),
+                ]));
+            }
+        }
+        MatrixFormat::Table => {
+            let mut t = table(&["#", "policy", "class", "example", "outcome", "deciding rule"]);
+            for (i, r) in a.rows.iter().enumerate() {
+                let mut rule = r.rule.clone();
+                if let Some(t) = &r.text_rule {
+                    rule.push_str(&format!(" + {t}"));
+                }
+                if !r.partial.is_empty() {
+                    rule.push_str(&format!(" (evaluated on the witness: {})", r.partial.join(", ")));
+                }
+                t.add_row(vec![
+                    (i + 1).to_string(),
+                    r.policy.to_string(),
+                    r.description.clone(),
+                    r.example.clone(),
+                    r.outcome.clone(),
+                    rule,
+                ]);
+            }
+            text.push_str(&format!("{t}\n"));
+            for s in &a.shadowed {
+                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, s.reason));
+            }
+            for g in &a.gaps {
+                text.push_str(&format!(
+                    "gap: {}: {} (for example: {})\n",
+                    g.class, g.reason, g.example
+                ));
+            }
+            for r in &a.redundant {
+                text.push_str(&format!("note: {} rule {}\n", r.policy, r.reason));
+            }
+            text.push_str(&format!(
+                "{} classes, {} shadowed rules, {} gaps\n",
+                a.rows.len(),
+                a.shadowed.len(),
+                a.gaps.len()
+            ));
+        }
+    }
+    text
+}

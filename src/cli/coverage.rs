@@ -1,0 +1,105 @@
+//! `commroute coverage`: which rules the scenarios reach, with a threshold.
+
+use std::path::PathBuf;
+
+use commroute::coverage::{self, Coverage};
+use commroute::scenario::{self, FileReport};
+
+use super::output::{json_line, table};
+use super::{out, CliResult, Exit, Format, RulesArg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files or directories [default: scenarios]
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: RulesArg,
+    /// Exit 1 when fewer than PERCENT of the rules and grants are reached
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    min: Option<f64>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
+}
+
+pub fn run(args: Args) -> CliResult {
+    let (rules, _) = args.rules.load()?;
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths
+    };
+    let mut reports: Vec<FileReport> = Vec::new();
+    let mut broken = commroute::Diagnostics::default();
+    for f in scenario::discover(&paths)? {
+        match scenario::run_file(&f, &rules, None) {
+            Ok(r) => reports.push(r),
+            Err(d) => broken.extend(d),
+        }
+    }
+    if !broken.is_empty() {
+        return Err(broken.sorted().into());
+    }
+    let c = coverage::measure(&rules, &reports);
+    out(&render(&c, args.format))?;
+    let failed: usize = reports.iter().map(FileReport::failed).sum();
+    if failed > 0 {
+        eprintln!("note: {failed} scenario cases fail; `commroute test` shows why");
+    }
+    Ok(match args.min {
+        Some(min) if c.percent() + 1e-9 < min => {
+            eprintln!("error: coverage {:.1}% is below the minimum {min}%", c.percent());
+            Exit::Failed
+        }
+        _ => Exit::Ok,
+    })
+}
+
+fn render(c: &Coverage, format: Format) -> String {
+    let mut text = String::new();
+    match format {
+        Format::Json => {
+            for r in &c.rules {
+                text.push_str(&json_line("rule", r));
+            }
+            text.push_str(&json_line(
+                "summary",
+                &serde_json::json!({"cases": c.cases, "covered": c.covered, "total": c.total, "percent": c.percent()}),
+            ));
+        }
+        Format::Table => {
+            let mut t = table(&["policy", "rule", "kind", "reached by"]);
+            for r in &c.rules {
+                let reached = match (r.kind, r.count) {
+                    ("gate", 0) => "refused nobody".to_string(),
+                    ("gate", n) => format!("refused {n} staff"),
+                    (_, 0) => "NOT REACHED".to_string(),
+                    ("grant", n) => format!("admitted {n} staff"),
+                    (_, 1) => "decided 1 case".to_string(),
+                    (_, n) => format!("decided {n} cases"),
+                };
+                t.add_row(vec![r.policy.to_string(), r.rule.clone(), r.kind.to_string(), reached]);
+            }
+            text.push_str(&format!("{t}\n"));
+            let unreached: Vec<&str> = c.unreached().map(|r| r.rule.as_str()).collect();
+            if !unreached.is_empty() {
+                text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
+            }
+            text.push_str(&format!(
+                "{:.1}% of rules and grants reached ({} of {}) by {} cases\n",
+                c.percent(),
+                c.covered,
+                c.total,
+                c.cases
+            ));
+        }
+    }
+    text
+}

@@ -1,0 +1,135 @@
+//! `commroute diff`: every input whose outcome a rules change alters.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use commroute::impact::{self, Impact};
+use commroute::scenario::{self, ScenarioFile};
+use commroute::{Diagnostics, RuleSet, World};
+
+use super::output::{json_line, table};
+use super::{out, CliResult, Exit, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The rules before the change: a directory, or a git revision (its `rules/` is read through git)
+    #[arg(long, value_name = "REV_OR_DIR")]
+    base: String,
+    /// The rules after the change [default: rules]
+    #[arg(long, value_name = "DIR", default_value = "rules")]
+    head: PathBuf,
+    /// Recorded events, JSON Lines (the format `route` takes); needs --world
+    #[arg(long, value_name = "FILE", requires = "world")]
+    events: Option<PathBuf>,
+    /// The world the recorded events refer to
+    #[arg(long, value_name = "FILE")]
+    world: Option<PathBuf>,
+    /// Scenario files or directories to compare on [default: scenarios, if present]
+    #[arg(long = "scenarios", value_name = "PATH")]
+    scenarios: Vec<PathBuf>,
+    /// Exit 1 when any outcome changed
+    #[arg(long)]
+    deny_changes: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let base = impact::load_base(&args.base, &args.head)?;
+    let head = RuleSet::load_dir(&args.head)?;
+    let paths = if args.scenarios.is_empty() {
+        if Path::new("scenarios").is_dir() {
+            vec![PathBuf::from("scenarios")]
+        } else {
+            vec![]
+        }
+    } else {
+        args.scenarios.clone()
+    };
+    let mut files = Vec::new();
+    let mut diags = Diagnostics::default();
+    if !paths.is_empty() {
+        for f in scenario::discover(&paths)? {
+            match ScenarioFile::load(&f) {
+                Ok(s) => files.push(s),
+                Err(d) => diags.extend(d),
+            }
+        }
+    }
+    let world = match &args.world {
+        Some(w) => Some(World::load(w)?),
+        None => None,
+    };
+    let events = match (&args.events, &world) {
+        (Some(e), Some(w)) => Some(impact::read_events(e, w)?),
+        _ => None,
+    };
+    if !diags.is_empty() {
+        return Err(diags.sorted().into());
+    }
+    let recorded = match (&world, &events) {
+        (Some(w), Some(e)) => Some((w, e.as_slice())),
+        _ => None,
+    };
+    let result = impact::compare(&base, &head, &files, recorded);
+    out(&render(&result, args.format)).context("writing the report")?;
+    Ok(if args.deny_changes && !result.is_unchanged() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn render(i: &Impact, format: Format) -> String {
+    let mut text = String::new();
+    let summary = format!(
+        "{}; compared {} classes, {} scenario cases, {} recorded events ({} changed)",
+        if i.is_unchanged() {
+            "no changes".to_string()
+        } else {
+            format!("{} changes", i.changes.len())
+        },
+        i.classes,
+        i.cases,
+        i.events,
+        i.events_changed
+    );
+    match format {
+        Format::Json => {
+            for c in &i.changes {
+                text.push_str(&json_line("change", c));
+            }
+            text.push_str(&json_line(
+                "summary",
+                &serde_json::json!({
+                    "changes": i.changes.len(), "classes": i.classes, "cases": i.cases,
+                    "events": i.events, "events_changed": i.events_changed,
+                }),
+            ));
+        }
+        Format::Table => {
+            if !i.changes.is_empty() {
+                let mut t = table(&["input", "old outcome", "new outcome", "old rule", "new rule", "events"]);
+                for c in &i.changes {
+                    let input = if c.example.is_empty() {
+                        format!("{} {}: {}", c.policy, c.kind, c.input)
+                    } else {
+                        format!("{} {}: {} (e.g. {})", c.policy, c.kind, c.input, c.example)
+                    };
+                    t.add_row(vec![
+                        input,
+                        c.old_outcome.clone(),
+                        c.new_outcome.clone(),
+                        c.old_rule.clone(),
+                        c.new_rule.clone(),
+                        c.events.map(|n| n.to_string()).unwrap_or_default(),
+                    ]);
+                }
+                text.push_str(&format!("{t}\n"));
+            }
+            text.push_str(&summary);
+            text.push('\n');
+        }
+    }
+    text
+}

@@ -1,0 +1,36 @@
+//! `commroute schema rules|world|scenario|timeline`: JSON Schemas for editors.
+
+use commroute::schema::{self, FileKind};
+
+use super::{out, CliResult, Exit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// rules/inbound.yaml, rules/delivery.yaml, rules/outbound.yaml
+    Rules,
+    /// world files
+    World,
+    /// scenario files
+    Scenario,
+    /// timeline files
+    Timeline,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The kind of file
+    #[arg(value_enum)]
+    kind: Kind,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let kind = match args.kind {
+        Kind::Rules => FileKind::Rules,
+        Kind::World => FileKind::World,
+        Kind::Scenario => FileKind::Scenario,
+        Kind::Timeline => FileKind::Timeline,
+    };
+    let text = serde_json::to_string_pretty(&schema::schema(kind)).expect("schemas serialise");
+    out(&format!("{text}\n"))?;
+    Ok(Exit::Ok)
+}

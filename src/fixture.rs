@@ -1,0 +1,188 @@
+//! Fixtures from real decisions: a decision confirmed by ops becomes a
+//! scenario case, with its current outcome as the expectation.
+//!
+//! [`save_case`] appends one case to a scenario file, creating the file (with
+//! a reference to the world file, relative to the scenario) when it does not
+//! exist. The new text is parsed as a scenario before it is written, so a file
+//! is never left half-edited or invalid.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
+use crate::scenario::ScenarioFile;
+
+/// The event of a saved case, as written in a scenario file.
+#[derive(Debug, Clone)]
+pub enum SavedEvent {
+    Inbound {
+        client: String,
+        answering: Option<String>,
+        staff: Option<String>,
+        from: Option<String>,
+    },
+    Outbound {
+        client: String,
+        from_account: String,
+        text: String,
+    },
+}
+
+/// One case to save: the world changes that make it, the event and what came out.
+#[derive(Debug, Clone)]
+pub struct SavedCase {
+    pub name: String,
+    /// `(staff, location)` logins applied before deciding.
+    pub login: Vec<(String, String)>,
+    pub logout: Vec<String>,
+    pub event: SavedEvent,
+    /// `(field, value)` pairs of the expectation, values already YAML.
+    pub expect: Vec<(&'static str, String)>,
+}
+
+/// A YAML scalar for any text (JSON strings are YAML double-quoted scalars).
+pub fn scalar(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// A YAML flow list of scalars.
+pub fn flow_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| scalar(s)).collect::<Vec<_>>().join(", "))
+}
+
+impl SavedCase {
+    fn yaml(&self) -> String {
+        let mut y = format!("  - name: {}\n", scalar(&self.name));
+        if !self.logout.is_empty() {
+            y.push_str(&format!("    logout: {}\n", flow_list(&self.logout)));
+        }
+        if !self.login.is_empty() {
+            let pairs: Vec<String> = self
+                .login
+                .iter()
+                .map(|(s, l)| format!("{}: {}", scalar(s), scalar(l)))
+                .collect();
+            y.push_str(&format!("    login: {{{}}}\n", pairs.join(", ")));
+        }
+        match &self.event {
+            SavedEvent::Inbound {
+                client,
+                answering,
+                staff,
+                from,
+            } => {
+                let mut f = vec![format!("client: {}", scalar(client))];
+                if let Some(a) = answering {
+                    f.push(format!("answering: {}", scalar(a)));
+                }
+                if let Some(s) = staff {
+                    f.push(format!("staff: {}", scalar(s)));
+                }
+                if let Some(l) = from {
+                    f.push(format!("from: {}", scalar(l)));
+                }
+                y.push_str(&format!("    inbound: {{{}}}\n", f.join(", ")));
+            }
+            SavedEvent::Outbound {
+                client,
+                from_account,
+                text,
+            } => y.push_str(&format!(
+                "    outbound: {{client: {}, from_account: {}, text: {}}}\n",
+                scalar(client),
+                scalar(from_account),
+                scalar(text)
+            )),
+        }
+        let e: Vec<String> = self.expect.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        y.push_str(&format!("    expect: {{{}}}\n", e.join(", ")));
+        y
+    }
+}
+
+/// `to` written relative to the directory `from` (both made absolute first).
+fn relative(from_dir: &Path, to: &Path) -> PathBuf {
+    let abs = |p: &Path| {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        p.canonicalize().unwrap_or(p)
+    };
+    let (from, to) = (abs(from_dir), abs(to));
+    let a: Vec<Component> = from.components().collect();
+    let b: Vec<Component> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Appends `case` to the scenario file at `path`, creating it with a
+/// reference to `world` when it does not exist. Returns the case's line.
+pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, Diagnostics> {
+    let existing = if path.exists() { Some(Source::read(path)?) } else { None };
+    let (mut text, before) = match &existing {
+        Some(src) => {
+            let file = ScenarioFile::parse(src.clone())?;
+            if file.cases.iter().any(|c| c.name == case.name) {
+                return Err(Diagnostic::new(
+                    path,
+                    file.cases
+                        .iter()
+                        .find(|c| c.name == case.name)
+                        .map(|c| c.pos)
+                        .unwrap_or_default(),
+                    format!("the scenario already has a case named `{}`", case.name),
+                )
+                .help("give the new case another name with --name")
+                .into());
+            }
+            let mut t = src.text.to_string();
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            (t, file.cases.len())
+        }
+        None => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let rel = relative(dir, world);
+            (
+                format!(
+                    "# Cases saved from real decisions with `commroute route ... --save-case`.\ndescription: Decisions confirmed by ops\nworld: {}\ncases:\n",
+                    scalar(&rel.to_string_lossy().replace('\\', "/"))
+                ),
+                0,
+            )
+        }
+    };
+    let line = text.lines().count() + 1;
+    text.push_str(&case.yaml());
+    // The world path is resolved from the file's directory, so it must exist to check the new text.
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Diagnostic::new(dir, Pos::default(), format!("cannot create the directory: {e}")))?;
+    }
+
+    let parsed = ScenarioFile::parse(Source::new(path, text.clone()))?;
+    if parsed.cases.len() != before + 1 {
+        return Err(Diagnostic::new(
+            path,
+            Pos::new(line, 1),
+            "cannot append a case: `cases` is not the last entry of the file",
+        )
+        .help("move `cases:` to the end of the file, then save again")
+        .into());
+    }
+    std::fs::write(path, text)
+        .map_err(|e| Diagnostic::new(path, Pos::default(), format!("cannot write the file: {e}")))?;
+    Ok(line)
+}

@@ -1,0 +1,337 @@
+//! The impact of a rules change: every input whose outcome differs between a
+//! base and a head rule set.
+//!
+//! Both rule sets are evaluated on the same inputs: every class of the
+//! decision matrix (built for the facts either of them reads, see
+//! [`crate::analysis`]), every scenario case, and optionally a file of
+//! recorded events. Recorded events are also sorted into matrix classes, so a
+//! change of a class says how many real events it touches. The base can be a
+//! directory or a git revision ([`load_revision`] reads `rules/` through
+//! `git show`, without touching the working tree).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::analysis::{self, Classes, InboundClass, OutboundClass, Row};
+use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
+use crate::event::EventLine;
+use crate::policy::{RuleSet, FILES};
+use crate::scenario::{self, Actual, ScenarioFile};
+use crate::world::World;
+
+/// One input whose outcome changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// `class` (a matrix row), `case` (a scenario case) or `event` (a recorded event).
+    pub kind: &'static str,
+    pub policy: &'static str,
+    /// The class in words, `file:line › case`, or the event id.
+    pub input: String,
+    pub example: String,
+    pub old_outcome: String,
+    pub new_outcome: String,
+    pub old_rule: String,
+    pub new_rule: String,
+    /// Recorded events of this class (classes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<usize>,
+}
+
+/// What was compared and what changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Impact {
+    pub changes: Vec<Change>,
+    pub classes: usize,
+    pub cases: usize,
+    pub events: usize,
+    /// Recorded events whose own outcome changed.
+    pub events_changed: usize,
+}
+
+impl Impact {
+    pub fn is_unchanged(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// A recorded event, resolved against the world, with its line.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub line: usize,
+    pub event: EventLine,
+}
+
+/// Reads a JSON Lines file of events (blank lines and `#` comments skipped),
+/// reporting every bad line with its line and column.
+pub fn read_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnostics> {
+    let source = Source::read(path)?;
+    let mut out = Vec::new();
+    let mut diags = Diagnostics::default();
+    for (i, line) in source.text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match serde_json::from_str::<EventLine>(trimmed) {
+            Ok(event) => {
+                let resolved = match &event {
+                    EventLine::Inbound { request, .. } => request.resolve(world).map(|_| ()),
+                    EventLine::Outbound { request, .. } => request.resolve(world).map(|_| ()),
+                };
+                match resolved {
+                    Ok(()) => out.push(Recorded { line: i + 1, event }),
+                    Err(e) => diags.push(Diagnostic::new(path, Pos::new(i + 1, 1), e.message).subject(format!(
+                        "event `{}`, field `{}`",
+                        event.id(),
+                        e.field
+                    ))),
+                }
+            }
+            Err(e) => diags.push(Diagnostic::new(
+                path,
+                Pos::new(i + 1, e.column().max(1)),
+                format!("not an event: {e}"),
+            )),
+        }
+    }
+    diags.into_result(out)
+}
+
+/// The rules in `dir` as they were at a git revision, read with `git show`
+/// run inside `dir` (so `dir` may be relative or absolute, in any repository).
+pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
+    let mut sources = Vec::new();
+    let mut diags = Diagnostics::default();
+    for f in FILES {
+        let shown = PathBuf::from(format!("{rev}:{}", dir.join(f).display()));
+        let spec = format!("{rev}:./{f}");
+        let output = Command::new("git").arg("-C").arg(dir).args(["show", &spec]).output();
+        match output {
+            Ok(o) if o.status.success() => match String::from_utf8(o.stdout) {
+                Ok(text) => sources.push(Source::new(shown, text)),
+                Err(_) => diags.push(Diagnostic::new(
+                    shown,
+                    Pos::default(),
+                    "the file is not valid UTF-8 text",
+                )),
+            },
+            Ok(o) => diags.push(Diagnostic::new(
+                &shown,
+                Pos::default(),
+                format!(
+                    "git cannot show `{}`: {}",
+                    shown.display(),
+                    String::from_utf8_lossy(&o.stderr).trim().to_lowercase()
+                ),
+            )),
+            Err(e) => diags.push(Diagnostic::new(shown, Pos::default(), format!("cannot run git: {e}"))),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let [i, d, o]: [Source; 3] = sources.try_into().expect("three files were read");
+    RuleSet::parse(i, d, o)
+}
+
+/// `--base`: a directory of rules, or else a git revision.
+pub fn load_base(base: &str, head_dir: &Path) -> Result<RuleSet, Diagnostics> {
+    let p = Path::new(base);
+    if p.is_dir() {
+        RuleSet::load_dir(p)
+    } else {
+        load_revision(base, head_dir)
+    }
+}
+
+fn live_text(row: &Row) -> String {
+    let who: Vec<String> = row
+        .live
+        .iter()
+        .filter_map(|c| c.grant.as_ref().map(|g| format!("{} ({g})", c.recipient)))
+        .collect();
+    if who.is_empty() {
+        "nobody live".into()
+    } else {
+        who.join("; ")
+    }
+}
+
+fn rule_of(row: &Row) -> String {
+    match &row.text_rule {
+        Some(t) => format!("{} + {t}", row.rule),
+        None => row.rule.clone(),
+    }
+}
+
+/// Compares two rule sets on the matrix, the scenario files and recorded events.
+pub fn compare(
+    base: &RuleSet,
+    head: &RuleSet,
+    scenarios: &[ScenarioFile],
+    recorded: Option<(&World, &[Recorded])>,
+) -> Impact {
+    let classes = Classes::for_rules(&[base, head]);
+    let old = analysis::analyze(base, &classes);
+    let new = analysis::analyze(head, &classes);
+    let mut impact = Impact {
+        classes: old.rows.len(),
+        ..Default::default()
+    };
+
+    // Recorded events per class, and events whose own outcome changed.
+    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
+    let mut event_changes = Vec::new();
+    if let Some((world, events)) = recorded {
+        impact.events = events.len();
+        for r in events {
+            let (key, old_o, new_o, policy) = match &r.event {
+                EventLine::Inbound { request, .. } => {
+                    let ev = request.resolve(world).expect("events were resolved when read");
+                    let key = analysis::key(&InboundClass::of(world, &ev, &classes.dims));
+                    let show = |rules: &RuleSet| match rules.route_inbound(world, &ev) {
+                        Ok(d) => {
+                            let r = d.report(rules, world);
+                            (
+                                format!(
+                                    "lands at [{}]; live: [{}]",
+                                    r.lands_at.join(", "),
+                                    r.delivered_to.join(", ")
+                                ),
+                                r.rule,
+                            )
+                        }
+                        Err(e) => (format!("error: {e}"), e.rule),
+                    };
+                    (key, show(base), show(head), "inbound")
+                }
+                EventLine::Outbound { request, .. } => {
+                    let ev = request.resolve(world).expect("events were resolved when read");
+                    let key = analysis::key(&OutboundClass::of(world, &ev));
+                    let show = |rules: &RuleSet| match rules.route_outbound(world, &ev) {
+                        Ok(d) => {
+                            let r = d.report(rules);
+                            (
+                                format!("{}, text `{}`", r.channel, r.text),
+                                format!("{} + {}", r.rule, r.text_rule),
+                            )
+                        }
+                        Err(e) => (format!("error: {e}"), e.rule),
+                    };
+                    (key, show(base), show(head), "outbound")
+                }
+            };
+            *per_class.entry(format!("{policy}/{key}")).or_default() += 1;
+            if old_o != new_o {
+                impact.events_changed += 1;
+                event_changes.push((
+                    format!("{policy}/{key}"),
+                    Change {
+                        kind: "event",
+                        policy,
+                        input: format!("event `{}` (line {})", r.event.id(), r.line),
+                        example: String::new(),
+                        old_outcome: old_o.0,
+                        new_outcome: new_o.0,
+                        old_rule: old_o.1,
+                        new_rule: new_o.1,
+                        events: None,
+                    },
+                ));
+            }
+        }
+    }
+
+    // The matrix.
+    let mut changed_classes = std::collections::BTreeSet::new();
+    for (o, n) in old.rows.iter().zip(&new.rows) {
+        debug_assert_eq!(o.class, n.class);
+        let same_live = o.live == n.live;
+        if o.outcome == n.outcome && o.rule == n.rule && o.text_rule == n.text_rule && same_live {
+            continue;
+        }
+        let (mut old_outcome, mut new_outcome) = (o.outcome.clone(), n.outcome.clone());
+        if !same_live {
+            old_outcome.push_str(&format!("; live: {}", live_text(o)));
+            new_outcome.push_str(&format!("; live: {}", live_text(n)));
+        }
+        let class_key = format!("{}/{}", o.policy, o.class);
+        changed_classes.insert(class_key.clone());
+        impact.changes.push(Change {
+            kind: "class",
+            policy: o.policy,
+            input: o.description.clone(),
+            example: o.example.clone(),
+            old_outcome,
+            new_outcome,
+            old_rule: rule_of(o),
+            new_rule: rule_of(n),
+            events: recorded.map(|_| per_class.get(&class_key).copied().unwrap_or(0)),
+        });
+    }
+
+    // Scenario cases.
+    for file in scenarios {
+        for case in &file.cases {
+            impact.cases += 1;
+            let a = scenario::run_case(case, base);
+            let b = scenario::run_case(case, head);
+            let (old_o, old_r) = case_outcome(&a.actual);
+            let (new_o, new_r) = case_outcome(&b.actual);
+            if old_o != new_o || old_r != new_r {
+                impact.changes.push(Change {
+                    kind: "case",
+                    policy: if matches!(a.actual, Actual::Outbound(_)) {
+                        "outbound"
+                    } else {
+                        "inbound"
+                    },
+                    input: format!("{}:{} › {}", file.path.display(), case.pos.line, case.name),
+                    example: String::new(),
+                    old_outcome: old_o,
+                    new_outcome: new_o,
+                    old_rule: old_r,
+                    new_rule: new_r,
+                    events: None,
+                });
+            }
+        }
+    }
+
+    // Events whose change no matrix class explains (rules with Rhai or literal ids).
+    for (class, c) in event_changes {
+        if !changed_classes.contains(&class) {
+            impact.changes.push(c);
+        }
+    }
+    impact
+}
+
+fn case_outcome(a: &Actual) -> (String, String) {
+    match a {
+        Actual::Inbound(r) => (
+            format!(
+                "lands at [{}]; live: [{}]",
+                r.lands_at.join(", "),
+                r.delivered_to.join(", ")
+            ),
+            r.rule.clone(),
+        ),
+        Actual::Outbound(r) => (
+            format!("{}, text `{}`", r.channel, r.text),
+            format!("{} + {}", r.rule, r.text_rule),
+        ),
+        Actual::Error { error } => (format!("error: {error}"), "-".into()),
+        // A timeline scenario's check: the fields it read.
+        Actual::Check(seen) => (
+            seen.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            "-".into(),
+        ),
+    }
+}

@@ -1,0 +1,337 @@
+//! The rule-authoring commands as users run them: `analyze`, `diff`,
+//! `coverage`, with their exit codes on the shipped rules and on altered copies.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    cmd: Command,
+}
+
+impl Run {
+    fn new(args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
+        cmd.args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200");
+        Run { cmd }
+    }
+
+    fn expect(mut self, code: i32) -> (String, String) {
+        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
+        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
+        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    }
+}
+
+/// A copy of the shipped rules with `extra` inserted into inbound.yaml before rule `before`.
+fn rules_with(extra: &str, before: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in commroute::policy::FILES {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
+    let at = text.find(&format!("  - id: {before}\n")).expect("rule");
+    std::fs::write(
+        dir.path().join("inbound.yaml"),
+        format!("{}{extra}{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
+    dir
+}
+
+/// A rule that can never decide: every campaign reply is taken earlier.
+const SHADOWED: &str = "  - id: late-campaign-reply
+    description: Never reached, campaign replies are taken by the rules above.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+";
+
+#[test]
+fn coverage_min_100_passes_on_the_shipped_rules_and_scenarios() {
+    let (out, _) = Run::new(&["coverage", "--min", "100"]).expect(0);
+    assert!(out.contains("100.0% of rules and grants reached (18 of 18)"), "{out}");
+    assert!(!out.contains("NOT REACHED"), "{out}");
+}
+
+#[test]
+fn coverage_below_the_minimum_names_the_unreached_rule_and_exits_1() {
+    let dir = rules_with(SHADOWED, "out-of-the-blue-with-history");
+    let (out, err) = Run::new(&["coverage", "--rules", dir.path().to_str().unwrap(), "--min", "100"]).expect(1);
+    assert!(out.contains("no case reaches: late-campaign-reply\n"), "{out}");
+    assert!(out.contains("94.7% of rules and grants reached (18 of 19)"), "{out}");
+    assert_eq!(err, "error: coverage 94.7% is below the minimum 100%\n");
+    Run::new(&["coverage", "--rules", dir.path().to_str().unwrap(), "--min", "90"]).expect(0);
+}
+
+#[test]
+fn analyze_is_clean_on_the_shipped_rules() {
+    let (out, _) = Run::new(&["analyze"]).expect(0);
+    assert!(
+        out.ends_with(" shadowed rules, 0 gaps\n") && out.contains(", 0 shadowed rules"),
+        "{out}"
+    );
+    let (csv, _) = Run::new(&["analyze", "--format", "csv"]).expect(0);
+    assert!(csv.starts_with("policy,class,example,outcome,rule,text_rule,received_live_by,partial,gap\n"));
+    assert!(csv.lines().count() > 300);
+}
+
+#[test]
+fn analyze_names_a_shadowed_rule_and_the_rules_that_take_its_inputs() {
+    let dir = rules_with(SHADOWED, "out-of-the-blue-with-history");
+    let (out, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap()]).expect(1);
+    assert!(
+        out.contains("shadowed: inbound rule `late-campaign-reply` never decides: every input it matches is taken by `campaign-reply-with-history`, `reply-to-location-message`\n"),
+        "{out}"
+    );
+    let (json, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap(), "--format", "json"]).expect(1);
+    assert!(json
+        .lines()
+        .any(|l| l.contains("\"type\":\"shadowed\"") && l.contains("late-campaign-reply")));
+}
+
+#[test]
+fn diff_of_identical_rules_reports_no_changes() {
+    let (out, _) = Run::new(&["diff", "--base", "rules", "--deny-changes"]).expect(0);
+    assert!(out.starts_with("no changes; compared "), "{out}");
+}
+
+#[test]
+fn diff_deny_changes_exits_1_and_lists_the_changes() {
+    let dir = rules_with(
+        "  - id: campaigns-to-the-campaign
+    description: Campaign replies go to the campaign's location.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+",
+        "campaign-reply-with-history",
+    );
+    let head = dir.path().to_str().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}\n",
+    )
+    .unwrap();
+    let (out, _) = Run::new(&[
+        "diff",
+        "--base",
+        "rules",
+        "--head",
+        head,
+        "--world",
+        "examples/glow-world.yaml",
+        "--events",
+        events.to_str().unwrap(),
+        "--deny-changes",
+        "--format",
+        "json",
+    ])
+    .expect(1);
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("\"events\":1") && last.contains("\"events_changed\":1"),
+        "{last}"
+    );
+    assert!(out
+        .lines()
+        .filter(|l| l.contains("\"type\":\"change\""))
+        .all(|l| l.contains("campaigns-to-the-campaign")));
+    Run::new(&["diff", "--base", "rules", "--head", head]).expect(0);
+}
+
+#[test]
+fn save_case_turns_decisions_into_passing_scenario_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confirmed/ops.yaml");
+    let f = file.to_str().unwrap();
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    let w = world.to_str().unwrap();
+    let (_, err) = Run::new(&[
+        "route",
+        "inbound",
+        "--world",
+        w,
+        "--client",
+        "cleo",
+        "--answering",
+        "campaign@B",
+        "--login",
+        "sam@B",
+        "--save-case",
+        f,
+    ])
+    .expect(0);
+    assert!(err.contains("saved case `cleo answers campaign@B`"), "{err}");
+    Run::new(&[
+        "route",
+        "outbound",
+        "--world",
+        w,
+        "--client",
+        "gwen",
+        "--from-account",
+        "glow-uptown",
+        "--text",
+        "See you at 3pm!",
+        "--save-case",
+        f,
+        "--name",
+        "gwen gets a push with the child account's name",
+    ])
+    .expect(0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("world: \"../"), "{text}");
+    assert!(text.contains("login: {\"sam\": \"B\"}"), "{text}");
+    assert!(text.contains("text: \"Glow Uptown: See you at 3pm!\""), "{text}");
+    let (out, _) = Run::new(&["test", f]).expect(0);
+    assert!(out.ends_with("2 passed, 0 failed\n"), "{out}");
+    // The same name again is refused and the file is left as it was.
+    let (_, err) = Run::new(&[
+        "route",
+        "inbound",
+        "--world",
+        w,
+        "--client",
+        "cleo",
+        "--answering",
+        "campaign@B",
+        "--save-case",
+        f,
+    ])
+    .expect(2);
+    assert!(
+        err.contains("already has a case named `cleo answers campaign@B`"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
+
+#[test]
+fn test_format_junit_reports_each_case_and_its_failure() {
+    let (xml, _) = Run::new(&["test", "--format", "junit", "scenarios/outbound"]).expect(0);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"commroute scenarios\" tests=\"8\" failures=\"0\" errors=\"0\">\n"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 8);
+    assert!(
+        xml.contains("name=\"phone in national format is valid for the account&apos;s country\""),
+        "{xml}"
+    );
+    assert!(xml.ends_with("</testsuites>\n"));
+
+    let dir = rules_with(
+        "  - id: campaigns-to-the-campaign
+    description: Campaign replies go to the campaign's location.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+",
+        "campaign-reply-with-history",
+    );
+    let (xml, _) = Run::new(&[
+        "test",
+        "--rules",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "junit",
+        "scenarios/inbound/09-campaign-reply-goes-to-last-appointment.yaml",
+    ])
+    .expect(1);
+    assert!(xml.contains("tests=\"3\" failures=\"3\""), "{xml}");
+    assert!(xml.contains("<failure message=\"lands_at: expected [B], got [A]; delivered_to: expected [bea], got [ana]; rule: expected campaign-reply-with-history, got campaigns-to-the-campaign\">"), "{xml}");
+    assert!(
+        xml.contains("campaigns-to-the-campaign applied: what the client is answering is `campaign`"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn test_watch_runs_again_when_a_rules_file_changes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    for f in commroute::policy::FILES {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join("rules").join(f)).unwrap();
+    }
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commroute"))
+        .args(["test", "--watch", scenario.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || stdout.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|l| drop(tx2.send(l))));
+    let wait_for = |what: &str| loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(l) if l.contains(what) => return,
+            Ok(_) => {}
+            Err(e) => panic!("no `{what}` from the watcher: {e}"),
+        }
+    };
+    // stdout and stderr are read on two threads, so only their own order is kept.
+    wait_for("watching the rules and scenario files");
+    // Break the push rule: the first case now fails.
+    let path = dir.path().join("rules/outbound.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new modification time on coarse clocks
+    std::fs::write(&path, text.replace("    channel: push\n", "    channel: email\n")).unwrap();
+    wait_for("5 passed, 3 failed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn schema_prints_a_json_schema_for_each_kind_of_file() {
+    for kind in ["rules", "world", "scenario", "timeline"] {
+        let (out, _) = Run::new(&["schema", kind]).expect(0);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema", "{kind}");
+    }
+    let (_, err) = Run::new(&["schema", "rulez"]).expect(2);
+    assert!(err.contains("invalid value 'rulez'"), "{err}");
+}
+
+#[test]
+fn analyze_witness_prints_a_world_that_routes_to_the_same_rule() {
+    let (out, _) = Run::new(&["analyze", "--witness", "100"]).expect(0);
+    let rule = out.lines().nth(1).unwrap().split('`').nth(1).unwrap().to_owned();
+    let command = out
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split("then: commroute ")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("witness.yaml");
+    std::fs::write(&world, &out).unwrap();
+    let args: Vec<String> = command
+        .split(' ')
+        .map(|a| {
+            if a == "witness.yaml" {
+                world.to_str().unwrap().to_owned()
+            } else {
+                a.to_owned()
+            }
+        })
+        .chain(["--format".to_owned(), "json".to_owned()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (json, _) = Run::new(&args).expect(0);
+    assert!(json.contains(&format!("\"rule\":\"{rule}\"")), "{json}");
+    let (_, err) = Run::new(&["analyze", "--witness", "100000"]).expect(2);
+    assert!(err.contains("--witness 100000: the matrix has rows 1 to "), "{err}");
+}
