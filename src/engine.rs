@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 use crate::condition::Cond;
 use crate::decision::{InboundDecision, InboundTrace, OutboundDecision, OutboundTrace, Recipient, RuleStep, StaffStep};
 use crate::event::{Inbound, Outbound, Start};
-use crate::facts::{Answering, Ctx, Starter};
+use crate::facts::{Answering, Channel, Ctx, Starter};
 use crate::policy::{Piece, PolicyFile, Rule, RuleSet};
 use crate::script::Sandbox;
 use crate::world::{StaffIdx, World};
@@ -120,11 +120,29 @@ impl RuleSet {
 
     /// Which channel carries a staff message, and its final text.
     pub fn route_outbound(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
-        self.outbound_impl::<false>(world, ev)
+        Ok(self
+            .outbound_impl::<false>(world, ev, &[])?
+            .expect("a first-match policy ends with a catch-all rule"))
     }
 
     pub fn explain_outbound(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
-        self.outbound_impl::<true>(world, ev)
+        Ok(self
+            .outbound_impl::<true>(world, ev, &[])?
+            .expect("a first-match policy ends with a catch-all rule"))
+    }
+
+    /// The outbound policy evaluated again for a message whose earlier
+    /// attempts went out on `tried` and failed: rules whose channel was
+    /// already tried are skipped, so the next eligible rule decides (with the
+    /// shipped rules: SMS, then email). `None` when every remaining rule
+    /// names a tried channel.
+    pub fn route_outbound_fallback(
+        &self,
+        world: &World,
+        ev: &Outbound,
+        tried: &[Channel],
+    ) -> Result<Option<OutboundDecision>, EvalError> {
+        self.outbound_impl::<false>(world, ev, tried)
     }
 
     fn inbound_impl<'w, const TRACE: bool>(
@@ -234,13 +252,35 @@ impl RuleSet {
         })
     }
 
-    fn outbound_impl<const TRACE: bool>(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
+    fn outbound_impl<const TRACE: bool>(
+        &self,
+        world: &World,
+        ev: &Outbound,
+        skip: &[Channel],
+    ) -> Result<Option<OutboundDecision>, EvalError> {
         let mut ctx = Ctx::new(world, ev.client);
         ctx.sender = Some(ev.sender);
         ctx.text = &ev.text;
         let mut trace = OutboundTrace::default();
         let o = &self.outbound;
-        let (rule, r) = first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?;
+        let (rule, r) = if skip.is_empty() {
+            first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?
+        } else {
+            let mut found = None;
+            for (i, r) in o.rules.rules.iter().enumerate() {
+                if skip.contains(&r.outcome.channel) {
+                    continue;
+                }
+                if holds(&o.file, r, &r.when, &ctx, &o.file.sandbox)? {
+                    found = Some((i, r));
+                    break;
+                }
+            }
+            match found {
+                Some(f) => f,
+                None => return Ok(None),
+            }
+        };
         ctx.channel = r.outcome.channel;
         let (text_rule, t) = first_match::<_, TRACE>(&o.file, &o.text.rules, &ctx, &mut trace.text)?;
         let mut text = String::with_capacity(ev.text.len() + 32);
@@ -251,12 +291,12 @@ impl RuleSet {
                 Piece::Fact(f) => text.push_str(ctx.text_of(*f)),
             }
         }
-        Ok(OutboundDecision {
+        Ok(Some(OutboundDecision {
             channel: r.outcome.channel,
             rule,
             text_rule,
             text,
             trace: TRACE.then(|| Box::new(trace)),
-        })
+        }))
     }
 }

@@ -325,5 +325,13 @@ fn case_outcome(a: &Actual) -> (String, String) {
             format!("{} + {}", r.rule, r.text_rule),
         ),
         Actual::Error { error } => (format!("error: {error}"), "-".into()),
+        // A timeline scenario's check: the fields it read.
+        Actual::Check(seen) => (
+            seen.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            "-".into(),
+        ),
     }
 }

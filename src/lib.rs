@@ -17,10 +17,15 @@ pub mod impact;
 pub mod jsonl;
 pub mod junit;
 pub mod locset;
+pub mod photo;
 pub mod policy;
 pub mod scenario;
 pub mod schema;
 pub mod script;
+pub mod segments;
+pub mod simulate;
+pub mod store;
+pub mod timeline;
 pub mod world;
 pub mod yaml;
 

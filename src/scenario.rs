@@ -2,10 +2,14 @@
 //! runner shared by `commroute test` and `cargo test`.
 //!
 //! A scenario file holds a world (inline, or a path relative to the file) and
-//! cases. A case may change who is logged in where and what a staff member may
-//! read, then gives one event (inbound or outbound) and what must come out.
-//! Everything is checked against the world when the file loads, so running a
-//! case only evaluates rules.
+//! either cases or a timeline. A case may change who is logged in where and
+//! what a staff member may read, then gives one event (inbound or outbound)
+//! and what must come out. A timeline scenario gives `events:` replayed in
+//! order through the simulator and `checks:` on what they left behind (see
+//! [`timeline`]). Everything is checked against the world when the file
+//! loads, so running a case only evaluates rules.
+
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +35,8 @@ pub struct ScenarioFile {
     /// The world as written, or the path it was read from.
     pub world_ref: WorldRef,
     pub cases: Vec<Case>,
+    /// The events and checks of a timeline scenario (then `cases` is empty).
+    pub timeline: Option<timeline::TimelineSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +89,8 @@ pub enum Actual {
     Error {
         error: String,
     },
+    /// What a timeline check read, field by field.
+    Check(std::collections::BTreeMap<String, String>),
 }
 
 /// One expected field that came out differently.
@@ -110,7 +118,7 @@ impl CaseReport {
         match &self.actual {
             Actual::Inbound(r) => &r.rule,
             Actual::Outbound(r) => &r.rule,
-            Actual::Error { .. } => "-",
+            Actual::Error { .. } | Actual::Check(_) => "-",
         }
     }
 
@@ -130,6 +138,7 @@ impl CaseReport {
         }
         match &self.actual {
             Actual::Error { error } => out.push_str(&format!("    error: {error}\n")),
+            Actual::Check(_) => {}
             Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
                 out.push_str("    why:\n");
                 for line in trace {
@@ -145,6 +154,10 @@ impl CaseReport {
 pub struct FileReport {
     pub path: PathBuf,
     pub cases: Vec<CaseReport>,
+    /// For a timeline scenario: every event's report, the conversations and
+    /// the usage it left behind.
+    #[serde(skip)]
+    pub timeline: Option<timeline::TimelineOutcome>,
 }
 
 impl FileReport {
@@ -166,6 +179,14 @@ impl ScenarioFile {
 
     /// Runs every case (or those whose name contains `filter`) against `rules`.
     pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
+        if let Some(spec) = &self.timeline {
+            let (cases, outcome) = timeline::run(spec, &self.path, rules, filter);
+            return FileReport {
+                path: self.path.clone(),
+                cases,
+                timeline: outcome,
+            };
+        }
         let cases = self
             .cases
             .iter()
@@ -175,6 +196,7 @@ impl ScenarioFile {
         FileReport {
             path: self.path.clone(),
             cases,
+            timeline: None,
         }
     }
 }
@@ -290,7 +312,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usiz
 // ---------------------------------------------------------------------------
 // Loading
 
-const TOP_KEYS: &[&str] = &["description", "world", "cases"];
+const TOP_KEYS: &[&str] = &["description", "world", "cases", "events", "checks"];
 const CASE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -353,6 +375,53 @@ impl ScenarioFile {
             Some(n) => (World::from_node(&mut doc, n), WorldRef::Inline),
         };
         let mut cases = Vec::new();
+        let mut spec = None;
+        if let Some(events) = yaml::get(top, "events") {
+            if let Some(k) = yaml::key_pos(top, "cases") {
+                doc.error(
+                    k,
+                    None,
+                    "a scenario has either `cases` or `events`, not both",
+                    Some("put the timeline in a file of its own".into()),
+                );
+            }
+            if let Some(world) = world {
+                let evs = timeline::read_events(&mut doc, events, &world, &path);
+                let checks = match yaml::get(top, "checks") {
+                    Some(n) => timeline::read_checks(&mut doc, n, &world, &evs),
+                    None => {
+                        doc.error(
+                            Pos::new(1, 1),
+                            None,
+                            "the timeline scenario has no `checks`",
+                            Some("add `checks:` saying what the events must leave behind".into()),
+                        );
+                        Vec::new()
+                    }
+                };
+                spec = Some(timeline::TimelineSpec {
+                    world,
+                    events: evs,
+                    checks,
+                });
+            }
+            doc.finish(())?;
+            return Ok(ScenarioFile {
+                path,
+                description,
+                world_ref,
+                cases,
+                timeline: spec,
+            });
+        }
+        if let Some(k) = yaml::key_pos(top, "checks") {
+            doc.error(
+                k,
+                None,
+                "`checks` belong to a timeline scenario, which has `events`",
+                None,
+            );
+        }
         match yaml::get(top, "cases") {
             None => doc.error(
                 Pos::new(1, 1),
@@ -393,6 +462,7 @@ impl ScenarioFile {
             description,
             world_ref,
             cases,
+            timeline: None,
         })
     }
 }

@@ -65,6 +65,17 @@ pub struct Client {
     pub contact: Contact,
 }
 
+/// A change to a client's contact facts; `None` leaves a field as it is,
+/// `Some(None)` clears a phone or email.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactUpdate {
+    pub guest_app: Option<bool>,
+    pub phone: Option<Option<String>>,
+    pub sms_opt_in: Option<bool>,
+    pub email: Option<Option<String>>,
+    pub email_opt_in: Option<bool>,
+}
+
 /// A loaded, validated world.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -165,6 +176,32 @@ impl World {
             contact::parse_country(&self.accounts[c.account as usize].country).unwrap_or(phonenumber::country::Id::US);
         let computed = contact::contact(c.phone.as_deref(), c.email.as_deref(), country);
         self.clients[client as usize].contact = computed;
+    }
+
+    /// Changes a client's contact facts (guest app, phone, email, opt-ins);
+    /// fields left `None` keep their value. Phone and email validity are
+    /// computed again.
+    pub fn update_contact(&mut self, client: ClientIdx, u: &ContactUpdate) {
+        let c = &mut self.clients[client as usize];
+        if let Some(v) = u.guest_app {
+            c.guest_app = v;
+        }
+        if let Some(v) = u.sms_opt_in {
+            c.sms_opt_in = v;
+        }
+        if let Some(v) = u.email_opt_in {
+            c.email_opt_in = v;
+        }
+        let refresh = u.phone.is_some() || u.email.is_some();
+        if let Some(v) = &u.phone {
+            c.phone = v.clone();
+        }
+        if let Some(v) = &u.email {
+            c.email = v.clone();
+        }
+        if refresh {
+            self.refresh_contact(client);
+        }
     }
 
     /// Whether `child` is a child account of `parent`.

@@ -64,10 +64,10 @@ fn check_reports_every_problem_and_exits_1() {
 #[test]
 fn test_runs_every_shipped_scenario() {
     let (out, _) = Run::new(&["test"]).expect(0);
-    assert!(out.ends_with("\n48 passed, 0 failed\n"), "{out}");
+    assert!(out.ends_with("\n88 passed, 0 failed\n"), "{out}");
     assert_eq!(
         out.matches("│ pass ").count() + out.matches("┆ pass ").count(),
-        48,
+        88,
         "{out}"
     );
 }

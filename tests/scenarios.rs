@@ -1,5 +1,9 @@
 //! Every scenario file under `scenarios/` is its own named test.
 //!
+//! A timeline scenario (`events:` and `checks:`) is replayed through the
+//! simulator into a store in memory; its snapshot holds what every event did,
+//! every conversation and the SMS usage.
+//!
 //! Each test runs the file through `commroute::scenario::run_file`, the same
 //! function behind `commroute test`, against the rules in `rules/`. A failing
 //! case fails the test with expected and actual side by side and the trace;
@@ -38,7 +42,11 @@ fn scenario_file(path: &Path) -> datatest_stable::Result<()> {
         omit_expression => true,
         info => &path.display().to_string(),
     }, {
-        insta::assert_yaml_snapshot!("scenario", &report.cases);
+        match &report.timeline {
+            // A timeline: every event's outcome, every conversation and the usage.
+            Some(outcome) => insta::assert_yaml_snapshot!("scenario", outcome),
+            None => insta::assert_yaml_snapshot!("scenario", &report.cases),
+        }
     });
     Ok(())
 }

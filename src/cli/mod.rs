@@ -6,12 +6,16 @@
 
 mod analyze;
 mod check;
+mod check_photo;
+mod conversations;
 mod coverage;
 mod diff;
 mod output;
 mod route;
 mod schema;
+mod simulate;
 mod test;
+mod usage;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,6 +76,16 @@ enum Command {
     /// Decide one message.
     #[command(subcommand)]
     Route(route::Command),
+    /// Replay a timeline through the rules and save every conversation.
+    Simulate(simulate::Args),
+    /// A location's conversations, most recent activity first.
+    Conversations(conversations::ListArgs),
+    /// One client's whole conversation, with delivery status and notices.
+    Conversation(conversations::OneArgs),
+    /// SMS and MMS usage per month, by account or location.
+    Usage(usage::Args),
+    /// Check files against the photo rules (type from content, size limit).
+    CheckPhoto(check_photo::Args),
     /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
     Analyze(analyze::Args),
     /// Every input whose outcome changes between two rule sets.
@@ -126,6 +140,11 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Conversations(a) => conversations::list(a),
+        Command::Conversation(a) => conversations::one(a),
+        Command::Usage(a) => usage::run(a),
+        Command::CheckPhoto(a) => check_photo::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Coverage(a) => coverage::run(a),

@@ -1,0 +1,135 @@
+//! `commroute usage`: SMS and MMS usage per month, by account or location.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::ValueEnum;
+use commroute::store::UsageBy;
+
+use super::conversations::open;
+use super::output::{json_line, table};
+use super::simulate::DEFAULT_DB;
+use super::{out, CliResult, Exit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum By {
+    #[default]
+    Account,
+    Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum UsageFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_DB)]
+    db: PathBuf,
+    /// Group by the billed account or location
+    #[arg(long, value_enum, default_value_t)]
+    by: By,
+    /// Only this month
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: UsageFormat,
+}
+
+fn valid_month(m: &str) -> bool {
+    let b = m.as_bytes();
+    b.len() == 7
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && matches!(m[5..].parse::<u32>(), Ok(1..=12))
+        && b[5..].iter().all(u8::is_ascii_digit)
+}
+
+pub fn run(a: Args) -> CliResult {
+    if let Some(m) = &a.month {
+        if !valid_month(m) {
+            return Err(anyhow!("--month `{m}`: write a month as YYYY-MM, e.g. 2026-03").into());
+        }
+    }
+    let store = open(&a.db)?;
+    let by = match a.by {
+        By::Account => UsageBy::Account,
+        By::Location => UsageBy::Location,
+    };
+    let key = match a.by {
+        By::Account => "account",
+        By::Location => "location",
+    };
+    let rows = store.usage(by, a.month.as_deref()).map_err(anyhow::Error::from)?;
+    let mut text = String::new();
+    match a.format {
+        UsageFormat::Json => {
+            for r in &rows {
+                let mut v = serde_json::to_value(r).expect("rows serialise");
+                if let Some(m) = v.as_object_mut() {
+                    let k = m.remove("key").unwrap_or_default();
+                    m.insert(key.into(), k);
+                }
+                text.push_str(&json_line("usage", &v));
+            }
+        }
+        UsageFormat::Csv => {
+            text.push_str(&format!(
+                "month,{key},sms_inbound,sms_outbound,sms_messages,sms_segments,mms_messages\n"
+            ));
+            for r in &rows {
+                text.push_str(&format!(
+                    "{},{},{},{},{},{},{}\n",
+                    r.month,
+                    csv_field(&r.key),
+                    r.sms_inbound,
+                    r.sms_outbound,
+                    r.sms_messages,
+                    r.segments,
+                    r.mms_messages
+                ));
+            }
+        }
+        UsageFormat::Table => {
+            let mut t = table(&[
+                "month",
+                key,
+                "SMS in",
+                "SMS out",
+                "SMS messages",
+                "SMS segments",
+                "MMS messages",
+            ]);
+            for r in &rows {
+                t.add_row(vec![
+                    r.month.clone(),
+                    r.key.clone(),
+                    r.sms_inbound.to_string(),
+                    r.sms_outbound.to_string(),
+                    r.sms_messages.to_string(),
+                    r.segments.to_string(),
+                    r.mms_messages.to_string(),
+                ]);
+            }
+            if rows.is_empty() {
+                text.push_str("no SMS or MMS usage\n");
+            } else {
+                text.push_str(&format!("{t}\n"));
+            }
+        }
+    }
+    out(&text)?;
+    Ok(Exit::Ok)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}

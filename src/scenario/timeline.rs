@@ -1,0 +1,394 @@
+//! Timeline scenarios: a scenario file with `events:` and `checks:` instead
+//! of `cases:`. The events are replayed through the same simulator as
+//! `commroute simulate`, into a store in memory; each check then reads one
+//! thing (an event's outcome, a location's conversation list, a client's
+//! conversation, the SMS usage) and compares the fields it states.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use marked_yaml::Node;
+use serde::Serialize;
+
+use crate::diag::{one_of, Pos};
+use crate::policy::RuleSet;
+use crate::simulate::{self, Batching, EventReport, Simulator};
+use crate::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
+use crate::timeline::{self, Event};
+use crate::world::World;
+use crate::yaml::{self, Doc};
+
+use super::{Actual, CaseReport, Mismatch};
+
+/// The events of a timeline scenario and what must come out.
+#[derive(Debug, Clone)]
+pub struct TimelineSpec {
+    pub world: World,
+    pub events: Vec<Event>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub pos: Pos,
+    pub subject: Subject,
+    /// Expected values, written as the actual ones are shown (`[a, b]` for lists).
+    pub expect: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Event(String),
+    Conversations { location: String, in_store: bool },
+    Conversation(String),
+    Usage,
+}
+
+impl Subject {
+    fn keys(&self) -> &'static [&'static str] {
+        match self {
+            Subject::Event(_) => &["channel", "lands_at", "sent_from", "live", "notices", "audio_cue"],
+            Subject::Conversations { .. } => &["count", "clients", "unread"],
+            Subject::Conversation(_) => &[
+                "messages",
+                "channels",
+                "statuses",
+                "attempts",
+                "texts",
+                "notices",
+                "audio_cue",
+                "unread",
+            ],
+            Subject::Usage => &[
+                "sms_inbound",
+                "sms_outbound",
+                "sms_messages",
+                "segments",
+                "mms_messages",
+            ],
+        }
+    }
+}
+
+/// What a timeline scenario produced: every event's report, every
+/// conversation and the usage, for the reviewed snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineOutcome {
+    pub events: Vec<EventReport>,
+    pub conversations: Vec<ConversationView>,
+    pub usage_by_account: Vec<UsageRow>,
+    pub usage_by_location: Vec<UsageRow>,
+}
+
+const CHECK_KEYS: &[&str] = &[
+    "name",
+    "event",
+    "conversations",
+    "in_store",
+    "conversation",
+    "usage",
+    "expect",
+];
+
+/// Reads `checks:`, checking every id against the world and the events.
+pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let Some(seq) = doc.sequence(node, "`checks`", None) else {
+        return out;
+    };
+    for item in seq.iter() {
+        let Some(m) = doc.mapping(item, "each check", None) else {
+            continue;
+        };
+        let pos = Pos::of(m.span());
+        let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+            doc.error(
+                pos,
+                None,
+                "this check has no `name`",
+                Some("give each check a short `name` saying what it shows".into()),
+            );
+            continue;
+        };
+        let subject_s = format!("check `{}`", name.value);
+        let subj = Some(subject_s.as_str());
+        doc.check_keys(m, CHECK_KEYS, "a check", subj);
+        let get = |doc: &mut Doc, k: &str| yaml::get(m, k).and_then(|n| doc.string(n, &format!("`{k}`"), subj));
+        let mut subjects = Vec::new();
+        if let Some(e) = get(doc, "event") {
+            if !events.iter().any(|ev| ev.id == e.value) {
+                doc.error(e.pos, subj, format!("no event has the id `{}`", e.value), None);
+            }
+            subjects.push(Subject::Event(e.value));
+        }
+        if let Some(l) = get(doc, "conversations") {
+            if world.location(&l.value).is_none() {
+                doc.error(l.pos, subj, format!("unknown location `{}`", l.value), None);
+            }
+            let in_store = yaml::get(m, "in_store")
+                .and_then(|n| doc.boolean(n, "`in_store`", subj))
+                .unwrap_or(false);
+            subjects.push(Subject::Conversations {
+                location: l.value,
+                in_store,
+            });
+        }
+        if let Some(c) = get(doc, "conversation") {
+            if world.client(&c.value).is_none() {
+                doc.error(c.pos, subj, format!("unknown client `{}`", c.value), None);
+            }
+            subjects.push(Subject::Conversation(c.value));
+        }
+        if yaml::get(m, "usage").is_some() {
+            subjects.push(Subject::Usage);
+        }
+        if subjects.len() != 1 {
+            doc.error(
+                pos,
+                subj,
+                "a check reads exactly one of `event`, `conversations`, `conversation` or `usage`",
+                Some("split it into several checks".into()),
+            );
+            continue;
+        }
+        let subject = subjects.pop().expect("one subject");
+        let Some(e) = yaml::get(m, "expect") else {
+            doc.error(
+                pos,
+                subj,
+                "this check has no `expect`",
+                Some(format!("state any of {}", one_of(subject.keys()))),
+            );
+            continue;
+        };
+        let Some(em) = doc.mapping(e, "`expect`", subj) else {
+            continue;
+        };
+        doc.check_keys(em, subject.keys(), "the `expect` of this check", subj);
+        let mut expect = Vec::new();
+        for (k, v) in em.iter() {
+            let value = match v {
+                Node::Sequence(s) => {
+                    let items: Vec<String> = s.iter().map(timeline_scalar).collect();
+                    format!("[{}]", items.join(", "))
+                }
+                Node::Mapping(_) => {
+                    doc.error(
+                        Pos::of(v.span()),
+                        subj,
+                        format!("`{}` must be a value or a list", k.as_str()),
+                        None,
+                    );
+                    continue;
+                }
+                Node::Scalar(s) => s.as_str().to_owned(),
+            };
+            expect.push((k.as_str().to_owned(), value));
+        }
+        out.push(Check {
+            name: name.value,
+            pos,
+            subject,
+            expect,
+        });
+    }
+    out
+}
+
+fn timeline_scalar(n: &Node) -> String {
+    match n {
+        Node::Scalar(s) => s.as_str().to_owned(),
+        Node::Sequence(s) => format!("[{}]", s.iter().map(timeline_scalar).collect::<Vec<_>>().join(", ")),
+        Node::Mapping(_) => "{…}".into(),
+    }
+}
+
+fn list<S: AsRef<str>>(v: impl IntoIterator<Item = S>) -> String {
+    format!(
+        "[{}]",
+        v.into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Replays the events into a store in memory and runs every check.
+pub fn run(
+    spec: &TimelineSpec,
+    path: &Path,
+    rules: &RuleSet,
+    filter: Option<&str>,
+) -> (Vec<CaseReport>, Option<TimelineOutcome>) {
+    let store = match Store::in_memory() {
+        Ok(s) => s,
+        Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
+    let mut sim = match Simulator::new(rules, spec.world.clone(), store, path.to_path_buf()) {
+        Ok(s) => s,
+        Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
+    let mut events: Vec<EventReport> = Vec::new();
+    let replayed = simulate::replay(
+        &mut sim,
+        spec.events.iter().cloned().map(Ok),
+        Batching::default(),
+        |b| {
+            events.extend_from_slice(b);
+            Ok(())
+        },
+    );
+    if let Err(e) = replayed {
+        return (vec![broken("replay", e.to_string())], None);
+    }
+    let store = &sim.store;
+    let outcome = (|| -> Result<TimelineOutcome, crate::store::StoreError> {
+        let mut conversations = Vec::new();
+        for c in store.clients()? {
+            conversations.extend(store.conversation(&c)?);
+        }
+        Ok(TimelineOutcome {
+            events,
+            conversations,
+            usage_by_account: store.usage(UsageBy::Account, None)?,
+            usage_by_location: store.usage(UsageBy::Location, None)?,
+        })
+    })();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
+    let reports = spec
+        .checks
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f) || path.to_string_lossy().contains(f)))
+        .map(|c| run_check(c, store, &outcome))
+        .collect();
+    (reports, Some(outcome))
+}
+
+fn broken(name: &str, error: String) -> CaseReport {
+    CaseReport {
+        name: name.into(),
+        line: 0,
+        passed: false,
+        mismatches: Vec::new(),
+        actual: Actual::Error { error },
+    }
+}
+
+fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        seen.insert(k.to_owned(), v);
+    };
+    match &c.subject {
+        Subject::Event(id) => {
+            if let Some(r) = o.events.iter().find(|r| &r.id == id) {
+                put("channel", r.channel.unwrap_or("-").to_owned());
+                put("lands_at", list(&r.lands_at));
+                put("sent_from", r.sent_from.clone().unwrap_or_else(|| "-".into()));
+                put("live", list(&r.live));
+                put("notices", list(&r.notices));
+                put("audio_cue", list(&r.audio_cue));
+            }
+        }
+        Subject::Conversations { location, in_store } => {
+            let limit = in_store.then_some(IN_STORE);
+            match store.conversations_at(location, limit) {
+                Ok(rows) => {
+                    put("count", rows.len().to_string());
+                    put("clients", list(rows.iter().map(|r| &r.client)));
+                    put(
+                        "unread",
+                        list(rows.iter().map(|r| format!("{}: {}", r.client, r.unread))),
+                    );
+                }
+                Err(e) => put("error", e.to_string()),
+            }
+        }
+        Subject::Conversation(client) => {
+            if let Some(v) = o.conversations.iter().find(|v| &v.client == client) {
+                put("messages", v.messages.len().to_string());
+                put("channels", list(v.messages.iter().map(|m| &m.channel)));
+                put("statuses", list(v.messages.iter().map(|m| &m.status)));
+                put("texts", list(v.messages.iter().map(|m| &m.text)));
+                put(
+                    "attempts",
+                    list(v.messages.iter().filter(|m| !m.attempts.is_empty()).map(|m| {
+                        m.attempts
+                            .iter()
+                            .map(|a| format!("{} {}", a.channel, a.status))
+                            .collect::<Vec<_>>()
+                            .join(" then ")
+                    })),
+                );
+                let notices = v.messages.iter().flat_map(|m| m.notices.iter());
+                put("notices", list(notices.clone().map(|n| &n.text)));
+                put("audio_cue", list(notices.flat_map(|n| n.audio_cue_to.iter())));
+                put("unread", list(v.unread.iter().map(|(l, n)| format!("{l}: {n}"))));
+            } else {
+                put("messages", "0".into());
+            }
+        }
+        Subject::Usage => {
+            let sum = |f: fn(&UsageRow) -> i64| o.usage_by_account.iter().map(f).sum::<i64>().to_string();
+            put("sms_inbound", sum(|r| r.sms_inbound));
+            put("sms_outbound", sum(|r| r.sms_outbound));
+            put("sms_messages", sum(|r| r.sms_messages));
+            put("segments", sum(|r| r.segments));
+            put("mms_messages", sum(|r| r.mms_messages));
+        }
+    }
+    let mismatches: Vec<Mismatch> = c
+        .expect
+        .iter()
+        .filter_map(|(k, v)| {
+            let actual = seen.get(k).cloned().unwrap_or_else(|| "(nothing)".into());
+            (&actual != v).then(|| Mismatch {
+                field: static_key(k),
+                expected: v.clone(),
+                actual,
+            })
+        })
+        .collect();
+    CaseReport {
+        name: c.name.clone(),
+        line: c.pos.line,
+        passed: mismatches.is_empty(),
+        mismatches,
+        actual: Actual::Check(seen),
+    }
+}
+
+/// Mismatch fields are static names; map a check's key to its constant.
+fn static_key(k: &str) -> &'static str {
+    const ALL: &[&str] = &[
+        "channel",
+        "lands_at",
+        "sent_from",
+        "live",
+        "notices",
+        "audio_cue",
+        "count",
+        "clients",
+        "unread",
+        "messages",
+        "channels",
+        "statuses",
+        "attempts",
+        "texts",
+        "sms_inbound",
+        "sms_outbound",
+        "sms_messages",
+        "segments",
+        "mms_messages",
+    ];
+    ALL.iter().find(|a| **a == k).copied().unwrap_or("?")
+}
+
+/// Reads the events of a timeline scenario.
+pub fn read_events(doc: &mut Doc, node: &Node, world: &World, path: &Path) -> Vec<Event> {
+    timeline::read_events(doc, node, world, path.parent().unwrap_or(Path::new(".")))
+}

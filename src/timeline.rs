@@ -1,0 +1,763 @@
+//! Timelines: a world and the ordered events of a day (or a year) of messages.
+//!
+//! Hand-written timelines are YAML (`world:` and `events:`), generated or
+//! recorded ones are JSON Lines (a first line naming the world, then one event
+//! per line). Both spell an event the same way: an `id` unique in the
+//! timeline, an `at` time (`2026-03-02T09:15:00Z`), a `type` and the fields of
+//! that type. Every id is checked against the world when the event is read,
+//! so replaying only evaluates rules. A YAML timeline is read whole and every
+//! problem is reported at once; a JSON Lines timeline is streamed, so memory
+//! does not grow with its length, and a bad line stops the replay there.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::Node;
+use serde::Deserialize;
+
+use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
+use crate::facts::Answering;
+use crate::locset::Loc;
+use crate::world::{AccountIdx, ClientIdx, ContactUpdate, StaffIdx, World};
+use crate::yaml::{self, Doc};
+
+/// An event as written, in either format.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub id: String,
+    pub at: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub staff: Option<String>,
+    pub client: Option<String>,
+    pub location: Option<String>,
+    pub from: Option<String>,
+    pub from_account: Option<String>,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    pub via: Option<String>,
+    pub answering: Option<String>,
+    pub message: Option<String>,
+    pub status: Option<String>,
+    pub guest_app: Option<bool>,
+    pub phone: Option<String>,
+    pub sms_opt_in: Option<bool>,
+    pub email: Option<String>,
+    pub email_opt_in: Option<bool>,
+}
+
+pub const EVENT_TYPES: &[&str] = &[
+    "login",
+    "logout",
+    "staff_message",
+    "client_message",
+    "delivery",
+    "appointment",
+    "contact",
+];
+
+/// How a client's message reached the business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Sms,
+    App,
+    Email,
+}
+
+pub const VIA_VALUES: &[&str] = &["sms", "app", "email"];
+
+/// A delivery report's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Delivered,
+    Failed,
+}
+
+/// One event, resolved against the world.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub at: String,
+    /// Where the event was written (for messages about it).
+    pub line: usize,
+    pub what: What,
+}
+
+#[derive(Debug, Clone)]
+pub enum What {
+    Login {
+        staff: StaffIdx,
+        location: Loc,
+    },
+    Logout {
+        staff: StaffIdx,
+    },
+    /// A staff member writes to a client; the outbound rules choose the channel.
+    StaffMessage {
+        staff: StaffIdx,
+        client: ClientIdx,
+        /// Where they write from; when left out, where they are logged in at
+        /// the time (or their only location).
+        from: Option<Loc>,
+        from_account: Option<AccountIdx>,
+        text: String,
+        photos: Vec<PathBuf>,
+    },
+    /// A client writes; the inbound rules decide where it lands.
+    ClientMessage {
+        client: ClientIdx,
+        text: String,
+        via: Via,
+        /// What it answers; `None` continues the conversation (or is out of
+        /// the blue when there is none).
+        answering: Option<(Answering, Option<Loc>)>,
+        photos: Vec<PathBuf>,
+    },
+    /// The carrier's verdict on the latest attempt of an earlier staff message.
+    Delivery {
+        message: String,
+        status: Status,
+    },
+    Appointment {
+        client: ClientIdx,
+        location: Loc,
+        completed: bool,
+    },
+    Contact {
+        client: ClientIdx,
+        update: ContactUpdate,
+    },
+}
+
+impl What {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            What::Login { .. } => "login",
+            What::Logout { .. } => "logout",
+            What::StaffMessage { .. } => "staff_message",
+            What::ClientMessage { .. } => "client_message",
+            What::Delivery { .. } => "delivery",
+            What::Appointment { .. } => "appointment",
+            What::Contact { .. } => "contact",
+        }
+    }
+}
+
+/// A problem with one event: the field it concerns and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+fn ferr(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: Some(field.to_owned()),
+        message: message.into(),
+        help: None,
+    }
+}
+
+/// Checks an `at` time: RFC 3339 in UTC, to the second.
+pub fn check_time(at: &str) -> Result<(), FieldError> {
+    let b = at.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let num = |r: std::ops::Range<usize>| at[r].parse::<u32>().unwrap_or(99);
+    let shape = b.len() == 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'Z';
+    if shape
+        && (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
+        && num(11..13) < 24
+        && num(14..16) < 60
+        && num(17..19) < 60
+    {
+        Ok(())
+    } else {
+        Err(FieldError {
+            field: Some("at".into()),
+            message: format!("`{at}` is not a time in UTC"),
+            help: Some("write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)".into()),
+        })
+    }
+}
+
+/// Resolves a written event against the world. `base` is the folder photo
+/// paths are relative to.
+pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Result<Event, FieldError> {
+    if raw.id.is_empty() {
+        return Err(ferr("id", "an event needs a non-empty `id`"));
+    }
+    check_time(&raw.at)?;
+    let allowed: &[&str] = match raw.kind.as_str() {
+        "login" => &["staff", "location"],
+        "logout" => &["staff"],
+        "staff_message" => &["staff", "client", "from", "from_account", "text", "photos"],
+        "client_message" => &["client", "text", "via", "answering", "photos"],
+        "delivery" => &["message", "status"],
+        "appointment" => &["client", "location", "status"],
+        "contact" => &["client", "guest_app", "phone", "sms_opt_in", "email", "email_opt_in"],
+        other => {
+            let hint = match did_you_mean(other, EVENT_TYPES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? "),
+                None => String::new(),
+            };
+            return Err(FieldError {
+                field: Some("type".into()),
+                message: format!("unknown event type `{other}`"),
+                help: Some(format!("{hint}event types are {}", one_of(EVENT_TYPES))),
+            });
+        }
+    };
+    let given: [(&str, bool); 17] = [
+        ("staff", raw.staff.is_some()),
+        ("client", raw.client.is_some()),
+        ("location", raw.location.is_some()),
+        ("from", raw.from.is_some()),
+        ("from_account", raw.from_account.is_some()),
+        ("text", raw.text.is_some()),
+        ("photos", !raw.photos.is_empty()),
+        ("via", raw.via.is_some()),
+        ("answering", raw.answering.is_some()),
+        ("message", raw.message.is_some()),
+        ("status", raw.status.is_some()),
+        ("guest_app", raw.guest_app.is_some()),
+        ("phone", raw.phone.is_some()),
+        ("sms_opt_in", raw.sms_opt_in.is_some()),
+        ("email", raw.email.is_some()),
+        ("email_opt_in", raw.email_opt_in.is_some()),
+        ("id", true),
+    ];
+    for (field, present) in given {
+        if present && field != "id" && !allowed.contains(&field) {
+            return Err(FieldError {
+                field: Some(field.into()),
+                message: format!("a `{}` event has no `{field}`", raw.kind),
+                help: Some(format!("its fields are {}", one_of(allowed))),
+            });
+        }
+    }
+    fn need<'a>(v: &'a Option<String>, field: &str, kind: &str) -> Result<&'a str, FieldError> {
+        v.as_deref()
+            .ok_or_else(|| ferr(field, format!("a `{kind}` event needs `{field}`")))
+    }
+    let staff = |world: &World| -> Result<StaffIdx, FieldError> {
+        let id = need(&raw.staff, "staff", &raw.kind)?;
+        world
+            .staff_member(id)
+            .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| &s.id)))
+    };
+    let client = |world: &World| -> Result<ClientIdx, FieldError> {
+        let id = need(&raw.client, "client", &raw.kind)?;
+        world
+            .client(id)
+            .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| &c.id)))
+    };
+    let location = |world: &World, field: &str, id: &str| -> Result<Loc, FieldError> {
+        world
+            .location(id)
+            .ok_or_else(|| unknown(field, "location", id, world.locations.iter().map(|l| &l.id)))
+    };
+    let photos = || raw.photos.iter().map(|p| base.join(p)).collect::<Vec<_>>();
+    let what = match raw.kind.as_str() {
+        "login" => {
+            let s = staff(world)?;
+            let lid = need(&raw.location, "location", &raw.kind)?;
+            let l = location(world, "location", lid)?;
+            let member = &world.staff[s as usize];
+            if !member.locations.contains(l) {
+                return Err(FieldError {
+                    field: Some("location".into()),
+                    message: format!("staff member `{}` is not associated with location `{lid}`", member.id),
+                    help: Some(format!(
+                        "a staff member logs in at one of their own locations: {}",
+                        world.loc_ids(&member.locations).join(", ")
+                    )),
+                });
+            }
+            What::Login { staff: s, location: l }
+        }
+        "logout" => What::Logout { staff: staff(world)? },
+        "staff_message" => {
+            let s = staff(world)?;
+            let member = &world.staff[s as usize];
+            let from = match &raw.from {
+                Some(lid) => {
+                    let l = location(world, "from", lid)?;
+                    if !member.locations.contains(l) {
+                        return Err(ferr(
+                            "from",
+                            format!("staff member `{}` is not associated with location `{lid}`", member.id),
+                        ));
+                    }
+                    Some(l)
+                }
+                None => None,
+            };
+            let from_account = match &raw.from_account {
+                Some(a) => Some(
+                    world
+                        .account(a)
+                        .ok_or_else(|| unknown("from_account", "account", a, world.accounts.iter().map(|a| &a.id)))?,
+                ),
+                None => None,
+            };
+            What::StaffMessage {
+                staff: s,
+                client: client(world)?,
+                from,
+                from_account,
+                text: raw.text.take().unwrap_or_default(),
+                photos: photos(),
+            }
+        }
+        "client_message" => {
+            let via = match raw.via.as_deref() {
+                None | Some("sms") => Via::Sms,
+                Some("app") => Via::App,
+                Some("email") => Via::Email,
+                Some(other) => {
+                    return Err(FieldError {
+                        field: Some("via".into()),
+                        message: format!("`{other}` is not a way a client writes"),
+                        help: Some(format!("use {}", one_of(VIA_VALUES))),
+                    })
+                }
+            };
+            let answering = match raw.answering.as_deref() {
+                None => None,
+                Some("nothing") => Some((Answering::Nothing, None)),
+                Some(a) => {
+                    let (kind, lid) = a.split_once('@').ok_or_else(|| {
+                        ferr(
+                            "answering",
+                            format!("`{a}` is not KIND@LOCATION; write for example `confirmation@A`, or `nothing`"),
+                        )
+                    })?;
+                    let k = match Answering::parse(kind) {
+                        Some(Answering::Nothing) | None => {
+                            return Err(ferr(
+                                "answering",
+                                format!("`{kind}` is not a kind of location message; use confirmation, reminder, campaign or other"),
+                            ))
+                        }
+                        Some(k) => k,
+                    };
+                    Some((k, Some(location(world, "answering", lid)?)))
+                }
+            };
+            What::ClientMessage {
+                client: client(world)?,
+                text: raw.text.take().unwrap_or_default(),
+                via,
+                answering,
+                photos: photos(),
+            }
+        }
+        "delivery" => What::Delivery {
+            message: need(&raw.message, "message", &raw.kind)?.to_owned(),
+            status: match need(&raw.status, "status", &raw.kind)? {
+                "delivered" => Status::Delivered,
+                "failed" => Status::Failed,
+                other => {
+                    return Err(FieldError {
+                        field: Some("status".into()),
+                        message: format!("`{other}` is not a delivery status"),
+                        help: Some("use `delivered` or `failed`".into()),
+                    })
+                }
+            },
+        },
+        "appointment" => {
+            let c = client(world)?;
+            let lid = need(&raw.location, "location", &raw.kind)?;
+            What::Appointment {
+                client: c,
+                location: location(world, "location", lid)?,
+                completed: match raw.status.as_deref() {
+                    None | Some("booked") => false,
+                    Some("completed") => true,
+                    Some(other) => {
+                        return Err(FieldError {
+                            field: Some("status".into()),
+                            message: format!("`{other}` is not an appointment status"),
+                            help: Some("use `booked` or `completed`".into()),
+                        })
+                    }
+                },
+            }
+        }
+        "contact" => {
+            let blank = |v: &Option<String>| v.as_ref().map(|s| (!s.trim().is_empty()).then(|| s.clone()));
+            What::Contact {
+                client: client(world)?,
+                update: ContactUpdate {
+                    guest_app: raw.guest_app,
+                    phone: blank(&raw.phone),
+                    sms_opt_in: raw.sms_opt_in,
+                    email: blank(&raw.email),
+                    email_opt_in: raw.email_opt_in,
+                },
+            }
+        }
+        _ => unreachable!("event types were checked above"),
+    };
+    Ok(Event {
+        id: raw.id,
+        at: raw.at,
+        line,
+        what,
+    })
+}
+
+fn unknown<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a String>) -> FieldError {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    FieldError {
+        field: Some(field.into()),
+        message: format!("unknown {what} `{id}`"),
+        help: did_you_mean(id, known.iter().copied()).map(|s| format!("did you mean `{s}`?")),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// YAML timelines
+
+/// A YAML timeline, read whole.
+#[derive(Debug, Clone)]
+pub struct YamlTimeline {
+    pub description: String,
+    pub world: World,
+    pub events: Vec<Event>,
+}
+
+/// Reads `world:` (inline or a path relative to the file) from a mapping.
+pub fn read_world(doc: &mut Doc, top: &marked_yaml::types::MarkedMappingNode, path: &Path) -> Option<World> {
+    match yaml::get(top, "world") {
+        None => {
+            doc.error(
+                Pos::new(1, 1),
+                None,
+                "the file has no `world`",
+                Some("give `world:` inline, or a path to a world file relative to this file".into()),
+            );
+            None
+        }
+        Some(Node::Scalar(s)) => {
+            let rel = s.as_str().to_owned();
+            let full = path.parent().unwrap_or(Path::new(".")).join(&rel);
+            match World::load(&full) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    if full.exists() {
+                        doc.diags.extend(e);
+                    } else {
+                        doc.error(
+                            Pos::of(s.span()),
+                            None,
+                            format!("cannot read the world file `{rel}`"),
+                            Some(format!("the path is relative to this file: {}", full.display())),
+                        );
+                    }
+                    None
+                }
+            }
+        }
+        Some(n) => World::from_node(doc, n),
+    }
+}
+
+/// Turns a YAML node into JSON so events are read by the same code in both
+/// formats (`true`/`false` become booleans, every other scalar a string).
+fn to_json(node: &Node) -> serde_json::Value {
+    match node {
+        Node::Scalar(s) => match s.as_str() {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            v => serde_json::Value::String(v.to_owned()),
+        },
+        Node::Sequence(seq) => seq.iter().map(to_json).collect(),
+        Node::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+/// Reads the `events:` list of a YAML document, reporting every problem.
+pub fn read_events(doc: &mut Doc, node: &Node, world: &World, base: &Path) -> Vec<Event> {
+    let mut events = Vec::new();
+    let Some(seq) = doc.sequence(node, "`events`", None) else {
+        return events;
+    };
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut last_at = String::new();
+    for item in seq.iter() {
+        let Some(m) = doc.mapping(item, "each event", None) else {
+            continue;
+        };
+        let pos = Pos::of(m.span());
+        let id = yaml::get(m, "id").map(|n| to_json(n).as_str().unwrap_or_default().to_owned());
+        let subject = id.as_ref().map(|i| format!("event `{i}`"));
+        // Yes/no fields first, so a wrong value is reported at its key.
+        let mut bad_bool = false;
+        for key in ["guest_app", "sms_opt_in", "email_opt_in"] {
+            if let Some(n) = yaml::get(m, key) {
+                bad_bool |= doc.boolean(n, &format!("`{key}`"), subject.as_deref()).is_none();
+            }
+        }
+        if bad_bool {
+            continue;
+        }
+        if let Some(id) = &id {
+            if let Some(first) = seen.get(id) {
+                doc.error(
+                    yaml::key_pos(m, "id").unwrap_or(pos),
+                    subject.as_deref(),
+                    format!("duplicate event id `{id}`"),
+                    Some(format!(
+                        "the same id is used at line {first}; every event needs its own id"
+                    )),
+                );
+                continue;
+            }
+            seen.insert(id.clone(), pos.line);
+        }
+        let raw: RawEvent = match serde_json::from_value(to_json(item)) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                let key_pos = msg.split('`').nth(1).and_then(|k| yaml::key_pos(m, k)).unwrap_or(pos);
+                doc.error(key_pos, subject.as_deref(), serde_message(&msg), None);
+                continue;
+            }
+        };
+        match resolve(raw, world, base, pos.line) {
+            Ok(ev) => {
+                if ev.at < last_at {
+                    doc.error(
+                        yaml::key_pos(m, "at").unwrap_or(pos),
+                        subject.as_deref(),
+                        format!("`{}` is earlier than the event before it (`{last_at}`)", ev.at),
+                        Some("events are replayed in order: sort them by time".into()),
+                    );
+                }
+                last_at = ev.at.clone();
+                events.push(ev);
+            }
+            Err(fe) => {
+                let at = fe.field.as_deref().and_then(|f| yaml::key_pos(m, f)).unwrap_or(pos);
+                doc.error(at, subject.as_deref(), fe.message, fe.help);
+            }
+        }
+    }
+    events
+}
+
+/// serde's message, without its Rust-flavoured position suffix.
+fn serde_message(msg: &str) -> String {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    msg.replace("invalid type: ", "wrong type: ")
+}
+
+impl YamlTimeline {
+    pub fn load(path: &Path) -> Result<YamlTimeline, Diagnostics> {
+        let source = Source::read(path)?;
+        let (mut doc, node) = Doc::parse(source)?;
+        let Some(top) = doc.mapping(&node, "a timeline", None) else {
+            return Err(doc.diags);
+        };
+        // A timeline scenario's `checks` are for `commroute test`; replaying ignores them.
+        doc.check_keys(top, &["description", "world", "events", "checks"], "a timeline", None);
+        let description = yaml::get(top, "description")
+            .and_then(|n| doc.string(n, "`description`", None))
+            .map(|s| s.value)
+            .unwrap_or_default();
+        let world = read_world(&mut doc, top, path);
+        let events = match (yaml::get(top, "events"), &world) {
+            (Some(n), Some(w)) => read_events(&mut doc, n, w, path.parent().unwrap_or(Path::new("."))),
+            (None, _) => {
+                doc.error(
+                    Pos::new(1, 1),
+                    None,
+                    "the timeline has no `events`",
+                    Some("add `events:` with one entry per event".into()),
+                );
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        doc.finish(())?;
+        Ok(YamlTimeline {
+            description,
+            world: world.expect("a world was read when there is no problem"),
+            events,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON Lines timelines
+
+/// The first line of a JSON Lines timeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorldLine {
+    #[serde(rename = "type")]
+    kind: String,
+    /// A world file, relative to the timeline.
+    path: Option<String>,
+    /// Or the world itself, as JSON.
+    world: Option<serde_json::Value>,
+}
+
+/// A JSON Lines timeline being streamed: the world, then events one by one.
+pub struct JsonlTimeline<R> {
+    pub path: PathBuf,
+    pub world: World,
+    reader: R,
+    line: usize,
+    buf: String,
+    base: PathBuf,
+    last_at: String,
+}
+
+impl JsonlTimeline<std::io::BufReader<std::fs::File>> {
+    pub fn open(path: &Path) -> Result<Self, Diagnostics> {
+        let f = std::fs::File::open(path).map_err(|e| {
+            Diagnostics::from(Diagnostic::new(
+                path,
+                Pos::default(),
+                format!("cannot read the file: {e}"),
+            ))
+        })?;
+        JsonlTimeline::new(path, std::io::BufReader::with_capacity(1 << 16, f))
+    }
+}
+
+impl<R: BufRead> JsonlTimeline<R> {
+    pub fn new(path: &Path, mut reader: R) -> Result<Self, Diagnostics> {
+        let mut buf = String::new();
+        let here = |line: usize, message: String| {
+            Diagnostics::from(
+                Diagnostic::new(path, Pos::new(line, 1), message)
+                    .help("the first line names the world: {\"type\":\"world\",\"path\":\"world.yaml\"}, or holds it: {\"type\":\"world\",\"world\":{\"accounts\":[...],...}}"),
+            )
+        };
+        reader
+            .read_line(&mut buf)
+            .map_err(|e| here(1, format!("cannot read the file: {e}")))?;
+        let first: WorldLine = serde_json::from_str(&buf).map_err(|e| here(1, serde_message(&e.to_string())))?;
+        if first.kind != "world" {
+            return Err(here(1, format!("the first line is a `{}`, not the world", first.kind)));
+        }
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let world = match (&first.path, &first.world) {
+            (Some(p), None) => World::load(&base.join(p))?,
+            // JSON is YAML: the inline world is read by the same loader, and
+            // its problems are reported against the timeline's first line.
+            (None, Some(w)) => World::parse(Source::new(
+                format!("{} (the world on line 1)", path.display()),
+                serde_json::to_string_pretty(w).expect("JSON values serialise"),
+            ))?,
+            _ => return Err(here(1, "the world line gives either `path` or `world`".into())),
+        };
+        Ok(JsonlTimeline {
+            path: path.to_path_buf(),
+            world,
+            reader,
+            line: 1,
+            buf,
+            base,
+            last_at: String::new(),
+        })
+    }
+
+    /// The next event, `None` at the end, or the problem with its line.
+    pub fn next_event(&mut self) -> Option<Result<Event, Diagnostic>> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(Diagnostic::new(
+                        &self.path,
+                        Pos::new(self.line, 1),
+                        format!("cannot read the line: {e}"),
+                    )))
+                }
+            }
+            if self.buf.trim().is_empty() {
+                continue;
+            }
+            let line = self.line;
+            let diag = |fe: FieldError| {
+                let mut d = Diagnostic::new(&self.path, Pos::new(line, 1), fe.message);
+                if let Some(f) = fe.field {
+                    d = d.subject(format!("field `{f}`"));
+                }
+                if let Some(h) = fe.help {
+                    d = d.help(h);
+                }
+                d
+            };
+            let raw: RawEvent = match serde_json::from_str(&self.buf) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Some(Err(diag(FieldError {
+                        field: None,
+                        message: serde_message(&e.to_string()),
+                        help: None,
+                    })))
+                }
+            };
+            let ev = match resolve(raw, &self.world, &self.base, line) {
+                Ok(ev) => ev,
+                Err(fe) => return Some(Err(diag(fe))),
+            };
+            if ev.at < self.last_at {
+                return Some(Err(diag(FieldError {
+                    field: Some("at".into()),
+                    message: format!("`{}` is earlier than the event before it (`{}`)", ev.at, self.last_at),
+                    help: Some("events are replayed in order: sort them by time".into()),
+                })));
+            }
+            self.last_at.clone_from(&ev.at);
+            return Some(Ok(ev));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_to_the_second() {
+        assert!(check_time("2026-03-02T09:15:00Z").is_ok());
+        for bad in [
+            "2026-03-02 09:15",
+            "2026-13-02T09:15:00Z",
+            "2026-03-02T09:15:00+01:00",
+            "",
+        ] {
+            assert!(check_time(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `commroute simulate` and the commands that read its store, as users run
+//! them: tables, JSON, CSV, exit codes and the messages people see.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    cmd: Command,
+}
+
+impl Run {
+    fn new(args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
+        cmd.args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200");
+        Run { cmd }
+    }
+
+    fn db(mut self, db: &Path) -> Run {
+        self.cmd.arg("--db").arg(db);
+        self
+    }
+
+    fn in_dir(mut self, dir: &Path) -> Run {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    fn expect(mut self, code: i32) -> (String, String) {
+        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
+        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
+        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    }
+}
+
+/// A fresh database with a timeline replayed into it.
+fn replayed(timeline: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    Run::new(&["simulate", timeline, "--quiet"]).db(&db).expect(0);
+    (dir, db)
+}
+
+#[test]
+fn simulate_prints_each_event_after_its_commit_as_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("day.db");
+    let (out, err) = Run::new(&["simulate", "examples/day.jsonl"]).db(&db).expect(0);
+    let out = out.replace(&db.display().to_string(), "[db]");
+    insta::assert_snapshot!(out);
+    assert!(err.starts_with("replayed 12 events in "), "{err}");
+}
+
+#[test]
+fn simulate_json_is_one_event_per_line_then_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = Run::new(&["simulate", "examples/day.jsonl", "--format", "json"])
+        .db(&dir.path().join("d.db"))
+        .expect(0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 13);
+    assert!(lines[..12].iter().all(|l| l["type"] == "event"));
+    assert_eq!(lines[2]["id"], "d3");
+    assert_eq!(lines[2]["notices"], serde_json::json!(["Message failed to deliver"]));
+    assert_eq!(lines[2]["audio_cue"], serde_json::json!(["sam"]));
+    assert_eq!(lines[6]["channel"], "none");
+    assert_eq!(lines[12]["type"], "summary");
+    assert_eq!(lines[12]["applied"], 12);
+}
+
+#[test]
+fn simulate_writes_commroute_db_in_the_working_directory_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/day.jsonl");
+    let (out, _) = Run::new(&["simulate", timeline.to_str().unwrap(), "--quiet"])
+        .in_dir(dir.path())
+        .expect(0);
+    assert_eq!(
+        out,
+        "12 events: 12 applied, 0 already recorded; saved in commroute.db\n"
+    );
+    assert!(dir.path().join("commroute.db").is_file());
+    let (out, _) = Run::new(&["conversations", "--location", "C"])
+        .in_dir(dir.path())
+        .expect(0);
+    assert!(out.ends_with("1 conversation at C\n"), "{out}");
+}
+
+#[test]
+fn a_bad_line_stops_the_replay_there_keeping_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/glow-world.yaml", dir.path().join("glow-world.yaml")).unwrap();
+    let day = std::fs::read_to_string("examples/day.jsonl").unwrap();
+    let broken = day.replace(r#""message":"d4""#, r#""message":"d44""#);
+    std::fs::write(dir.path().join("day.jsonl"), broken).unwrap();
+    let (out, err) = Run::new(&["simulate", "day.jsonl", "--format", "json"])
+        .in_dir(dir.path())
+        .expect(2);
+    assert_eq!(
+        out.lines().count(),
+        4,
+        "the four events before the bad one are saved and printed:\n{out}"
+    );
+    assert_eq!(
+        err,
+        "error: event `d5`: no staff message was saved by an event `d44`\n  \
+         --> day.jsonl:6:1\n  \
+         = help: a delivery report names the `id` of an earlier `staff_message` event that was sent\n\n\
+         1 problem found\n"
+    );
+    // Fixing the line and running again resumes after the four saved events.
+    std::fs::write(dir.path().join("day.jsonl"), day).unwrap();
+    let (out, _) = Run::new(&["simulate", "day.jsonl", "--quiet"])
+        .in_dir(dir.path())
+        .expect(0);
+    assert_eq!(out, "12 events: 8 applied, 4 already recorded; saved in commroute.db\n");
+}
+
+#[test]
+fn an_unknown_id_in_a_json_line_names_the_line_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/glow-world.yaml", dir.path().join("glow-world.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("t.jsonl"),
+        "{\"type\":\"world\",\"path\":\"glow-world.yaml\"}\n\
+         {\"id\":\"x1\",\"at\":\"2026-03-02T09:00:00Z\",\"type\":\"client_message\",\"client\":\"cloe\",\"text\":\"hi\"}\n",
+    )
+    .unwrap();
+    let (_, err) = Run::new(&["simulate", "t.jsonl"]).in_dir(dir.path()).expect(2);
+    assert_eq!(
+        err,
+        "error: field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
+    );
+}
+
+#[test]
+fn the_store_screen_shows_10_of_12_conversations_most_recent_first() {
+    let (_dir, db) = replayed("scenarios/timelines/store-screen-shows-10-of-12.yaml");
+    let (out, _) = Run::new(&["conversations", "--location", "A", "--in-store"])
+        .db(&db)
+        .expect(0);
+    insta::assert_snapshot!(out);
+    let (out, _) = Run::new(&["conversations", "--location", "A", "--format", "json"])
+        .db(&db)
+        .expect(0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 13);
+    assert_eq!(
+        lines[12],
+        serde_json::json!({"type": "summary", "location": "A", "shown": 12, "total": 12})
+    );
+}
+
+#[test]
+fn conversation_shows_the_history_with_notices_and_attempts() {
+    let (_dir, db) = replayed("scenarios/timelines/failed-sms-notice-and-cue.yaml");
+    let (out, _) = Run::new(&["conversation", "--client", "cleo"]).db(&db).expect(0);
+    insta::assert_snapshot!("failed_sms", out);
+    let (_dir, db) = replayed("scenarios/timelines/push-failure-fallback.yaml");
+    let (out, _) = Run::new(&["conversation", "--client", "gwen"]).db(&db).expect(0);
+    insta::assert_snapshot!("push_fallback", out);
+    let (_, err) = Run::new(&["conversation", "--client", "nna"]).db(&db).expect(2);
+    assert!(err.starts_with("error: client `nna` has no conversation in "), "{err}");
+}
+
+#[test]
+fn usage_by_account_and_location_as_table_json_and_csv() {
+    let (_dir, db) = replayed("scenarios/timelines/full-day-two-locations.yaml");
+    let (out, _) = Run::new(&["usage"]).db(&db).expect(0);
+    insta::assert_snapshot!("table", out);
+    let (out, _) = Run::new(&["usage", "--by", "location", "--format", "csv"])
+        .db(&db)
+        .expect(0);
+    assert_eq!(
+        out,
+        "month,location,sms_inbound,sms_outbound,sms_messages,sms_segments,mms_messages\n\
+         2026-03,A,3,3,6,6,0\n\
+         2026-03,B,1,1,2,3,0\n"
+    );
+    let (out, _) = Run::new(&["usage", "--by", "account", "--format", "json", "--month", "2026-03"])
+        .db(&db)
+        .expect(0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["account"], "lumen");
+    assert_eq!((v["sms_messages"].as_i64(), v["segments"].as_i64()), (Some(8), Some(9)));
+    let (out, _) = Run::new(&["usage", "--month", "2026-04"]).db(&db).expect(0);
+    assert_eq!(out, "no SMS or MMS usage\n");
+    let (_, err) = Run::new(&["usage", "--month", "March"]).db(&db).expect(2);
+    assert_eq!(err, "error: --month `March`: write a month as YYYY-MM, e.g. 2026-03\n");
+}
+
+#[test]
+fn reading_commands_need_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err) = Run::new(&["usage"]).in_dir(dir.path()).expect(2);
+    assert_eq!(
+        err,
+        "error: no database at `commroute.db`; replay a timeline into it first with `commroute simulate TIMELINE --db commroute.db`\n"
+    );
+}
+
+#[test]
+fn a_json_lines_timeline_may_hold_its_world_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = serde_json::json!({
+        "accounts": [{"id": "glow", "name": "Glow Salons"}],
+        "locations": [{"id": "A", "name": "Downtown", "account": "glow"}],
+        "staff": [{"id": "sam", "name": "Sam Reyes", "locations": ["A"], "logged_in_at": "A"}],
+        "clients": [{"id": "cleo", "name": "Cleo Park", "account": "glow", "locations": ["A"],
+                     "phone": "(650) 253-0000", "sms_opt_in": true}]
+    });
+    let text = format!(
+        "{}\n{}\n",
+        serde_json::json!({"type": "world", "world": world}),
+        r#"{"id":"i1","at":"2026-03-02T09:00:00Z","type":"client_message","client":"cleo","text":"Hello"}"#
+    );
+    std::fs::write(dir.path().join("t.jsonl"), text).unwrap();
+    let (out, _) = Run::new(&["simulate", "t.jsonl", "--format", "json"])
+        .in_dir(dir.path())
+        .expect(0);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["lands_at"], serde_json::json!(["A"]));
+    assert_eq!(first["live"], serde_json::json!(["sam"]));
+}
