@@ -150,8 +150,22 @@ impl World {
 
     /// Logs a staff member in at a location, or out with `None`.
     pub fn set_login(&mut self, staff: StaffIdx, at: Option<Loc>) {
-        self.staff[staff as usize].logged_in_at = at;
-        self.rebuild_access_index();
+        let member = &mut self.staff[staff as usize];
+        let was = std::mem::replace(&mut member.logged_in_at, at).is_some();
+        if was != at.is_some() {
+            // Logged in or out: update the live index where it changed only
+            // (replays log staff in and out at every step).
+            for l in member.access.iter() {
+                let live = &mut self.live_access_ix[l as usize];
+                match (live.binary_search(&staff), at.is_some()) {
+                    (Err(i), true) => live.insert(i, staff),
+                    (Ok(i), false) => {
+                        live.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Replaces a staff member's communicator access.
