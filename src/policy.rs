@@ -112,12 +112,31 @@ pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
 impl RuleSet {
     /// Loads `inbound.yaml`, `delivery.yaml` and `outbound.yaml` from a directory.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, Diagnostics> {
-        if !dir.is_dir() {
-            return Err(
-                Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
-                    .help("give a directory holding inbound.yaml, delivery.yaml and outbound.yaml")
-                    .into(),
-            );
+        let help = "give a directory holding inbound.yaml, delivery.yaml and outbound.yaml";
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), "the rules directory is not a directory")
+                        .help(help)
+                        .into(),
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
+                        .help(help)
+                        .into(),
+                )
+            }
+            // A symlink loop, a permission problem: say what the system said.
+            Err(e) => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), format!("cannot open the rules directory: {e}"))
+                        .help(help)
+                        .into(),
+                )
+            }
         }
         let mut diags = Diagnostics::default();
         let mut sources = Vec::new();
