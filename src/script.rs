@@ -314,7 +314,12 @@ fn describe_eval_error(e: &rhai::EvalAltResult) -> String {
     match e {
         E::ErrorTooManyOperations(_) => "the script ran too long (it exceeded `max_operations`)".into(),
         E::ErrorStackOverflow(_) => "the script recursed too deeply (it exceeded `max_call_levels`)".into(),
-        E::ErrorDataTooLarge(what, _) => format!("the script built a value too large ({what} over its limit)"),
+        E::ErrorDataTooLarge(what, _) => {
+            format!(
+                "the script built a value too large ({} over its limit)",
+                lowercase_first(what)
+            )
+        }
         E::ErrorTooManyVariables(_) => "the script declared too many variables".into(),
         other => lowercase_first(&other.to_string()),
     }
