@@ -92,17 +92,20 @@ impl Source {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Source::new(path, text)),
             Err(e) => {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-                let col = String::from_utf8_lossy(valid.rsplit(|b| *b == b'\n').next().unwrap_or_default())
-                    .chars()
-                    .count()
-                    + 1;
-                Err(
-                    Diagnostic::new(path, Pos::new(line, col), "the file is not valid UTF-8 text")
-                        .help("save the file as UTF-8")
-                        .into(),
-                )
+                let bytes = e.as_bytes();
+                let bad = e.utf8_error().valid_up_to();
+                let line = bytes[..bad].iter().filter(|b| **b == b'\n').count() + 1;
+                let start = bytes[..bad].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let end = bytes[bad..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(bytes.len(), |i| bad + i);
+                // Columns count characters, as editors do; the bad bytes show as `�`.
+                let col = String::from_utf8_lossy(&bytes[start..bad]).chars().count() + 1;
+                let mut d = Diagnostic::new(path, Pos::new(line, col), "the file is not valid UTF-8 text")
+                    .help("save the file as UTF-8");
+                d.snippet = Some(String::from_utf8_lossy(&bytes[start..end]).into_owned());
+                Err(d.into())
             }
         }
     }
