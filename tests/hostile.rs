@@ -237,7 +237,7 @@ fn a_scenario_directory_with_links_back_to_itself_is_reported_not_walked() {
     std::os::unix::fs::symlink("..", root.join("back")).unwrap();
     std::os::unix::fs::symlink(".", root.join("here")).unwrap();
     std::os::unix::fs::symlink(".", root.join("again")).unwrap();
-    let diags = scenario::discover(&[root.clone()]).unwrap_err();
+    let diags = scenario::discover(std::slice::from_ref(&root)).unwrap_err();
     let messages: Vec<(String, String)> = diags.0.iter().map(|d| (d.location(), d.message.clone())).collect();
     let real = std::fs::canonicalize(&root).unwrap();
     assert_eq!(
@@ -268,7 +268,7 @@ fn a_second_link_to_a_scenario_directory_is_read_once() {
     )
     .unwrap();
     std::os::unix::fs::symlink("real", root.join("zlink")).unwrap();
-    let found: Vec<PathBuf> = scenario::discover(&[root.clone()]).unwrap();
+    let found: Vec<PathBuf> = scenario::discover(std::slice::from_ref(&root)).unwrap();
     assert_eq!(found, [root.join("real/one.yaml")]);
 }
 
