@@ -293,6 +293,7 @@ fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
     };
     let names: Vec<&str> = Limits::DEFAULT.fields().iter().map(|(n, _)| *n).collect();
     doc.check_keys(m, &names, "`limits`", None);
+    let before = doc.diags.len();
     for (key, value) in m.iter() {
         let name = key.as_str();
         let Some(ceiling) = Limits::CEILING
@@ -316,6 +317,23 @@ fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
             continue;
         }
         limits.set(name, v as u64);
+    }
+    // Each limit may be within its ceiling and their product still let a
+    // script fill gigabytes or sort for minutes: bound the product too.
+    let worst = limits.worst_case_bytes();
+    if doc.diags.len() == before && worst > Limits::MAX_WORST_CASE_BYTES {
+        doc.error(
+            Pos::of(node.span()),
+            None,
+            format!(
+                "these `limits` let one script fill about {} MiB, more than the safe {} MiB",
+                worst >> 20,
+                Limits::MAX_WORST_CASE_BYTES >> 20
+            ),
+            Some(
+                "`max_operations` times the largest value (`max_string_size` + 16 × `max_array_size` + 64 × `max_map_size` bytes) must stay within 1 GiB: lower `max_operations` or the size limits".into(),
+            ),
+        );
     }
     limits
 }

@@ -201,10 +201,30 @@ fn limits_set_in_the_file_apply() {
     assert!(route(script, "").is_ok());
     let err = stopped(script, "{max_array_size: 100}");
     assert!(err.message.contains("array"), "{err}");
-    // A loop of 20,000 operations: over the default, within a raised limit.
+    // A loop of 20,000 operations: over the default, within a raised limit
+    // (with smaller values, so the worst case stays bounded).
     let counting = "let n = 0;\nfor i in 0..5000 { n += 1; }\nn == 5000";
     stopped(counting, "");
-    assert_eq!(route(counting, "{max_operations: 100000}").unwrap(), ["A", "B"]);
+    let raised = "{max_operations: 100000, max_string_size: 1024, max_array_size: 64, max_map_size: 16}";
+    assert_eq!(route(counting, raised).unwrap(), ["A", "B"]);
+}
+
+#[test]
+fn limits_that_together_allow_gigabytes_are_refused() {
+    // Every value is within its ceiling, but a million operations each
+    // storing a 65,536-element array could fill 64 GiB (measured: 8 GB and
+    // an abort before the operation limit was reached), and sorting such an
+    // array a million times took over two minutes.
+    let err = rules_with("true", "{max_operations: 1000000, max_array_size: 65536}").expect_err("refused");
+    assert!(
+        err.contains("these `limits` let one script fill about 1019531 MiB, more than the safe 1024 MiB"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{FILE}:")), "{err}");
+    // Raising one limit a little, the others kept, is fine.
+    assert!(rules_with("true", "{max_operations: 25000}").is_ok());
+    let err = rules_with("true", "{max_operations: 100000}").expect_err("100,000 with the default sizes");
+    assert!(err.contains("about 3515 MiB"), "{err}");
 }
 
 #[test]
