@@ -10,6 +10,27 @@ slot() { case "$(basename "$1")" in inbound*) printf '\0';; delivery*) printf '\
 for f in "$root"/rules/*.yaml "$root"/tests/bad_input/rules/*.yaml; do
   { slot "$f"; cat "$f"; } > "corpus/rules_loader/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+# Inbound rules whose first rule is a script, from the sandbox tests' hostile
+# scripts and a few ordinary ones, so the fuzzer starts inside Rhai.
+i=0
+while IFS= read -r script; do
+  i=$((i + 1))
+  { printf '\0'; SCRIPT="$script" awk '
+      /^rules:$/ { print "limits: {max_operations: 2000}"; print; print "  - id: scripted";
+                   print "    description: a script"; print "    when: {rhai: \"" ENVIRON["SCRIPT"] "\"}";
+                   print "    lands_at: client.locations"; next } { print }' "$root/rules/inbound.yaml"; } \
+    > "corpus/rules_loader/script-$i.yaml"
+done <<'SCRIPTS'
+loop { }
+let s = `x`; loop { s += s; }
+let a = []; loop { a.push(1); }
+let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }
+fn f(n) { f(n + 1) } f(0)
+client.locations.len() > 1 && client.last_appointment != ()
+conversation.answering == `campaign` && client.locations.contains(`A`)
+let x = [1]; let f = |v| v + x.len(); [1, 2].map(f).len() == 2
+client.locations.filter(|l| l != `A`).len() > 0
+SCRIPTS
 for f in "$root"/examples/*.yaml "$root"/tests/bad_input/world/*.yaml; do
   cp "$f" corpus/world_loader/
 done
