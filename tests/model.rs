@@ -718,7 +718,7 @@ fn config(default_cases: u32) -> Config {
 fn check_inbound(spec: &Spec, world: &World, client: Sel, start: &Start) -> Result<(), TestCaseError> {
     let req = inbound_request(spec, client, start);
     let resolved = req.resolve(world);
-    let (c, ev) = match (spec.read_inbound(client, start), resolved) {
+    let ((c, conversation), ev) = match (spec.read_inbound(client, start), resolved) {
         (Err(field), Err(e)) => {
             prop_assert_eq!(field, e.field, "refused for another field: {}", e);
             return Ok(());
@@ -735,13 +735,12 @@ fn check_inbound(spec: &Spec, world: &World, client: Sel, start: &Start) -> Resu
         }
         (Ok(read), Ok(ev)) => (read, ev),
     };
-    let (c_model, conv) = c;
     let rules = rules();
     let decision = rules
         .route_inbound(world, &ev)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let report = decision.report(rules, world);
-    let expected = spec.inbound(c_model, &conv);
+    let expected = spec.inbound(c, &conversation);
 
     // Invariants, stated on their own so a wrong model cannot hide them.
     prop_assert!(!report.lands_at.is_empty(), "the message lands nowhere");
@@ -794,15 +793,14 @@ fn check_outbound(spec: &Spec, world: &World, client: Sel, account: Sel, text: &
         (_, None) => Err("from_account"),
         (Some(c), Some(a)) => Ok((c, a)),
     };
-    let (c, a) = match (model, req.resolve(world)) {
+    let ((c, a), ev) = match (model, req.resolve(world)) {
         (Err(field), Err(e)) => {
             prop_assert_eq!(field, e.field, "refused for another field: {}", e);
             return Ok(());
         }
-        (Ok(m), Ok(_)) => m,
+        (Ok(m), Ok(ev)) => (m, ev),
         (m, r) => return Err(TestCaseError::fail(format!("{req:?}: model {m:?}, engine {r:?}"))),
     };
-    let ev = req.resolve(world).unwrap();
     let rules = rules();
     let decision = rules
         .route_outbound(world, &ev)
