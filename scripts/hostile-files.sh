@@ -45,7 +45,7 @@ route=("$bin" route inbound --client client-0000001 --world)
 echo "== files"
 world 100 > "$tmp/small.yaml"
 measure "a valid small world (baseline)" "${route[@]}" "$tmp/small.yaml"
-world 170000 > "$tmp/32mb.yaml"
+world 205000 > "$tmp/32mb.yaml"
 echo "   (world just under the limit: $(du -h "$tmp/32mb.yaml" | cut -f1))"
 measure "a 32 MB world (under the limit)" "${route[@]}" "$tmp/32mb.yaml"
 world 1100000 > "$tmp/200mb.yaml"
