@@ -49,7 +49,10 @@ pub fn outbound(rules: &RuleSet, world: &World, req: &OutboundRequest) {
     let slow = rules.explain_outbound(world, &ev);
     match (fast, slow) {
         (Ok(f), Ok(s)) => {
-            assert_eq!((f.channel, f.rule, f.text_rule, &f.text), (s.channel, s.rule, s.text_rule, &s.text));
+            assert_eq!(
+                (f.channel, f.rule, f.text_rule, &f.text),
+                (s.channel, s.rule, s.text_rule, &s.text)
+            );
             let _ = s.report(rules);
         }
         (Err(f), Err(s)) => assert_eq!(f, s),
@@ -63,13 +66,24 @@ pub fn route_spread(rules: &RuleSet, world: &World) {
     let locs: Vec<&str> = world.locations.iter().take(4).map(|l| l.id.as_str()).collect();
     for c in world.clients.iter().take(8) {
         let client = c.id.clone();
-        inbound(rules, world, &InboundRequest { client: client.clone(), ..Default::default() });
+        inbound(
+            rules,
+            world,
+            &InboundRequest {
+                client: client.clone(),
+                ..Default::default()
+            },
+        );
         for kind in ["confirmation", "campaign"] {
             for l in &locs {
                 inbound(
                     rules,
                     world,
-                    &InboundRequest { client: client.clone(), answering: Some(format!("{kind}@{l}")), ..Default::default() },
+                    &InboundRequest {
+                        client: client.clone(),
+                        answering: Some(format!("{kind}@{l}")),
+                        ..Default::default()
+                    },
                 );
             }
         }
@@ -77,14 +91,22 @@ pub fn route_spread(rules: &RuleSet, world: &World) {
             inbound(
                 rules,
                 world,
-                &InboundRequest { client: client.clone(), staff: Some(s.id.clone()), ..Default::default() },
+                &InboundRequest {
+                    client: client.clone(),
+                    staff: Some(s.id.clone()),
+                    ..Default::default()
+                },
             );
         }
         for a in world.accounts.iter().take(4) {
             outbound(
                 rules,
                 world,
-                &OutboundRequest { client: client.clone(), from_account: a.id.clone(), text: "hi {text}".into() },
+                &OutboundRequest {
+                    client: client.clone(),
+                    from_account: a.id.clone(),
+                    text: "hi {text}".into(),
+                },
             );
         }
     }

@@ -13,7 +13,9 @@ use commroute::policy::SHIPPED;
 use commroute::{RuleSet, Source};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&slot, rest)) = data.split_first() else { return };
+    let Some((&slot, rest)) = data.split_first() else {
+        return;
+    };
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let slot = slot as usize % 3;
     let mut sources = SHIPPED.map(|(name, text)| Source::new(format!("rules/{name}"), text));
