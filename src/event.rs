@@ -312,6 +312,128 @@ impl EventLine {
     }
 }
 
+/// The longest event line [`EventLines`] reads: 64 KiB. A real event is a few
+/// hundred bytes; a longer line is refused without being held in memory.
+pub const MAX_EVENT_LINE: usize = 64 * 1024;
+
+/// Why a line of JSON Lines is not an event. Each names its line, so the
+/// other lines of a batch can still be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("line {line}: the line is longer than {max} bytes, the most an event may take")]
+    TooLong { line: usize, max: usize },
+    #[error("line {line}: the line is not valid UTF-8 text")]
+    NotUtf8 { line: usize },
+    #[error("line {line}: {message}")]
+    Json { line: usize, message: String },
+    #[error("cannot read the events: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads events from JSON Lines, one per line, with their line numbers.
+/// Blank lines are skipped; a line over the length limit is skipped to its
+/// end and reported, so memory stays bounded whatever the input. This is
+/// the reader for `route batch` and `diff --events`.
+///
+/// ```
+/// use commroute::event::EventLines;
+/// let input = "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\"}\n\nnot json\n";
+/// let read: Vec<_> = EventLines::new(input.as_bytes()).collect();
+/// assert_eq!(read[0].as_ref().unwrap().1.id(), "e1");
+/// assert!(read[1].as_ref().unwrap_err().to_string().starts_with("line 3: "));
+/// ```
+pub struct EventLines<R> {
+    reader: R,
+    line: usize,
+    max: usize,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> EventLines<R> {
+    pub fn new(reader: R) -> Self {
+        EventLines::with_max(reader, MAX_EVENT_LINE)
+    }
+
+    /// A reader with another line length limit.
+    pub fn with_max(reader: R, max: usize) -> Self {
+        EventLines {
+            reader,
+            line: 0,
+            max,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Reads one line into `buf` (without its end), keeping at most `max`
+    /// bytes. `None` at the end of the input; `Some(false)` for a line that
+    /// was too long.
+    fn read_line(&mut self) -> Result<Option<bool>, std::io::Error> {
+        self.buf.clear();
+        let mut any = false;
+        let mut fits = true;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let (chunk, used, end) = match available.iter().position(|b| *b == b'\n') {
+                Some(i) => (&available[..i], i + 1, true),
+                None => (available, available.len(), false),
+            };
+            if fits && self.buf.len() + chunk.len() <= self.max {
+                self.buf.extend_from_slice(chunk);
+            } else if fits {
+                fits = false;
+                self.buf = Vec::new();
+            }
+            self.reader.consume(used);
+            if end {
+                break;
+            }
+        }
+        Ok(any.then_some(fits))
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for EventLines<R> {
+    type Item = Result<(usize, EventLine), LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let fits = match self.read_line() {
+                Ok(Some(fits)) => fits,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(LineError::Io(e))),
+            };
+            self.line += 1;
+            let line = self.line;
+            if !fits {
+                return Some(Err(LineError::TooLong { line, max: self.max }));
+            }
+            let bytes = self.buf.strip_suffix(b"\r").unwrap_or(&self.buf);
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Some(Err(LineError::NotUtf8 { line }));
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Some(
+                serde_json::from_str(text)
+                    .map(|event| (line, event))
+                    .map_err(|e| LineError::Json {
+                        line,
+                        message: e.to_string(),
+                    }),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +457,32 @@ mod tests {
             serde_json::from_str(r#"{"type":"outbound","id":"e4","client":"gwen","from_account":"glow-uptown"}"#)
                 .unwrap();
         assert_eq!(out.id(), "e4");
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_skipped_to_its_end_and_reported() {
+        let long = format!("{{\"id\":\"{}\"}}", "x".repeat(100));
+        let input = format!("{long}\r\n{}\n", r#"{"id":"e2","type":"inbound","client":"cleo"}"#);
+        let read: Vec<_> = EventLines::with_max(std::io::BufReader::with_capacity(16, input.as_bytes()), 64).collect();
+        assert_eq!(read.len(), 2);
+        assert_eq!(
+            read[0].as_ref().unwrap_err().to_string(),
+            "line 1: the line is longer than 64 bytes, the most an event may take"
+        );
+        assert_eq!(read[1].as_ref().unwrap().0, 2);
+        assert_eq!(read[1].as_ref().unwrap().1.id(), "e2");
+    }
+
+    #[test]
+    fn lines_of_invalid_utf8_and_blank_lines() {
+        let input: &[u8] =
+            b"\n  \n\xff\xfe\n{\"id\":\"e\",\"type\":\"outbound\",\"client\":\"c\",\"from_account\":\"a\"}";
+        let read: Vec<_> = EventLines::new(input).collect();
+        assert_eq!(
+            read[0].as_ref().unwrap_err().to_string(),
+            "line 3: the line is not valid UTF-8 text"
+        );
+        assert_eq!(read[1].as_ref().unwrap().0, 4);
+        assert_eq!(read.len(), 2);
     }
 }

@@ -118,12 +118,31 @@ pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
 impl RuleSet {
     /// Loads `inbound.yaml`, `delivery.yaml` and `outbound.yaml` from a directory.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, Diagnostics> {
-        if !dir.is_dir() {
-            return Err(
-                Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
-                    .help("give a directory holding inbound.yaml, delivery.yaml and outbound.yaml")
-                    .into(),
-            );
+        let help = "give a directory holding inbound.yaml, delivery.yaml and outbound.yaml";
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), "the rules directory is not a directory")
+                        .help(help)
+                        .into(),
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
+                        .help(help)
+                        .into(),
+                )
+            }
+            // A symlink loop, a permission problem: say what the system said.
+            Err(e) => {
+                return Err(
+                    Diagnostic::new(dir, Pos::default(), format!("cannot open the rules directory: {e}"))
+                        .help(help)
+                        .into(),
+                )
+            }
         }
         let mut diags = Diagnostics::default();
         let mut sources = Vec::new();
@@ -280,6 +299,7 @@ fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
     };
     let names: Vec<&str> = Limits::DEFAULT.fields().iter().map(|(n, _)| *n).collect();
     doc.check_keys(m, &names, "`limits`", None);
+    let before = doc.diags.len();
     for (key, value) in m.iter() {
         let name = key.as_str();
         let Some(ceiling) = Limits::CEILING
@@ -303,6 +323,23 @@ fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
             continue;
         }
         limits.set(name, v as u64);
+    }
+    // Each limit may be within its ceiling and their product still let a
+    // script fill gigabytes or sort for minutes: bound the product too.
+    let worst = limits.worst_case_bytes();
+    if doc.diags.len() == before && worst > Limits::MAX_WORST_CASE_BYTES {
+        doc.error(
+            Pos::of(node.span()),
+            None,
+            format!(
+                "these `limits` let one script fill about {} MiB, more than the safe {} MiB",
+                worst >> 20,
+                Limits::MAX_WORST_CASE_BYTES >> 20
+            ),
+            Some(
+                "`max_operations` times the largest value (`max_string_size` + 16 × `max_array_size` + 64 × `max_map_size` bytes) must stay within 1 GiB: lower `max_operations` or the size limits".into(),
+            ),
+        );
     }
     limits
 }

@@ -11,6 +11,7 @@
 
 pub mod timeline;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -265,9 +266,10 @@ pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
     let mut out = Vec::new();
     let mut diags = Diagnostics::default();
+    let mut seen = HashSet::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out, &mut diags, 0);
+            walk(p, &mut out, &mut diags, &mut seen, 0);
         } else if p.is_file() {
             out.push(p.clone());
         } else {
@@ -279,15 +281,49 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
     diags.into_result(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usize) {
+/// Collects `*.yaml` files under `dir`. Each directory is entered once, by
+/// its real path, so a symlink back to a parent is reported instead of
+/// walked (two such links would otherwise make the walk exponential).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, seen: &mut HashSet<PathBuf>, depth: usize) {
     if depth > 32 {
         diags.push(Diagnostic::new(
             dir,
             Pos::default(),
-            "directories nest too deeply (a symlink loop?)",
+            "directories nest more than 32 levels deep",
         ));
         return;
     }
+    let real = match std::fs::canonicalize(dir) {
+        Ok(real) => real,
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                dir,
+                Pos::default(),
+                format!("cannot read the directory: {e}"),
+            ));
+            return;
+        }
+    };
+    if seen.contains(&real) {
+        // Reached again: a loop when it is one of the directories being
+        // walked; otherwise a second link to a directory already read.
+        let inside = dir
+            .parent()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .is_some_and(|p| p.starts_with(&real));
+        if inside {
+            diags.push(
+                Diagnostic::new(
+                    dir,
+                    Pos::default(),
+                    format!("a symlink loop: this leads back to `{}`", real.display()),
+                )
+                .help("remove the link, or point it outside the scenario directories"),
+            );
+        }
+        return;
+    }
+    seen.insert(real);
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -299,10 +335,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, depth: usiz
             return;
         }
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
+    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
         if path.is_dir() {
-            walk(&path, out, diags, depth + 1);
+            walk(&path, out, diags, seen, depth + 1);
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }

@@ -52,6 +52,23 @@ impl Limits {
         max_map_size: 4_096,
     };
 
+    /// The most a file's limits may let one script evaluation fill, in bytes
+    /// (see [`Limits::worst_case_bytes`]): 1 GiB.
+    pub const MAX_WORST_CASE_BYTES: u64 = 1 << 30;
+
+    /// A bound on the memory one evaluation can fill, in bytes: every
+    /// operation storing a new copy of the largest value a script may build
+    /// (a string of `max_string_size` bytes, an array of `max_array_size`
+    /// 16-byte values, a map of `max_map_size` entries of about 64 bytes).
+    /// Rhai checks the size of each value, but not of a map or array that
+    /// grows by index assignment, so operations times value size is the
+    /// bound. The same product bounds the time of operations that walk a
+    /// whole value (sorting, searching, copying).
+    pub fn worst_case_bytes(&self) -> u64 {
+        let value = self.max_string_size as u64 + 16 * self.max_array_size as u64 + 64 * self.max_map_size as u64;
+        self.max_operations.saturating_mul(value)
+    }
+
     /// The limits by name, for loading and documentation.
     pub fn fields(&self) -> [(&'static str, u64); 6] {
         [
@@ -149,7 +166,16 @@ impl Sandbox {
             // Plain variables, not constants: the optimiser would fold constants.
             scope.push(*root, Map::new());
         }
-        let ast = self.engine.compile_with_scope(&scope, source).map_err(|e| {
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.engine.compile_with_scope(&scope, source)
+        }))
+        .map_err(|_| CompileProblem {
+            line: 1,
+            col: 1,
+            message: "the script engine failed on this script".into(),
+            help: Some("simplify the script".into()),
+        })?;
+        let ast = compiled.map_err(|e| {
             let pos = e.position();
             let help = match &*e.0 {
                 rhai::ParseErrorType::VariableUndefined(_) => {
@@ -242,10 +268,18 @@ impl Sandbox {
                 }
                 scope.push(ROOTS[*root], map);
             }
-            let out = self
-                .engine
-                .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
-                .map_err(|e| describe_eval_error(&e));
+            // Rhai is not ours: a panic inside it becomes this rule's error
+            // instead of ending the process.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
+            }))
+            .unwrap_or_else(|_| {
+                Err(Box::new(rhai::EvalAltResult::ErrorSystem(
+                    "the script engine failed on this script".into(),
+                    "a panic inside Rhai".into(),
+                )))
+            })
+            .map_err(|e| describe_eval_error(&e));
             scope.rewind(0);
             out
         })
@@ -314,8 +348,14 @@ fn describe_eval_error(e: &rhai::EvalAltResult) -> String {
     match e {
         E::ErrorTooManyOperations(_) => "the script ran too long (it exceeded `max_operations`)".into(),
         E::ErrorStackOverflow(_) => "the script recursed too deeply (it exceeded `max_call_levels`)".into(),
-        E::ErrorDataTooLarge(what, _) => format!("the script built a value too large ({what} over its limit)"),
+        E::ErrorDataTooLarge(what, _) => {
+            format!(
+                "the script built a value too large ({} over its limit)",
+                lowercase_first(what)
+            )
+        }
         E::ErrorTooManyVariables(_) => "the script declared too many variables".into(),
+        E::ErrorSystem(what, _) => what.clone(),
         other => lowercase_first(&other.to_string()),
     }
 }
@@ -491,6 +531,13 @@ mod tests {
         assert!(e.message.contains("undefined variable"), "{e:?}");
         let e = sb.compile("recipient.logged_in", PolicyKind::Inbound).unwrap_err();
         assert!(e.message.contains("cannot be read by inbound rules"), "{e:?}");
+    }
+
+    #[test]
+    fn the_defaults_are_within_the_worst_case_bound_and_the_ceilings_together_are_not() {
+        assert_eq!(Limits::DEFAULT.worst_case_bytes(), 368_640_000);
+        assert!(Limits::DEFAULT.worst_case_bytes() <= Limits::MAX_WORST_CASE_BYTES);
+        assert!(Limits::CEILING.worst_case_bytes() > 1_000 * Limits::MAX_WORST_CASE_BYTES);
     }
 
     #[test]

@@ -275,7 +275,10 @@ fn load_error(source: &Source, e: LoadError) -> Diagnostic {
 fn too_deep(text: &str) -> Option<Pos> {
     let mut depth = 0usize;
     for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start_matches([' ', '-']);
+        // Block nesting: indentation, and the indicators that open a nested
+        // node on the same line (`- ` entries, `? ` keys, `: ` values). A
+        // line of a hundred thousand `? ` overflowed the parser's stack.
+        let trimmed = line.trim_start_matches([' ', '-', '?', ':']);
         let indent = line.len() - trimmed.len();
         if indent / 2 > MAX_DEPTH * 2 {
             return Some(Pos::new(i + 1, indent + 1));
@@ -320,6 +323,15 @@ mod tests {
         let text = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
         let err = parse(&text).err().unwrap();
         assert!(err.0[0].message.contains("nests deeper"), "{err}");
+    }
+
+    #[test]
+    fn nesting_by_block_indicators_on_one_line_is_refused_before_parsing() {
+        for indicator in ["- ", "? ", ": ", "- ? "] {
+            let text = format!("{}x\n", indicator.repeat(100_000));
+            let err = parse(&text).err().unwrap();
+            assert!(err.0[0].message.contains("nests deeper"), "{indicator:?}: {err}");
+        }
     }
 
     #[test]

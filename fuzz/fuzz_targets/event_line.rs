@@ -1,0 +1,38 @@
+//! The event parser: JSON Lines as `route batch` reads them, through
+//! `EventLines` (with a small line limit, so long lines are exercised too).
+//! Each event is resolved against the example world and routed both ways
+//! with the shipped rules.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+use commroute::event::EventLines;
+use commroute::EventLine;
+
+fuzz_target!(|data: &[u8]| {
+    let rules = common::shipped();
+    let world = common::example_world();
+    let mut last = 0;
+    for read in EventLines::with_max(data, 1024) {
+        let line = match read {
+            Ok((line, EventLine::Inbound { request, .. })) => {
+                common::inbound(rules, world, &request);
+                line
+            }
+            Ok((line, EventLine::Outbound { request, .. })) => {
+                common::outbound(rules, world, &request);
+                line
+            }
+            Err(e) => {
+                let message = e.to_string();
+                assert!(message.starts_with("line "), "{message}");
+                last + 1
+            }
+        };
+        assert!(line > last, "line numbers go forward");
+        last = line;
+    }
+});
