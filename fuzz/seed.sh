@@ -50,3 +50,8 @@ while IFS= read -r line; do
 done < corpus/event_line/documented.jsonl
 printf '{"id":"e5","type":"inbound","client":"omar","staff":"sam","answering":"campaign@B","extra":1}\n' > corpus/event_line/refused.json
 ls corpus/* | head -3 >/dev/null
+# Photos: the committed test images, a PDF header and a truncated JPEG.
+mkdir -p corpus/photo_check
+cp "$root"/tests/photos/*.jpg "$root"/tests/photos/*.gif "$root"/tests/photos/*.png "$root"/tests/photos/*.webp corpus/photo_check/
+printf '%%PDF-1.7\n' > corpus/photo_check/pdf
+printf '\xff\xd8\xff\xe0\x00\x10JFIF' > corpus/photo_check/truncated-jpeg

@@ -289,6 +289,16 @@ impl RuleSet {
                 Piece::Literal(s) => text.push_str(s),
                 Piece::Text => text.push_str(&ev.text),
                 Piece::Fact(f) => text.push_str(ctx.text_of(*f)),
+                Piece::Script(script) => {
+                    let out = o.file.sandbox.run(script, &ctx).map_err(|m| eval_err(&o.file, t, m))?;
+                    match out.into_immutable_string() {
+                        Ok(s) => text.push_str(&s),
+                        Err(ty) => {
+                            let m = format!("the script gave a {ty}, but a message text must be a string");
+                            return Err(eval_err(&o.file, t, m));
+                        }
+                    }
+                }
             }
         }
         Ok(Some(OutboundDecision {

@@ -261,6 +261,9 @@ facts! {
     ClientName => "client.name", Text, [Text], "the client's name", None,
         "The client's name (for message templates).",
         "text: \"Hi {client.name}, {text}\"";
+    MessageText => "message.text", Text, [Text], "the text staff typed", None,
+        "What the staff member typed (for message templates and Rhai text scripts).",
+        "text: {rhai: \"message.text.to_upper()\"}";
     Channel => "message.channel", Enum(CHANNEL_VALUES), [Text], "the channel chosen for the message", None,
         "The channel the outbound policy chose: `push`, `sms`, `email` or `none`.",
         "message.channel: push";
@@ -454,6 +457,7 @@ impl<'w> Ctx<'w> {
                 .sender
                 .map_or("", |a| self.world.accounts[a as usize].name.as_str()),
             Fact::ClientName => &self.client.name,
+            Fact::MessageText => self.text,
             _ => "",
         }
     }

@@ -46,16 +46,32 @@ pub struct ChannelChoice {
     pub ghost_text: String,
 }
 
-/// A message template such as `{sender.account_name}: {text}`.
+/// A message template such as `{sender.account_name}: {text}`, or a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(pub Vec<Piece>);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl PartialEq for Piece {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Piece::Literal(a), Piece::Literal(b)) => a == b,
+            (Piece::Text, Piece::Text) => true,
+            (Piece::Fact(a), Piece::Fact(b)) => a == b,
+            (Piece::Script(a), Piece::Script(b)) => a.source == b.source,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Piece {}
+
+#[derive(Debug, Clone)]
 pub enum Piece {
     Literal(String),
     /// What staff typed.
     Text,
     Fact(Fact),
+    /// A Rhai script that gives the text (`text: {rhai: ...}`).
+    Script(Box<crate::script::Script>),
 }
 
 /// A rules file as loaded: where it came from and its sandbox.
@@ -666,6 +682,13 @@ fn read_outbound(
         |r, m| {
             let subject = r.subject.clone();
             let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
+            if let Node::Mapping(map) = node {
+                if map.len() == 1 {
+                    if let Some(script) = yaml::get(map, "rhai") {
+                        return r.script(script).map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
+                    }
+                }
+            }
             let s = r.doc.string(node, "`text`", Some(&subject))?;
             match parse_template(&s.value) {
                 Ok(t) => Some(t),

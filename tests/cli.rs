@@ -264,3 +264,79 @@ fn works_from_any_folder_with_the_shipped_rules() {
     let (out, _) = Run::new(&["check"]).in_dir(dir.path()).expect(0);
     assert!(out.starts_with("ok: the shipped rules:"), "{out}");
 }
+
+/// A copy of the shipped rules whose catch-all text rule is the given `text:` value.
+fn rules_with_text(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
+    }
+    let outbound = std::fs::read_to_string("rules/outbound.yaml").unwrap();
+    let changed = outbound.replace(
+        "    when: always\n    text: \"{text}\"",
+        &format!("    when: always\n    text: {text}"),
+    );
+    assert_ne!(changed, outbound);
+    std::fs::write(dir.path().join("outbound.yaml"), changed).unwrap();
+    dir
+}
+
+#[test]
+fn a_text_outcome_may_be_a_rhai_script() {
+    let dir = rules_with_text(r#"{rhai: "message.text.to_upper() + ` (` + message.channel + `)`"}"#);
+    let rules = dir.path().to_str().unwrap();
+    let (out, _) = Run::new(&[
+        "route",
+        "outbound",
+        "--world",
+        WORLD,
+        "--client",
+        "cleo",
+        "--from-account",
+        "glow-downtown",
+        "--text",
+        "see you",
+        "--rules",
+        rules,
+        "--format",
+        "json",
+    ])
+    .expect(0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["text"], "SEE YOU (sms)");
+    assert_eq!(v["text_rule"], "as-typed");
+}
+
+#[test]
+fn a_text_script_that_gives_no_string_fails_naming_the_rule() {
+    let dir = rules_with_text(r#"{rhai: "message.text.len()"}"#);
+    let rules = dir.path().to_str().unwrap();
+    let (_, err) = Run::new(&[
+        "route",
+        "outbound",
+        "--world",
+        WORLD,
+        "--client",
+        "cleo",
+        "--from-account",
+        "glow-downtown",
+        "--text",
+        "hi",
+        "--rules",
+        rules,
+    ])
+    .expect(2);
+    assert!(err.contains("rule `as-typed`"), "{err}");
+    assert!(
+        err.contains("the script gave a i64, but a message text must be a string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_text_script_with_an_unknown_property_is_refused_at_load() {
+    let dir = rules_with_text(r#"{rhai: "message.txt"}"#);
+    let (_, err) = Run::new(&["check", "--rules", dir.path().to_str().unwrap()]).expect(1);
+    assert!(err.contains("unknown property `message.txt`"), "{err}");
+    assert!(err.contains("did you mean `message.text`?"), "{err}");
+}
