@@ -493,26 +493,92 @@ fn rules_schema() -> Value {
     })
 }
 
+/// One timeline event: `id`, `at`, `type` and the fields its type uses (the
+/// loader checks which fields each type needs; the schema lists them all).
+fn event_schema() -> Value {
+    let text = json!({ "type": "string" });
+    let yes_no = json!({ "type": "boolean" });
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "description": "unique in the timeline" },
+            "at": { "type": "string", "description": "when it happened, e.g. 2026-03-03T10:00:00Z" },
+            "type": { "enum": crate::timeline::EVENT_TYPES },
+            "staff": text, "client": text, "location": text, "from": text, "from_account": text,
+            "text": text,
+            "photos": { "type": "array", "items": { "type": "string" } },
+            "via": { "enum": crate::timeline::VIA_VALUES },
+            "answering": { "type": "string", "description": "KIND@LOCATION, e.g. confirmation@A" },
+            "message": { "type": "string", "description": "the id of the staff message a delivery report is about" },
+            "status": { "enum": ["delivered", "failed"] },
+            "guest_app": yes_no, "phone": text, "sms_opt_in": yes_no, "email": text, "email_opt_in": yes_no
+        },
+        "required": ["id", "at", "type"],
+        "additionalProperties": false
+    })
+}
+
+/// One check of a timeline scenario: what it looks at, and what it expects.
+fn check_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "name": { "type": "string" },
+            "event": { "type": "string" },
+            "conversations": { "type": "string", "description": "a location id" },
+            "in_store": { "type": "boolean" },
+            "conversation": { "type": "string", "description": "a client id" },
+            "usage": { "type": ["boolean", "string", "null"] },
+            "expect": { "type": "object" }
+        },
+        "required": ["name", "expect"],
+        "additionalProperties": false
+    })
+}
+
+/// Moves a generated schema's `$defs` into `defs`, so the schema can sit
+/// inside another one while its `#/$defs/...` references still resolve.
+fn hoist(mut schema: Value, defs: &mut serde_json::Map<String, Value>) -> Value {
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        if let Some(Value::Object(d)) = map.remove("$defs") {
+            defs.extend(d);
+        }
+    }
+    schema
+}
+
 fn timeline_schema() -> Value {
-    let world = Value::from(schemars::schema_for!(WorldOrPath));
+    let mut defs = serde_json::Map::new();
+    let world = hoist(Value::from(schemars::schema_for!(WorldOrPath)), &mut defs);
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": defs,
         "title": "commroute timeline file",
-        "description": "A world (inline or a path) and ordered events, each with a unique `id`. Only the parts shared with scenario files are checked here.",
+        "description": "A world (inline or a path) and ordered events, each with a unique `id`; as a scenario, also `checks`.",
         "type": "object",
         "properties": {
             "description": { "type": "string" },
             "world": world,
-            "events": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": { "id": { "type": "string" } },
-                    "required": ["id"]
-                }
-            }
+            "events": { "type": "array", "items": event_schema() },
+            "checks": { "type": "array", "items": check_schema() }
         },
-        "required": ["world", "events"]
+        "required": ["world", "events"],
+        "additionalProperties": false
+    })
+}
+
+/// Scenario files hold `cases`, or a timeline with `events` and `checks`.
+fn scenario_schema() -> Value {
+    let mut defs = serde_json::Map::new();
+    let cases = hoist(Value::from(schemars::schema_for!(ScenarioFile)), &mut defs);
+    let mut timeline = hoist(timeline_schema(), &mut defs);
+    timeline["required"] = json!(["world", "events", "checks"]);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": defs,
+        "title": "commroute scenario file: cases, or a timeline with checks",
+        "oneOf": [cases, timeline]
     })
 }
 
@@ -521,7 +587,7 @@ pub fn schema(kind: FileKind) -> Value {
     match kind {
         FileKind::Rules => rules_schema(),
         FileKind::World => Value::from(schemars::schema_for!(WorldFile)),
-        FileKind::Scenario => Value::from(schemars::schema_for!(ScenarioFile)),
+        FileKind::Scenario => scenario_schema(),
         FileKind::Timeline => timeline_schema(),
     }
 }
