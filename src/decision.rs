@@ -78,6 +78,8 @@ pub struct OutboundDecision {
     /// The index of the deciding text rule.
     pub text_rule: usize,
     pub text: String,
+    /// The ghost text, when the deciding rule computes it with a script.
+    pub scripted_ghost_text: Option<String>,
     pub trace: Option<Box<OutboundTrace>>,
 }
 
@@ -210,8 +212,11 @@ impl InboundDecision {
 }
 
 impl OutboundDecision {
-    pub fn ghost_text<'r>(&self, rules: &'r RuleSet) -> &'r str {
-        &rules.outbound.rules.rules[self.rule].outcome.ghost_text
+    pub fn ghost_text<'a>(&'a self, rules: &'a RuleSet) -> &'a str {
+        match &self.scripted_ghost_text {
+            Some(text) => text,
+            None => &rules.outbound.rules.rules[self.rule].outcome.ghost_text,
+        }
     }
 
     pub fn report(&self, rules: &RuleSet) -> OutboundReport {

@@ -88,6 +88,23 @@ fn holds<O>(file: &PolicyFile, rule: &Rule<O>, cond: &Cond, ctx: &Ctx, sb: &Sand
     cond.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
 }
 
+/// The channel an outbound rule gives: its literal, or what its script says.
+fn channel_of(
+    o: &crate::policy::OutboundPolicy,
+    r: &Rule<crate::policy::ChannelChoice>,
+    ctx: &Ctx,
+) -> Result<Channel, EvalError> {
+    let Some(script) = &r.outcome.channel_script else {
+        return Ok(r.outcome.channel);
+    };
+    let out = o.file.sandbox.run(script, ctx).map_err(|m| eval_err(&o.file, r, m))?;
+    let name = out.into_immutable_string().unwrap_or_default();
+    Channel::parse(&name).ok_or_else(|| {
+        let m = format!("the script gave `{name}`, but a channel is `push`, `sms`, `email` or `none`");
+        eval_err(&o.file, r, m)
+    })
+}
+
 /// The facts of an inbound event.
 pub fn inbound_ctx<'w>(world: &'w World, ev: &Inbound) -> Ctx<'w> {
     let mut ctx = Ctx::new(world, ev.client);
@@ -263,17 +280,21 @@ impl RuleSet {
         ctx.text = &ev.text;
         let mut trace = OutboundTrace::default();
         let o = &self.outbound;
-        let (rule, r) = if skip.is_empty() {
-            first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?
+        let (rule, r, channel) = if skip.is_empty() {
+            let (i, r) = first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?;
+            (i, r, channel_of(o, r, &ctx)?)
         } else {
             let mut found = None;
             for (i, r) in o.rules.rules.iter().enumerate() {
-                if skip.contains(&r.outcome.channel) {
+                if r.outcome.channel_script.is_none() && skip.contains(&r.outcome.channel) {
                     continue;
                 }
                 if holds(&o.file, r, &r.when, &ctx, &o.file.sandbox)? {
-                    found = Some((i, r));
-                    break;
+                    let channel = channel_of(o, r, &ctx)?;
+                    if !skip.contains(&channel) {
+                        found = Some((i, r, channel));
+                        break;
+                    }
                 }
             }
             match found {
@@ -281,7 +302,20 @@ impl RuleSet {
                 None => return Ok(None),
             }
         };
-        ctx.channel = r.outcome.channel;
+        ctx.channel = channel;
+        let scripted_ghost_text = match &r.outcome.ghost_text_script {
+            None => None,
+            Some(script) => {
+                let out = o.file.sandbox.run(script, &ctx).map_err(|m| eval_err(&o.file, r, m))?;
+                match out.into_immutable_string() {
+                    Ok(s) => Some(s.to_string()),
+                    Err(ty) => {
+                        let m = format!("the script gave a {ty}, but a ghost text must be a string");
+                        return Err(eval_err(&o.file, r, m));
+                    }
+                }
+            }
+        };
         let (text_rule, t) = first_match::<_, TRACE>(&o.file, &o.text.rules, &ctx, &mut trace.text)?;
         let mut text = String::with_capacity(ev.text.len() + 32);
         for piece in &t.outcome.0 {
@@ -302,7 +336,8 @@ impl RuleSet {
             }
         }
         Ok(Some(OutboundDecision {
-            channel: r.outcome.channel,
+            channel,
+            scripted_ghost_text,
             rule,
             text_rule,
             text,

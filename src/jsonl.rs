@@ -245,7 +245,10 @@ impl Names {
         out.extend_from_slice(b",\"type\":\"outbound\",\"channel\":\"");
         out.extend_from_slice(d.channel.name().as_bytes());
         out.extend_from_slice(b"\",\"ghost_text\":");
-        out.extend_from_slice(&self.ghost_texts[d.rule]);
+        match &d.scripted_ghost_text {
+            Some(text) => push_json_str(out, text),
+            None => out.extend_from_slice(&self.ghost_texts[d.rule]),
+        }
         out.extend_from_slice(b",\"text\":");
         push_json_str(out, &d.text);
         out.extend_from_slice(b",\"rule\":");

@@ -39,11 +39,14 @@ pub struct FirstMatch<O> {
     pub rules: Vec<Rule<O>>,
 }
 
-/// The outcome of an outbound rule.
+/// The outcome of an outbound rule: a literal channel and ghost text, or
+/// scripts that give them (`{rhai: ...}`; the literal field is then unused).
 #[derive(Debug, Clone)]
 pub struct ChannelChoice {
     pub channel: Channel,
     pub ghost_text: String,
+    pub channel_script: Option<Box<crate::script::Script>>,
+    pub ghost_text_script: Option<Box<crate::script::Script>>,
 }
 
 /// A message template such as `{sender.account_name}: {text}`, or a script.
@@ -648,22 +651,39 @@ fn read_outbound(
         |r, m| {
             let subject = r.subject.clone();
             let ch = require(r, m, "channel", "give the channel: `push`, `sms`, `email` or `none`")?;
-            let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
-            let channel = match Channel::parse(&ch.value) {
-                Some(c) => c,
-                None => {
-                    r.doc.error(
-                        ch.pos,
-                        Some(&subject),
-                        format!("`{}` is not a channel", ch.value),
-                        Some(format!("a channel is {}", one_of(CHANNEL_VALUES))),
-                    );
-                    return None;
-                }
-            };
             let gt = require(r, m, "ghost_text", "give the text shown in the compose box")?;
-            let ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value;
-            Some(ChannelChoice { channel, ghost_text })
+            let mut choice = ChannelChoice {
+                channel: Channel::None,
+                ghost_text: String::new(),
+                channel_script: None,
+                ghost_text_script: None,
+            };
+            match script_of(ch) {
+                Some(node) => choice.channel_script = Some(Box::new(r.script(node)?)),
+                None => {
+                    let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
+                    choice.channel = match Channel::parse(&ch.value) {
+                        Some(c) => c,
+                        None => {
+                            r.doc.error(
+                                ch.pos,
+                                Some(&subject),
+                                format!("`{}` is not a channel", ch.value),
+                                Some(format!(
+                                    "a channel is {}, or `{{rhai: ...}}` giving one of them",
+                                    one_of(CHANNEL_VALUES)
+                                )),
+                            );
+                            return None;
+                        }
+                    };
+                }
+            }
+            match script_of(gt) {
+                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node)?)),
+                None => choice.ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value,
+            }
+            Some(choice)
         },
     );
     if let Some(rules) = &rules {
@@ -682,12 +702,8 @@ fn read_outbound(
         |r, m| {
             let subject = r.subject.clone();
             let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
-            if let Node::Mapping(map) = node {
-                if map.len() == 1 {
-                    if let Some(script) = yaml::get(map, "rhai") {
-                        return r.script(script).map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
-                    }
-                }
+            if let Some(script) = script_of(node) {
+                return r.script(script).map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
             }
             let s = r.doc.string(node, "`text`", Some(&subject))?;
             match parse_template(&s.value) {
@@ -711,6 +727,14 @@ fn read_outbound(
         rules: FirstMatch { rules: rules? },
         text: FirstMatch { rules: text? },
     })
+}
+
+/// The script of an outcome written `{rhai: <script>}`, if it is one.
+fn script_of(node: &Node) -> Option<&Node> {
+    match node {
+        Node::Mapping(map) if map.len() == 1 => yaml::get(map, "rhai"),
+        _ => None,
+    }
 }
 
 /// Parses `{placeholder}` templates; `{{` and `}}` are literal braces.

@@ -340,3 +340,81 @@ fn a_text_script_with_an_unknown_property_is_refused_at_load() {
     assert!(err.contains("unknown property `message.txt`"), "{err}");
     assert!(err.contains("did you mean `message.text`?"), "{err}");
 }
+
+/// A copy of the shipped rules with the `sms` rule's outcome replaced.
+fn rules_with_sms_outcome(channel: &str, ghost_text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
+    }
+    let outbound = std::fs::read_to_string("rules/outbound.yaml").unwrap();
+    let changed = outbound.replace(
+        "    channel: sms\n    ghost_text: Messages will be sent via SMS.",
+        &format!("    channel: {channel}\n    ghost_text: {ghost_text}"),
+    );
+    assert_ne!(changed, outbound);
+    std::fs::write(dir.path().join("outbound.yaml"), changed).unwrap();
+    dir
+}
+
+#[test]
+fn a_channel_and_ghost_text_may_be_rhai_scripts() {
+    let dir = rules_with_sms_outcome(
+        r#"{rhai: "if client.locations.len() > 1 { `sms` } else { `email` }"}"#,
+        r#"{rhai: "if client.locations.len() > 1 { `Messages will be sent via SMS.` } else { `Messages will be sent via email.` }"}"#,
+    );
+    let rules = dir.path().to_str().unwrap();
+    let route = |client: &str| {
+        let (out, _) = Run::new(&[
+            "route",
+            "outbound",
+            "--world",
+            WORLD,
+            "--client",
+            client,
+            "--from-account",
+            "glow-downtown",
+            "--rules",
+            rules,
+            "--format",
+            "json",
+        ])
+        .expect(0);
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    // Cleo has two locations: the script keeps SMS; Nina has one: email.
+    let cleo = route("cleo");
+    assert_eq!(
+        (cleo["channel"].as_str(), cleo["ghost_text"].as_str()),
+        (Some("sms"), Some("Messages will be sent via SMS."))
+    );
+    let nina = route("nina");
+    assert_eq!(
+        (nina["channel"].as_str(), nina["ghost_text"].as_str()),
+        (Some("email"), Some("Messages will be sent via email."))
+    );
+    assert_eq!(nina["rule"], "sms");
+}
+
+#[test]
+fn a_channel_script_that_names_no_channel_fails_naming_the_rule() {
+    let dir = rules_with_sms_outcome(r#"{rhai: "`fax`"}"#, "Messages will be sent via SMS.");
+    let (_, err) = Run::new(&[
+        "route",
+        "outbound",
+        "--world",
+        WORLD,
+        "--client",
+        "cleo",
+        "--from-account",
+        "glow-downtown",
+        "--rules",
+        dir.path().to_str().unwrap(),
+    ])
+    .expect(2);
+    assert!(err.contains("rule `sms`"), "{err}");
+    assert!(
+        err.contains("the script gave `fax`, but a channel is `push`, `sms`, `email` or `none`"),
+        "{err}"
+    );
+}
