@@ -55,3 +55,7 @@ mkdir -p corpus/photo_check
 cp "$root"/tests/photos/*.jpg "$root"/tests/photos/*.gif "$root"/tests/photos/*.png "$root"/tests/photos/*.webp corpus/photo_check/
 printf '%%PDF-1.7\n' > corpus/photo_check/pdf
 printf '\xff\xd8\xff\xe0\x00\x10JFIF' > corpus/photo_check/truncated-jpeg
+# JSON Lines timelines: the example day with its world inlined on line 1
+# (the target refuses worlds named by path, so it never reads other files).
+mkdir -p corpus/timeline_jsonl
+cp seeds/day-inline-world.jsonl corpus/timeline_jsonl/
