@@ -618,28 +618,45 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
 }
 
 fn staff_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u32> {
-    let found = world.staff_member(&id.value);
-    if found.is_none() {
-        let known: Vec<&str> = world.staff.iter().map(|s| s.id.as_str()).collect();
-        doc.error(
-            id.pos,
-            subj,
-            format!("unknown staff member `{}`", id.value),
-            Some(format!("the world's staff: {}", one_of(&known))),
-        );
-    }
-    found
+    let known = world.staff.iter().map(|s| s.id.as_str());
+    reference(
+        doc,
+        world.staff_member(&id.value),
+        id,
+        subj,
+        ("staff member", "staff"),
+        known,
+    )
 }
 
 fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u16> {
-    let found = world.location(&id.value);
+    let known = world.locations.iter().map(|l| l.id.as_str());
+    reference(
+        doc,
+        world.location(&id.value),
+        id,
+        subj,
+        ("location", "locations"),
+        known,
+    )
+}
+
+/// A looked-up reference, or an error naming it and listing the known ids.
+fn reference<'w, T>(
+    doc: &mut Doc,
+    found: Option<T>,
+    id: &Str,
+    subj: Option<&str>,
+    (what, plural): (&str, &str),
+    known: impl Iterator<Item = &'w str>,
+) -> Option<T> {
     if found.is_none() {
-        let known: Vec<&str> = world.locations.iter().map(|l| l.id.as_str()).collect();
+        let known: Vec<&str> = known.collect();
         doc.error(
             id.pos,
             subj,
-            format!("unknown location `{}`", id.value),
-            Some(format!("the world's locations: {}", one_of(&known))),
+            format!("unknown {what} `{}`", id.value),
+            Some(format!("the world's {plural}: {}", one_of(&known))),
         );
     }
     found

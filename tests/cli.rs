@@ -35,6 +35,20 @@ impl Run {
 
 const WORLD: &str = "examples/glow-world.yaml";
 
+/// A copy of the shipped rules in a temporary directory, with `from`
+/// replaced by `to` in one of the files (which must contain it).
+fn rules_with(file: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
+        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(Path::new("rules").join(file)).unwrap();
+    let changed = text.replace(from, to);
+    assert_ne!(changed, text, "`{from}` is not in {file}");
+    std::fs::write(dir.path().join(file), changed).unwrap();
+    dir
+}
+
 #[test]
 fn check_passes_on_the_shipped_rules() {
     let (out, _) = Run::new(&["check"]).expect(0);
@@ -82,16 +96,12 @@ fn test_filter_selects_cases_by_name_or_file() {
 
 #[test]
 fn a_failing_case_shows_expected_and_actual_side_by_side_with_the_trace() {
-    let dir = tempfile::tempdir().unwrap();
-    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
     // Campaign replies go to the campaign's location: scenario #9 must fail.
-    let inbound = std::fs::read_to_string("rules/inbound.yaml").unwrap().replace(
+    let dir = rules_with(
+        "inbound.yaml",
         "        - conversation.answering: campaign\n        - client.last_appointment: {present: true}",
         "        - conversation.answering: campaign\n        - client.last_appointment: {present: false}",
     );
-    std::fs::write(dir.path().join("inbound.yaml"), inbound).unwrap();
     let (out, _) = Run::new(&[
         "test",
         "scenarios/inbound/09-campaign-reply-goes-to-last-appointment.yaml",
@@ -267,18 +277,11 @@ fn works_from_any_folder_with_the_shipped_rules() {
 
 /// A copy of the shipped rules whose catch-all text rule is the given `text:` value.
 fn rules_with_text(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
-    let outbound = std::fs::read_to_string("rules/outbound.yaml").unwrap();
-    let changed = outbound.replace(
+    rules_with(
+        "outbound.yaml",
         "    when: always\n    text: \"{text}\"",
         &format!("    when: always\n    text: {text}"),
-    );
-    assert_ne!(changed, outbound);
-    std::fs::write(dir.path().join("outbound.yaml"), changed).unwrap();
-    dir
+    )
 }
 
 #[test]
@@ -343,18 +346,11 @@ fn a_text_script_with_an_unknown_property_is_refused_at_load() {
 
 /// A copy of the shipped rules with the `sms` rule's outcome replaced.
 fn rules_with_sms_outcome(channel: &str, ghost_text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
-    let outbound = std::fs::read_to_string("rules/outbound.yaml").unwrap();
-    let changed = outbound.replace(
+    rules_with(
+        "outbound.yaml",
         "    channel: sms\n    ghost_text: Messages will be sent via SMS.",
         &format!("    channel: {channel}\n    ghost_text: {ghost_text}"),
-    );
-    assert_ne!(changed, outbound);
-    std::fs::write(dir.path().join("outbound.yaml"), changed).unwrap();
-    dir
+    )
 }
 
 #[test]
