@@ -625,6 +625,26 @@ struct WorldLine {
     world: Option<serde_json::Value>,
 }
 
+/// Discards the rest of an overlong line without keeping it.
+fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = chunk.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
 /// A JSON Lines timeline being streamed: the world, then events one by one.
 pub struct JsonlTimeline<R> {
     pub path: PathBuf,
@@ -692,8 +712,26 @@ impl<R: BufRead> JsonlTimeline<R> {
         loop {
             self.buf.clear();
             self.line += 1;
-            match self.reader.read_line(&mut self.buf) {
+            // Read at most one byte more than a line may hold, so a hostile
+            // line cannot make the buffer grow without bound.
+            let limit = crate::event::MAX_EVENT_LINE as u64 + 1;
+            match <&mut R as std::io::Read>::take(&mut self.reader, limit).read_line(&mut self.buf) {
                 Ok(0) => return None,
+                Ok(n) if n as u64 == limit && !self.buf.ends_with('\n') => {
+                    if let Err(e) = skip_rest_of_line(&mut self.reader) {
+                        return Some(Err(Diagnostic::new(
+                            &self.path,
+                            Pos::new(self.line, 1),
+                            format!("cannot read the line: {e}"),
+                        )));
+                    }
+                    return Some(Err(Diagnostic::new(
+                        &self.path,
+                        Pos::new(self.line, 1),
+                        format!("the line is longer than {} bytes", crate::event::MAX_EVENT_LINE),
+                    )
+                    .help("an event is one short JSON object per line")));
+                }
                 Ok(_) => {}
                 Err(e) => {
                     return Some(Err(Diagnostic::new(

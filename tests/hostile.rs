@@ -312,3 +312,25 @@ fn deeply_nested_json_in_an_event_line_is_an_error_not_a_crash() {
     let message = read[0].as_ref().unwrap_err().to_string();
     assert!(message.starts_with("line 1: recursion limit exceeded"), "{message}");
 }
+
+/// A 10 MB line in a JSON Lines timeline is refused with its line number,
+/// without being held in memory, and the next line is still read.
+#[test]
+fn a_10_mb_timeline_line_is_refused_and_reading_goes_on() {
+    use std::io::Cursor;
+    let world = std::fs::canonicalize("examples/glow-world.yaml").unwrap();
+    let mut text = format!("{{\"type\":\"world\",\"path\":{:?}}}\n", world.display().to_string());
+    text.push_str(&format!("{{\"id\":\"big\",\"text\":\"{}\"}}\n", "x".repeat(10 << 20)));
+    text.push_str("{\"id\":\"e2\",\"at\":\"2026-03-02T09:00:00Z\",\"type\":\"logout\",\"staff\":\"sam\"}\n");
+    let mut timeline =
+        commroute::timeline::JsonlTimeline::new(std::path::Path::new("/tmp/t.jsonl"), Cursor::new(text)).unwrap();
+    let err = timeline.next_event().unwrap().unwrap_err();
+    assert_eq!(err.pos.line, 2);
+    assert_eq!(
+        err.message,
+        format!("the line is longer than {} bytes", commroute::event::MAX_EVENT_LINE)
+    );
+    let next = timeline.next_event().unwrap().unwrap();
+    assert_eq!(next.id, "e2");
+    assert!(timeline.next_event().is_none());
+}
