@@ -666,6 +666,14 @@ impl Test {
         }
     }
 
+    /// The locations this set fact has in common with `other`, as shown to people.
+    fn common(&self, ctx: &Ctx, sb: &Sandbox, other: &SetExpr) -> String {
+        other
+            .eval(ctx, sb)
+            .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(ctx.world))
+            .unwrap_or_default()
+    }
+
     /// A sentence saying why this test failed, with the values seen.
     fn failure(&self, ctx: &Ctx, sb: &Sandbox) -> Failure {
         let info = self.fact.info();
@@ -724,10 +732,7 @@ impl Test {
                 )
             }
             Op::SharesNoneWith(other) => {
-                let common = other
-                    .eval(ctx, sb)
-                    .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(w))
-                    .unwrap_or_default();
+                let common = self.common(ctx, sb, other);
                 format!(
                     "{} `{saw}` and {} `{}` have `{common}` in common",
                     info.label,
@@ -779,10 +784,7 @@ impl Test {
                 format!("{} `{saw}` number {n}", info.label)
             }
             Op::SharesAnyWith(other) => {
-                let common = other
-                    .eval(ctx, sb)
-                    .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(w))
-                    .unwrap_or_default();
+                let common = self.common(ctx, sb, other);
                 format!(
                     "{} `{saw}` and {} `{}` have `{common}` in common",
                     info.label,

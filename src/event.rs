@@ -150,14 +150,7 @@ pub fn resolve_inbound(
     staff: Option<&str>,
     from: Option<&str>,
 ) -> Result<Inbound, EventError> {
-    let client = world.client(client_id).ok_or_else(|| {
-        unknown(
-            "client",
-            "client",
-            client_id,
-            world.clients.iter().map(|c| c.id.as_str()),
-        )
-    })?;
+    let client = client_of(world, client_id)?;
     let start = match (staff, answering) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -255,20 +248,25 @@ impl OutboundRequest {
     }
 }
 
-/// Resolves the client and sending account of a staff member's message.
-pub fn resolve_outbound(
-    world: &World,
-    client_id: &str,
-    from_account: &str,
-) -> Result<(ClientIdx, AccountIdx), EventError> {
-    let client = world.client(client_id).ok_or_else(|| {
+/// The client an event names, or an error suggesting the closest id.
+fn client_of(world: &World, client_id: &str) -> Result<ClientIdx, EventError> {
+    world.client(client_id).ok_or_else(|| {
         unknown(
             "client",
             "client",
             client_id,
             world.clients.iter().map(|c| c.id.as_str()),
         )
-    })?;
+    })
+}
+
+/// Resolves the client and sending account of a staff member's message.
+pub fn resolve_outbound(
+    world: &World,
+    client_id: &str,
+    from_account: &str,
+) -> Result<(ClientIdx, AccountIdx), EventError> {
+    let client = client_of(world, client_id)?;
     let sender = world.account(from_account).ok_or_else(|| {
         unknown(
             "from_account",

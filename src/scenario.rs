@@ -284,6 +284,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
 /// Collects `*.yaml` files under `dir`. Each directory is entered once, by
 /// its real path, so a symlink back to a parent is reported instead of
 /// walked (two such links would otherwise make the walk exponential).
+fn unreadable_dir(dir: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::new(dir, Pos::default(), format!("cannot read the directory: {e}"))
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, seen: &mut HashSet<PathBuf>, depth: usize) {
     if depth > 32 {
         diags.push(Diagnostic::new(
@@ -296,11 +300,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, seen: &mut 
     let real = match std::fs::canonicalize(dir) {
         Ok(real) => real,
         Err(e) => {
-            diags.push(Diagnostic::new(
-                dir,
-                Pos::default(),
-                format!("cannot read the directory: {e}"),
-            ));
+            diags.push(unreadable_dir(dir, &e));
             return;
         }
     };
@@ -327,11 +327,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, seen: &mut 
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::new(
-                dir,
-                Pos::default(),
-                format!("cannot read the directory: {e}"),
-            ));
+            diags.push(unreadable_dir(dir, &e));
             return;
         }
     };
