@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use marked_yaml::types::MarkedMappingNode;
+use marked_yaml::types::{MarkedMappingNode, MarkedSequenceNode};
 use marked_yaml::Node;
 
 use crate::contact::{self, Contact};
 use crate::diag::{did_you_mean, one_of, Diagnostics, Pos, Source};
 use crate::locset::{Loc, LocSet};
 use crate::yaml::{self, Doc, Str};
+use smallvec::SmallVec;
 
 pub type AccountIdx = u32;
 pub type StaffIdx = u32;
@@ -99,21 +100,33 @@ impl World {
     }
 
     pub fn parse(source: Source) -> Result<World, Diagnostics> {
-        let (mut doc, node) = Doc::parse(source)?;
-        let world = read_world(&mut doc, &node);
+        // A large world is mostly clients: read them entry by entry as the
+        // parser reaches them, so no tree of the whole list is ever built.
+        let mut clients = ClientEntries::new(&source);
+        let mut sink = |item: Node| clients.push(&item);
+        let stream = yaml::Stream {
+            key: "clients",
+            sink: &mut sink,
+        };
+        let (mut doc, node) = Doc::parse_streaming(source, Some(stream))?;
+        let world = read_world(&mut doc, &node, Some(clients));
+        drop(node);
+        // This drops the file's text too: nothing reads it any more.
         doc.finish(())?;
-        Ok(world.expect("a world is built whenever no problem was recorded"))
+        let mut world = world.expect("a world is built whenever no problem was recorded");
+        world.validate_contacts();
+        Ok(world)
     }
 
     /// Reads a world from a node inside another document (a scenario's inline world).
     pub fn from_node(doc: &mut Doc, node: &Node) -> Option<World> {
         let before = doc.diags.len();
-        let world = read_world(doc, node);
+        let mut world = read_world(doc, node, None)?;
         if doc.diags.len() > before {
-            None
-        } else {
-            world
+            return None;
         }
+        world.validate_contacts();
+        Some(world)
     }
 
     pub fn account(&self, id: &str) -> Option<AccountIdx> {
@@ -292,7 +305,174 @@ const CLIENT_KEYS: &[&str] = &[
     "guest_app",
 ];
 
-fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
+/// A position kept in 8 bytes, for the many references of a large world.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    line: u32,
+    col: u32,
+}
+
+impl From<Pos> for At {
+    fn from(p: Pos) -> Self {
+        At {
+            line: p.line.try_into().unwrap_or(u32::MAX),
+            col: p.col.try_into().unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl At {
+    fn pos(self) -> Pos {
+        Pos::new(self.line as usize, self.col as usize)
+    }
+}
+
+/// A name a client refers to (an account or a location), interned, and where.
+#[derive(Debug, Clone, Copy)]
+struct NameRef {
+    name: u32,
+    at: At,
+}
+
+/// What a client's entry names, resolved once the whole world is read.
+struct ClientRefs {
+    entry: At,
+    id: At,
+    account: NameRef,
+    locations: SmallVec<[NameRef; 2]>,
+    last_appointment_at: Option<NameRef>,
+}
+
+/// A world's clients, read entry by entry: from a tree, or streamed by the
+/// parser before the rest of the world is read (their problems are kept
+/// apart until then, and reported in file order with the others). Each entry
+/// becomes its [`Client`] at once, with the accounts and locations it names
+/// interned and resolved later, so a large world holds one small record per
+/// client and no copy of its strings.
+struct ClientEntries {
+    doc: Doc,
+    clients: Vec<Client>,
+    refs: Vec<ClientRefs>,
+    names: Vec<String>,
+    name_ix: HashMap<String, u32>,
+}
+
+impl ClientEntries {
+    fn new(source: &Source) -> Self {
+        ClientEntries {
+            doc: Doc {
+                source: source.clone(),
+                diags: Diagnostics::default(),
+            },
+            clients: Vec::new(),
+            refs: Vec::new(),
+            names: Vec::new(),
+            name_ix: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, s: &Str) -> NameRef {
+        let name = match self.name_ix.get(&s.value) {
+            Some(n) => *n,
+            None => {
+                let n = self.names.len() as u32;
+                self.names.push(s.value.clone());
+                self.name_ix.insert(s.value.clone(), n);
+                n
+            }
+        };
+        NameRef { name, at: s.pos.into() }
+    }
+
+    fn push(&mut self, item: &Node) {
+        let Some(Raw { pos, id, fields: f }) =
+            read_entry(&mut self.doc, item, "clients", "client", CLIENT_KEYS, read_client)
+        else {
+            return;
+        };
+        let refs = ClientRefs {
+            entry: pos.into(),
+            id: id.pos.into(),
+            account: self.intern(&f.account),
+            locations: f.locations.iter().map(|l| self.intern(l)).collect(),
+            last_appointment_at: f.last_appointment_at.as_ref().map(|l| self.intern(l)),
+        };
+        self.refs.push(refs);
+        self.clients.push(Client {
+            id: id.value,
+            name: f.name,
+            account: 0,
+            locations: LocSet::new(),
+            last_appointment: None,
+            phone: f.phone,
+            sms_opt_in: f.sms_opt_in,
+            email: f.email,
+            email_opt_in: f.email_opt_in,
+            guest_app: f.guest_app,
+            contact: Contact::default(),
+        });
+    }
+
+    /// Puts the clients in id order (and their references with them),
+    /// reporting repeated ids as [`sorted_unique`] does.
+    fn sort(&mut self, doc: &mut Doc) {
+        let mut order: Vec<u32> = (0..self.clients.len() as u32).collect();
+        let key = |i: &u32| {
+            let r = &self.refs[*i as usize];
+            (self.clients[*i as usize].id.as_str(), r.entry.line, r.entry.col)
+        };
+        order.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        for w in order.windows(2) {
+            let (prev, this) = (w[0] as usize, w[1] as usize);
+            if self.clients[prev].id == self.clients[this].id {
+                let id = &self.clients[this].id;
+                doc.error(
+                    self.refs[this].id.pos(),
+                    Some(&format!("client `{id}`")),
+                    format!("duplicate id `{id}`"),
+                    Some(format!(
+                        "the same id is used at line {}; every client needs its own id",
+                        self.refs[prev].id.line
+                    )),
+                );
+            }
+        }
+        permute(&mut self.clients, &mut self.refs, order);
+    }
+}
+
+/// Reorders two lists alike, in place: position `i` receives the item that
+/// was at `order[i]`.
+fn permute<A, B>(a: &mut [A], b: &mut [B], mut order: Vec<u32>) {
+    for start in 0..order.len() {
+        // Follow the cycle through `start`, marking positions done with their own index.
+        let mut i = start;
+        while order[i] as usize != start {
+            let from = order[i] as usize;
+            a.swap(i, from);
+            b.swap(i, from);
+            order[i] = i as u32;
+            i = from;
+        }
+        order[i] = i as u32;
+    }
+}
+
+fn read_client(doc: &mut Doc, m: &MarkedMappingNode, subj: &str) -> Option<RawClient> {
+    Some(RawClient {
+        name: req_string(doc, m, "name", subj)?,
+        account: req_str(doc, m, "account", subj)?,
+        locations: req_strings(doc, m, "locations", subj)?,
+        last_appointment_at: opt_str(doc, m, "last_appointment_at", subj),
+        phone: opt_str(doc, m, "phone", subj).map(|s| s.value),
+        sms_opt_in: opt_bool(doc, m, "sms_opt_in", subj),
+        email: opt_str(doc, m, "email", subj).map(|s| s.value),
+        email_opt_in: opt_bool(doc, m, "email_opt_in", subj),
+        guest_app: opt_bool(doc, m, "guest_app", subj),
+    })
+}
+
+fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Option<World> {
     let top = doc.mapping(node, "a world", None)?;
     doc.check_keys(top, TOP_KEYS, "a world", None);
     let accounts = read_list(doc, top, "accounts", "account", ACCOUNT_KEYS, true, |doc, m, subj| {
@@ -325,19 +505,13 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
                 .and_then(|n| doc.strings(n, "`communicator_access`", Some(subj))),
         })
     });
-    let clients = read_list(doc, top, "clients", "client", CLIENT_KEYS, true, |doc, m, subj| {
-        Some(RawClient {
-            name: req_string(doc, m, "name", subj)?,
-            account: req_str(doc, m, "account", subj)?,
-            locations: req_strings(doc, m, "locations", subj)?,
-            last_appointment_at: opt_str(doc, m, "last_appointment_at", subj),
-            phone: opt_str(doc, m, "phone", subj).map(|s| s.value),
-            sms_opt_in: opt_bool(doc, m, "sms_opt_in", subj),
-            email: opt_str(doc, m, "email", subj).map(|s| s.value),
-            email_opt_in: opt_bool(doc, m, "email_opt_in", subj),
-            guest_app: opt_bool(doc, m, "guest_app", subj),
-        })
-    });
+    let mut clients = streamed.unwrap_or_else(|| ClientEntries::new(&doc.source));
+    if let Some(seq) = list_items(doc, top, "clients", "client", true) {
+        for item in seq.iter() {
+            clients.push(item);
+        }
+    }
+    doc.diags.0.append(&mut clients.doc.diags.0);
 
     // Accounts: ids, parents, countries.
     let mut accounts = sorted_unique(doc, accounts, "account");
@@ -448,77 +622,57 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
         });
     }
 
-    let clients = sorted_unique(doc, clients, "client");
-    let mut built_clients = Vec::with_capacity(clients.len());
+    clients.sort(doc);
     let countries: Vec<phonenumber::country::Id> = (0..accounts.len())
         .map(|i| effective_country(&accounts, &parents, i))
         .collect();
-    for c in &clients {
-        let subj = format!("client `{}`", c.id.value);
-        let f = &c.fields;
-        let account = resolve(doc, &account_ix, &f.account, "account", &subj);
-        let locations = locs(doc, &f.locations, &subj);
-        if f.locations.is_empty() {
+    let ClientEntries {
+        clients: mut built_clients,
+        refs,
+        names,
+        ..
+    } = clients;
+    for (c, r) in built_clients.iter_mut().zip(&refs) {
+        let subj = format!("client `{}`", c.id);
+        let name = |n: &NameRef| names[n.name as usize].as_str();
+        c.account = resolve_at(doc, &account_ix, name(&r.account), r.account.at.pos(), "account", &subj).unwrap_or(0);
+        c.locations = r
+            .locations
+            .iter()
+            .filter_map(|l| resolve_at(doc, &location_ix, name(l), l.at.pos(), "location", &subj))
+            .collect();
+        if r.locations.is_empty() {
             doc.error(
-                c.pos,
+                r.entry.pos(),
                 Some(&subj),
                 "a client needs at least one location in `locations`",
                 None,
             );
         }
-        let last_appointment = f.last_appointment_at.as_ref().and_then(|l| {
-            let loc = resolve(doc, &location_ix, l, "location", &subj)?;
-            if !locations.contains(loc) {
-                let own: Vec<&str> = f.locations.iter().map(Str::as_str).collect();
+        c.last_appointment = r.last_appointment_at.as_ref().and_then(|l| {
+            let loc = resolve_at(doc, &location_ix, name(l), l.at.pos(), "location", &subj)?;
+            if !c.locations.contains(loc) {
+                let own: Vec<&str> = r.locations.iter().map(name).collect();
                 doc.error(
-                    l.pos,
+                    l.at.pos(),
                     Some(&subj),
                     format!(
                         "`last_appointment_at: {}` is not one of the client's locations",
-                        l.value
+                        name(l)
                     ),
                     Some(format!(
                         "use one of {} or add `{}` to `locations`",
                         one_of(&own),
-                        l.value
+                        name(l)
                     )),
                 );
             }
             Some(loc)
         });
-        built_clients.push(Client {
-            id: c.id.value.clone(),
-            name: f.name.clone(),
-            account: account.unwrap_or(0),
-            locations,
-            last_appointment,
-            phone: f.phone.clone(),
-            sms_opt_in: f.sms_opt_in,
-            email: f.email.clone(),
-            email_opt_in: f.email_opt_in,
-            guest_app: f.guest_app,
-            contact: Contact::default(),
-        });
     }
-
-    // Phones and emails are validated together, on every core for large worlds.
-    let raw_contacts: Vec<(Option<&str>, Option<&str>, phonenumber::country::Id)> = clients
-        .iter()
-        .zip(&built_clients)
-        .map(|(c, b)| {
-            (
-                c.fields.phone.as_deref(),
-                c.fields.email.as_deref(),
-                countries
-                    .get(b.account as usize)
-                    .copied()
-                    .unwrap_or(phonenumber::country::Id::US),
-            )
-        })
-        .collect();
-    for (b, contact) in built_clients.iter_mut().zip(contact::contacts(&raw_contacts)) {
-        b.contact = contact;
-    }
+    drop(refs);
+    drop(names);
+    built_clients.shrink_to_fit();
 
     let built_locations: Vec<Location> = locations
         .iter()
@@ -575,6 +729,36 @@ fn read_world(doc: &mut Doc, node: &Node) -> Option<World> {
     Some(world)
 }
 
+impl World {
+    /// Validates every client's phone and email, on every core for large
+    /// worlds. Called once the file's text and tree are gone, since the
+    /// validators' compiled patterns are the other large use of memory.
+    fn validate_contacts(&mut self) {
+        let countries: Vec<phonenumber::country::Id> = self
+            .accounts
+            .iter()
+            .map(|a| contact::parse_country(&a.country).unwrap_or(phonenumber::country::Id::US))
+            .collect();
+        let raw: Vec<(Option<&str>, Option<&str>, phonenumber::country::Id)> = self
+            .clients
+            .iter()
+            .map(|c| {
+                let country = countries.get(c.account as usize).copied();
+                (
+                    c.phone.as_deref(),
+                    c.email.as_deref(),
+                    country.unwrap_or(phonenumber::country::Id::US),
+                )
+            })
+            .collect();
+        let contacts = contact::contacts(&raw);
+        drop(raw);
+        for (c, contact) in self.clients.iter_mut().zip(contacts) {
+            c.contact = contact;
+        }
+    }
+}
+
 fn effective_country(
     accounts: &[Raw<RawAccount>],
     parents: &[Option<AccountIdx>],
@@ -607,6 +791,23 @@ fn read_list<T>(
     required: bool,
     mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &str) -> Option<T>,
 ) -> Vec<Raw<T>> {
+    let Some(seq) = list_items(doc, top, key, what, required) else {
+        return Vec::new();
+    };
+    seq.iter()
+        .filter_map(|item| read_entry(doc, item, key, what, keys, &mut read))
+        .collect()
+}
+
+/// The entries of one of the world's lists; `None` (with a recorded problem
+/// when one is required) if there is no list.
+fn list_items<'a>(
+    doc: &mut Doc,
+    top: &'a MarkedMappingNode,
+    key: &str,
+    what: &str,
+    required: bool,
+) -> Option<&'a MarkedSequenceNode> {
     let Some(node) = yaml::get(top, key) else {
         if required {
             doc.error(
@@ -616,43 +817,45 @@ fn read_list<T>(
                 Some(format!("add `{key}:` with one entry per {what}")),
             );
         }
-        return Vec::new();
+        return None;
     };
     if let Node::Scalar(s) = node {
         if s.as_str().is_empty() {
-            return Vec::new();
+            return None;
         }
     }
-    let Some(seq) = doc.sequence(node, &format!("`{key}`"), None) else {
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(seq.len());
-    for item in seq.iter() {
-        let Some(m) = doc.mapping(item, &format!("each entry of `{key}`"), None) else {
-            continue;
-        };
-        let pos = Pos::of(m.span());
-        let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
-            doc.error(
-                pos,
-                None,
-                format!("this {what} has no `id`"),
-                Some("every entry needs a unique `id`".into()),
-            );
-            continue;
-        };
-        let subject = format!("{what} `{}`", id.value);
-        doc.check_keys(
-            m,
-            keys,
-            &format!("{} {what}", if what.starts_with('a') { "an" } else { "a" }),
-            Some(&subject),
+    doc.sequence(node, &format!("`{key}`"), None)
+}
+
+/// Reads one entry of the list `key`: its id, its keys, then its fields.
+fn read_entry<T>(
+    doc: &mut Doc,
+    item: &Node,
+    key: &str,
+    what: &str,
+    keys: &[&str],
+    mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &str) -> Option<T>,
+) -> Option<Raw<T>> {
+    let m = doc.mapping(item, &format!("each entry of `{key}`"), None)?;
+    let pos = Pos::of(m.span());
+    let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
+        doc.error(
+            pos,
+            None,
+            format!("this {what} has no `id`"),
+            Some("every entry needs a unique `id`".into()),
         );
-        if let Some(fields) = read(doc, m, &subject) {
-            out.push(Raw { pos, id, fields });
-        }
-    }
-    out
+        return None;
+    };
+    let subject = format!("{what} `{}`", id.value);
+    doc.check_keys(
+        m,
+        keys,
+        &format!("{} {what}", if what.starts_with('a') { "an" } else { "a" }),
+        Some(&subject),
+    );
+    let fields = read(doc, m, &subject)?;
+    Some(Raw { pos, id, fields })
 }
 
 /// Sorts entries by id and reports repeated ids. Repeats are kept so their
@@ -680,10 +883,21 @@ fn sorted_unique<T>(doc: &mut Doc, mut list: Vec<Raw<T>>, what: &str) -> Vec<Raw
 }
 
 fn resolve<T: Copy>(doc: &mut Doc, ix: &HashMap<String, T>, name: &Str, what: &str, subject: &str) -> Option<T> {
-    match ix.get(&name.value) {
+    resolve_at(doc, ix, &name.value, name.pos, what, subject)
+}
+
+fn resolve_at<T: Copy>(
+    doc: &mut Doc,
+    ix: &HashMap<String, T>,
+    name: &str,
+    pos: Pos,
+    what: &str,
+    subject: &str,
+) -> Option<T> {
+    match ix.get(name) {
         Some(v) => Some(*v),
         None => {
-            let help = match did_you_mean(&name.value, ix.keys().map(String::as_str)) {
+            let help = match did_you_mean(name, ix.keys().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => {
                     let mut known: Vec<&str> = ix.keys().map(String::as_str).collect();
@@ -692,12 +906,7 @@ fn resolve<T: Copy>(doc: &mut Doc, ix: &HashMap<String, T>, name: &Str, what: &s
                     format!("known {what}s: {}", one_of(&known))
                 }
             };
-            doc.error(
-                name.pos,
-                Some(subject),
-                format!("unknown {what} `{}`", name.value),
-                Some(help),
-            );
+            doc.error(pos, Some(subject), format!("unknown {what} `{}`", name), Some(help));
             None
         }
     }
@@ -794,5 +1003,99 @@ clients:
         assert!(messages.contains(&"unknown location `Q`"), "{err}");
         assert!(messages.contains(&"duplicate id `cleo`"), "{err}");
         assert!(messages.contains(&"unknown account `nope`"), "{err}");
+    }
+
+    /// Reads the same text the way a world file is read (clients streamed)
+    /// and the way an inline world is read (from a tree).
+    fn both_ways(text: &str) -> (Result<World, Diagnostics>, Result<World, Diagnostics>) {
+        let streamed = World::parse(Source::new("w.yaml", text.to_owned()));
+        let tree = Doc::parse(Source::new("w.yaml", text.to_owned())).and_then(|(mut doc, node)| {
+            let world = World::from_node(&mut doc, &node);
+            doc.finish(())?;
+            Ok(world.unwrap())
+        });
+        (streamed, tree)
+    }
+
+    #[test]
+    fn streamed_clients_match_the_tree_reading() {
+        // Clients first: the streamed entries are resolved once the rest is read.
+        let clients_first = format!(
+            "clients:{}\naccounts:{}",
+            GOOD.split("clients:").nth(1).unwrap().trim_end(),
+            GOOD.split("clients:")
+                .next()
+                .unwrap()
+                .split("accounts:")
+                .nth(1)
+                .unwrap()
+        );
+        for text in [GOOD.to_owned(), clients_first] {
+            let (streamed, tree) = both_ways(&text);
+            let (streamed, tree) = (streamed.unwrap(), tree.unwrap());
+            assert_eq!(streamed.clients.len(), 1);
+            let (a, b) = (&streamed.clients[0], &tree.clients[0]);
+            assert_eq!(
+                (a.id.as_str(), a.account, a.locations.as_slice()),
+                ("cleo", 0, &[0, 1][..])
+            );
+            assert_eq!(
+                (&a.id, a.account, &a.locations, a.last_appointment, &a.contact),
+                (&b.id, b.account, &b.locations, b.last_appointment, &b.contact)
+            );
+        }
+    }
+
+    #[test]
+    fn streamed_clients_report_the_same_problems_in_the_same_order() {
+        let bad = GOOD
+            .replace("logged_in_at: B", "logged_in_at: C")
+            .replace("last_appointment_at: A", "last_appointment_at: Q")
+            + "  - {id: cleo, name: Twin, account: nope, locations: [], colour: red}\n"
+            + "  - {id: zed, name: Zed, account: glow-downtown, locations: [Z], sms_opt_in: maybe}\n"
+            + "  - {name: No Id}\n"
+            + "  - just a string\n";
+        let (streamed, tree) = both_ways(&bad);
+        let (streamed, tree) = (streamed.unwrap_err().to_string(), tree.unwrap_err().to_string());
+        assert_eq!(streamed, tree);
+        for expected in [
+            "unknown key `colour` in a client",
+            "`sms_opt_in` must be `true` or `false`, found `maybe`",
+            "this client has no `id`",
+            "each entry of `clients` must be a mapping",
+            "duplicate id `cleo`",
+            "unknown account `nope`",
+            "unknown location `Z`",
+            "unknown location `Q`",
+            "a client needs at least one location",
+        ] {
+            assert!(streamed.contains(expected), "missing {expected:?} in:\n{streamed}");
+        }
+    }
+
+    #[test]
+    fn streamed_entries_keep_the_parser_checks() {
+        let cases = [
+            ("  - {id: x, id: y}\n", "the key `id` appears twice"),
+            ("  - &a {id: x}\n", "anchors and aliases are not supported"),
+            ("  - !tag {id: x}\n", "tags (`!name`) are not supported"),
+            ("  - {id: x, [a]: b}\n", "a mapping key must be a single value"),
+        ];
+        for (entry, expected) in cases {
+            let err = World::parse(Source::new("w.yaml", format!("{GOOD}{entry}"))).unwrap_err();
+            assert!(err.to_string().contains(expected), "{entry:?}: {err}");
+        }
+        // A `clients` that is not a list is read from the tree, as before.
+        let err = World::parse(Source::new("w.yaml", GOOD.replace("clients:", "clients: 3\nold:"))).unwrap_err();
+        assert!(err.to_string().contains("`clients` must be a list"), "{err}");
+    }
+
+    #[test]
+    fn permute_reorders_both_lists_alike() {
+        let mut a = vec!['a', 'b', 'c', 'd', 'e'];
+        let mut b = vec![0, 1, 2, 3, 4];
+        permute(&mut a, &mut b, vec![3, 0, 4, 1, 2]);
+        assert_eq!(a, ['d', 'a', 'e', 'b', 'c']);
+        assert_eq!(b, [3, 0, 4, 1, 2]);
     }
 }

@@ -4,10 +4,15 @@
 //! module: `marked_yaml` keeps the line and column of every node, and [`Doc`]
 //! offers small typed accessors that record a [`Diagnostic`] and carry on
 //! instead of stopping at the first problem. Anchors and aliases are refused by
-//! the parser, so an alias bomb cannot expand.
+//! the loader, so an alias bomb cannot expand. The loader ([`loader`]) builds
+//! `marked_yaml`'s nodes itself so that one long top-level list can be read
+//! entry by entry ([`Doc::parse_streaming`]).
 
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
-use marked_yaml::{LoadError, LoaderOptions, Node};
+use marked_yaml::{LoadError, Node};
+
+mod loader;
+pub use loader::Stream;
 
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
 
@@ -37,6 +42,14 @@ pub struct Doc {
 impl Doc {
     /// Parses the source. Syntax errors stop here: nothing else can be read.
     pub fn parse(source: Source) -> Result<(Doc, Node), Diagnostics> {
+        Doc::parse_streaming(source, None)
+    }
+
+    /// Parses the source like [`Doc::parse`], except that the entries of the
+    /// top-level list `stream.key` are handed to `stream.sink` one at a time
+    /// as they are read, instead of being kept in the tree (which then holds
+    /// an empty list there). A large world's `clients:` is read this way.
+    pub fn parse_streaming(source: Source, stream: Option<Stream<'_>>) -> Result<(Doc, Node), Diagnostics> {
         if let Some(pos) = too_deep(&source.text) {
             return Err(
                 Diagnostic::at(&source, pos, format!("the file nests deeper than {MAX_DEPTH} levels"))
@@ -45,9 +58,8 @@ impl Doc {
             );
         }
         let text = source.text.clone();
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
         // The parser is not ours: make sure no input can turn into a panic.
-        let parsed = std::panic::catch_unwind(|| marked_yaml::parse_yaml_with_options(0, &*text, options));
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&text, stream)));
         let node = match parsed {
             Ok(Ok(node)) => node,
             Ok(Err(e)) => return Err(load_error(&source, e).into()),
