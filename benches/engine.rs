@@ -77,7 +77,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .position(|c| c.locations.contains(loc))
         .expect("a client of that location");
     let inbound_one = commroute::InboundRequest {
-        client: world.clients[client].id.clone(),
+        client: world.clients[client].id.to_string(),
         answering: Some(format!("confirmation@{}", world.loc_id(loc))),
         ..Default::default()
     }
@@ -97,7 +97,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .position(|c| !c.guest_app && c.contact.phone_valid() && c.sms_opt_in)
         .expect("an SMS client");
     let outbound_one = commroute::OutboundRequest {
-        client: world.clients[sms].id.clone(),
+        client: world.clients[sms].id.to_string(),
         from_account: world.accounts[world.clients[sms].account as usize].id.clone(),
         text: "See you at 3pm!".into(),
     }

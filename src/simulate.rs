@@ -407,7 +407,7 @@ impl<'r> Simulator<'r> {
         let row = match start {
             Start::Staff { staff, from } => ConversationRow {
                 id: 0,
-                client: w.clients[client as usize].id.clone(),
+                client: w.clients[client as usize].id.to_string(),
                 started_by: "staff".into(),
                 staff: Some(w.staff[staff as usize].id.clone()),
                 started_from: Some(w.loc_id(from).to_owned()),
@@ -416,7 +416,7 @@ impl<'r> Simulator<'r> {
             },
             Start::Client { answering, location } => ConversationRow {
                 id: 0,
-                client: w.clients[client as usize].id.clone(),
+                client: w.clients[client as usize].id.to_string(),
                 started_by: "client".into(),
                 staff: None,
                 started_from: None,

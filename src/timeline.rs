@@ -259,18 +259,18 @@ pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Re
         let id = need(&raw.staff, "staff", &raw.kind)?;
         world
             .staff_member(id)
-            .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| &s.id)))
+            .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| s.id.as_str())))
     };
     let client = |world: &World| -> Result<ClientIdx, FieldError> {
         let id = need(&raw.client, "client", &raw.kind)?;
         world
             .client(id)
-            .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| &c.id)))
+            .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| c.id.as_str())))
     };
     let location = |world: &World, field: &str, id: &str| -> Result<Loc, FieldError> {
         world
             .location(id)
-            .ok_or_else(|| unknown(field, "location", id, world.locations.iter().map(|l| &l.id)))
+            .ok_or_else(|| unknown(field, "location", id, world.locations.iter().map(|l| l.id.as_str())))
     };
     let photos = || raw.photos.iter().map(|p| base.join(p)).collect::<Vec<_>>();
     let what = match raw.kind.as_str() {
@@ -309,11 +309,14 @@ pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Re
                 None => None,
             };
             let from_account = match &raw.from_account {
-                Some(a) => Some(
-                    world
-                        .account(a)
-                        .ok_or_else(|| unknown("from_account", "account", a, world.accounts.iter().map(|a| &a.id)))?,
-                ),
+                Some(a) => Some(world.account(a).ok_or_else(|| {
+                    unknown(
+                        "from_account",
+                        "account",
+                        a,
+                        world.accounts.iter().map(|a| a.id.as_str()),
+                    )
+                })?),
                 None => None,
             };
             What::StaffMessage {
@@ -424,8 +427,8 @@ pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Re
     })
 }
 
-fn unknown<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a String>) -> FieldError {
-    let known: Vec<&str> = known.map(String::as_str).collect();
+fn unknown<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a str>) -> FieldError {
+    let known: Vec<&str> = known.collect();
     FieldError {
         field: Some(field.into()),
         message: format!("unknown {what} `{id}`"),

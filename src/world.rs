@@ -8,6 +8,9 @@
 //! sorts by id.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use compact_str::CompactString;
 use std::path::Path;
 
 use marked_yaml::types::{MarkedMappingNode, MarkedSequenceNode};
@@ -53,14 +56,16 @@ pub struct Staff {
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub id: String,
-    pub name: String,
+    /// Short strings ([`CompactString`]) are kept inside the client itself:
+    /// a world of a hundred thousand clients makes no allocation for them.
+    pub id: CompactString,
+    pub name: CompactString,
     pub account: AccountIdx,
     pub locations: LocSet,
     pub last_appointment: Option<Loc>,
-    pub phone: Option<String>,
+    pub phone: Option<CompactString>,
     pub sms_opt_in: bool,
-    pub email: Option<String>,
+    pub email: Option<CompactString>,
     pub email_opt_in: bool,
     pub guest_app: bool,
     pub contact: Contact,
@@ -87,7 +92,9 @@ pub struct World {
     account_ix: HashMap<String, AccountIdx>,
     location_ix: HashMap<String, Loc>,
     staff_ix: HashMap<String, StaffIdx>,
-    client_ix: HashMap<String, ClientIdx>,
+    /// Client numbers by id: the table holds numbers only and hashes the
+    /// ids in `clients`, so a large world does not keep its ids twice.
+    client_ix: ClientIndex,
     /// For each location, the staff whose communicator access includes it.
     access_ix: Vec<Vec<StaffIdx>>,
     /// The same, only those logged in.
@@ -96,19 +103,42 @@ pub struct World {
 
 impl World {
     pub fn load(path: &Path) -> Result<World, Diagnostics> {
-        World::parse(Source::read(path)?)
+        // Most worlds are valid: read them as the file is read, holding
+        // neither its text nor a tree of its clients. A world with any
+        // problem is read again with its text at hand, so that every
+        // message shows the line it is about.
+        match World::read_streaming(path) {
+            Some(world) => Ok(world),
+            None => World::parse(Source::read(path)?),
+        }
+    }
+
+    /// Reads a world file as it is parsed; `None` on any problem.
+    fn read_streaming(path: &Path) -> Option<World> {
+        World::read_with_streamed_clients(&Source::new(path, ""), |stream| {
+            Doc::parse_file_streaming(path, Some(stream)).ok_or_else(Diagnostics::default)
+        })
+        .ok()
     }
 
     pub fn parse(source: Source) -> Result<World, Diagnostics> {
-        // A large world is mostly clients: read them entry by entry as the
-        // parser reaches them, so no tree of the whole list is ever built.
-        let mut clients = ClientEntries::new(&source);
+        let src = source.clone();
+        World::read_with_streamed_clients(&src, move |stream| Doc::parse_streaming(source, Some(stream)))
+    }
+
+    /// Parses with `parse`, which hands the entries of `clients:` over as
+    /// they are read (a large world is mostly clients: no tree of the
+    /// whole list is ever built), then reads the rest of the world.
+    fn read_with_streamed_clients(
+        source: &Source,
+        parse: impl FnOnce(yaml::Stream<'_>) -> Result<(Doc, Node), Diagnostics>,
+    ) -> Result<World, Diagnostics> {
+        let mut clients = ClientEntries::new(source);
         let mut sink = |item: Node| clients.push(&item);
-        let stream = yaml::Stream {
+        let (mut doc, node) = parse(yaml::Stream {
             key: "clients",
             sink: &mut sink,
-        };
-        let (mut doc, node) = Doc::parse_streaming(source, Some(stream))?;
+        })?;
         let world = read_world(&mut doc, &node, Some(clients));
         drop(node);
         // This drops the file's text too: nothing reads it any more.
@@ -139,7 +169,7 @@ impl World {
         self.staff_ix.get(id).copied()
     }
     pub fn client(&self, id: &str) -> Option<ClientIdx> {
-        self.client_ix.get(id).copied()
+        self.client_ix.get(&self.clients, id)
     }
 
     pub fn loc_id(&self, loc: Loc) -> &str {
@@ -221,10 +251,10 @@ impl World {
         }
         let refresh = u.phone.is_some() || u.email.is_some();
         if let Some(v) = &u.phone {
-            c.phone = v.clone();
+            c.phone = v.as_deref().map(CompactString::from);
         }
         if let Some(v) = &u.email {
-            c.email = v.clone();
+            c.email = v.as_deref().map(CompactString::from);
         }
         if refresh {
             self.refresh_contact(client);
@@ -304,6 +334,39 @@ const CLIENT_KEYS: &[&str] = &[
     "email_opt_in",
     "guest_app",
 ];
+
+/// Client numbers by id, for a list of clients sorted by id.
+#[derive(Clone)]
+struct ClientIndex {
+    table: hashbrown::HashTable<ClientIdx>,
+    hasher: std::hash::RandomState,
+}
+
+impl std::fmt::Debug for ClientIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientIndex({} clients)", self.table.len())
+    }
+}
+
+impl ClientIndex {
+    fn new(clients: &[Client]) -> Self {
+        let hasher = std::hash::RandomState::new();
+        let mut table = hashbrown::HashTable::with_capacity(clients.len());
+        for (i, c) in clients.iter().enumerate() {
+            // Repeated ids never reach a built world, so every id is new here.
+            table.insert_unique(hasher.hash_one(c.id.as_str()), i as ClientIdx, |&j| {
+                hasher.hash_one(clients[j as usize].id.as_str())
+            });
+        }
+        ClientIndex { table, hasher }
+    }
+
+    fn get(&self, clients: &[Client], id: &str) -> Option<ClientIdx> {
+        self.table
+            .find(self.hasher.hash_one(id), |&i| clients[i as usize].id == id)
+            .copied()
+    }
+}
 
 /// A position kept in 8 bytes, for the many references of a large world.
 #[derive(Debug, Clone, Copy)]
@@ -399,14 +462,14 @@ impl ClientEntries {
         };
         self.refs.push(refs);
         self.clients.push(Client {
-            id: id.value,
-            name: f.name,
+            id: id.value.into(),
+            name: f.name.into(),
             account: 0,
             locations: LocSet::new(),
             last_appointment: None,
-            phone: f.phone,
+            phone: f.phone.map(Into::into),
             sms_opt_in: f.sms_opt_in,
-            email: f.email,
+            email: f.email.map(Into::into),
             email_opt_in: f.email_opt_in,
             guest_app: f.guest_app,
             contact: Contact::default(),
@@ -711,11 +774,7 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i as StaffIdx))
             .collect(),
-        client_ix: built_clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.clone(), i as ClientIdx))
-            .collect(),
+        client_ix: ClientIndex::new(&built_clients),
         accounts: built_accounts,
         locations: built_locations,
         staff: built_staff,
@@ -1097,5 +1156,46 @@ clients:
         permute(&mut a, &mut b, vec![3, 0, 4, 1, 2]);
         assert_eq!(a, ['d', 'a', 'e', 'b', 'c']);
         assert_eq!(b, [3, 0, 4, 1, 2]);
+    }
+
+    #[test]
+    fn a_world_file_read_as_it_is_parsed_matches_the_text_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = GOOD.replace("account: glow-downtown\n    locations", "account: nope\n    locations");
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("good", GOOD.as_bytes().to_vec()),
+            ("bad reference", bad.into_bytes()),
+            ("bad yaml", format!("{GOOD}  - {{id: x\n").into_bytes()),
+            ("not utf-8", [GOOD.as_bytes(), b"  - {id: \xff}\n"].concat()),
+            (
+                "too deep",
+                format!("{GOOD}  - {}{}\n", "[".repeat(100), "]".repeat(100)).into_bytes(),
+            ),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join("w.yaml");
+            std::fs::write(&path, &bytes).unwrap();
+            let loaded = World::load(&path);
+            let parsed = Source::read(&path).and_then(World::parse);
+            match (loaded, parsed) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(name, "good");
+                    let ids = |w: &World| {
+                        w.clients
+                            .iter()
+                            .map(|c| (c.id.clone(), c.contact.clone()))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(ids(&a), ids(&b));
+                }
+                (Err(a), Err(b)) => {
+                    assert_ne!(name, "good");
+                    // The same messages, with the line excerpts the text reading shows.
+                    assert_eq!(a.to_string(), b.to_string(), "{name}");
+                    assert!(a.0.iter().all(|d| d.snippet.is_some()), "{name}: {a}");
+                }
+                (a, b) => panic!("{name}: load {:?} but parse {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ impl Doc {
         }
         let text = source.text.clone();
         // The parser is not ours: make sure no input can turn into a panic.
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&text, stream)));
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(text.chars(), stream)));
         let node = match parsed {
             Ok(Ok(node)) => node,
             Ok(Err(e)) => return Err(load_error(&source, e).into()),
@@ -286,34 +286,147 @@ fn load_error(source: &Source, e: LoadError) -> Diagnostic {
 /// cheap scan that needs no parser (so it is safe on hostile input).
 fn too_deep(text: &str) -> Option<Pos> {
     let mut depth = 0usize;
-    for (i, line) in text.lines().enumerate() {
-        // Block nesting: indentation, and the indicators that open a nested
-        // node on the same line (`- ` entries, `? ` keys, `: ` values). A
-        // line of a hundred thousand `? ` overflowed the parser's stack.
-        let trimmed = line.trim_start_matches([' ', '-', '?', ':']);
-        let indent = line.len() - trimmed.len();
-        if indent / 2 > MAX_DEPTH * 2 {
-            return Some(Pos::new(i + 1, indent + 1));
-        }
-        let mut quote: Option<char> = None;
-        for (j, c) in line.char_indices() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '"') | (None, '\'') => quote = Some(c),
-                (None, '#') => break,
-                (None, '[') | (None, '{') => {
-                    depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Some(Pos::new(i + 1, j + 1));
-                    }
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| line_too_deep(line, i + 1, &mut depth))
+}
+
+/// [`too_deep`] for one line (`number` from 1), carrying the bracket depth
+/// from line to line.
+fn line_too_deep(line: &str, number: usize, depth: &mut usize) -> Option<Pos> {
+    // Block nesting: indentation, and the indicators that open a nested
+    // node on the same line (`- ` entries, `? ` keys, `: ` values). A
+    // line of a hundred thousand `? ` overflowed the parser's stack.
+    let trimmed = line.trim_start_matches([' ', '-', '?', ':']);
+    let indent = line.len() - trimmed.len();
+    if indent / 2 > MAX_DEPTH * 2 {
+        return Some(Pos::new(number, indent + 1));
+    }
+    let mut quote: Option<char> = None;
+    for (j, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"') | (None, '\'') => quote = Some(c),
+            (None, '#') => break,
+            (None, '[') | (None, '{') => {
+                *depth += 1;
+                if *depth > MAX_DEPTH {
+                    return Some(Pos::new(number, j + 1));
                 }
-                (None, ']') | (None, '}') => depth = depth.saturating_sub(1),
-                _ => {}
             }
+            (None, ']') | (None, '}') => *depth = depth.saturating_sub(1),
+            _ => {}
         }
     }
     None
+}
+
+/// A file's characters, read line by line as the parser asks for them, so
+/// a large file is never held whole. The checks [`Source::read`] and
+/// [`too_deep`] make on a whole text are made line by line; the first one
+/// that fails ends the characters early and is remembered in `failed`.
+struct FileChars<R> {
+    reader: R,
+    bytes: Vec<u8>,
+    line: String,
+    at: usize,
+    number: usize,
+    depth: usize,
+    total: u64,
+    failed: bool,
+}
+
+impl<R: std::io::BufRead> FileChars<R> {
+    fn new(reader: R) -> Self {
+        FileChars {
+            reader,
+            bytes: Vec::new(),
+            line: String::new(),
+            at: 0,
+            number: 0,
+            depth: 0,
+            total: 0,
+            failed: false,
+        }
+    }
+
+    /// Reads and checks the next line; `false` at the end or on a failed check.
+    fn next_line(&mut self) -> bool {
+        self.bytes.clear();
+        let read = match self.reader.read_until(b'\n', &mut self.bytes) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(_) => {
+                self.failed = true;
+                return false;
+            }
+        };
+        self.total += read as u64;
+        self.number += 1;
+        let bytes = std::mem::take(&mut self.bytes);
+        self.line = match String::from_utf8(bytes) {
+            Ok(line) => line,
+            Err(_) => {
+                self.failed = true;
+                return false;
+            }
+        };
+        self.at = 0;
+        let content = self.line.trim_end_matches('\n').trim_end_matches('\r');
+        if self.total > crate::diag::MAX_FILE_SIZE || line_too_deep(content, self.number, &mut self.depth).is_some() {
+            self.failed = true;
+            return false;
+        }
+        true
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for FileChars<R> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        loop {
+            if let Some(c) = self.line[self.at..].chars().next() {
+                self.at += c.len_utf8();
+                return Some(c);
+            }
+            if self.failed || !self.next_line() {
+                return None;
+            }
+        }
+    }
+}
+
+impl Doc {
+    /// Parses a file as it is read, like [`Doc::parse_streaming`], without
+    /// ever holding its whole text: a large world is parsed in a few
+    /// kilobytes beyond what is built from it. The returned document has no
+    /// text, so its diagnostics carry no line excerpt; any problem at all
+    /// (unreadable, too large, not UTF-8, nested too deep, invalid YAML)
+    /// returns `None`, and callers that want the full report read the file
+    /// again with [`Source::read`] and [`Doc::parse_streaming`].
+    pub fn parse_file_streaming(path: &std::path::Path, stream: Option<Stream<'_>>) -> Option<(Doc, Node)> {
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if meta.is_dir() || meta.len() > crate::diag::MAX_FILE_SIZE {
+            return None;
+        }
+        // One byte past the limit is enough to know a pipe or device is too long.
+        let file = std::io::Read::take(file, crate::diag::MAX_FILE_SIZE + 1);
+        let mut chars = FileChars::new(std::io::BufReader::with_capacity(1 << 16, file));
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&mut chars, stream)));
+        match parsed {
+            Ok(Ok(node)) if !chars.failed => Some((
+                Doc {
+                    source: Source::new(path, ""),
+                    diags: Diagnostics::default(),
+                },
+                node,
+            )),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -420,13 +420,13 @@ fn every_event_of_the_example_world_is_decided_as_its_class_row_says() {
     let mut requests = Vec::new();
     for c in &w.clients {
         requests.push(InboundRequest {
-            client: c.id.clone(),
+            client: c.id.to_string(),
             ..Default::default()
         });
         for kind in ["confirmation", "reminder", "campaign", "other"] {
             for l in &w.locations {
                 requests.push(InboundRequest {
-                    client: c.id.clone(),
+                    client: c.id.to_string(),
                     answering: Some(format!("{kind}@{}", l.id)),
                     ..Default::default()
                 });
@@ -435,7 +435,7 @@ fn every_event_of_the_example_world_is_decided_as_its_class_row_says() {
         for s in &w.staff {
             for l in w.loc_ids(&s.locations) {
                 requests.push(InboundRequest {
-                    client: c.id.clone(),
+                    client: c.id.to_string(),
                     staff: Some(s.id.clone()),
                     from: Some(l),
                     ..Default::default()
@@ -464,7 +464,7 @@ fn every_event_of_the_example_world_is_decided_as_its_class_row_says() {
     for c in &w.clients {
         for acct in &w.accounts {
             let req = commroute::OutboundRequest {
-                client: c.id.clone(),
+                client: c.id.to_string(),
                 from_account: acct.id.clone(),
                 text: "hi".into(),
             };

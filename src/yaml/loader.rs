@@ -166,14 +166,14 @@ impl MarkedEventReceiver for Loader<'_> {
 }
 
 /// Parses one YAML document whose top level is a mapping.
-pub fn parse(text: &str, stream: Option<Stream<'_>>) -> Result<Node, LoadError> {
+pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Result<Node, LoadError> {
     let mut loader = Loader {
         stack: Vec::new(),
         done: None,
         error: None,
         stream,
     };
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new(text);
     if let Err(e) = parser.load(&mut loader, false) {
         return Err(LoadError::ScanError(marker(*e.marker()), e));
     }
