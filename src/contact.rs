@@ -7,15 +7,33 @@
 //! `email_address` crate). Decisions then read two booleans.
 //!
 //! The `phonenumber` crate's default database checks the syntax of every
-//! regular expression of all 250 territories the first time it is used, which
-//! costs about 60 ms: most of a one-off `commroute route`. [`PhoneRules`]
-//! builds the same kind of database from the same libphonenumber metadata
-//! (split by calling code at build time, see `build.rs`) holding only the
-//! calling codes of the world's countries, which is enough to decide every
-//! number written in one of those countries' formats. A number that names
-//! another calling code (`+44 ...` in a US account) fails with "invalid country
-//! code" there, and only then is read again with the full default database,
-//! so every answer is the one the full database gives.
+//! regular expression of all 254 territories the first time it is used, which
+//! costs about 60 ms: most of a one-off `commroute route`. Even a database of
+//! one calling code is costly for code 1, whose 25 regions (US, CA and 23
+//! Caribbean and Pacific ones) all hold patterns. [`PhoneRules`] builds
+//! databases of single regions instead, from the same libphonenumber metadata
+//! (split by region at build time, see `build.rs`), and loads a region only
+//! when a number needs it:
+//!
+//! * A number is parsed with a database of the rules' countries. Parsing
+//!   reads the account country's metadata and only asks whether a calling
+//!   code exists; calling codes are prefix-free, so a database of fewer codes
+//!   finds the same code as the full one, or none. A number of a calling
+//!   code none of the countries has (`+44 ...` in a world of US accounts)
+//!   then fails with "invalid country code" and is read again with the full
+//!   default database.
+//! * Validity is decided the way `phonenumber::is_valid_with` decides it: the
+//!   regions of the number's calling code are asked in the database's order
+//!   (the code's main country first, then file order) and the first to claim
+//!   the number decides whether it is valid. A region with leading digits
+//!   claims a number they match at its start (checked here with the `regex`
+//!   crate, compiled as `phonenumber` compiles them); one without claims a
+//!   number that is one of its types, that is, exactly when the number is
+//!   valid in a database of that region alone. A US number valid in the US
+//!   loads the US region only; an invalid one also loads Canada's.
+//!
+//! Every answer is the one the full database gives; `tests/phone_subset.rs`
+//! compares the two on generated numbers.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
