@@ -1,5 +1,5 @@
-//! Splits libphonenumber's metadata by country calling code at build time, so
-//! loading a world parses the rules of only the codes its accounts use (see
+//! Splits libphonenumber's metadata by region at build time, so loading a
+//! world parses the rules of only the regions its numbers need (see
 //! `src/contact.rs`). The XML is the one the `phonenumber` crate ships, read
 //! with that crate's own loader.
 
@@ -16,9 +16,10 @@ fn main() {
     let file = std::fs::File::open(xml).expect("the vendored libphonenumber metadata is present");
     let all = loader::load(std::io::BufReader::new(file)).expect("libphonenumber metadata loads");
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    // Keep the file's order within each code: the first region of a code wins ties.
+    // The regions of each code in the order `phonenumber`'s `Database::from`
+    // gives them: the main country for the code first, then file order.
+    // Validation asks them in this order and the first to claim a number wins.
     let mut by_code: BTreeMap<u16, Vec<loader::Metadata>> = BTreeMap::new();
-    let mut regions = String::new();
     for mut meta in all {
         // Formats are only read when formatting national or international
         // forms, which commroute never does (it writes E.164 itself); parsing
@@ -26,25 +27,35 @@ fn main() {
         meta.formats.clear();
         meta.international_formats.clear();
         let code = meta.country_code.expect("every territory has a calling code");
-        let id = meta.id.clone().expect("every territory has an id");
-        writeln!(regions, "    ({id:?}, {code}),").unwrap();
-        by_code.entry(code).or_default().push(meta);
+        let regions = by_code.entry(code).or_default();
+        if meta.main_country_for_code {
+            regions.insert(0, meta);
+        } else {
+            regions.push(meta);
+        }
     }
-    let mut codes = String::new();
+    let mut regions = String::new();
     for (code, metas) in &by_code {
-        let bytes = postcard::to_allocvec(metas).expect("metadata serialises");
-        let name = format!("phone_code_{code}.bin");
-        std::fs::write(Path::new(&out_dir).join(&name), bytes).unwrap();
-        writeln!(
-            codes,
-            "    ({code}, include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}\"))),"
-        )
-        .unwrap();
+        for meta in metas {
+            let id = meta.id.clone().expect("every territory has an id");
+            let bytes = postcard::to_allocvec(meta).expect("metadata serialises");
+            let name = format!("phone_{code}_{id}.bin");
+            std::fs::write(Path::new(&out_dir).join(&name), bytes).unwrap();
+            let leading = match &meta.leading_digits {
+                Some(p) => format!("Some({p:?})"),
+                None => "None".to_string(),
+            };
+            writeln!(
+                regions,
+                "    Region {{ id: {id:?}, code: {code}, leading_digits: {leading}, \
+                 meta: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}\")) }},"
+            )
+            .unwrap();
+        }
     }
     let src = format!(
-        "/// Every region id and its calling code.\npub static REGIONS: &[(&str, u16)] = &[\n{regions}];\n\
-         /// The metadata of every calling code (postcard, a `Vec<loader::Metadata>` each).\n\
-         pub static CODES: &[(u16, &[u8])] = &[\n{codes}];\n"
+        "/// Every region, by calling code, each code's regions in `Database` order.\n\
+         pub static REGIONS: &[Region] = &[\n{regions}];\n"
     );
     std::fs::write(Path::new(&out_dir).join("phone_metadata.rs"), src).unwrap();
 }

@@ -7,15 +7,33 @@
 //! `email_address` crate). Decisions then read two booleans.
 //!
 //! The `phonenumber` crate's default database checks the syntax of every
-//! regular expression of all 250 territories the first time it is used, which
-//! costs about 60 ms: most of a one-off `commroute route`. [`PhoneRules`]
-//! builds the same kind of database from the same libphonenumber metadata
-//! (split by calling code at build time, see `build.rs`) holding only the
-//! calling codes of the world's countries, which is enough to decide every
-//! number written in one of those countries' formats. A number that names
-//! another calling code (`+44 ...` in a US account) fails with "invalid country
-//! code" there, and only then is read again with the full default database,
-//! so every answer is the one the full database gives.
+//! regular expression of all 254 territories the first time it is used, which
+//! costs about 60 ms: most of a one-off `commroute route`. Even a database of
+//! one calling code is costly for code 1, whose 25 regions (US, CA and 23
+//! Caribbean and Pacific ones) all hold patterns. [`PhoneRules`] builds
+//! databases of single regions instead, from the same libphonenumber metadata
+//! (split by region at build time, see `build.rs`), and loads a region only
+//! when a number needs it:
+//!
+//! * A number is parsed with a database of the rules' countries. Parsing
+//!   reads the account country's metadata and only asks whether a calling
+//!   code exists; calling codes are prefix-free, so a database of fewer codes
+//!   finds the same code as the full one, or none. A number of a calling
+//!   code none of the countries has (`+44 ...` in a world of US accounts)
+//!   then fails with "invalid country code" and is read again with the full
+//!   default database.
+//! * Validity is decided the way `phonenumber::is_valid_with` decides it: the
+//!   regions of the number's calling code are asked in the database's order
+//!   (the code's main country first, then file order) and the first to claim
+//!   the number decides whether it is valid. A region with leading digits
+//!   claims a number they match at its start (checked here with the `regex`
+//!   crate, compiled as `phonenumber` compiles them); one without claims a
+//!   number that is one of its types, that is, exactly when the number is
+//!   valid in a database of that region alone. A US number valid in the US
+//!   loads the US region only; an invalid one also loads Canada's.
+//!
+//! Every answer is the one the full database gives; `tests/phone_subset.rs`
+//! compares the two on generated numbers.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -23,8 +41,22 @@ use phonenumber::country;
 use phonenumber::metadata::{loader, Database};
 
 mod metadata {
+    /// One region's libphonenumber metadata, split out by `build.rs`.
+    pub struct Region {
+        /// The region id (`US`, or `001` for a non-geographic code).
+        pub id: &'static str,
+        pub code: u16,
+        /// The pattern a number must match at its start to belong to this
+        /// region, for regions that share their calling code.
+        pub leading_digits: Option<&'static str>,
+        /// postcard, a `loader::Metadata`.
+        pub meta: &'static [u8],
+    }
+
     include!(concat!(env!("OUT_DIR"), "/phone_metadata.rs"));
 }
+
+use metadata::REGIONS;
 
 /// The reachability facts of one client, derived from their raw contact data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,80 +72,158 @@ impl Contact {
     }
 }
 
-/// libphonenumber's rules for the calling codes of some countries, built on
-/// first use and shared by every world of the process with the same codes (a
-/// test suite loads hundreds of small worlds).
+/// libphonenumber's rules for the regions of some countries, each database
+/// built on first use and shared by every world of the process (a test suite
+/// loads hundreds of small worlds).
 #[derive(Debug)]
 pub struct PhoneRules {
-    /// The calling codes to load; `None` when a country is not in the
-    /// metadata, in which case the full default database is used.
-    codes: Option<Vec<u16>>,
-    /// Whether to use the process-wide database for these codes, or one of
-    /// its own (threads validating side by side, since a database's regex
-    /// cache is behind a lock).
+    /// The countries' regions (indices into `REGIONS`, sorted); `None` when
+    /// a country is not in the metadata, in which case the full default
+    /// database is used.
+    regions: Option<Vec<usize>>,
+    /// Whether to use the process-wide databases, or ones of its own
+    /// (threads validating side by side, since a database's regex cache is
+    /// behind a lock).
     shared: bool,
-    db: OnceLock<Option<Arc<Database>>>,
+    /// The databases of its own, by regions, when not shared.
+    own: Mutex<Vec<(Vec<usize>, Arc<Database>)>>,
+    /// The database numbers are parsed with: the countries' regions.
+    parse_db: OnceLock<Option<Arc<Database>>>,
+    /// The one-region databases numbers are validated with, by region.
+    region_dbs: Box<[OnceLock<Option<Arc<Database>>>]>,
 }
 
-/// The databases built so far in this process, by calling codes.
-static SHARED: Mutex<Vec<(Vec<u16>, Arc<Database>)>> = Mutex::new(Vec::new());
+/// The databases built so far in this process, by regions.
+static SHARED: Mutex<Vec<(Vec<usize>, Arc<Database>)>> = Mutex::new(Vec::new());
 
-fn build_database(codes: &[u16]) -> Option<Database> {
-    let mut metas: Vec<loader::Metadata> = Vec::new();
-    for code in codes {
-        let (_, bytes) = metadata::CODES.iter().find(|(c, _)| c == code)?;
-        metas.extend(postcard::from_bytes::<Vec<loader::Metadata>>(bytes).ok()?);
-    }
+/// The leading-digit patterns of the regions, compiled on first use.
+static LEADING: OnceLock<Box<[OnceLock<Option<regex::Regex>>]>> = OnceLock::new();
+
+fn build_database(regions: &[usize]) -> Option<Database> {
+    let metas = regions
+        .iter()
+        .map(|&r| postcard::from_bytes::<loader::Metadata>(REGIONS[r].meta).ok())
+        .collect::<Option<Vec<_>>>()?;
     let db = Database::from(metas).ok()?;
-    // The database's regex cache holds 100 compiled patterns; the patterns
-    // of one calling code are more, and a full cache recompiles them over and
-    // over. Hold them all.
+    // The database's regex cache holds 100 compiled patterns; a region with
+    // more would recompile them over and over. Hold them all.
     db.cache().lock().ok()?.set_capacity(1 << 16);
     Some(db)
+}
+
+/// The index in `REGIONS` of a country's region.
+fn region_of(country: country::Id) -> Option<usize> {
+    REGIONS.iter().position(|r| r.id == country.as_ref())
+}
+
+/// The regions of a calling code, in the order validation asks them.
+fn regions_of_code(code: u16) -> std::ops::Range<usize> {
+    let start = REGIONS.partition_point(|r| r.code < code);
+    let end = REGIONS.partition_point(|r| r.code <= code);
+    start..end
+}
+
+/// Whether a region's leading digits match at the start of a national number,
+/// as `phonenumber`'s `source_for` asks it (the same `regex` crate, with
+/// whitespace ignored like its `Database` compiles patterns).
+fn leading_digits_match(region: usize, national: &str) -> Option<bool> {
+    let pattern = REGIONS[region].leading_digits?;
+    let all = LEADING.get_or_init(|| REGIONS.iter().map(|_| OnceLock::new()).collect());
+    let re = all[region].get_or_init(|| regex::RegexBuilder::new(pattern).ignore_whitespace(true).build().ok());
+    // An uncompilable pattern would have failed the full database's load.
+    let re = re.as_ref()?;
+    Some(re.find(national).is_some_and(|m| m.start() == 0))
 }
 
 impl PhoneRules {
     /// Rules able to read numbers written in any of these countries.
     pub fn for_countries(countries: impl IntoIterator<Item = country::Id>) -> PhoneRules {
-        let mut codes = Vec::new();
+        let mut regions = Vec::new();
         let mut known = true;
         for c in countries {
-            match metadata::REGIONS.iter().find(|(id, _)| *id == c.as_ref()) {
-                Some((_, code)) => codes.push(*code),
+            match region_of(c) {
+                Some(r) => regions.push(r),
                 None => known = false,
             }
         }
-        codes.sort_unstable();
-        codes.dedup();
+        regions.sort_unstable();
+        regions.dedup();
         PhoneRules {
-            codes: known.then_some(codes),
+            regions: known.then_some(regions),
             shared: true,
-            db: OnceLock::new(),
+            own: Mutex::new(Vec::new()),
+            parse_db: OnceLock::new(),
+            region_dbs: REGIONS.iter().map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The same rules with a database of their own.
+    /// The same rules with databases of their own.
     fn unshared(mut self) -> PhoneRules {
         self.shared = false;
         self
     }
 
-    fn database(&self) -> Option<&Database> {
-        self.db
-            .get_or_init(|| {
-                let codes = self.codes.as_ref()?;
-                if !self.shared {
-                    return build_database(codes).map(Arc::new);
-                }
-                let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some((_, db)) = shared.iter().find(|(c, _)| c == codes) {
-                    return Some(db.clone());
-                }
-                let db = Arc::new(build_database(codes)?);
-                shared.push((codes.clone(), db.clone()));
-                Some(db)
-            })
+    /// The database of these regions, built or found in the cache.
+    fn database(&self, regions: &[usize]) -> Option<Arc<Database>> {
+        let mut cache = if self.shared {
+            SHARED.lock().unwrap_or_else(|e| e.into_inner())
+        } else {
+            self.own.lock().unwrap_or_else(|e| e.into_inner())
+        };
+        if let Some((_, db)) = cache.iter().find(|(r, _)| r == regions) {
+            return Some(db.clone());
+        }
+        let db = Arc::new(build_database(regions)?);
+        cache.push((regions.to_vec(), db.clone()));
+        Some(db)
+    }
+
+    /// The one-region database of a region.
+    fn region_database(&self, region: usize) -> Option<&Database> {
+        self.region_dbs[region]
+            .get_or_init(|| self.database(&[region]))
             .as_deref()
+    }
+
+    /// The database to parse a number typed in `country` with: the rules'
+    /// countries when it is one of them, else its own region.
+    fn parse_database(&self, regions: &[usize], country: usize) -> Option<&Database> {
+        if regions.binary_search(&country).is_ok() {
+            self.parse_db.get_or_init(|| self.database(regions)).as_deref()
+        } else {
+            self.region_database(country)
+        }
+    }
+
+    /// Whether a parsed number is valid, the way `phonenumber::is_valid_with`
+    /// decides it with the full database: the first region of its calling
+    /// code that claims the number (by leading digits, or, for a region
+    /// without them, by the number being one of its types) decides. A region
+    /// claims by type exactly when the number is valid in a database of that
+    /// region alone, so only the regions asked are ever loaded.
+    fn is_valid(&self, number: &phonenumber::PhoneNumber) -> Option<bool> {
+        let regions = regions_of_code(number.country().code());
+        if regions.len() == 1 {
+            let db = self.region_database(regions.start)?;
+            return Some(phonenumber::is_valid_with(db, number));
+        }
+        let national = number.national().to_string();
+        for region in regions {
+            match leading_digits_match(region, &national) {
+                Some(true) => {
+                    let db = self.region_database(region)?;
+                    return Some(phonenumber::is_valid_with(db, number));
+                }
+                Some(false) => {}
+                None => {
+                    let db = self.region_database(region)?;
+                    if phonenumber::is_valid_with(db, number) {
+                        return Some(true);
+                    }
+                }
+            }
+        }
+        Some(false)
     }
 
     /// A phone number as typed, read for `country` when it has no `+` prefix.
@@ -123,12 +233,21 @@ impl PhoneRules {
         if raw.is_empty() || raw.len() > 64 {
             return None;
         }
-        let db = match self.database() {
-            Some(db) if db.by_id(country.as_ref()).is_some() => db,
-            _ => return valid_with_default(raw, country),
+        let found = self.regions.as_deref().and_then(|regions| {
+            let region = match regions.iter().find(|&&r| REGIONS[r].id == country.as_ref()) {
+                Some(&r) => r,
+                None => region_of(country)?,
+            };
+            self.parse_database(regions, region)
+        });
+        let Some(db) = found else {
+            return valid_with_default(raw, country);
         };
         match phonenumber::parse_with(db, Some(country), raw) {
-            Ok(number) => phonenumber::is_valid_with(db, &number).then(|| e164(&number)),
+            Ok(number) => match self.is_valid(&number) {
+                Some(valid) => valid.then(|| e164(&number)),
+                None => valid_with_default(raw, country),
+            },
             // Another calling code than the loaded ones: ask the full database.
             Err(phonenumber::ParseError::InvalidCountryCode) => valid_with_default(raw, country),
             Err(_) => None,
@@ -326,6 +445,40 @@ mod tests {
                     valid_with_default(raw, country),
                     "{raw} in {country:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn regions_of_each_code_are_in_the_full_databases_order() {
+        let full = &*phonenumber::metadata::DATABASE;
+        let mut codes: Vec<u16> = REGIONS.iter().map(|r| r.code).collect();
+        codes.dedup();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "REGIONS is sorted by code");
+        for code in codes {
+            let ours: Vec<&str> = REGIONS[regions_of_code(code)].iter().map(|r| r.id).collect();
+            assert_eq!(Some(ours), full.region(&code), "calling code {code}");
+            for r in regions_of_code(code) {
+                let theirs = full.by_id(REGIONS[r].id).unwrap().leading_digits();
+                assert_eq!(
+                    REGIONS[r].leading_digits,
+                    theirs.map(|p| p.as_str()),
+                    "{}",
+                    REGIONS[r].id
+                );
+            }
+        }
+    }
+
+    /// A database holding some of the calling codes finds the same code in a
+    /// number as the full one, or none ("invalid country code", answered by
+    /// the full database): no calling code is a prefix of another.
+    #[test]
+    fn calling_codes_are_prefix_free() {
+        let codes: Vec<String> = REGIONS.iter().map(|r| r.code.to_string()).collect();
+        for a in &codes {
+            for b in &codes {
+                assert!(a == b || !b.starts_with(a.as_str()), "{a} is a prefix of {b}");
             }
         }
     }
