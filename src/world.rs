@@ -798,23 +798,18 @@ impl World {
             .iter()
             .map(|a| contact::parse_country(&a.country).unwrap_or(phonenumber::country::Id::US))
             .collect();
-        let raw: Vec<(Option<&str>, Option<&str>, phonenumber::country::Id)> = self
-            .clients
-            .iter()
-            .map(|c| {
+        contact::fill_contacts(
+            &mut self.clients,
+            |c| {
                 let country = countries.get(c.account as usize).copied();
                 (
                     c.phone.as_deref(),
                     c.email.as_deref(),
                     country.unwrap_or(phonenumber::country::Id::US),
                 )
-            })
-            .collect();
-        let contacts = contact::contacts(&raw);
-        drop(raw);
-        for (c, contact) in self.clients.iter_mut().zip(contacts) {
-            c.contact = contact;
-        }
+            },
+            |c, contact| c.contact = contact,
+        );
     }
 }
 
