@@ -234,12 +234,16 @@ impl Store {
     /// event is written. `Some` is the position and line of the event that
     /// already holds it: a duplicate, and nothing was written.
     pub fn claim_event_id(&self, id: &str, seq: i64, line: usize) -> Result<Option<(i64, i64)>> {
-        let inserted = self
+        // A plain INSERT: its primary key check is the insert's own seek
+        // (an upsert would look the key up once more first).
+        match self
             .conn
-            .prepare_cached("INSERT INTO event_ids (id, seq, line) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")?
-            .execute(params![id, seq, line as i64])?;
-        if inserted == 1 {
-            return Ok(None);
+            .prepare_cached("INSERT INTO event_ids (id, seq, line) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, seq, line as i64])
+        {
+            Ok(_) => return Ok(None),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+            Err(e) => return Err(e.into()),
         }
         let (first, line): (i64, i64) = self
             .conn
