@@ -5,11 +5,14 @@
 //! appointments, contact changes, opt-outs) and, per client, the conversation
 //! and how it started. [`replay`] feeds it events in order and commits them
 //! in batches: an event's effects are written inside the batch transaction
-//! and its report is handed out only after the commit. An event whose id is
-//! already in the store was applied by an earlier run: its changes to the
-//! world are applied again (so later decisions see the same world) but
-//! nothing is written twice. That makes a replay idempotent and lets a run
-//! that was killed resume where its last commit ended.
+//! and its report is handed out only after the commit. An event at a
+//! position the store already holds, with the same id, was applied by an
+//! earlier run: its changes to the world are applied again (so later
+//! decisions see the same world) but nothing is written twice. That makes a
+//! replay idempotent and lets a run that was killed resume where its last
+//! commit ended. Any other event claims its id in the store before it is
+//! applied, so an id used twice in a timeline is refused, in a streamed
+//! timeline too, without keeping every id in memory.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -261,7 +261,10 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
     // The store after the prefix alone: what a refused duplicate must leave.
     std::fs::write(
         dir.path().join("prefix.jsonl"),
-        format!("{{\"type\":\"world\",\"path\":\"glow-world.yaml\"}}\n\n{}\n", PREFIX.join("\n")),
+        format!(
+            "{{\"type\":\"world\",\"path\":\"glow-world.yaml\"}}\n\n{}\n",
+            PREFIX.join("\n")
+        ),
     )
     .unwrap();
     Run::new(&["simulate", "prefix.jsonl", "--db", "prefix.db", "--quiet"])
@@ -273,11 +276,20 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
     let cases = [
         (r#""type":"login","staff":"sam","location":"A""#, 1),
         (r#""type":"logout","staff":"sam""#, 2),
-        (r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#, 2),
-        (r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#, 1),
+        (
+            r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#,
+            2,
+        ),
+        (
+            r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#,
+            1,
+        ),
         (r#""type":"client_message","client":"cleo","text":"Hi again""#, 3),
         (r#""type":"delivery","message":"d4","status":"failed""#, 4),
-        (r#""type":"appointment","client":"otto","location":"B","status":"booked""#, 5),
+        (
+            r#""type":"appointment","client":"otto","location":"B","status":"booked""#,
+            5,
+        ),
         (r#""type":"contact","client":"otto","email_opt_in":true"#, 1),
     ];
     for (i, (last, first)) in cases.into_iter().enumerate() {
@@ -323,6 +335,10 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
             .in_dir(dir.path())
             .expect(0);
         assert_eq!(out, format!("6 events: 0 applied, 6 already recorded; saved in {db}\n"));
-        assert_eq!(dump(&dir.path().join(&db)), done, "case {last}: a second replay changed the store");
+        assert_eq!(
+            dump(&dir.path().join(&db)),
+            done,
+            "case {last}: a second replay changed the store"
+        );
     }
 }
