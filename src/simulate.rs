@@ -5,11 +5,14 @@
 //! appointments, contact changes, opt-outs) and, per client, the conversation
 //! and how it started. [`replay`] feeds it events in order and commits them
 //! in batches: an event's effects are written inside the batch transaction
-//! and its report is handed out only after the commit. An event whose id is
-//! already in the store was applied by an earlier run: its changes to the
-//! world are applied again (so later decisions see the same world) but
-//! nothing is written twice. That makes a replay idempotent and lets a run
-//! that was killed resume where its last commit ended.
+//! and its report is handed out only after the commit. An event at a
+//! position the store already holds, with the same id, was applied by an
+//! earlier run: its changes to the world are applied again (so later
+//! decisions see the same world) but nothing is written twice. That makes a
+//! replay idempotent and lets a run that was killed resume where its last
+//! commit ended. Any other event claims its id in the store before it is
+//! applied, so an id used twice in a timeline is refused, in a streamed
+//! timeline too, without keeping every id in memory.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -280,6 +283,20 @@ impl<'r> Simulator<'r> {
     /// Applies one event. With `write` false the event was saved by an
     /// earlier run: only its changes to the world are applied.
     pub fn step(&mut self, seq: i64, ev: &Event, write: bool) -> Result<EventReport, SimError> {
+        // The id first, before the event changes anything: an id already in
+        // the store belongs to an earlier event of this timeline (positions
+        // an earlier run saved are not written again, so never reach here).
+        if write {
+            if let Some((first, line)) = self.store.claim_event_id(&ev.id, seq, ev.line)? {
+                return Err(self.input(
+                    ev,
+                    format!("duplicate event id `{}`", ev.id),
+                    Some(format!(
+                        "the same id is used at line {line} (event {first} of the timeline); every event needs its own id"
+                    )),
+                ));
+            }
+        }
         let mut r = EventReport {
             seq,
             id: if self.describe { ev.id.clone() } else { String::new() },
@@ -874,24 +891,14 @@ where
         };
         match sim.step(seq, &ev, write) {
             Ok(r) => pending.push(r),
-            Err(SimError::Store(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                // Nothing of this event may stay: roll the batch back to its start.
-                failure = Some(sim.input(
-                    &ev,
-                    format!("duplicate event id `{}`", ev.id),
-                    Some("every event needs its own id".into()),
-                ));
-                sim.store.conn.execute_batch("ROLLBACK")?;
-                // What the rolled-back batch counted must not be written.
-                sim.usage.clear();
-                sim.unread_dirty.clear();
-                pending.clear();
-                sim.store.begin()?;
-                break;
-            }
             Err(e) => {
+                // The event was not applied: its id stays free, so a run of
+                // the corrected timeline can apply it. (Should this fail too,
+                // the id is kept at this position, which a later run of the
+                // same position accepts: the first error is the one to report.)
+                if write {
+                    let _ = sim.store.release_event_id(&ev.id, seq);
+                }
                 failure = Some(e);
                 break;
             }

@@ -225,3 +225,120 @@ fn a_json_lines_timeline_may_hold_its_world_inline() {
     assert_eq!(first["lands_at"], serde_json::json!(["A"]));
     assert_eq!(first["live"], serde_json::json!(["sam"]));
 }
+
+/// The events every duplicate case starts from (day.jsonl's first five):
+/// a client message, two staff messages, two delivery reports.
+const PREFIX: [&str; 5] = [
+    r#"{"id":"d1","at":"2026-03-02T09:00:00Z","type":"client_message","client":"cleo","answering":"confirmation@A","text":"C"}"#,
+    r#"{"id":"d2","at":"2026-03-02T09:01:00Z","type":"staff_message","staff":"sam","client":"cleo","text":"Thanks Cleo, see you at 3pm!"}"#,
+    r#"{"id":"d3","at":"2026-03-02T09:01:30Z","type":"delivery","message":"d2","status":"failed"}"#,
+    r#"{"id":"d4","at":"2026-03-02T09:30:00Z","type":"staff_message","staff":"uma","client":"gwen","text":"See you at 3pm!"}"#,
+    r#"{"id":"d5","at":"2026-03-02T09:30:20Z","type":"delivery","message":"d4","status":"delivered"}"#,
+];
+
+/// A JSON Lines timeline: the world, a blank line (so lines and positions
+/// differ), the prefix, then `last` with the id `id`.
+fn timeline_with(dir: &Path, id: &str, last: &str) -> String {
+    let mut t = String::from("{\"type\":\"world\",\"path\":\"glow-world.yaml\"}\n\n");
+    for line in PREFIX {
+        t.push_str(line);
+        t.push('\n');
+    }
+    t.push_str(&format!(r#"{{"id":"{id}","at":"2026-03-02T11:00:00Z",{last}}}"#));
+    t.push('\n');
+    std::fs::write(dir.join("t.jsonl"), &t).unwrap();
+    t
+}
+
+fn dump(db: &Path) -> String {
+    commroute::store::Store::open(db).unwrap().dump().unwrap()
+}
+
+#[test]
+fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/glow-world.yaml", dir.path().join("glow-world.yaml")).unwrap();
+    // The store after the prefix alone: what a refused duplicate must leave.
+    std::fs::write(
+        dir.path().join("prefix.jsonl"),
+        format!(
+            "{{\"type\":\"world\",\"path\":\"glow-world.yaml\"}}\n\n{}\n",
+            PREFIX.join("\n")
+        ),
+    )
+    .unwrap();
+    Run::new(&["simulate", "prefix.jsonl", "--db", "prefix.db", "--quiet"])
+        .in_dir(dir.path())
+        .expect(0);
+    let prefix = dump(&dir.path().join("prefix.db"));
+    // Every type of event, each reusing the id of one of the prefix's events
+    // (`first`, from 1), which sits at line `first + 2` of the file.
+    let cases = [
+        (r#""type":"login","staff":"sam","location":"A""#, 1),
+        (r#""type":"logout","staff":"sam""#, 2),
+        (
+            r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#,
+            2,
+        ),
+        (
+            r#""type":"staff_message","staff":"sam","client":"cleo","text":"Again""#,
+            1,
+        ),
+        (r#""type":"client_message","client":"cleo","text":"Hi again""#, 3),
+        (r#""type":"delivery","message":"d4","status":"failed""#, 4),
+        (
+            r#""type":"appointment","client":"otto","location":"B","status":"booked""#,
+            5,
+        ),
+        (r#""type":"contact","client":"otto","email_opt_in":true"#, 1),
+    ];
+    for (i, (last, first)) in cases.into_iter().enumerate() {
+        let db = format!("case{i}.db");
+        // With an id of its own the event is applied: only the id is wrong.
+        timeline_with(dir.path(), "fresh", last);
+        Run::new(&["simulate", "t.jsonl", "--db", &format!("fresh{i}.db"), "--quiet"])
+            .in_dir(dir.path())
+            .expect(0);
+
+        let id = format!("d{first}");
+        timeline_with(dir.path(), &id, last);
+        let (out, err) = Run::new(&["simulate", "t.jsonl", "--db", &db, "--format", "json"])
+            .in_dir(dir.path())
+            .expect(2);
+        assert_eq!(
+            err,
+            format!(
+                "error: event `{id}`: duplicate event id `{id}`\n  \
+                 --> t.jsonl:8:1\n  \
+                 = help: the same id is used at line {} (event {first} of the timeline); every event needs its own id\n\n\
+                 1 problem found\n",
+                first + 2
+            ),
+            "case {last}"
+        );
+        assert_eq!(out.lines().count(), 5, "the five events before it are printed: {out}");
+        assert_eq!(
+            dump(&dir.path().join(&db)),
+            prefix,
+            "case {last}: the store holds the events before the duplicate and nothing of it"
+        );
+
+        // With the id corrected, the next run applies the event and nothing else;
+        // a run after that writes nothing.
+        timeline_with(dir.path(), "fixed", last);
+        let (out, _) = Run::new(&["simulate", "t.jsonl", "--db", &db, "--quiet"])
+            .in_dir(dir.path())
+            .expect(0);
+        assert_eq!(out, format!("6 events: 1 applied, 5 already recorded; saved in {db}\n"));
+        let done = dump(&dir.path().join(&db));
+        let (out, _) = Run::new(&["simulate", "t.jsonl", "--db", &db, "--quiet"])
+            .in_dir(dir.path())
+            .expect(0);
+        assert_eq!(out, format!("6 events: 0 applied, 6 already recorded; saved in {db}\n"));
+        assert_eq!(
+            dump(&dir.path().join(&db)),
+            done,
+            "case {last}: a second replay changed the store"
+        );
+    }
+}
