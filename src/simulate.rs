@@ -287,7 +287,10 @@ impl<'r> Simulator<'r> {
         // the store belongs to an earlier event of this timeline (positions
         // an earlier run saved are not written again, so never reach here).
         if write {
-            if let Some((first, line)) = self.store.claim_event_id(&ev.id, seq, ev.line)? {
+            if let Some((first, line)) = self
+                .store
+                .claim_event_id(&ev.id, seq, ev.line, &ev.at, ev.what.kind())?
+            {
                 return Err(self.input(
                     ev,
                     format!("duplicate event id `{}`", ev.id),
@@ -407,8 +410,7 @@ impl<'r> Simulator<'r> {
                 }
             }
         };
-        if write && !outcome.starts_with("saved") {
-            self.store.record_event(&ev.id, seq, &ev.at, ev.what.kind())?;
+        if write {
             if let Some(reason) = outcome.strip_prefix("refused: ") {
                 self.store.record_refused(&ev.id, seq, reason)?;
             }
@@ -874,7 +876,13 @@ where
         // Positions up to the last recorded one were applied by an earlier
         // run of this timeline: their ids must match, and nothing is written again.
         let write = if seq <= recorded {
-            match sim.store.event_at(seq)? {
+            // The usual case is one lookup by id; which event holds the
+            // position instead is only looked for to say so.
+            let held = match sim.store.seq_of(&ev.id)? {
+                Some(s) if s == seq => Some(ev.id.clone()),
+                _ => sim.store.event_at(seq)?,
+            };
+            match held {
                 Some(id) if id == ev.id => false,
                 Some(id) => {
                     failure = Some(sim.input(

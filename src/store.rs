@@ -17,17 +17,19 @@ use serde::Serialize;
 pub const IN_STORE: usize = 10;
 
 /// Bumped when the schema changes; a database of another version is refused.
-pub const SCHEMA_VERSION: &str = "4";
+pub const SCHEMA_VERSION: &str = "5";
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
-    -- every applied event that saved no message (a message records its own event)
-    seq  INTEGER PRIMARY KEY,   -- the event's position in the timeline, from 1
-    id   TEXT NOT NULL,         -- its id
+    -- every applied event, written first in its transaction: the primary key
+    -- refuses an id used twice, and delivery reports find their message here
+    id   TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL,      -- the event's position in the timeline, from 1 (a message's id)
+    line INTEGER NOT NULL,      -- the line it was written on
     at   TEXT NOT NULL,
     type TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refused (
     event  TEXT PRIMARY KEY,    -- a message that was not sent: its event id
     seq    INTEGER NOT NULL,
@@ -67,13 +69,6 @@ CREATE TABLE IF NOT EXISTS messages (
                                        -- object per attempt {n, at, channel, status, status_at?, text?};
                                        -- NULL: one attempt, on `channel` at `at`, still `sent`
 );
-CREATE TABLE IF NOT EXISTS event_ids (
-    -- every applied event, written first in its transaction: the primary key
-    -- refuses an id used twice, and delivery reports find their message here
-    id   TEXT PRIMARY KEY,
-    seq  INTEGER NOT NULL,          -- the event's position in the timeline, from 1 (a message's id)
-    line INTEGER NOT NULL           -- the line it was written on
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notices (
     id           INTEGER PRIMARY KEY,
     message      INTEGER NOT NULL,
@@ -214,35 +209,43 @@ impl Store {
         Ok(())
     }
 
-    /// The highest event position recorded. An event that saved a message
-    /// is recorded by the message (its id is the position), any other in `events`.
+    /// The highest event position recorded (positions are recorded in
+    /// order, from 1, without gaps: a replay stops at the first event it
+    /// cannot apply).
     pub fn last_seq(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT max(id) FROM messages), 0))",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
     }
 
-    /// The id of the event recorded at a position, if any.
+    /// The position an event id was recorded at, if any.
+    pub fn seq_of(&self, id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The id of the event recorded at a position, if any. It reads the
+    /// whole table (events are kept by id): for error messages only.
     pub fn event_at(&self, seq: i64) -> Result<Option<String>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id FROM events WHERE seq = ?1 UNION ALL SELECT event FROM messages WHERE id = ?1")?
-            .query_row([seq], |r| r.get(0))
+            .query_row("SELECT id FROM events WHERE seq = ?1", [seq], |r| r.get(0))
             .optional()?)
     }
 
     /// Claims an id for the event at a position, before anything else of the
     /// event is written. `Some` is the position and line of the event that
     /// already holds it: a duplicate, and nothing was written.
-    pub fn claim_event_id(&self, id: &str, seq: i64, line: usize) -> Result<Option<(i64, i64)>> {
+    pub fn claim_event_id(&self, id: &str, seq: i64, line: usize, at: &str, kind: &str) -> Result<Option<(i64, i64)>> {
         // A plain INSERT: its primary key check is the insert's own seek
         // (an upsert would look the key up once more first).
         match self
             .conn
-            .prepare_cached("INSERT INTO event_ids (id, seq, line) VALUES (?1, ?2, ?3)")?
-            .execute(params![id, seq, line as i64])
+            .prepare_cached("INSERT INTO events (id, seq, line, at, type) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![id, seq, line as i64, at, kind])
         {
             Ok(_) => return Ok(None),
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
@@ -250,7 +253,7 @@ impl Store {
         }
         let (first, line): (i64, i64) = self
             .conn
-            .prepare_cached("SELECT seq, line FROM event_ids WHERE id = ?1")?
+            .prepare_cached("SELECT seq, line FROM events WHERE id = ?1")?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         // The same position claimed again is the same event, not a duplicate.
         Ok((first != seq).then_some((first, line)))
@@ -259,15 +262,8 @@ impl Store {
     /// Gives back the id of an event that failed before it was applied.
     pub fn release_event_id(&self, id: &str, seq: i64) -> Result<()> {
         self.conn
-            .prepare_cached("DELETE FROM event_ids WHERE id = ?1 AND seq = ?2")?
+            .prepare_cached("DELETE FROM events WHERE id = ?1 AND seq = ?2")?
             .execute(params![id, seq])?;
-        Ok(())
-    }
-
-    pub fn record_event(&self, id: &str, seq: i64, at: &str, kind: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("INSERT INTO events (seq, id, at, type) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![seq, id, at, kind])?;
         Ok(())
     }
 
@@ -434,7 +430,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT m.id, m.conversation, m.attempts, m.channel, m.at
-                 FROM event_ids e JOIN messages m ON m.id = e.seq
+                 FROM events e JOIN messages m ON m.id = e.seq
                  WHERE e.id = ?1 AND m.direction = 'outbound'",
             )?
             .query_row([event], |r| {
@@ -757,12 +753,11 @@ impl Store {
         let mut out = String::new();
         for (table, order) in [
             ("meta", "key"),
-            ("events", "seq"),
+            ("events", "id"),
             ("refused", "seq"),
             ("conversations", "id"),
             ("conversation_locations", "conversation, location"),
             ("messages", "id"),
-            ("event_ids", "id"),
             ("notices", "id"),
             ("usage", "month, location, direction, kind"),
         ] {

@@ -339,7 +339,7 @@ const CLIENT_KEYS: &[&str] = &[
 #[derive(Clone)]
 struct ClientIndex {
     table: hashbrown::HashTable<ClientIdx>,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl std::fmt::Debug for ClientIndex {
@@ -350,7 +350,7 @@ impl std::fmt::Debug for ClientIndex {
 
 impl ClientIndex {
     fn new(clients: &[Client]) -> Self {
-        let hasher = std::hash::RandomState::new();
+        let hasher = hashbrown::DefaultHashBuilder::default();
         let mut table = hashbrown::HashTable::with_capacity(clients.len());
         for (i, c) in clients.iter().enumerate() {
             // Repeated ids never reach a built world, so every id is new here.

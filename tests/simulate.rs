@@ -342,3 +342,27 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
         );
     }
 }
+
+#[test]
+fn another_timeline_replayed_into_a_database_is_refused_at_the_first_position_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/glow-world.yaml", dir.path().join("glow-world.yaml")).unwrap();
+    timeline_with(dir.path(), "d6", r#""type":"logout","staff":"sam""#);
+    Run::new(&["simulate", "t.jsonl", "--db", "t.db", "--quiet"])
+        .in_dir(dir.path())
+        .expect(0);
+    let before = dump(&dir.path().join("t.db"));
+    // The same events, but the third has another id (and the second's id
+    // moved to the sixth position): position 3 holds `d3` in the store.
+    let text = std::fs::read_to_string(dir.path().join("t.jsonl")).unwrap();
+    std::fs::write(dir.path().join("t.jsonl"), text.replace(r#""id":"d3""#, r#""id":"x3""#)).unwrap();
+    let (_, err) = Run::new(&["simulate", "t.jsonl", "--db", "t.db", "--quiet"])
+        .in_dir(dir.path())
+        .expect(2);
+    assert!(
+        err.contains("the database holds event `d3` at position 3 of the timeline, this timeline has `x3`"),
+        "{err}"
+    );
+    assert!(err.contains("--> t.jsonl:5:1"), "{err}");
+    assert_eq!(dump(&dir.path().join("t.db")), before, "nothing was written");
+}
