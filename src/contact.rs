@@ -81,14 +81,20 @@ pub struct PhoneRules {
     /// a country is not in the metadata, in which case the full default
     /// database is used.
     regions: Option<Vec<usize>>,
+    /// Databases of its own, by regions, instead of the process-wide ones:
+    /// a large world's validation drops its compiled patterns when done.
+    own: Option<Databases>,
     /// The database numbers are parsed with: the countries' regions.
     parse_db: OnceLock<Option<Arc<Database>>>,
     /// The one-region databases numbers are validated with, by region.
     region_dbs: Box<[OnceLock<Option<Arc<Database>>>]>,
 }
 
+/// Databases built so far, by the regions they hold.
+type Databases = Mutex<Vec<(Vec<usize>, Arc<Database>)>>;
+
 /// The databases built so far in this process, by regions.
-static SHARED: Mutex<Vec<(Vec<usize>, Arc<Database>)>> = Mutex::new(Vec::new());
+static SHARED: Databases = Mutex::new(Vec::new());
 
 /// The leading-digit patterns of the regions, compiled on first use.
 static LEADING: OnceLock<Box<[OnceLock<Option<regex::Regex>>]>> = OnceLock::new();
@@ -144,6 +150,7 @@ impl PhoneRules {
         regions.dedup();
         PhoneRules {
             regions: known.then_some(regions),
+            own: None,
             parse_db: OnceLock::new(),
             region_dbs: REGIONS.iter().map(|_| OnceLock::new()).collect(),
         }
@@ -151,7 +158,11 @@ impl PhoneRules {
 
     /// The database of these regions, built or found in the cache.
     fn database(&self, regions: &[usize]) -> Option<Arc<Database>> {
-        let mut cache = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = match &self.own {
+            Some(own) => own.lock(),
+            None => SHARED.lock(),
+        }
+        .unwrap_or_else(|e| e.into_inner());
         if let Some((_, db)) = cache.iter().find(|(r, _)| r == regions) {
             return Some(db.clone());
         }
@@ -245,6 +256,9 @@ impl PhoneRules {
     }
 }
 
+/// Worlds with this many clients are validated with databases of their own.
+const OWN_DATABASES_FROM: usize = 4_096;
+
 /// Computes the contact facts of many items in place: `read` gives an
 /// item's phone, email and the country to read the phone for, `write` stores
 /// the facts. Nothing is copied.
@@ -260,7 +274,12 @@ pub fn fill_contacts<T>(
     write: impl Fn(&mut T, Contact),
 ) {
     let countries: std::collections::HashSet<country::Id> = items.iter().map(|i| read(i).2).collect();
-    let rules = PhoneRules::for_countries(countries);
+    let mut rules = PhoneRules::for_countries(countries);
+    if items.len() >= OWN_DATABASES_FROM {
+        // The patterns compiled for a large world, and their search caches,
+        // are not kept for the rest of the process (a batch, a replay).
+        rules.own = Some(Mutex::new(Vec::new()));
+    }
     for item in items {
         let (phone, email, country) = read(item);
         let contact = rules.contact(phone, email, country);

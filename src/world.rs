@@ -789,9 +789,10 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
 }
 
 impl World {
-    /// Validates every client's phone and email, on every core for large
-    /// worlds. Called once the file's text and tree are gone, since the
-    /// validators' compiled patterns are the other large use of memory.
+    /// Validates every client's phone and email (see
+    /// [`contact::fill_contacts`]). Called once the file's text and tree are
+    /// gone, since the validators' compiled patterns are the other large use
+    /// of memory.
     fn validate_contacts(&mut self) {
         let countries: Vec<phonenumber::country::Id> = self
             .accounts
