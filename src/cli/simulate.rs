@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     quiet: bool,
     /// Commit after this many events (or every 200 ms, whichever comes first)
-    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
     batch: usize,
     #[command(flatten)]
     rules: RulesArg,
@@ -120,26 +120,39 @@ pub fn run(args: Args) -> CliResult {
         let mut sim = Simulator::new(&rules, world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
         sim.describe = !quiet;
         // Reading and checking lines runs on a second thread, a bounded
-        // number of chunks ahead of the replay, so memory stays flat.
+        // number of chunks ahead of the replay, so memory stays flat. Applied
+        // events go back to it to be freed there, where they were allocated
+        // (see `simulate::replay_with`); it frees what came back before each
+        // chunk it sends, so at most a few chunks wait.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<commroute::timeline::Event>>();
         let reader = std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(1024);
             while let Some(e) = tl.next_event() {
                 let stop = e.is_err();
                 chunk.push(e);
                 let full = chunk.len() == 1024 || stop;
-                if full
-                    && (tx
+                if full {
+                    back_rx.try_iter().for_each(drop);
+                    if tx
                         .send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
                         .is_err()
-                        || stop)
-                {
-                    return;
+                        || stop
+                    {
+                        return;
+                    }
                 }
             }
             let _ = tx.send(chunk);
         });
-        let result = simulate::replay(&mut sim, rx.iter().flatten(), batching, &mut print);
+        let mut used = Vec::with_capacity(1024);
+        let done = |ev| {
+            used.push(ev);
+            if used.len() == 1024 {
+                let _ = back_tx.send(std::mem::replace(&mut used, Vec::with_capacity(1024)));
+            }
+        };
+        let result = simulate::replay_with(&mut sim, rx.iter().flatten(), batching, &mut print, done);
         drop(rx);
         let _ = reader.join();
         result
