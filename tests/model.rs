@@ -31,7 +31,9 @@ use std::sync::OnceLock;
 use commroute::facts::Channel;
 use commroute::{InboundRequest, OutboundRequest, RuleSet, Source, World};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm};
+use proptest::test_runner::Config;
+
+mod common;
 
 // ---------------------------------------------------------------------------
 // The random world
@@ -700,19 +702,8 @@ fn rules() -> &'static RuleSet {
     RULES.get_or_init(|| RuleSet::load_dir(Path::new("rules")).expect("the shipped rules load"))
 }
 
-/// `default_cases` cases unless `PROPTEST_CASES` says otherwise.
 fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_cases);
-    Config {
-        cases,
-        // The default ChaCha generator is a fifth of the run time in a debug build.
-        rng_algorithm: RngAlgorithm::XorShift,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..Config::default()
-    }
+    common::proptest_config(default_cases)
 }
 
 fn check_inbound(spec: &Spec, world: &World, client: Sel, start: &Start) -> Result<(), TestCaseError> {

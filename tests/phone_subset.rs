@@ -19,7 +19,9 @@
 use commroute::contact::{valid_phone, PhoneRules};
 use phonenumber::country::Id;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm};
+use proptest::test_runner::Config;
+
+mod common;
 
 /// The account countries every number is read for.
 const COUNTRIES: [Id; 7] = [Id::US, Id::CA, Id::GB, Id::JM, Id::PR, Id::FR, Id::AU];
@@ -119,16 +121,7 @@ fn full_database(raw: &str, country: Id) -> Option<String> {
 }
 
 fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_cases);
-    Config {
-        cases,
-        rng_algorithm: RngAlgorithm::XorShift,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..Config::default()
-    }
+    common::proptest_config(default_cases)
 }
 
 /// Rules shared by several countries, as a world with accounts in each loads
