@@ -9,7 +9,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A position in a source file, 1-based like editors show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -46,6 +46,9 @@ pub const MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
 pub struct Source {
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Where each line starts, found the first time a line is looked up, so
+    /// that a file with many problems is not scanned once per problem.
+    line_starts: Arc<OnceLock<Vec<usize>>>,
 }
 
 impl Source {
@@ -53,6 +56,7 @@ impl Source {
         Source {
             path: path.into(),
             text: text.into(),
+            line_starts: Arc::default(),
         }
     }
 
@@ -110,8 +114,37 @@ impl Source {
         }
     }
 
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    /// How many lines the text has, as `str::lines` counts them.
+    fn line_count(&self) -> usize {
+        if self.text.is_empty() {
+            return 0;
+        }
+        self.line_starts().len() - usize::from(self.text.ends_with('\n'))
+    }
+
+    /// Line `line` (from 1), as `str::lines` gives it.
     fn line(&self, line: usize) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)?)
+        if line == 0 || line > self.line_count() {
+            return None;
+        }
+        let starts = self.line_starts();
+        let start = starts[line - 1];
+        Some(match starts.get(line) {
+            // Ended by a newline: without it, and without a `\r` before it.
+            Some(next) => {
+                let l = &self.text[start..next - 1];
+                l.strip_suffix('\r').unwrap_or(l)
+            }
+            None => &self.text[start..],
+        })
     }
 }
 
@@ -145,8 +178,8 @@ impl Diagnostic {
     pub fn at(source: &Source, pos: Pos, message: impl Into<String>) -> Self {
         // A parser may point just past the last line (an unclosed list): show
         // the end of the last line instead.
-        let lines = source.text.lines().count();
-        let pos = match source.text.lines().last() {
+        let lines = source.line_count();
+        let pos = match source.line(lines) {
             Some(last) if pos.line > lines => Pos::new(lines, last.chars().count() + 1),
             _ => pos,
         };
@@ -331,5 +364,32 @@ mod tests {
             text,
             "error: rule `r`: unknown key `bad`\n  --> rules/x.yaml:2:3\n  |\n2 |   bad: 2\n  |   ^\n  = help: use `a`\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_found_as_str_lines_gives_them() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n\n",
+            "a\r",
+            "x\ny\r\nz\r",
+            "é\nü\n",
+        ] {
+            let source = Source::new("t", text);
+            assert_eq!(source.line_count(), text.lines().count(), "{text:?}");
+            for n in 0..=text.lines().count() + 1 {
+                let expected = n.checked_sub(1).and_then(|i| text.lines().nth(i));
+                assert_eq!(source.line(n), expected, "{text:?} line {n}");
+            }
+        }
     }
 }
