@@ -284,6 +284,16 @@ fn world_load_large(b: Bencher) {
     b.bench(|| World::parse(Source::new("world.yaml", yaml.clone())).unwrap());
 }
 
+/// The same world read from a file, as `commroute` reads it: parsed as the
+/// file is read, without holding its text.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn world_load_large_file(b: Bencher) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("world.yaml");
+    std::fs::write(&path, &LARGE.0).expect("the world is written");
+    b.bench(|| World::load(&path).unwrap());
+}
+
 /// JSON Lines in, decision lines out, all cores: 200,000 generated events
 /// against the large world.
 #[divan::bench(sample_count = 10, sample_size = 1)]
