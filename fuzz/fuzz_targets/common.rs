@@ -65,7 +65,7 @@ pub fn outbound(rules: &RuleSet, world: &World, req: &OutboundRequest) {
 pub fn route_spread(rules: &RuleSet, world: &World) {
     let locs: Vec<&str> = world.locations.iter().take(4).map(|l| l.id.as_str()).collect();
     for c in world.clients.iter().take(8) {
-        let client = c.id.clone();
+        let client = c.id.to_string();
         inbound(
             rules,
             world,
