@@ -1158,7 +1158,7 @@ clients:
     fn a_world_file_read_as_it_is_parsed_matches_the_text_reading() {
         let dir = tempfile::tempdir().unwrap();
         let bad = GOOD.replace("account: glow-downtown\n    locations", "account: nope\n    locations");
-        let cases: [(&str, Vec<u8>); 5] = [
+        let cases: [(&str, Vec<u8>); 7] = [
             ("good", GOOD.as_bytes().to_vec()),
             ("bad reference", bad.into_bytes()),
             ("bad yaml", format!("{GOOD}  - {{id: x\n").into_bytes()),
@@ -1166,6 +1166,12 @@ clients:
             (
                 "too deep",
                 format!("{GOOD}  - {}{}\n", "[".repeat(100), "]".repeat(100)).into_bytes(),
+            ),
+            // After the first document: the parser never asks for these lines.
+            ("not utf-8 later", [GOOD.as_bytes(), b"---\nx: \xff\n"].concat()),
+            (
+                "too deep later",
+                format!("{GOOD}...\nx: {}{}\n", "[".repeat(100), "]".repeat(100)).into_bytes(),
             ),
         ];
         for (name, bytes) in cases {
@@ -1193,5 +1199,24 @@ clients:
                 (a, b) => panic!("{name}: load {:?} but parse {:?}", a.is_ok(), b.is_ok()),
             }
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_world_read_from_a_pipe_is_read_once() {
+        // A problem makes a file be read a second time; a pipe cannot be.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("world.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let bad = GOOD.replace("account: glow-downtown\n    locations", "account: nope\n    locations");
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, bad).unwrap())
+        };
+        let err = World::load(&fifo).unwrap_err().to_string();
+        writer.join().unwrap();
+        assert!(err.contains("unknown account `nope`"), "{err}");
+        assert!(!err.contains("no `accounts` list"), "{err}");
     }
 }

@@ -409,13 +409,18 @@ impl Doc {
     pub fn parse_file_streaming(path: &std::path::Path, stream: Option<Stream<'_>>) -> Option<(Doc, Node)> {
         let file = std::fs::File::open(path).ok()?;
         let meta = file.metadata().ok()?;
-        if meta.is_dir() || meta.len() > crate::diag::MAX_FILE_SIZE {
+        // Only a regular file can be read a second time, as a file with a
+        // problem is: a pipe or a device is read once, whole, by `Source::read`.
+        if !meta.is_file() || meta.len() > crate::diag::MAX_FILE_SIZE {
             return None;
         }
         // One byte past the limit is enough to know a pipe or device is too long.
         let file = std::io::Read::take(file, crate::diag::MAX_FILE_SIZE + 1);
         let mut chars = FileChars::new(std::io::BufReader::with_capacity(1 << 16, file));
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&mut chars, stream)));
+        // The parser stops after the first document; the whole-text reading
+        // checks every line, so check the rest of the file too.
+        while !chars.failed && chars.next_line() {}
         match parsed {
             Ok(Ok(node)) if !chars.failed => Some((
                 Doc {
@@ -441,6 +446,16 @@ mod tests {
     fn anchors_are_refused_with_position() {
         let err = parse("a: &x [1]\nb: *x\n").err().unwrap();
         assert!(err.0[0].message.contains("anchors"), "{err}");
+    }
+
+    #[test]
+    fn a_scalar_with_an_anchor_and_a_tag_is_refused_for_its_anchor_as_marked_yaml_does() {
+        for text in ["a: &x !!str foo\n", "a: !!str &x foo\n"] {
+            let err = parse(text).err().unwrap();
+            assert!(err.0[0].message.contains("anchors"), "{text:?}: {err}");
+            let theirs = marked_yaml::parse_yaml(0, text).unwrap_err();
+            assert!(matches!(theirs, LoadError::UnexpectedAnchor(_)), "{theirs}");
+        }
     }
 
     #[test]

@@ -115,11 +115,13 @@ impl MarkedEventReceiver for Loader<'_> {
                     LoadError::UnexpectedAnchor(at)
                 });
             }
+            // On a scalar marked-yaml looks at the anchor first, on a
+            // mapping or list at the tag first: the same message either way.
             Event::Scalar(_, _, anchor, tag) if tag.is_some() || anchor != 0 => {
-                self.error = Some(if tag.is_some() {
-                    LoadError::UnexpectedTag(at)
-                } else {
+                self.error = Some(if anchor != 0 {
                     LoadError::UnexpectedAnchor(at)
+                } else {
+                    LoadError::UnexpectedTag(at)
                 });
             }
             Event::MappingStart(..) | Event::SequenceStart(..)
