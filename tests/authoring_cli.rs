@@ -2,36 +2,20 @@
 //! `coverage`, with their exit codes on the shipped rules and on altered copies.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-struct Run {
-    cmd: Command,
-}
+#[path = "support/rules.rs"]
+mod rules;
+use rules::copy_shipped_rules;
+use std::process::Command;
 
-impl Run {
-    fn new(args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
-        cmd.args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "200");
-        Run { cmd }
-    }
-
-    fn expect(mut self, code: i32) -> (String, String) {
-        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
-        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
-        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
-        (out, err)
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::Run;
 
 /// A copy of the shipped rules with `extra` inserted into inbound.yaml before rule `before`.
 fn rules_with(extra: &str, before: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in commroute::policy::FILES {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
+    copy_shipped_rules(dir.path());
     let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
     let at = text.find(&format!("  - id: {before}\n")).expect("rule");
     std::fs::write(
@@ -256,9 +240,7 @@ fn test_watch_runs_again_when_a_rules_file_changes() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
-    for f in commroute::policy::FILES {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join("rules").join(f)).unwrap();
-    }
+    copy_shipped_rules(&dir.path().join("rules"));
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_commroute"))
         .args(["test", "--watch", scenario.to_str().unwrap()])

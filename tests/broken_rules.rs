@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use commroute::{scenario, RuleSet};
 
+#[path = "support/rules.rs"]
+mod rules;
+use rules::copy_shipped_rules;
+
 /// Copies the shipped rules into a temporary directory with two inbound rules swapped.
 fn rules_with_swapped(first: &str, second: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in commroute::policy::FILES {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
+    copy_shipped_rules(dir.path());
     let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
     let a = text.find(&format!("  - id: {first}\n")).expect("first rule");
     let b = text.find(&format!("  - id: {second}\n")).expect("second rule");

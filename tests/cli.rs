@@ -2,36 +2,14 @@
 //! messages people see. Each test is a few lines thanks to [`Run`].
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-/// One invocation of the binary, in the crate root unless told otherwise.
-struct Run {
-    cmd: Command,
-}
+#[path = "support/rules.rs"]
+mod rules;
+use rules::copy_shipped_rules;
 
-impl Run {
-    fn new(args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
-        cmd.args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("NO_COLOR", "1")
-            .env_remove("COLUMNS");
-        Run { cmd }
-    }
-
-    fn in_dir(mut self, dir: &Path) -> Run {
-        self.cmd.current_dir(dir);
-        self
-    }
-
-    /// Runs and checks the exit code; returns stdout and stderr.
-    fn expect(mut self, code: i32) -> (String, String) {
-        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
-        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
-        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
-        (out, err)
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::Run;
 
 const WORLD: &str = "examples/glow-world.yaml";
 
@@ -39,9 +17,7 @@ const WORLD: &str = "examples/glow-world.yaml";
 /// replaced by `to` in one of the files (which must contain it).
 fn rules_with(file: &str, from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
+    copy_shipped_rules(dir.path());
     let text = std::fs::read_to_string(Path::new("rules").join(file)).unwrap();
     let changed = text.replace(from, to);
     assert_ne!(changed, text, "`{from}` is not in {file}");
@@ -61,9 +37,7 @@ fn check_passes_on_the_shipped_rules() {
 #[test]
 fn check_reports_every_problem_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["inbound.yaml", "delivery.yaml", "outbound.yaml"] {
-        std::fs::copy(Path::new("rules").join(f), dir.path().join(f)).unwrap();
-    }
+    copy_shipped_rules(dir.path());
     std::fs::copy(
         "tests/bad_input/rules/inbound-type-mismatches.yaml",
         dir.path().join("inbound.yaml"),

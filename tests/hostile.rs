@@ -12,17 +12,15 @@ use commroute::event::{EventLines, LineError, MAX_EVENT_LINE};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{RuleSet, Source, World};
 
+#[path = "support/rules.rs"]
+mod rules;
+use rules::copy_shipped_rules;
+
 /// The message of the only diagnostic, with its location.
 fn only(diags: commroute::Diagnostics) -> (String, String) {
     assert_eq!(diags.len(), 1, "{diags}");
     let d = &diags.0[0];
     (d.location(), d.message.clone())
-}
-
-fn copy_rules(dir: &Path) {
-    for f in commroute::policy::FILES {
-        std::fs::copy(Path::new("rules").join(f), dir.join(f)).unwrap();
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -87,7 +85,7 @@ fn a_file_just_under_the_limit_is_read() {
 #[test]
 fn invalid_utf8_in_a_rules_file_is_refused_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
-    copy_rules(dir.path());
+    copy_shipped_rules(dir.path());
     // Latin-1 `é` in a description, as a Windows editor might save it.
     std::fs::write(
         dir.path().join("delivery.yaml"),
@@ -138,7 +136,7 @@ fn an_alias_bomb_world_is_refused_without_expanding() {
 #[test]
 fn an_alias_bomb_rules_file_is_refused_without_expanding() {
     let dir = tempfile::tempdir().unwrap();
-    copy_rules(dir.path());
+    copy_shipped_rules(dir.path());
     std::fs::write(
         dir.path().join("outbound.yaml"),
         format!("policy: outbound\n{}", alias_bomb()),
@@ -209,7 +207,7 @@ fn a_rules_directory_that_is_a_symlink_loop_is_named() {
 #[test]
 fn a_rules_file_that_is_a_symlink_loop_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    copy_rules(dir.path());
+    copy_shipped_rules(dir.path());
     let inbound = dir.path().join("inbound.yaml");
     std::fs::remove_file(&inbound).unwrap();
     std::os::unix::fs::symlink(&inbound, &inbound).unwrap();

@@ -33,7 +33,8 @@ use commroute::{InboundRequest, OutboundRequest, RuleSet, Source, World};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-mod common;
+#[path = "support/proptest.rs"]
+mod props;
 
 // ---------------------------------------------------------------------------
 // The random world
@@ -703,7 +704,7 @@ fn rules() -> &'static RuleSet {
 }
 
 fn config(default_cases: u32) -> Config {
-    common::proptest_config(default_cases)
+    props::proptest_config(default_cases)
 }
 
 fn check_inbound(spec: &Spec, world: &World, client: Sel, start: &Start) -> Result<(), TestCaseError> {

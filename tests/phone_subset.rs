@@ -21,7 +21,8 @@ use phonenumber::country::Id;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-mod common;
+#[path = "support/proptest.rs"]
+mod props;
 
 /// The account countries every number is read for.
 const COUNTRIES: [Id; 7] = [Id::US, Id::CA, Id::GB, Id::JM, Id::PR, Id::FR, Id::AU];
@@ -121,7 +122,7 @@ fn full_database(raw: &str, country: Id) -> Option<String> {
 }
 
 fn config(default_cases: u32) -> Config {
-    common::proptest_config(default_cases)
+    props::proptest_config(default_cases)
 }
 
 /// Rules shared by several countries, as a world with accounts in each loads

@@ -2,39 +2,10 @@
 //! them: tables, JSON, CSV, exit codes and the messages people see.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-struct Run {
-    cmd: Command,
-}
-
-impl Run {
-    fn new(args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commroute"));
-        cmd.args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "200");
-        Run { cmd }
-    }
-
-    fn db(mut self, db: &Path) -> Run {
-        self.cmd.arg("--db").arg(db);
-        self
-    }
-
-    fn in_dir(mut self, dir: &Path) -> Run {
-        self.cmd.current_dir(dir);
-        self
-    }
-
-    fn expect(mut self, code: i32) -> (String, String) {
-        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
-        let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
-        assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
-        (out, err)
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::Run;
 
 /// A fresh database with a timeline replayed into it.
 fn replayed(timeline: &str) -> (tempfile::TempDir, std::path::PathBuf) {

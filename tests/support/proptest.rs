@@ -1,4 +1,4 @@
-//! Shared by the property tests (`model.rs`, `phone_subset.rs`).
+//! The property tests' configuration (`model.rs`, `phone_subset.rs`).
 
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm};
 
