@@ -3,22 +3,14 @@
 use commroute::analysis::{self, Analysis, Classes, Row};
 
 use super::output::{csv_line, json_line, table};
-use super::{out, CliResult, Exit, RulesArg};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum MatrixFormat {
-    #[default]
-    Table,
-    Json,
-    Csv,
-}
+use super::{out, CliResult, Exit, RulesArg, TableFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     rules: RulesArg,
     #[arg(long, value_enum, default_value_t)]
-    format: MatrixFormat,
+    format: TableFormat,
     /// Print the witness world of matrix row N (as numbered in the table) and the command that routes it
     #[arg(long, value_name = "N")]
     witness: Option<usize>,
@@ -50,10 +42,10 @@ fn live(row: &Row) -> String {
         .join("; ")
 }
 
-pub fn render(a: &Analysis, format: MatrixFormat) -> String {
+pub fn render(a: &Analysis, format: TableFormat) -> String {
     let mut text = String::new();
     match format {
-        MatrixFormat::Json => {
+        TableFormat::Json => {
             for r in &a.rows {
                 text.push_str(&json_line("class", r));
             }
@@ -71,7 +63,7 @@ pub fn render(a: &Analysis, format: MatrixFormat) -> String {
                 &serde_json::json!({"classes": a.rows.len(), "shadowed": a.shadowed.len(), "gaps": a.gaps.len()}),
             ));
         }
-        MatrixFormat::Csv => {
+        TableFormat::Csv => {
             text.push_str(&csv_line(&[
                 "policy",
                 "class",
@@ -97,7 +89,7 @@ pub fn render(a: &Analysis, format: MatrixFormat) -> String {
                 ]));
             }
         }
-        MatrixFormat::Table => {
+        TableFormat::Table => {
             let mut t = table(&["#", "policy", "class", "example", "outcome", "deciding rule"]);
             for (i, r) in a.rows.iter().enumerate() {
                 let mut rule = r.rule.clone();

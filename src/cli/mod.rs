@@ -103,6 +103,15 @@ pub enum Format {
     Json,
 }
 
+/// The formats of the commands whose output is one table (`analyze`, `usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TableFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
 /// Where the rules come from: `--rules DIR`, else `./rules` if it exists,
 /// else the shipped rules built into the binary.
 #[derive(Debug, clap::Args)]

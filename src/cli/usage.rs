@@ -9,21 +9,13 @@ use commroute::store::UsageBy;
 use super::conversations::open;
 use super::output::{json_line, table};
 use super::simulate::DEFAULT_DB;
-use super::{out, CliResult, Exit};
+use super::{out, CliResult, Exit, TableFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum By {
     #[default]
     Account,
     Location,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum UsageFormat {
-    #[default]
-    Table,
-    Json,
-    Csv,
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +29,7 @@ pub struct Args {
     #[arg(long, value_name = "YYYY-MM")]
     month: Option<String>,
     #[arg(long, value_enum, default_value_t)]
-    format: UsageFormat,
+    format: TableFormat,
 }
 
 fn valid_month(m: &str) -> bool {
@@ -67,7 +59,7 @@ pub fn run(a: Args) -> CliResult {
     let rows = store.usage(by, a.month.as_deref()).map_err(anyhow::Error::from)?;
     let mut text = String::new();
     match a.format {
-        UsageFormat::Json => {
+        TableFormat::Json => {
             for r in &rows {
                 let mut v = serde_json::to_value(r).expect("rows serialise");
                 if let Some(m) = v.as_object_mut() {
@@ -77,7 +69,7 @@ pub fn run(a: Args) -> CliResult {
                 text.push_str(&json_line("usage", &v));
             }
         }
-        UsageFormat::Csv => {
+        TableFormat::Csv => {
             text.push_str(&format!(
                 "month,{key},sms_inbound,sms_outbound,sms_messages,sms_segments,mms_messages\n"
             ));
@@ -94,7 +86,7 @@ pub fn run(a: Args) -> CliResult {
                 ));
             }
         }
-        UsageFormat::Table => {
+        TableFormat::Table => {
             let mut t = table(&[
                 "month",
                 key,
