@@ -8,6 +8,8 @@ mod rules;
 use rules::copy_shipped_rules;
 use std::process::Command;
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/run.rs"]
 mod run;
 use run::Run;
@@ -237,41 +239,25 @@ fn test_format_junit_reports_each_case_and_its_failure() {
 
 #[test]
 fn test_watch_runs_again_when_a_rules_file_changes() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     copy_shipped_rules(&dir.path().join("rules"));
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_commroute"))
-        .args(["test", "--watch", scenario.to_str().unwrap()])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || stdout.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
-    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|l| drop(tx2.send(l))));
-    let wait_for = |what: &str| loop {
-        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
-            Ok(l) if l.contains(what) => return,
-            Ok(_) => {}
-            Err(e) => panic!("no `{what}` from the watcher: {e}"),
-        }
-    };
+    let mut watcher = process::Lines::spawn(
+        Command::new(env!("CARGO_BIN_EXE_commroute"))
+            .args(["test", "--watch", scenario.to_str().unwrap()])
+            .current_dir(dir.path()),
+    );
+    let limit = std::time::Duration::from_secs(60);
     // stdout and stderr are read on two threads, so only their own order is kept.
-    wait_for("watching the rules and scenario files");
+    watcher.wait_for("watching the rules and scenario files", limit);
     // Break the push rule: the first case now fails.
     let path = dir.path().join("rules/outbound.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100)); // a new modification time on coarse clocks
     std::fs::write(&path, text.replace("    channel: push\n", "    channel: email\n")).unwrap();
-    wait_for("5 passed, 3 failed");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    watcher.wait_for("5 passed, 3 failed", limit);
+    // Dropping the watcher kills it.
 }
 
 #[test]

@@ -5,6 +5,9 @@ use std::io::{self, Read};
 use std::process::{Command, Stdio};
 
 use commroute::batch::{self, Options};
+
+#[path = "support/process.rs"]
+mod process;
 use commroute::diag::Source;
 use commroute::generate::{write_events, write_world, Shape};
 use commroute::{EventLine, RuleSet, World};
@@ -210,17 +213,13 @@ fn a_large_generated_stream_is_routed_without_loading_it_whole() {
 fn the_command_exits_1_when_a_line_failed_and_summarises_on_stderr() {
     let bin = env!("CARGO_BIN_EXE_commroute");
     let run = |input: &str| {
-        let mut child = Command::new(bin)
-            .args(["route", "batch", "--world", "examples/glow-world.yaml"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = process::output_within(
+            Command::new(bin)
+                .args(["route", "batch", "--world", "examples/glow-world.yaml"])
+                .current_dir(env!("CARGO_MANIFEST_DIR")),
+            Some(input.as_bytes().to_vec()),
+            process::DEADLINE,
+        );
         (
             out.status.code(),
             String::from_utf8(out.stdout).unwrap(),
@@ -248,18 +247,20 @@ fn the_command_exits_1_when_a_line_failed_and_summarises_on_stderr() {
 
 #[test]
 fn a_missing_input_file_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_commroute"))
-        .args([
-            "route",
-            "batch",
-            "--world",
-            "examples/glow-world.yaml",
-            "--input",
-            "no/such/events.jsonl",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = process::output_within(
+        Command::new(env!("CARGO_BIN_EXE_commroute"))
+            .args([
+                "route",
+                "batch",
+                "--world",
+                "examples/glow-world.yaml",
+                "--input",
+                "no/such/events.jsonl",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        None,
+        process::DEADLINE,
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("error: cannot read `no/such/events.jsonl`"), "{err}");

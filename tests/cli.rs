@@ -7,6 +7,8 @@ use std::path::Path;
 mod rules;
 use rules::copy_shipped_rules;
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/run.rs"]
 mod run;
 use run::Run;

@@ -9,6 +9,9 @@ use commroute::impact::{self, Recorded};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{InboundRequest, RuleSet, Source, World};
 
+#[path = "support/process.rs"]
+mod process;
+
 fn shipped() -> RuleSet {
     RuleSet::load_dir(Path::new("rules")).unwrap()
 }
@@ -125,17 +128,20 @@ fn moving_the_campaign_rule_down_changes_exactly_the_campaign_replies_with_histo
 #[test]
 fn the_base_can_be_a_git_revision() {
     // The rules at HEAD parse through git; a revision that does not exist is an error naming it.
-    if std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        impact::load_revision("HEAD", Path::new("rules")).unwrap();
-        let err = impact::load_revision("no-such-revision", Path::new("rules"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`no-such-revision:rules/inbound.yaml`"), "{err}");
-    }
+    // git runs in a child process: give it a deadline.
+    process::within(process::DEADLINE, "`git show`", || {
+        if std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            impact::load_revision("HEAD", Path::new("rules")).unwrap();
+            let err = impact::load_revision("no-such-revision", Path::new("rules"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`no-such-revision:rules/inbound.yaml`"), "{err}");
+        }
+    });
 }
 
 #[test]

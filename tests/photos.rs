@@ -8,6 +8,9 @@ use std::process::Command;
 
 use commroute::photo::{self, Kind, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
 
+#[path = "support/process.rs"]
+mod process;
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
@@ -125,11 +128,13 @@ fn the_size_limit_is_strict_at_5_242_880_bytes() {
 fn check_photo_exits_1_when_any_file_is_refused() {
     let f = files();
     let run = |files: &[&Path]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_commroute"))
-            .arg("check-photo")
-            .args(files)
-            .output()
-            .unwrap();
+        let out = process::output_within(
+            Command::new(env!("CARGO_BIN_EXE_commroute"))
+                .arg("check-photo")
+                .args(files),
+            None,
+            process::DEADLINE,
+        );
         (out.status.code(), String::from_utf8(out.stdout).unwrap())
     };
     let (code, out) = run(&[Path::new("tests/photos/progressive.jpg"), &f.below_limit]);

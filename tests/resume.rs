@@ -3,11 +3,13 @@
 //! one written by an uninterrupted run. Replaying a finished timeline again
 //! changes nothing.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use commroute::store::Store;
+
+#[path = "support/process.rs"]
+mod process;
 
 const EVENTS: usize = 40_000;
 
@@ -103,8 +105,8 @@ fn a_replay_killed_with_sigkill_resumes_and_ends_identical_to_an_uninterrupted_o
     write_timeline(dir.path());
 
     // The reference: one uninterrupted run.
-    let status = simulate(dir.path(), "whole.db").stdout(Stdio::null()).status().unwrap();
-    assert!(status.success());
+    let out = process::output_within(&mut simulate(dir.path(), "whole.db"), None, process::DEADLINE);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let whole = dump(&dir.path().join("whole.db"));
     assert!(
         whole.contains("Message failed to deliver"),
@@ -114,18 +116,15 @@ fn a_replay_killed_with_sigkill_resumes_and_ends_identical_to_an_uninterrupted_o
     assert!(whole.contains(r#"\"n\":2"#), "the timeline exercises push fallbacks");
 
     // The same timeline, killed with SIGKILL once a few batches were printed.
-    let mut child = simulate(dir.path(), "killed.db")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut run = process::Lines::spawn_stdout(&mut simulate(dir.path(), "killed.db"));
     let mut printed = 0;
     while printed < 3_000 {
-        lines.next().expect("the run prints events before it ends").unwrap();
+        run.next_within(process::DEADLINE)
+            .expect("the run prints events before it ends");
         printed += 1;
     }
-    child.kill().unwrap(); // SIGKILL on Unix: no chance to commit or clean up
-    child.wait().unwrap();
+    run.child.kill().unwrap(); // SIGKILL on Unix: no chance to commit or clean up
+    run.child.wait().unwrap();
     let at_kill = recorded(&dir.path().join("killed.db"));
     assert!(
         at_kill >= printed as i64,
@@ -137,7 +136,7 @@ fn a_replay_killed_with_sigkill_resumes_and_ends_identical_to_an_uninterrupted_o
     );
 
     // The next run resumes: the saved events are skipped, the rest applied.
-    let out = simulate(dir.path(), "killed.db").output().unwrap();
+    let out = process::output_within(&mut simulate(dir.path(), "killed.db"), None, process::DEADLINE);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
@@ -152,7 +151,7 @@ fn a_replay_killed_with_sigkill_resumes_and_ends_identical_to_an_uninterrupted_o
     );
 
     // Replaying a finished timeline again saves nothing twice.
-    let out = simulate(dir.path(), "whole.db").output().unwrap();
+    let out = process::output_within(&mut simulate(dir.path(), "whole.db"), None, process::DEADLINE);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/run.rs"]
 mod run;
 use run::Run;

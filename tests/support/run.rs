@@ -1,15 +1,19 @@
 //! One invocation of the `commroute` binary, as the CLI tests run it
-//! (`tests/cli.rs`, `tests/authoring_cli.rs`, `tests/simulate.rs`).
+//! (`tests/cli.rs`, `tests/authoring_cli.rs`, `tests/simulate.rs`), with a
+//! deadline (`support/process.rs`): a command that hangs fails its test.
 // Each test crate that includes this uses part of it.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use super::process::{output_within, DEADLINE};
+
 /// One invocation of the binary, in the crate root unless told otherwise,
 /// without colours and with tables 200 columns wide.
 pub struct Run {
     cmd: Command,
+    input: Option<Vec<u8>>,
 }
 
 impl Run {
@@ -19,7 +23,7 @@ impl Run {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("NO_COLOR", "1")
             .env("COLUMNS", "200");
-        Run { cmd }
+        Run { cmd, input: None }
     }
 
     pub fn in_dir(mut self, dir: &Path) -> Run {
@@ -33,9 +37,15 @@ impl Run {
         self
     }
 
+    /// What the command reads on stdin (nothing, closed, otherwise).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Run {
+        self.input = Some(input.into());
+        self
+    }
+
     /// Runs and checks the exit code; returns stdout and stderr.
     pub fn expect(mut self, code: i32) -> (String, String) {
-        let Output { status, stdout, stderr } = self.cmd.output().unwrap();
+        let Output { status, stdout, stderr } = output_within(&mut self.cmd, self.input, DEADLINE);
         let (out, err) = (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap());
         assert_eq!(status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
         (out, err)
