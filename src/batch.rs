@@ -122,7 +122,8 @@ pub fn run(
             let names = &names;
             scope.spawn(move || work(rules, world, names, rx, dtx));
         }
-        let reader = scope.spawn(move || read_chunks(input, to_workers));
+        // A leading byte-order mark is not part of the first line.
+        let reader = scope.spawn(move || read_chunks(crate::diag::WithoutBom::new(input), to_workers));
         // Collect in the order the reader dealt: worker 0, 1, ..., 0, 1, ...
         let mut write_result = Ok(());
         'collect: loop {

@@ -41,6 +41,75 @@ impl Pos {
 /// being parsed into a tree many times its size.
 pub const MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
 
+/// The UTF-8 byte-order mark, accepted (and dropped) at the start of every file.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A reader that drops a leading UTF-8 byte-order mark, for the inputs read
+/// as a stream (JSON Lines events, stdin) rather than as a [`Source`].
+pub struct WithoutBom<R> {
+    inner: R,
+    head: [u8; 3],
+    /// The bytes of `head` still to hand out: `at..len`.
+    at: usize,
+    len: usize,
+    started: bool,
+}
+
+impl<R: Read> WithoutBom<R> {
+    pub fn new(inner: R) -> Self {
+        WithoutBom {
+            inner,
+            head: [0; 3],
+            at: 0,
+            len: 0,
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for WithoutBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            // Up to three bytes, however the input comes in.
+            while self.len < 3 {
+                match self.inner.read(&mut self.head[self.len..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.len += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.started = true;
+            if self.head[..self.len] == *BOM {
+                self.len = 0;
+            }
+        }
+        if self.at < self.len {
+            let n = buf.len().min(self.len - self.at);
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+fn cannot_read(path: &Path, e: &std::io::Error) -> Diagnostics {
+    Diagnostic::new(path, Pos::default(), format!("cannot read the file: {e}")).into()
+}
+
+/// Whether a file's bytes are binary data rather than text of any encoding:
+/// a NUL in its first 8 KiB, or more than one byte in ten there a control
+/// character that text does not use. Diagnostics never quote such a file.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    let controls = head
+        .iter()
+        .filter(|b| matches!(b, 0..=8 | 0x0e..=0x1a | 0x1c..=0x1f))
+        .count();
+    head.contains(&0) || controls * 10 > head.len()
+}
+
 /// A source file: its name as the user gave it and its text, shared cheaply.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -65,9 +134,27 @@ impl Source {
     /// (by their size on disk) or as soon as the limit is passed (devices and
     /// pipes, whose size is unknown), so memory stays bounded.
     pub fn read(path: &Path) -> Result<Source, Diagnostics> {
-        let cannot = |e: std::io::Error| -> Diagnostics {
-            Diagnostic::new(path, Pos::default(), format!("cannot read the file: {e}")).into()
-        };
+        let (mut file, meta) = Source::open(path)?;
+        Source::from_file(path, &mut file, &meta)
+    }
+
+    /// Opens a file once for reading, refusing a directory. Callers that may
+    /// read a file twice (streamed, then whole for a full report) rewind this
+    /// handle: opening a pipe a second time waits for a writer that may never
+    /// come.
+    pub fn open(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), Diagnostics> {
+        let file = std::fs::File::open(path).map_err(|e| cannot_read(path, &e))?;
+        let meta = file.metadata().map_err(|e| cannot_read(path, &e))?;
+        if meta.is_dir() {
+            return Err(Diagnostic::new(path, Pos::default(), "cannot read the file: it is a directory").into());
+        }
+        Ok((file, meta))
+    }
+
+    /// Reads an open file whole (see [`Source::read`]), from where it stands.
+    /// A leading UTF-8 byte-order mark is dropped: editors on Windows write
+    /// one, and it is not part of the text.
+    pub fn from_file(path: &Path, file: &mut std::fs::File, meta: &std::fs::Metadata) -> Result<Source, Diagnostics> {
         let too_large = || -> Diagnostics {
             Diagnostic::new(
                 path,
@@ -80,24 +167,36 @@ impl Source {
             .help("split the file, or check it is the file you meant")
             .into()
         };
-        let file = std::fs::File::open(path).map_err(cannot)?;
-        let meta = file.metadata().map_err(cannot)?;
-        if meta.is_dir() {
-            return Err(Diagnostic::new(path, Pos::default(), "cannot read the file: it is a directory").into());
-        }
         if meta.len() > MAX_FILE_SIZE {
             return Err(too_large());
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(cannot)?;
+        file.take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| cannot_read(path, &e))?;
         if bytes.len() as u64 > MAX_FILE_SIZE {
             return Err(too_large());
+        }
+        if bytes.starts_with(BOM) {
+            bytes.drain(..BOM.len());
         }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Source::new(path, text)),
             Err(e) => {
                 let bytes = e.as_bytes();
                 let bad = e.utf8_error().valid_up_to();
+                if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+                    return Err(
+                        Diagnostic::new(path, Pos::default(), "the file is UTF-16 text, not UTF-8")
+                            .help("save the file as UTF-8")
+                            .into(),
+                    );
+                }
+                if looks_binary(bytes) {
+                    return Err(Diagnostic::new(path, Pos::default(), "the file is binary, not text")
+                        .help("check the path names the file you meant")
+                        .into());
+                }
                 let line = bytes[..bad].iter().filter(|b| **b == b'\n').count() + 1;
                 let start = bytes[..bad].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                 let end = bytes[bad..]

@@ -364,9 +364,15 @@ impl<R: std::io::BufRead> EventLines<R> {
 
     /// Reads one line into `buf` (without its end), keeping at most `max`
     /// bytes. `None` at the end of the input; `Some(false)` for a line that
-    /// was too long.
+    /// was too long. A byte-order mark before the first line is dropped.
     fn read_line(&mut self) -> Result<Option<bool>, std::io::Error> {
         self.buf.clear();
+        if self.line == 0 {
+            let head = self.reader.fill_buf()?;
+            if head.starts_with(crate::diag::BOM) {
+                self.reader.consume(crate::diag::BOM.len());
+            }
+        }
         let mut any = false;
         let mut fits = true;
         loop {

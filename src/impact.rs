@@ -108,9 +108,8 @@ pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
     for f in FILES {
         let shown = PathBuf::from(format!("{rev}:{}", dir.join(f).display()));
         let spec = format!("{rev}:./{f}");
-        let output = Command::new("git").arg("-C").arg(dir).args(["show", &spec]).output();
-        match output {
-            Ok(o) if o.status.success() => match String::from_utf8(o.stdout) {
+        match git_show(dir, &spec) {
+            Ok(Shown::File(bytes)) => match String::from_utf8(bytes) {
                 Ok(text) => sources.push(Source::new(shown, text)),
                 Err(_) => diags.push(Diagnostic::new(
                     shown,
@@ -118,13 +117,21 @@ pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
                     "the file is not valid UTF-8 text",
                 )),
             },
-            Ok(o) => diags.push(Diagnostic::new(
+            Ok(Shown::TooLarge) => diags.push(Diagnostic::new(
+                shown,
+                Pos::default(),
+                format!(
+                    "the file is larger than {} MiB, the most commroute reads",
+                    crate::diag::MAX_FILE_SIZE >> 20
+                ),
+            )),
+            Ok(Shown::Refused(stderr)) => diags.push(Diagnostic::new(
                 &shown,
                 Pos::default(),
                 format!(
                     "git cannot show `{}`: {}",
                     shown.display(),
-                    String::from_utf8_lossy(&o.stderr).trim().to_lowercase()
+                    stderr.trim().to_lowercase()
                 ),
             )),
             Err(e) => diags.push(Diagnostic::new(shown, Pos::default(), format!("cannot run git: {e}"))),
@@ -135,6 +142,57 @@ pub fn load_revision(rev: &str, dir: &Path) -> Result<RuleSet, Diagnostics> {
     }
     let [i, d, o]: [Source; 3] = sources.try_into().expect("three files were read");
     RuleSet::parse(i, d, o)
+}
+
+/// What `git show` gave for one file.
+enum Shown {
+    File(Vec<u8>),
+    TooLarge,
+    /// git said no (an unknown revision or path), with what it said.
+    Refused(String),
+}
+
+/// `git show SPEC` in `dir`, reading at most [`crate::diag::MAX_FILE_SIZE`]
+/// bytes of the file and 64 KiB of git's complaint, like every other input.
+fn git_show(dir: &Path, spec: &str) -> std::io::Result<Shown> {
+    use std::io::Read;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["show", spec])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let complaint = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text);
+        // Keep reading what is left, so that git never waits to write it.
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let mut bytes = Vec::new();
+    let limit = crate::diag::MAX_FILE_SIZE;
+    let read = child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .take(limit + 1)
+        .read_to_end(&mut bytes);
+    if read.is_ok() && bytes.len() as u64 > limit {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(Shown::TooLarge);
+    }
+    let status = child.wait()?;
+    read?;
+    let complaint = complaint.join().unwrap_or_default();
+    Ok(if status.success() {
+        Shown::File(bytes)
+    } else {
+        Shown::Refused(complaint)
+    })
 }
 
 /// `--base`: a directory of rules, or else a git revision.

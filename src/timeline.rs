@@ -619,13 +619,14 @@ impl YamlTimeline {
 /// The first line of a JSON Lines timeline.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WorldLine {
+struct WorldLine<'a> {
     #[serde(rename = "type")]
     kind: String,
     /// A world file, relative to the timeline.
     path: Option<String>,
-    /// Or the world itself, as JSON.
-    world: Option<serde_json::Value>,
+    /// Or the world itself, as JSON, exactly as it is written in the line.
+    #[serde(borrow)]
+    world: Option<&'a serde_json::value::RawValue>,
 }
 
 /// Discards the rest of an overlong line without keeping it.
@@ -674,31 +675,58 @@ impl JsonlTimeline<std::io::BufReader<std::fs::File>> {
 
 impl<R: BufRead> JsonlTimeline<R> {
     pub fn new(path: &Path, mut reader: R) -> Result<Self, Diagnostics> {
-        let mut buf = String::new();
         let here = |line: usize, message: String| {
             Diagnostics::from(
                 Diagnostic::new(path, Pos::new(line, 1), message)
                     .help("the first line names the world: {\"type\":\"world\",\"path\":\"world.yaml\"}, or holds it: {\"type\":\"world\",\"world\":{\"accounts\":[...],...}}"),
             )
         };
-        reader
-            .read_line(&mut buf)
+        // The world line may hold a whole world, so it may be as long as a
+        // world file, and no longer: read one byte past that at most.
+        let mut bytes = Vec::new();
+        let limit = crate::diag::MAX_FILE_SIZE;
+        std::io::Read::take(&mut reader, limit + 1)
+            .read_until(b'\n', &mut bytes)
             .map_err(|e| here(1, format!("cannot read the file: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(here(
+                1,
+                format!(
+                    "the first line is longer than {} MiB, the most a world may take",
+                    limit >> 20
+                ),
+            ));
+        }
+        if bytes.starts_with(crate::diag::BOM) {
+            bytes.drain(..crate::diag::BOM.len());
+        }
+        let buf = String::from_utf8(bytes).map_err(|_| here(1, "the first line is not valid UTF-8 text".into()))?;
         let first: WorldLine = serde_json::from_str(&buf).map_err(|e| here(1, serde_message(&e.to_string())))?;
         if first.kind != "world" {
-            return Err(here(1, format!("the first line is a `{}`, not the world", first.kind)));
+            return Err(here(
+                1,
+                format!(
+                    "the first line is a `{}`, not the world",
+                    first.kind.chars().take(40).collect::<String>()
+                ),
+            ));
         }
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let world = match (&first.path, &first.world) {
+        let world = match (&first.path, first.world) {
             (Some(p), None) => World::load(&base.join(p))?,
-            // JSON is YAML: the inline world is read by the same loader, and
-            // its problems are reported against the timeline's first line.
-            (None, Some(w)) => World::parse(Source::new(
-                format!("{} (the world on line 1)", path.display()),
-                serde_json::to_string_pretty(w).expect("JSON values serialise"),
-            ))?,
+            // JSON is YAML: the inline world is read by the same loader as a
+            // world file, from the line as it is written (no copy of it is
+            // built), with the rest of the line blanked out so that every
+            // problem is reported at its column of the timeline's line 1.
+            (None, Some(w)) => {
+                let start = w.get().as_ptr() as usize - buf.as_ptr() as usize;
+                let mut text = " ".repeat(buf[..start].chars().count());
+                text.push_str(w.get());
+                World::parse(Source::new(path, text))?
+            }
             _ => return Err(here(1, "the world line gives either `path` or `world`".into())),
         };
+        let buf = String::new();
         Ok(JsonlTimeline {
             path: path.to_path_buf(),
             world,

@@ -12,12 +12,16 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode
 use marked_yaml::{LoadError, Node};
 
 mod loader;
+use loader::Failure;
 pub use loader::Stream;
 
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
 
-/// The deepest nesting accepted in any file; deeper input is refused before
-/// anything walks it, so hostile files cannot exhaust the stack.
+/// The deepest nesting accepted in any file: lists and mappings inside the
+/// top-level mapping, as the parser sees them (never brackets inside a
+/// scalar or a comment). A deeper collection stops the reading where it
+/// opens, before anything is built or walked below it, so hostile files
+/// cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
 
 /// A string read from a file, with where it was.
@@ -50,26 +54,29 @@ impl Doc {
     /// as they are read, instead of being kept in the tree (which then holds
     /// an empty list there). A large world's `clients:` is read this way.
     pub fn parse_streaming(source: Source, stream: Option<Stream<'_>>) -> Result<(Doc, Node), Diagnostics> {
-        if let Some(pos) = too_deep(&source.text) {
-            return Err(
-                Diagnostic::at(&source, pos, format!("the file nests deeper than {MAX_DEPTH} levels"))
-                    .help("flatten the structure; no commroute file needs this much nesting")
-                    .into(),
-            );
-        }
         let text = source.text.clone();
+        let mut chars = Checked::new(text.chars());
         // The parser is not ours: make sure no input can turn into a panic.
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(text.chars(), stream)));
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&mut chars, stream)));
+        if let Some(bad) = chars.bad {
+            return Err(bad.diagnostic(&source).into());
+        }
         let node = match parsed {
             Ok(Ok(node)) => node,
-            Ok(Err(e)) => return Err(load_error(&source, e).into()),
-            Err(_) => {
-                return Err(
-                    Diagnostic::new(&source.path, Pos::default(), "the YAML parser could not read this file")
-                        .help("check the file is plain YAML without anchors, aliases or tags")
-                        .into(),
-                )
+            Ok(Err(Failure::Yaml(LoadError::ScanError(m, e)))) if e.info().contains("recursion limit exceeded") => {
+                // The scanner looks ahead along a line for a key's `:` and
+                // stops at 255 open flow collections, before the parser has
+                // said where they open. Read again up to that point: the
+                // loader then stops where the 65th level opens.
+                let upto = Checked::new(text.chars().take(m.character()));
+                return Err(match loader::parse(upto, None) {
+                    Err(e @ Failure::TooDeep(_)) => load_error(&source, e),
+                    _ => load_error(&source, Failure::TooDeep(m)),
+                }
+                .into());
             }
+            Ok(Err(e)) => return Err(load_error(&source, e).into()),
+            Err(_) => return Err(parser_panicked(&source.path).into()),
         };
         Ok((
             Doc {
@@ -251,12 +258,42 @@ pub fn describe(node: &Node) -> &'static str {
     }
 }
 
-fn load_error(source: &Source, e: LoadError) -> Diagnostic {
+fn parser_panicked(path: &std::path::Path) -> Diagnostic {
+    Diagnostic::new(path, Pos::default(), "the YAML parser could not read this file")
+        .help("check the file is plain YAML without anchors, aliases or tags")
+}
+
+fn load_error(source: &Source, e: Failure) -> Diagnostic {
     let at = |m: &marked_yaml::Marker| Pos::new(m.line(), m.column());
-    match e {
-        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
-            Diagnostic::at(source, at(&m), "the file must be a YAML mapping of `key: value` lines")
+    let e = match e {
+        Failure::TooDeep(m) => {
+            return Diagnostic::at(source, at(&m), format!("the file nests deeper than {MAX_DEPTH} levels"))
+                .help("flatten the structure; no commroute file needs this much nesting")
         }
+        Failure::SecondDocument(m) => {
+            return Diagnostic::at(
+                source,
+                at(&m),
+                "the file holds a second YAML document; commroute reads one document per file",
+            )
+            .help("remove the `---` line and what follows it, or move it to a file of its own")
+        }
+        // The scanner looks ahead along a line for a key's `:` and stops at
+        // 255 open flow collections; that is real nesting too.
+        Failure::Yaml(LoadError::ScanError(m, e)) if e.info().contains("recursion limit exceeded") => {
+            return load_error(source, Failure::TooDeep(m))
+        }
+        Failure::Yaml(e) => e,
+    };
+    match e {
+        // Not YAML of `key: value` lines at all (a text file of another kind,
+        // or a file named by mistake): say so without quoting its contents.
+        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => Diagnostic::new(
+            &source.path,
+            at(&m),
+            "the file is not YAML of `key: value` lines: its top level is not a mapping",
+        )
+        .help("check the path names the file you meant"),
         LoadError::UnexpectedAnchor(m) => Diagnostic::at(source, at(&m), "YAML anchors and aliases are not supported")
             .help("write the value out in full where it is needed"),
         LoadError::MappingKeyMustBeScalar(m) => Diagnostic::at(
@@ -282,57 +319,105 @@ fn load_error(source: &Source, e: LoadError) -> Diagnostic {
     }
 }
 
-/// Finds where bracket or indentation nesting exceeds [`MAX_DEPTH`], with a
-/// cheap scan that needs no parser (so it is safe on hostile input).
-fn too_deep(text: &str) -> Option<Pos> {
-    let mut depth = 0usize;
-    text.lines()
-        .enumerate()
-        .find_map(|(i, line)| line_too_deep(line, i + 1, &mut depth))
+/// Whether YAML forbids the character anywhere in a file: the C0 controls
+/// but tab, line feed and carriage return, DEL, the C1 controls but NEL, and
+/// the two noncharacters U+FFFE and U+FFFF (YAML 1.2, `c-printable`). The
+/// parser takes a NUL for the end of the file and silently drops the rest,
+/// so every one of them is refused before it reaches the parser.
+pub fn yaml_forbids(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f' | '\x7f'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}')
 }
 
-/// [`too_deep`] for one line (`number` from 1), carrying the bracket depth
-/// from line to line.
-fn line_too_deep(line: &str, number: usize, depth: &mut usize) -> Option<Pos> {
-    // Block nesting: indentation, and the indicators that open a nested
-    // node on the same line (`- ` entries, `? ` keys, `: ` values). A
-    // line of a hundred thousand `? ` overflowed the parser's stack.
-    let trimmed = line.trim_start_matches([' ', '-', '?', ':']);
-    let indent = line.len() - trimmed.len();
-    if indent / 2 > MAX_DEPTH * 2 {
-        return Some(Pos::new(number, indent + 1));
+/// A character YAML forbids, and where it was.
+#[derive(Debug, Clone, Copy)]
+struct BadChar {
+    pos: Pos,
+    c: char,
+}
+
+impl BadChar {
+    fn diagnostic(&self, source: &Source) -> Diagnostic {
+        let code = self.c as u32;
+        let name = match self.c {
+            '\0' => " (NUL)".to_owned(),
+            '\x1b' => " (ESC)".to_owned(),
+            '\x7f' => " (DEL)".to_owned(),
+            _ => String::new(),
+        };
+        let message = format!("the file holds the control character U+{code:04X}{name}, which YAML does not allow");
+        if crate::diag::looks_binary(source.text.as_bytes()) {
+            return Diagnostic::new(&source.path, Pos::default(), "the file is binary, not YAML text")
+                .help("check the path names the file you meant");
+        }
+        let escape = if code <= 0xff {
+            format!("\\x{code:02x}")
+        } else {
+            format!("\\u{code:04x}")
+        };
+        Diagnostic::at(source, self.pos, message).help(format!(
+            "remove it; if a text needs it, write it as `{escape}` inside double quotes"
+        ))
     }
-    let mut quote: Option<char> = None;
-    for (j, c) in line.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"') | (None, '\'') => quote = Some(c),
-            (None, '#') => break,
-            (None, '[') | (None, '{') => {
-                *depth += 1;
-                if *depth > MAX_DEPTH {
-                    return Some(Pos::new(number, j + 1));
-                }
-            }
-            (None, ']') | (None, '}') => *depth = depth.saturating_sub(1),
-            _ => {}
+}
+
+/// The characters of a file on their way to the parser: a leading byte-order
+/// mark is skipped (editors on Windows write one), and the first character
+/// YAML forbids ends them, remembered in `bad` with its line and column.
+struct Checked<I> {
+    chars: I,
+    line: usize,
+    col: usize,
+    bad: Option<BadChar>,
+}
+
+impl<I: Iterator<Item = char>> Checked<I> {
+    fn new(chars: I) -> Self {
+        Checked {
+            chars,
+            line: 1,
+            col: 0,
+            bad: None,
         }
     }
-    None
+}
+
+impl<I: Iterator<Item = char>> Iterator for Checked<I> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        if self.bad.is_some() {
+            return None;
+        }
+        let mut c = self.chars.next()?;
+        if self.line == 1 && self.col == 0 && c == '\u{feff}' {
+            c = self.chars.next()?;
+        }
+        if c == '\n' {
+            self.line += 1;
+            self.col = 0;
+        } else {
+            self.col += 1;
+        }
+        if yaml_forbids(c) {
+            self.bad = Some(BadChar {
+                pos: Pos::new(self.line, self.col),
+                c,
+            });
+            return None;
+        }
+        Some(c)
+    }
 }
 
 /// A file's characters, read line by line as the parser asks for them, so
-/// a large file is never held whole. The checks [`Source::read`] and
-/// [`too_deep`] make on a whole text are made line by line; the first one
-/// that fails ends the characters early and is remembered in `failed`.
+/// a large file is never held whole. The checks [`Source::read`] makes on a
+/// whole text (size, UTF-8) are made line by line; the first one that fails
+/// ends the characters early and is remembered in `failed`.
 struct FileChars<R> {
     reader: R,
     bytes: Vec<u8>,
     line: String,
     at: usize,
-    number: usize,
-    depth: usize,
     total: u64,
     failed: bool,
 }
@@ -344,8 +429,6 @@ impl<R: std::io::BufRead> FileChars<R> {
             bytes: Vec::new(),
             line: String::new(),
             at: 0,
-            number: 0,
-            depth: 0,
             total: 0,
             failed: false,
         }
@@ -354,7 +437,14 @@ impl<R: std::io::BufRead> FileChars<R> {
     /// Reads and checks the next line; `false` at the end or on a failed check.
     fn next_line(&mut self) -> bool {
         self.bytes.clear();
-        let read = match self.reader.read_until(b'\n', &mut self.bytes) {
+        // One byte past the limit is enough to know the file is too long,
+        // however long its lines.
+        let left = (crate::diag::MAX_FILE_SIZE + 1).saturating_sub(self.total);
+        let read = match std::io::BufRead::read_until(
+            &mut std::io::Read::take(&mut self.reader, left),
+            b'\n',
+            &mut self.bytes,
+        ) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(_) => {
@@ -363,7 +453,6 @@ impl<R: std::io::BufRead> FileChars<R> {
             }
         };
         self.total += read as u64;
-        self.number += 1;
         let bytes = std::mem::take(&mut self.bytes);
         self.line = match String::from_utf8(bytes) {
             Ok(line) => line,
@@ -373,8 +462,7 @@ impl<R: std::io::BufRead> FileChars<R> {
             }
         };
         self.at = 0;
-        let content = self.line.trim_end_matches('\n').trim_end_matches('\r');
-        if self.total > crate::diag::MAX_FILE_SIZE || line_too_deep(content, self.number, &mut self.depth).is_some() {
+        if self.total > crate::diag::MAX_FILE_SIZE {
             self.failed = true;
             return false;
         }
@@ -399,30 +487,26 @@ impl<R: std::io::BufRead> Iterator for FileChars<R> {
 }
 
 impl Doc {
-    /// Parses a file as it is read, like [`Doc::parse_streaming`], without
-    /// ever holding its whole text: a large world is parsed in a few
-    /// kilobytes beyond what is built from it. The returned document has no
-    /// text, so its diagnostics carry no line excerpt; any problem at all
-    /// (unreadable, too large, not UTF-8, nested too deep, invalid YAML)
-    /// returns `None`, and callers that want the full report read the file
-    /// again with [`Source::read`] and [`Doc::parse_streaming`].
-    pub fn parse_file_streaming(path: &std::path::Path, stream: Option<Stream<'_>>) -> Option<(Doc, Node)> {
-        let file = std::fs::File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
-        // Only a regular file can be read a second time, as a file with a
-        // problem is: a pipe or a device is read once, whole, by `Source::read`.
-        if !meta.is_file() || meta.len() > crate::diag::MAX_FILE_SIZE {
-            return None;
-        }
-        // One byte past the limit is enough to know a pipe or device is too long.
-        let file = std::io::Read::take(file, crate::diag::MAX_FILE_SIZE + 1);
+    /// Parses an open regular file as it is read, like
+    /// [`Doc::parse_streaming`], without ever holding its whole text: a large
+    /// world is parsed in a few kilobytes beyond what is built from it. The
+    /// returned document has no text, so its diagnostics carry no line
+    /// excerpt; any problem at all (unreadable, too large, not UTF-8, a
+    /// character YAML forbids, nested too deep, invalid YAML) returns `None`,
+    /// and callers that want the full report rewind the same file and read
+    /// it whole with [`Source::from_file`] and [`Doc::parse_streaming`]
+    /// (a file is opened once: a second open of a pipe can wait forever).
+    pub fn parse_file_streaming(
+        path: &std::path::Path,
+        file: &mut std::fs::File,
+        stream: Option<Stream<'_>>,
+    ) -> Option<(Doc, Node)> {
         let mut chars = FileChars::new(std::io::BufReader::with_capacity(1 << 16, file));
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&mut chars, stream)));
-        // The parser stops after the first document; the whole-text reading
-        // checks every line, so check the rest of the file too.
-        while !chars.failed && chars.next_line() {}
+        let mut checked = Checked::new(&mut chars);
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader::parse(&mut checked, stream)));
+        let bad = checked.bad.is_some();
         match parsed {
-            Ok(Ok(node)) if !chars.failed => Some((
+            Ok(Ok(node)) if !chars.failed && !bad => Some((
                 Doc {
                     source: Source::new(path, ""),
                     diags: Diagnostics::default(),
@@ -466,11 +550,18 @@ mod tests {
     }
 
     #[test]
-    fn nesting_by_block_indicators_on_one_line_is_refused_before_parsing() {
-        for indicator in ["- ", "? ", ": ", "- ? "] {
+    fn nesting_by_block_indicators_on_one_line_is_refused_without_recursing() {
+        // A list of lists a hundred thousand deep, on one line.
+        let text = format!("a:\n{}x\n", "- ".repeat(100_000));
+        let err = parse(&text).err().unwrap();
+        assert_eq!(err.0[0].message, "the file nests deeper than 64 levels", "{err}");
+        // The 65th list opens at the 65th `-`.
+        assert_eq!(err.0[0].pos, Pos::new(2, 2 * 64 + 1), "{err}");
+        // Explicit keys and values nested the same way are refused as the
+        // first key that is not a single value, before anything deeper is read.
+        for indicator in ["? ", ": ", "- ? "] {
             let text = format!("{}x\n", indicator.repeat(100_000));
-            let err = parse(&text).err().unwrap();
-            assert!(err.0[0].message.contains("nests deeper"), "{indicator:?}: {err}");
+            assert!(parse(&text).is_err(), "{indicator:?}");
         }
     }
 

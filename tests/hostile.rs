@@ -107,8 +107,8 @@ fn a_utf16_world_file_is_refused() {
     }
     std::fs::write(&path, bytes).unwrap();
     let (at, message) = only(World::load(&path).unwrap_err());
-    assert_eq!(at, format!("{}:1:1", path.display()));
-    assert_eq!(message, "the file is not valid UTF-8 text");
+    assert_eq!(at, path.display().to_string());
+    assert_eq!(message, "the file is UTF-16 text, not UTF-8");
 }
 
 // ---------------------------------------------------------------------------

@@ -7,12 +7,17 @@
 //! hundred thousand entries, and keeping every entry's node tree costs about
 //! 5 KB each, so a caller may take the entries one at a time instead
 //! ([`Stream`]). The tree then holds an empty list at that key, with the
-//! list's position.
+//! list's position. It also counts real nesting (collections as the parser
+//! sees them, never brackets inside scalars or comments) and refuses a
+//! second document, pulling the parser's events in a loop so that nothing
+//! recurses.
 
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
 use marked_yaml::{LoadError, Marker, Node, Span};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker as YamlMarker;
+
+use super::MAX_DEPTH;
 
 /// Where the entries of the top-level list `key` go, one by one.
 pub struct Stream<'a> {
@@ -39,8 +44,27 @@ enum Frame {
 struct Loader<'a> {
     stack: Vec<Frame>,
     done: Option<Node>,
-    error: Option<LoadError>,
+    error: Option<Failure>,
     stream: Option<Stream<'a>>,
+}
+
+/// Why a document could not be loaded.
+#[derive(Debug)]
+pub enum Failure {
+    /// What `marked_yaml`'s own loader would refuse (syntax, anchors, tags,
+    /// non-scalar or duplicate keys, a top level that is not a mapping).
+    Yaml(LoadError),
+    /// A list or mapping opened deeper than [`MAX_DEPTH`] levels below the
+    /// top-level mapping, where it starts.
+    TooDeep(Marker),
+    /// A second document (`---`) after the first, where it starts.
+    SecondDocument(Marker),
+}
+
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Self {
+        Failure::Yaml(e)
+    }
 }
 
 fn marker(mark: YamlMarker) -> Marker {
@@ -48,6 +72,10 @@ fn marker(mark: YamlMarker) -> Marker {
 }
 
 impl Loader<'_> {
+    fn fail(&mut self, e: impl Into<Failure>) {
+        self.error = Some(e.into());
+    }
+
     /// Places a finished node: as a key or value of the mapping being read,
     /// an item of the list being read, or the document itself.
     fn place(&mut self, node: Node, at: Marker) {
@@ -56,7 +84,7 @@ impl Loader<'_> {
             Some(Frame::Mapping { map, key, .. }) => match key.take() {
                 None => match node {
                     Node::Scalar(k) => *key = Some(Box::new(k)),
-                    _ => self.error = Some(LoadError::MappingKeyMustBeScalar(at)),
+                    _ => self.fail(LoadError::MappingKeyMustBeScalar(at)),
                 },
                 Some(k) => {
                     if let Some((prev, _)) = map.get_key_value(k.as_str()) {
@@ -64,7 +92,7 @@ impl Loader<'_> {
                             prev_key: prev.clone(),
                             key: *k,
                         };
-                        self.error = Some(LoadError::DuplicateKey(Box::new(inner)));
+                        self.fail(LoadError::DuplicateKey(Box::new(inner)));
                     } else {
                         map.insert(*k, node);
                     }
@@ -89,13 +117,11 @@ impl Loader<'_> {
             _ => false,
         }
     }
-}
 
-impl MarkedEventReceiver for Loader<'_> {
+    /// Takes one event of the first document. Real nesting is counted here,
+    /// as the parser sees it: a list or mapping opened more than
+    /// [`MAX_DEPTH`] levels below the top-level mapping stops the reading.
     fn on_event(&mut self, ev: Event, mark: YamlMarker) {
-        if self.error.is_some() || self.done.is_some() {
-            return;
-        }
         let at = marker(mark);
         let top_level = self.stack.is_empty();
         match ev {
@@ -107,9 +133,9 @@ impl MarkedEventReceiver for Loader<'_> {
                     self.done = Some(Node::from(MarkedMappingNode::new_empty(span)));
                 }
             }
-            Event::Alias(_) => self.error = Some(LoadError::UnexpectedAnchor(at)),
+            Event::Alias(_) => self.fail(LoadError::UnexpectedAnchor(at)),
             Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag) if tag.is_some() || anchor != 0 => {
-                self.error = Some(if tag.is_some() {
+                self.fail(if tag.is_some() {
                     LoadError::UnexpectedTag(at)
                 } else {
                     LoadError::UnexpectedAnchor(at)
@@ -118,7 +144,7 @@ impl MarkedEventReceiver for Loader<'_> {
             // On a scalar marked-yaml looks at the anchor first, on a
             // mapping or list at the tag first: the same message either way.
             Event::Scalar(_, _, anchor, tag) if tag.is_some() || anchor != 0 => {
-                self.error = Some(if anchor != 0 {
+                self.fail(if anchor != 0 {
                     LoadError::UnexpectedAnchor(at)
                 } else {
                     LoadError::UnexpectedTag(at)
@@ -127,14 +153,17 @@ impl MarkedEventReceiver for Loader<'_> {
             Event::MappingStart(..) | Event::SequenceStart(..)
                 if matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. })) =>
             {
-                self.error = Some(LoadError::MappingKeyMustBeScalar(at));
+                self.fail(LoadError::MappingKeyMustBeScalar(at));
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() > MAX_DEPTH => {
+                self.fail(Failure::TooDeep(at));
             }
             Event::MappingStart(..) => self.stack.push(Frame::Mapping {
                 start: at,
                 map: MarkedMappingNode::new_empty(Span::new_start(at)),
                 key: None,
             }),
-            Event::SequenceStart(..) if top_level => self.error = Some(LoadError::TopLevelMustBeMapping(at)),
+            Event::SequenceStart(..) if top_level => self.fail(LoadError::TopLevelMustBeMapping(at)),
             Event::SequenceStart(..) => {
                 let streamed = self.starts_stream();
                 self.stack.push(Frame::Sequence {
@@ -143,7 +172,7 @@ impl MarkedEventReceiver for Loader<'_> {
                     streamed,
                 })
             }
-            Event::Scalar(..) if top_level => self.error = Some(LoadError::TopLevelMustBeMapping(at)),
+            Event::Scalar(..) if top_level => self.fail(LoadError::TopLevelMustBeMapping(at)),
             Event::Scalar(value, ..) => {
                 let node = MarkedScalarNode::new(Span::new_start(at), value);
                 self.place(Node::from(node), at);
@@ -154,21 +183,28 @@ impl MarkedEventReceiver for Loader<'_> {
                     self.place(Node::from(map), at);
                 }
                 // The parser balances its events; anything else is its bug, not the file's.
-                _ => self.error = Some(LoadError::MappingKeyMustBeScalar(at)),
+                _ => self.fail(LoadError::MappingKeyMustBeScalar(at)),
             },
             Event::SequenceEnd => match self.stack.pop() {
                 Some(Frame::Sequence { start, list, .. }) => {
                     let node = MarkedSequenceNode::new(Span::new_with_marks(start, at), list);
                     self.place(Node::from(node), at);
                 }
-                _ => self.error = Some(LoadError::MappingKeyMustBeScalar(at)),
+                _ => self.fail(LoadError::MappingKeyMustBeScalar(at)),
             },
         }
     }
 }
 
-/// Parses one YAML document whose top level is a mapping.
-pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Result<Node, LoadError> {
+/// Parses the one YAML document of a file, whose top level is a mapping.
+///
+/// The parser's events are pulled one at a time in a loop (its own `load`
+/// recurses once per level of nesting, which a hostile file can turn into a
+/// stack overflow), so reading stops at the first problem: nothing deeper
+/// than [`MAX_DEPTH`] is ever built or walked. After the document, the rest
+/// of the file is read too: a second document is refused rather than
+/// ignored, so a file is read whole or not at all.
+pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Result<Node, Failure> {
     let mut loader = Loader {
         stack: Vec::new(),
         done: None,
@@ -176,14 +212,29 @@ pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Re
         stream,
     };
     let mut parser = Parser::new(text);
-    if let Err(e) = parser.load(&mut loader, false) {
-        return Err(LoadError::ScanError(marker(*e.marker()), e));
-    }
-    if let Some(e) = loader.error {
-        return Err(e);
+    let mut documents = 0;
+    loop {
+        let (ev, mark) = parser
+            .next_token()
+            .map_err(|e| Failure::Yaml(LoadError::ScanError(marker(*e.marker()), e)))?;
+        match ev {
+            Event::StreamEnd if loader.done.is_none() => loader.on_event(ev, mark),
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(Failure::SecondDocument(marker(mark)));
+                }
+            }
+            _ if loader.done.is_some() => {}
+            ev => loader.on_event(ev, mark),
+        }
+        if let Some(e) = loader.error.take() {
+            return Err(e);
+        }
     }
     // The parser ends every document it accepts, so a document was placed.
     loader
         .done
-        .ok_or_else(|| LoadError::TopLevelMustBeMapping(Marker::new(0, 0, 1, 1)))
+        .ok_or_else(|| Failure::Yaml(LoadError::TopLevelMustBeMapping(Marker::new(0, 0, 1, 1))))
 }
