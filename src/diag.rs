@@ -99,15 +99,16 @@ fn cannot_read(path: &Path, e: &std::io::Error) -> Diagnostics {
 }
 
 /// Whether a file's bytes are binary data rather than text of any encoding:
-/// a NUL in its first 8 KiB, or more than one byte in ten there a control
-/// character that text does not use. Diagnostics never quote such a file.
+/// more than one byte in sixteen of its first 8 KiB a control character that
+/// text does not use (a stray NUL in a text file is not enough: that one is
+/// reported where it is). Diagnostics never quote such a file.
 pub fn looks_binary(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(8192)];
     let controls = head
         .iter()
         .filter(|b| matches!(b, 0..=8 | 0x0e..=0x1a | 0x1c..=0x1f))
         .count();
-    head.contains(&0) || controls * 10 > head.len()
+    controls * 16 > head.len()
 }
 
 /// A source file: its name as the user gave it and its text, shared cheaply.
@@ -192,7 +193,8 @@ impl Source {
                             .into(),
                     );
                 }
-                if looks_binary(bytes) {
+                // Not UTF-8 and a NUL near its start: no text file looks so.
+                if looks_binary(bytes) || bytes[..bytes.len().min(8192)].contains(&0) {
                     return Err(Diagnostic::new(path, Pos::default(), "the file is binary, not text")
                         .help("check the path names the file you meant")
                         .into());
