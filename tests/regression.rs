@@ -337,3 +337,20 @@ fn seventy_locations_named_with_an_open_bracket_load_and_route() {
     .expect(0);
     assert!(out.contains("\"lands_at\":[\"L70\"]"), "{out}");
 }
+
+#[test]
+fn a_nul_byte_in_an_event_line_is_an_error_for_that_line() {
+    // JSON forbids raw control characters: the line is refused, not cut.
+    let line_ok = "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"confirmation@A\"}\n";
+    let line_nul = "{\"id\":\"e2\",\"type\":\"inbound\",\"client\":\"cl\0eo\"}\n";
+    let (out, _) = Run::new(&["route", "batch", "--world", "examples/glow-world.yaml"])
+        .stdin(format!("{line_ok}{line_nul}{line_ok}"))
+        .expect(1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("\"type\":\"error\"") && lines[1].contains("\"line\":2"),
+        "{out}"
+    );
+    assert!(lines[2].contains("\"lands_at\":[\"A\"]"), "{out}");
+}
