@@ -71,6 +71,39 @@ measure "block nesting 2,000 deep" "${route[@]}" "$tmp/block.yaml"
 measure "complex keys nested 100,000 deep" "${route[@]}" "$tmp/keys.yaml"
 measure "invalid UTF-8" "${route[@]}" "$tmp/utf8.yaml"
 
+echo "== read once and whole"
+python3 - "$tmp" <<'PY'
+import json, sys
+t = sys.argv[1]
+# A JSON Lines timeline whose world line holds a 13.7 MB world (75,000 clients);
+# the second file has a problem in its last client, so it is reported.
+clients = [{"id": f"c{i:06d}", "name": f"Client number {i}", "account": "glow",
+            "locations": ["A", "B"], "phone": f"+1 650 253 {i % 10000:04d}", "sms_opt_in": True}
+           for i in range(75_000)]
+world = {"accounts": [{"id": "glow", "name": "Glow"}],
+         "locations": [{"id": l, "name": l, "account": "glow"} for l in "AB"],
+         "staff": [{"id": "sam", "name": "Sam", "locations": ["A", "B"]}], "clients": clients}
+open(f"{t}/inline.jsonl", "w").write(json.dumps({"type": "world", "world": world}) + "\n")
+clients[-1]["account"] = "nope"
+open(f"{t}/inline-bad.jsonl", "w").write(json.dumps({"type": "world", "world": world}) + "\n")
+open(f"{t}/nul.yaml", "w").write("accounts: []\nlocations: []\n\0staff: []\nclients: []\n")
+PY
+echo "   (inline world line: $(du -h "$tmp/inline.jsonl" | cut -f1))"
+measure "a 13.7 MB inline world (valid)" "$bin" simulate "$tmp/inline.jsonl" --db "$tmp/inline.db" --quiet
+measure "a 13.7 MB inline world, one problem" "$bin" simulate "$tmp/inline-bad.jsonl" --db "$tmp/inline-bad.db" --quiet
+ln -s /dev/zero "$tmp/zero.jsonl"
+measure "a JSON Lines timeline on /dev/zero" "$bin" simulate "$tmp/zero.jsonl" --db "$tmp/zero.db" --quiet
+measure "a NUL byte in a world" "${route[@]}" "$tmp/nul.yaml"
+mkfifo "$tmp/fifo.yaml"
+(cat examples/glow-world.yaml > "$tmp/fifo.yaml" &)
+measure "a world from a FIFO" "$bin" route inbound --world "$tmp/fifo.yaml" --client cleo
+{ echo "world: $PWD/examples/glow-world.yaml"; echo "events:"
+  for i in $(seq 0 69); do
+    printf -- '- id: m%d\n  at: 2026-03-02T%02d:%02d:00Z\n  type: staff_message\n  staff: sam\n  client: cleo\n  text: Sorry :-[ we are late\n' "$i" $((9 + i / 60)) $((i % 60))
+  done
+} > "$tmp/sorry.yaml"
+measure "70 unquoted 'Sorry :-[' messages" "$bin" simulate "$tmp/sorry.yaml" --db "$tmp/sorry.db" --quiet
+
 echo "== rules directories"
 mkdir -p "$tmp/loop"; ln -s "$tmp/loop/rules" "$tmp/loop/rules"
 measure "a rules directory that loops" "$bin" check --rules "$tmp/loop/rules"
