@@ -438,10 +438,10 @@ impl fmt::Display for Diagnostics {
 /// comparing two long strings costs the product of their lengths.
 pub const SUGGEST_MAX_CHARS: usize = 256;
 
-/// Suggests the closest known name for a typo, if one is close enough: at
-/// most a third of the longer name's characters apart (at least one edit),
-/// counting insertions, deletions, substitutions and swaps of neighbouring
-/// characters (`strsim::osa_distance`).
+/// Suggests the closest known name for a typo, if one is close enough: the
+/// same name in another case, or one at most a third of the longer name's
+/// characters apart (at least one edit), counting insertions, deletions,
+/// substitutions and swaps of neighbouring characters (`strsim::osa_distance`).
 ///
 /// The work is bounded whatever the input: a word or candidate longer than
 /// [`SUGGEST_MAX_CHARS`] is skipped, and so is a candidate whose length alone
@@ -466,7 +466,12 @@ pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) ->
         if n.abs_diff(m) > limit || m > SUGGEST_MAX_CHARS {
             continue;
         }
-        let d = strsim::osa_distance(word, k);
+        // The same name in another case is the closest there is.
+        let d = if k.eq_ignore_ascii_case(word) {
+            0
+        } else {
+            strsim::osa_distance(word, k)
+        };
         if d <= limit && d < n && best.is_none_or(|(b, _)| d < b) {
             best = Some((d, k));
         }
@@ -623,6 +628,8 @@ mod shown_tests {
         // Close names are still found, by characters.
         assert_eq!(did_you_mean("clinet", ["client", "staff"]), Some("client"));
         assert_eq!(did_you_mean("Zürihc", ["Zürich", "Bern"]), Some("Zürich"));
+        assert_eq!(did_you_mean("a", ["A", "B"]), Some("A"));
+        assert_eq!(did_you_mean("c", ["A", "B"]), None);
         assert!(did_you_mean(&"a".repeat(200), [format!("{}b", "a".repeat(199)).as_str()]).is_some());
     }
 }

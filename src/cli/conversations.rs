@@ -50,8 +50,30 @@ pub fn open(db: &Path) -> anyhow::Result<Store> {
 pub fn list(a: ListArgs) -> CliResult {
     let store = open(&a.db)?;
     let all = store.conversations_at(&a.location, None).map_err(anyhow::Error::from)?;
+    if all.is_empty() {
+        // Not "0 conversations": the store knows no such location (a typo,
+        // or another store), and saying nothing would hide it.
+        let known = store.locations().map_err(anyhow::Error::from)?;
+        let hint = match commroute::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None if known.is_empty() => "; it holds no conversations yet".into(),
+            None => {
+                let some: Vec<&String> = known.iter().take(12).collect();
+                format!(
+                    "; its conversations concern {}",
+                    commroute::diag::one_of(&some)
+                )
+            }
+        };
+        return Err(anyhow!(
+            "no conversation in `{}` concerns location `{}`{hint}",
+            a.db.display(),
+            a.location
+        )
+        .into());
+    }
     let total = all.len();
-    let shown = if a.in_store {
+    let listed = if a.in_store {
         &all[..total.min(IN_STORE)]
     } else {
         &all[..]
