@@ -123,27 +123,30 @@ impl CaseReport {
         }
     }
 
-    /// Expected and actual side by side, then the trace in plain words.
+    /// Expected and actual side by side, then the trace in plain words;
+    /// values from the files are shown escaped ([`crate::text::shown`]).
     pub fn failure_text(&self) -> String {
+        use crate::text::shown;
         let mut out = String::new();
         let width = self
             .mismatches
             .iter()
-            .map(|m| m.expected.len())
+            .map(|m| shown(&m.expected).len())
             .max()
             .unwrap_or(8)
             .max(8);
         out.push_str(&format!("    {:<14} {:<width$}   actual\n", "", "expected"));
         for m in &self.mismatches {
-            out.push_str(&format!("    {:<14} {:<width$}   {}\n", m.field, m.expected, m.actual));
+            let (expected, actual) = (shown(&m.expected), shown(&m.actual));
+            out.push_str(&format!("    {:<14} {:<width$}   {actual}\n", m.field, expected));
         }
         match &self.actual {
-            Actual::Error { error } => out.push_str(&format!("    error: {error}\n")),
+            Actual::Error { error } => out.push_str(&format!("    error: {}\n", shown(error))),
             Actual::Check(_) => {}
             Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
                 out.push_str("    why:\n");
                 for line in trace {
-                    out.push_str(&format!("      {}\n", line.sentence()));
+                    out.push_str(&format!("      {}\n", shown(&line.sentence())));
                 }
             }
         }
