@@ -81,7 +81,14 @@ pub struct Source {
     /// Where each line starts, found the first time a line is looked up, so
     /// that a file with many problems is not scanned once per problem.
     line_starts: Arc<OnceLock<Vec<usize>>>,
+    /// The byte offset of every [`CHAR_MARK`]-th character, built the first
+    /// time a long line is quoted, so that a column of a line of megabytes is
+    /// found without scanning the line once per problem.
+    char_marks: Arc<OnceLock<Vec<usize>>>,
 }
+
+/// How many characters apart the marks of [`Source::char_marks`] are.
+const CHAR_MARK: usize = 256;
 
 impl Source {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
@@ -89,6 +96,7 @@ impl Source {
             path: path.into(),
             text: text.into(),
             line_starts: Arc::default(),
+            char_marks: Arc::default(),
         }
     }
 
@@ -152,6 +160,63 @@ impl Source {
                 .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
                 .collect()
         })
+    }
+
+    fn char_marks(&self) -> &[usize] {
+        self.char_marks
+            .get_or_init(|| self.text.char_indices().step_by(CHAR_MARK).map(|(i, _)| i).collect())
+    }
+
+    /// The index (from 0, in characters) of the character starting at byte
+    /// `byte` of the text (or of the end, at its length).
+    fn char_at_byte(&self, byte: usize) -> usize {
+        let marks = self.char_marks();
+        let k = marks.partition_point(|&m| m <= byte).saturating_sub(1);
+        let from = marks.get(k).copied().unwrap_or(0);
+        k * CHAR_MARK + self.text[from..byte].chars().count()
+    }
+
+    /// The byte offset of character `index` (from 0) of the text, or its
+    /// length past the end.
+    fn byte_at_char(&self, index: usize) -> usize {
+        match self.char_marks().get(index / CHAR_MARK) {
+            None => self.text.len(),
+            Some(&m) => self.text[m..]
+                .char_indices()
+                .nth(index % CHAR_MARK)
+                .map_or(self.text.len(), |(i, _)| m + i),
+        }
+    }
+
+    /// Line `line` (from 1) as a diagnostic keeps it: whole when it is
+    /// short, else [`SNIPPET_WIDTH`] characters around column `col`, with
+    /// `…` where the line goes on, and the caret's column in that excerpt.
+    /// The cost does not grow with the line's length.
+    fn excerpt(&self, line: usize, col: usize) -> Option<(String, Option<usize>)> {
+        let text = self.line(line)?;
+        // At most 4 bytes a character: short enough to show whole.
+        if text.len() <= 4 * (SNIPPET_WIDTH + 2) {
+            return Some((text.to_owned(), None));
+        }
+        let first = self.line_starts()[line - 1];
+        let c0 = self.char_at_byte(first);
+        let n = self.char_at_byte(first + text.len()) - c0;
+        if n <= SNIPPET_WIDTH + 2 {
+            return Some((text.to_owned(), None));
+        }
+        let caret = col.saturating_sub(1).min(n);
+        let start = caret.saturating_sub(SNIPPET_WIDTH / 2).min(n - SNIPPET_WIDTH);
+        let end = start + SNIPPET_WIDTH;
+        let from = self.byte_at_char(c0 + start) - first;
+        let to = self.byte_at_char(c0 + end) - first;
+        let (left, right) = (start > 0, end < n);
+        let snippet = format!(
+            "{}{}{}",
+            if left { "…" } else { "" },
+            &text[from..to],
+            if right { "…" } else { "" }
+        );
+        Some((snippet, Some(caret - start + usize::from(left) + 1)))
     }
 
     /// How many lines the text has, as `str::lines` counts them.
@@ -222,15 +287,10 @@ impl Diagnostic {
         };
         let mut d = Diagnostic::new(source.path.clone(), pos, message);
         // Only an excerpt of a long line is kept: a file of one 13 MB line
-        // with many problems must not hold a copy of the line per problem.
-        if let Some(line) = source.line(pos.line) {
-            let w = Window::new(line, pos.col);
-            if w.cut() {
-                d.snippet = Some(w.raw());
-                d.snippet_col = Some(w.caret_col());
-            } else {
-                d.snippet = Some(line.to_owned());
-            }
+        // with many problems must not hold (or scan) the line per problem.
+        if let Some((snippet, col)) = source.excerpt(pos.line, pos.col) {
+            d.snippet = Some(snippet);
+            d.snippet_col = col;
         }
         d
     }
@@ -304,20 +364,18 @@ struct Window<'a> {
 impl<'a> Window<'a> {
     /// The window of `line` around column `col` (1-based, in characters).
     fn new(line: &'a str, col: usize) -> Self {
-        let col0 = col.saturating_sub(1);
+        let n = line.chars().count();
+        let caret = col.saturating_sub(1).min(n);
         // Short lines are shown whole, also when they are an excerpt made
-        // before (at most SNIPPET_WIDTH characters and two `…`).
-        if line.len() <= SNIPPET_WIDTH + 2 || line.chars().count() <= SNIPPET_WIDTH + 2 {
-            let n = line.chars().count();
+        // by `Source::excerpt` (SNIPPET_WIDTH characters and two `…`).
+        if n <= SNIPPET_WIDTH + 2 {
             return Window {
                 part: line,
-                caret: col0.min(n),
+                caret,
                 left_cut: false,
                 right_cut: false,
             };
         }
-        let n = line.chars().count();
-        let caret = col0.min(n);
         let start = caret.saturating_sub(SNIPPET_WIDTH / 2).min(n - SNIPPET_WIDTH);
         let end = start + SNIPPET_WIDTH;
         let at = |k: usize| line.char_indices().nth(k).map_or(line.len(), |(i, _)| i);
@@ -328,28 +386,6 @@ impl<'a> Window<'a> {
             left_cut: start > 0,
             right_cut: end < n,
         }
-    }
-
-    fn cut(&self) -> bool {
-        self.left_cut || self.right_cut
-    }
-
-    /// The window as raw text with its `…` marks, to keep in a diagnostic.
-    fn raw(&self) -> String {
-        let mut s = String::with_capacity(self.part.len() + 6);
-        if self.left_cut {
-            s.push('…');
-        }
-        s.push_str(self.part);
-        if self.right_cut {
-            s.push('…');
-        }
-        s
-    }
-
-    /// The caret's column (1-based) in [`Window::raw`].
-    fn caret_col(&self) -> usize {
-        self.caret + usize::from(self.left_cut) + 1
     }
 
     /// The window as shown, escapes and `…` marks included.
@@ -534,8 +570,7 @@ mod shown_tests {
     }
 
     fn has_control(text: &str) -> bool {
-        text.chars()
-            .any(|c| c != '\n' && (crate::text::is_escaped(c)))
+        text.chars().any(|c| c != '\n' && (crate::text::is_escaped(c)))
     }
 
     #[test]
@@ -548,7 +583,10 @@ mod shown_tests {
             .help("did you mean `\u{202e}name`?");
         let text = d.to_string();
         assert!(!has_control(&text), "{text:?}");
-        assert!(text.starts_with("error: client `a\\u{1b}[2J`: unknown key `bad\\u{1b}]0;title\\u{7}`\n"), "{text}");
+        assert!(
+            text.starts_with("error: client `a\\u{1b}[2J`: unknown key `bad\\u{1b}]0;title\\u{7}`\n"),
+            "{text}"
+        );
         assert!(text.contains("= help: did you mean `\\u{202e}name`?"), "{text}");
         let (shown, caret) = quoted(&text);
         assert!(shown.contains("name: \\u{202e}Cleo\\t\\u{9b}x, bad: 1}"), "{shown}");
@@ -587,8 +625,57 @@ mod shown_tests {
             let text = Diagnostic::at(&src, Pos::new(1, col), "m").to_string();
             let (shown, caret) = quoted(&text);
             assert!(shown.starts_with(start) && shown.ends_with(end), "{shown}");
-            assert_eq!(caret.chars().count() - 1, 4 + (if col == 1 { 0 } else { shown.chars().count() - 4 }));
+            assert_eq!(
+                caret.chars().count() - 1,
+                4 + (if col == 1 { 0 } else { shown.chars().count() - 4 })
+            );
         }
+    }
+
+    #[test]
+    fn many_problems_on_one_long_line_cost_no_scan_of_the_line_each() {
+        // 40,000 problems on one 4 MB line: scanning (or copying) the line
+        // per problem is 160 GB of work; finding each column through the
+        // character marks is a few microseconds.
+        let line = "a: b, ".repeat(700_000);
+        let src = Source::new("w.yaml", line.clone());
+        let t = std::time::Instant::now();
+        let diags: Vec<Diagnostic> = (0..40_000)
+            .map(|i| Diagnostic::at(&src, Pos::new(1, 1 + i * 100), "problem"))
+            .collect();
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(diags
+            .iter()
+            .all(|d| d.snippet.as_ref().unwrap().len() < 4 * SNIPPET_WIDTH));
+    }
+
+    #[test]
+    fn excerpts_of_long_lines_of_any_characters_match_the_line() {
+        // Multi-byte characters, a line that is not the first, columns from
+        // the start to just past the end.
+        let line: String = "aé日\u{1f600}b".chars().cycle().take(3_000).collect();
+        let src = Source::new("w.yaml", format!("first line é\r\n{line}\r\nlast"));
+        let chars: Vec<char> = line.chars().collect();
+        let n = chars.len();
+        for col in (1..=n + 1).step_by(97).chain([1, 2, 60, 61, 62, n - 60, n, n + 1]) {
+            let (snippet, at) = src.excerpt(2, col).unwrap();
+            let caret = (col - 1).min(n);
+            let start = caret.saturating_sub(SNIPPET_WIDTH / 2).min(n - SNIPPET_WIDTH);
+            let end = start + SNIPPET_WIDTH;
+            let mut want = String::new();
+            if start > 0 {
+                want.push('…');
+            }
+            want.extend(&chars[start..end]);
+            if end < n {
+                want.push('…');
+            }
+            assert_eq!(snippet, want, "col {col}");
+            assert_eq!(at, Some(caret - start + usize::from(start > 0) + 1), "col {col}");
+        }
+        assert_eq!(src.excerpt(1, 3).unwrap(), ("first line é".to_owned(), None));
+        assert_eq!(src.excerpt(3, 1).unwrap(), ("last".to_owned(), None));
+        assert_eq!(src.excerpt(4, 1), None);
     }
 
     #[test]
@@ -606,7 +693,8 @@ mod shown_tests {
     #[test]
     fn a_huge_value_quoted_in_a_message_is_shortened() {
         let id = "q".repeat(12 << 20);
-        let d = Diagnostic::new("w.yaml", Pos::new(3, 7), format!("unknown location `{id}`")).subject(format!("client `{id}`"));
+        let d = Diagnostic::new("w.yaml", Pos::new(3, 7), format!("unknown location `{id}`"))
+            .subject(format!("client `{id}`"));
         let text = d.to_string();
         assert!(text.len() < 400, "{} bytes", text.len());
         assert!(text.starts_with("error: client `qqq"), "{text}");
