@@ -106,7 +106,10 @@ pub fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> String {
                     rule.push_str(&format!(" + {}", shown(t)));
                 }
                 if !r.partial.is_empty() {
-                    rule.push_str(&format!(" (evaluated on the witness: {})", shown(&r.partial.join(", "))));
+                    rule.push_str(&format!(
+                        " (evaluated on the witness: {})",
+                        shown(&r.partial.join(", "))
+                    ));
                 }
                 t.add_row(vec![
                     (i + 1).to_string(),

@@ -47,7 +47,13 @@ pub fn run(args: Args) -> CliResult {
                     error: String,
                 }
                 text.push_str(&match &verdict {
-                    Ok(v) => json_line("photo", &Line { file: &file, verdict: v }),
+                    Ok(v) => json_line(
+                        "photo",
+                        &Line {
+                            file: &file,
+                            verdict: v,
+                        },
+                    ),
                     Err(e) => json_line(
                         "photo",
                         &Unreadable {
@@ -60,7 +66,12 @@ pub fn run(args: Args) -> CliResult {
             Format::Table => match &verdict {
                 Ok(v) => {
                     let word = if v.accepted { "ok" } else { "refused" };
-                    text.push_str(&format!("{}: {word} ({}, {} bytes)\n", shown(&file), v.kind.name(), v.bytes));
+                    text.push_str(&format!(
+                        "{}: {word} ({}, {} bytes)\n",
+                        shown(&file),
+                        v.kind.name(),
+                        v.bytes
+                    ));
                     for line in &v.refusal {
                         text.push_str(&format!("  {line}\n"));
                     }

@@ -59,10 +59,7 @@ pub fn list(a: ListArgs) -> CliResult {
             None if known.is_empty() => "; it holds no conversations yet".into(),
             None => {
                 let some: Vec<&String> = known.iter().take(12).collect();
-                format!(
-                    "; its conversations concern {}",
-                    commroute::diag::one_of(&some)
-                )
+                format!("; its conversations concern {}", commroute::diag::one_of(&some))
             }
         };
         return Err(anyhow!(

@@ -55,11 +55,16 @@ pub fn run(args: Args) -> CliResult {
     }
     let failed: usize = reports.iter().map(FileReport::failed).sum();
     if failed > 0 {
-        err(&format!("note: {failed} scenario cases fail; `commroute test` shows why\n"));
+        err(&format!(
+            "note: {failed} scenario cases fail; `commroute test` shows why\n"
+        ));
     }
     Ok(match args.min {
         Some(min) if c.percent() + 1e-9 < min => {
-            err(&format!("error: coverage {:.1}% is below the minimum {min}%\n", c.percent()));
+            err(&format!(
+                "error: coverage {:.1}% is below the minimum {min}%\n",
+                c.percent()
+            ));
             Exit::Failed
         }
         _ => Exit::Ok,

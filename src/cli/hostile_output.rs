@@ -21,14 +21,14 @@ use super::{capture, run, Exit};
 
 /// Pieces hostile strings are made of.
 const PIECES: &[&str] = &[
-    "\u{1b}[2J",                           // clear the screen
-    "\u{1b}]0;pwned\u{7}",                 // set the window title
+    "\u{1b}[2J",                              // clear the screen
+    "\u{1b}]0;pwned\u{7}",                    // set the window title
     "\u{1b}]8;;https://evil.example\u{1b}\\", // a hyperlink
-    "\u{1b}[8m",                           // hidden text
-    "\u{1b}[1A\u{1b}[2K",                  // move up, erase the line
-    "\u{9b}31m",                           // CSI as one C1 character
-    "\u{90}q\u{9c}",                       // DCS ... ST
-    "\u{85}",                              // NEL
+    "\u{1b}[8m",                              // hidden text
+    "\u{1b}[1A\u{1b}[2K",                     // move up, erase the line
+    "\u{9b}31m",                              // CSI as one C1 character
+    "\u{90}q\u{9c}",                          // DCS ... ST
+    "\u{85}",                                 // NEL
     "\u{7f}",
     "\u{8}\u{8}",
     "\n| fake | row |\n",
@@ -204,7 +204,11 @@ impl Files {
         let inbound = std::fs::read_to_string(rules.join("inbound.yaml")).unwrap();
         let changed = inbound.replace(
             "  - id: campaign-reply-with-history\n    description: >",
-            &format!("  - id: {}\n    description: {}\n    x-description: >", yq(&rule), yq(&t[7])),
+            &format!(
+                "  - id: {}\n    description: {}\n    x-description: >",
+                yq(&rule),
+                yq(&t[7])
+            ),
         );
         // `x-description` is not a key: fold the old description into a comment.
         let changed = fold_key(&changed, "    x-description: >");
@@ -249,7 +253,11 @@ impl Files {
         // A timeline: logins, messages both ways, a photo, a failed SMS
         // (notice and audio cue), a failed push (fallback).
         let photo = d.join(format!("photo{}.png", h.file));
-        std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos/swatch.png"), &photo).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos/swatch.png"),
+            &photo,
+        )
+        .unwrap();
         let e = |n: usize| yq(&format!("e{n}{}", h.ids[7]));
         let events = [
             format!("{{id: {}, at: 2026-03-02T09:00:00Z, type: login, staff: {}, location: {}}}", e(1), yq(&staff), yq(&loc_a)),
@@ -295,7 +303,11 @@ impl Files {
         let bad_timeline = d.join("bad-timeline.yaml");
         std::fs::write(
             &bad_timeline,
-            body.replacen(&format!("client: {}", yq(&local)), &format!("client: {}", yq(&h.ids[9])), 1),
+            body.replacen(
+                &format!("client: {}", yq(&local)),
+                &format!("client: {}", yq(&h.ids[9])),
+                1,
+            ),
         )
         .unwrap();
         Files {
@@ -353,7 +365,9 @@ fn fold_key(text: &str, key_line: &str) -> String {
 /// Runs one command line in-process; returns its exit code and everything
 /// it wrote, stdout then stderr.
 fn run_captured(args: &[OsString]) -> (Exit, String) {
-    let argv: Vec<OsString> = std::iter::once(OsString::from("commroute")).chain(args.iter().cloned()).collect();
+    let argv: Vec<OsString> = std::iter::once(OsString::from("commroute"))
+        .chain(args.iter().cloned())
+        .collect();
     let (code, out, err) = capture::run(|| run(argv));
     let mut text = String::from_utf8(out).expect("stdout is UTF-8");
     text.push_str(&String::from_utf8(err).expect("stderr is UTF-8"));
@@ -410,8 +424,17 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     check(
         "route inbound --explain",
         run_captured(&os(&[
-            &"route", &"inbound", &"--world", &world, &"--client", &global, &"--answering", &answering,
-            &"--explain", &"--rules", &rules,
+            &"route",
+            &"inbound",
+            &"--world",
+            &world,
+            &"--client",
+            &global,
+            &"--answering",
+            &answering,
+            &"--explain",
+            &"--rules",
+            &rules,
         ])),
         Exit::Ok,
     )?;
@@ -428,30 +451,66 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     check(
         "route inbound, a staff conversation",
         run_captured(&os(&[
-            &"route", &"inbound", &"--world", &world, &"--client", &local, &"--staff", &staff, &"--from", &loc_b,
-            &"--explain", &"--rules", &rules,
+            &"route",
+            &"inbound",
+            &"--world",
+            &world,
+            &"--client",
+            &local,
+            &"--staff",
+            &staff,
+            &"--from",
+            &loc_b,
+            &"--explain",
+            &"--rules",
+            &rules,
         ])),
         Exit::Ok,
     )?;
     check(
         "route outbound --explain",
         run_captured(&os(&[
-            &"route", &"outbound", &"--world", &world, &"--client", &global, &"--from-account", &child, &"--text",
-            &typed, &"--explain", &"--rules", &rules,
+            &"route",
+            &"outbound",
+            &"--world",
+            &world,
+            &"--client",
+            &global,
+            &"--from-account",
+            &child,
+            &"--text",
+            &typed,
+            &"--explain",
+            &"--rules",
+            &rules,
         ])),
         Exit::Ok,
     )?;
     check(
         "route inbound, an unknown client",
         run_captured(&os(&[
-            &"route", &"inbound", &"--world", &world, &"--client", &unknown, &"--rules", &rules,
+            &"route",
+            &"inbound",
+            &"--world",
+            &world,
+            &"--client",
+            &unknown,
+            &"--rules",
+            &rules,
         ])),
         Exit::Usage,
     )?;
     check(
         "route inbound, a world with problems",
         run_captured(&os(&[
-            &"route", &"inbound", &"--world", &f.bad_world, &"--client", &global, &"--rules", &rules,
+            &"route",
+            &"inbound",
+            &"--world",
+            &f.bad_world,
+            &"--client",
+            &global,
+            &"--rules",
+            &rules,
         ])),
         Exit::Usage,
     )?;
@@ -459,7 +518,16 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     // the value may show as nothing at all; it must not reach the terminal.
     check_safe(
         "route inbound, a bad --format",
-        &run_captured(&os(&[&"route", &"inbound", &"--world", &world, &"--client", &global, &"--format", &unknown])),
+        &run_captured(&os(&[
+            &"route",
+            &"inbound",
+            &"--world",
+            &world,
+            &"--client",
+            &global,
+            &"--format",
+            &unknown,
+        ])),
         Exit::Usage,
     )?;
     check("check", run_captured(&os(&[&"check", &"--rules", &rules])), Exit::Ok)?;
@@ -475,7 +543,14 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     )?;
     check(
         "test --filter",
-        run_captured(&os(&[&"test", &f.scenario, &"--rules", &rules, &"--filter", &format!("no case {unknown}")])),
+        run_captured(&os(&[
+            &"test",
+            &f.scenario,
+            &"--rules",
+            &rules,
+            &"--filter",
+            &format!("no case {unknown}"),
+        ])),
         Exit::Usage,
     )?;
     check(
@@ -485,7 +560,14 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     )?;
     check(
         "simulate, a bad timeline",
-        run_captured(&os(&[&"simulate", &f.bad_timeline, &"--db", &f.dir.path().join("bad.db"), &"--rules", &rules])),
+        run_captured(&os(&[
+            &"simulate",
+            &f.bad_timeline,
+            &"--db",
+            &f.dir.path().join("bad.db"),
+            &"--rules",
+            &rules,
+        ])),
         Exit::Usage,
     )?;
     check(
@@ -538,11 +620,23 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
 fn check_json(name: &str, (code, text): (Exit, String)) -> Result<(), TestCaseError> {
     prop_assert_eq!(code, Exit::Ok, "{}: {}", name, text);
     let (json, _) = text.split_at(text.find("\n").map_or(text.len(), |i| i + 1));
-    if let Some(c) = json.chars().find(|c| matches!(c, '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}')) {
-        return Err(TestCaseError::fail(format!("{name}: the JSON holds {c:?}: {}", json.escape_debug())));
+    if let Some(c) = json
+        .chars()
+        .find(|c| matches!(c, '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'))
+    {
+        return Err(TestCaseError::fail(format!(
+            "{name}: the JSON holds {c:?}: {}",
+            json.escape_debug()
+        )));
     }
-    let v: serde_json::Value = serde_json::from_str(json.trim_end()).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
-    prop_assert!(v.to_string().contains('\u{1b}') || v.to_string().contains("\\u001b") || json.contains("\\u"), "{}: {}", name, json);
+    let v: serde_json::Value =
+        serde_json::from_str(json.trim_end()).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+    prop_assert!(
+        v.to_string().contains('\u{1b}') || v.to_string().contains("\\u001b") || json.contains("\\u"),
+        "{}: {}",
+        name,
+        json
+    );
     Ok(())
 }
 
@@ -551,10 +645,22 @@ fn authoring_printers(h: &Hostile) -> Result<(), TestCaseError> {
     let f = Files::new(h);
     let rules = f.rules.as_os_str();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    check("analyze", run_captured(&os(&[&"analyze", &"--rules", &rules])), Exit::Ok)?;
+    check(
+        "analyze",
+        run_captured(&os(&[&"analyze", &"--rules", &rules])),
+        Exit::Ok,
+    )?;
     check(
         "diff",
-        run_captured(&os(&[&"diff", &"--base", &shipped, &"--head", &rules, &"--scenarios", &f.scenario])),
+        run_captured(&os(&[
+            &"diff",
+            &"--base",
+            &shipped,
+            &"--head",
+            &rules,
+            &"--scenarios",
+            &f.scenario,
+        ])),
         Exit::Ok,
     )?;
     Ok(())

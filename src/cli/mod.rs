@@ -10,12 +10,12 @@ mod check_photo;
 mod conversations;
 mod coverage;
 mod diff;
+#[cfg(test)]
+mod hostile_output;
 mod output;
 mod route;
 mod schema;
 mod simulate;
-#[cfg(test)]
-mod hostile_output;
 mod test;
 mod usage;
 

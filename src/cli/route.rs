@@ -212,7 +212,13 @@ fn inbound(a: InboundArgs) -> CliResult {
         saved(&case.name, path, line);
     }
     match a.format {
-        Format::Json => out_exact(&json_line("inbound", &WithRules { report: &report, rules: &from }))?,
+        Format::Json => out_exact(&json_line(
+            "inbound",
+            &WithRules {
+                report: &report,
+                rules: &from,
+            },
+        ))?,
         Format::Table => {
             let loc = |id: &String| {
                 let l = world.location(id).expect("decisions name known locations");
@@ -238,7 +244,10 @@ fn inbound(a: InboundArgs) -> CliResult {
             let mut text = fields(&[
                 ("lands at", lands.join(", ")),
                 ("received live by", live),
-                ("deciding rule", rule_at(&rule.id, &rules.inbound.file.path, rule.pos.line)),
+                (
+                    "deciding rule",
+                    rule_at(&rule.id, &rules.inbound.file.path, rule.pos.line),
+                ),
             ]);
             if a.explain {
                 text.push_str(&why(&report.trace));
@@ -291,7 +300,13 @@ fn outbound(a: OutboundArgs) -> CliResult {
         saved(&case.name, path, line);
     }
     match a.format {
-        Format::Json => out_exact(&json_line("outbound", &WithRules { report: &report, rules: &from }))?,
+        Format::Json => out_exact(&json_line(
+            "outbound",
+            &WithRules {
+                report: &report,
+                rules: &from,
+            },
+        ))?,
         Format::Table => {
             let rule = &rules.outbound.rules.rules[decision.rule];
             let mut rows = vec![
