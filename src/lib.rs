@@ -25,6 +25,7 @@ pub mod script;
 pub mod segments;
 pub mod simulate;
 pub mod store;
+pub mod text;
 pub mod timeline;
 pub mod world;
 pub mod yaml;

@@ -90,8 +90,17 @@ pub fn judge(head: &[u8], bytes: u64) -> Verdict {
     }
 }
 
-/// Reads the start of a file and judges it.
+/// Reads the start of a file and judges it. A path that is not a regular
+/// file (a device, a named pipe, a directory) is an error saying what it is,
+/// found from its metadata without opening it: `/dev/zero` is not a photo of
+/// 0 bytes, and a named pipe must not block the check.
 pub fn check(path: &Path) -> std::io::Result<Verdict> {
+    if let Some(what) = crate::diag::not_a_file(&std::fs::metadata(path)?) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {what}, not a file; give the path of an image file"),
+        ));
+    }
     let mut f = std::fs::File::open(path)?;
     let bytes = f.metadata()?.len();
     // JPEG frame headers come after the APP segments (EXIF can be large).

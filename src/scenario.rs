@@ -123,27 +123,30 @@ impl CaseReport {
         }
     }
 
-    /// Expected and actual side by side, then the trace in plain words.
+    /// Expected and actual side by side, then the trace in plain words;
+    /// values from the files are shown escaped ([`crate::text::shown`]).
     pub fn failure_text(&self) -> String {
+        use crate::text::shown;
         let mut out = String::new();
         let width = self
             .mismatches
             .iter()
-            .map(|m| m.expected.len())
+            .map(|m| shown(&m.expected).len())
             .max()
             .unwrap_or(8)
             .max(8);
         out.push_str(&format!("    {:<14} {:<width$}   actual\n", "", "expected"));
         for m in &self.mismatches {
-            out.push_str(&format!("    {:<14} {:<width$}   {}\n", m.field, m.expected, m.actual));
+            let (expected, actual) = (shown(&m.expected), shown(&m.actual));
+            out.push_str(&format!("    {:<14} {:<width$}   {actual}\n", m.field, expected));
         }
         match &self.actual {
-            Actual::Error { error } => out.push_str(&format!("    error: {error}\n")),
+            Actual::Error { error } => out.push_str(&format!("    error: {}\n", shown(error))),
             Actual::Check(_) => {}
             Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
                 out.push_str("    why:\n");
                 for line in trace {
-                    out.push_str(&format!("      {}\n", line.sentence()));
+                    out.push_str(&format!("      {}\n", shown(&line.sentence())));
                 }
             }
         }
@@ -268,17 +271,28 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut seen = HashSet::new();
     for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out, &mut diags, &mut seen, 0);
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            diags.push(Diagnostic::new(p, Pos::default(), "no such scenario file or directory"));
+        // Metadata, not opening: a named pipe must not block the run.
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out, &mut diags, &mut seen, 0),
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(m) => diags.push(not_a_scenario_file(p, &m)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                diags.push(Diagnostic::new(p, Pos::default(), "no such scenario file or directory"))
+            }
+            Err(e) => diags.push(Diagnostic::new(p, Pos::default(), format!("cannot read it: {e}"))),
         }
     }
     out.sort();
     out.dedup();
     diags.into_result(out)
+}
+
+/// A path given or found as a scenario file that is a device, a named pipe
+/// or a socket: said what it is, and never opened.
+fn not_a_scenario_file(path: &Path, meta: &std::fs::Metadata) -> Diagnostic {
+    let what = crate::diag::not_a_file(meta).unwrap_or("not a regular file");
+    Diagnostic::new(path, Pos::default(), format!("this is {what}, not a scenario file"))
+        .help("give scenario files (`.yaml`) or directories of them")
 }
 
 /// Collects `*.yaml` files under `dir`. Each directory is entered once, by
@@ -337,7 +351,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics, seen: &mut 
         if path.is_dir() {
             walk(&path, out, diags, seen, depth + 1);
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
+            match std::fs::metadata(&path) {
+                Ok(m) if !m.is_file() => diags.push(not_a_scenario_file(&path, &m)),
+                _ => out.push(path),
+            }
         }
     }
 }

@@ -612,6 +612,15 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// Every location some conversation concerns, in id order.
+    pub fn locations(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT location FROM conversation_locations ORDER BY location")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Every client with a conversation, in id order.
     pub fn clients(&self) -> Result<Vec<String>> {
         let mut st = self.conn.prepare("SELECT client FROM conversations ORDER BY client")?;

@@ -9,6 +9,11 @@ mod process;
 mod run;
 use run::Run;
 
+/// What stderr starts with where there is no `./rules` (the temporary
+/// directories some tests run in): the shipped rules are used, and said so.
+const SHIPPED_RULES_NOTE: &str =
+    "note: using the shipped rules built into commroute (no ./rules here); pass --rules DIR to use your own\n";
+
 /// A fresh database with a timeline replayed into it.
 fn replayed(timeline: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -79,10 +84,12 @@ fn a_bad_line_stops_the_replay_there_keeping_what_came_before() {
     );
     assert_eq!(
         err,
-        "error: event `d5`: no staff message was saved by an event `d44`\n  \
-         --> day.jsonl:6:1\n  \
-         = help: a delivery report names the `id` of an earlier `staff_message` event that was sent\n\n\
-         1 problem found\n"
+        format!(
+            "{SHIPPED_RULES_NOTE}error: event `d5`: no staff message was saved by an event `d44`\n  \
+             --> day.jsonl:6:1\n  \
+             = help: a delivery report names the `id` of an earlier `staff_message` event that was sent\n\n\
+             1 problem found\n"
+        )
     );
     // Fixing the line and running again resumes after the four saved events.
     std::fs::write(dir.path().join("day.jsonl"), day).unwrap();
@@ -105,7 +112,9 @@ fn an_unknown_id_in_a_json_line_names_the_line_and_the_field() {
     let (_, err) = Run::new(&["simulate", "t.jsonl"]).in_dir(dir.path()).expect(2);
     assert_eq!(
         err,
-        "error: field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
+        format!(
+            "{SHIPPED_RULES_NOTE}error: field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
+        )
     );
 }
 
@@ -281,7 +290,7 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
         assert_eq!(
             err,
             format!(
-                "error: event `{id}`: duplicate event id `{id}`\n  \
+                "{SHIPPED_RULES_NOTE}error: event `{id}`: duplicate event id `{id}`\n  \
                  --> t.jsonl:8:1\n  \
                  = help: the same id is used at line {} (event {first} of the timeline); every event needs its own id\n\n\
                  1 problem found\n",

@@ -2,8 +2,8 @@
 
 use commroute::analysis::{self, Analysis, Classes, Row};
 
-use super::output::{csv_line, json_line, table};
-use super::{out, CliResult, Exit, RulesArg, TableFormat};
+use super::output::{csv_line, json_line, shown, table};
+use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let (rules, _) = args.rules.load()?;
+    let (rules, from) = args.rules.load()?;
     let classes = Classes::for_rules(&[&rules]);
     let a = analysis::analyze(&rules, &classes);
     if let Some(n) = args.witness {
@@ -26,11 +26,20 @@ pub fn run(args: Args) -> CliResult {
         };
         out(&format!(
             "# row {n}: {} ({})\n# {}, decided by `{}`\n# save this file as witness.yaml, then: {} --explain\n{}",
-            row.description, row.policy, row.outcome, row.rule, row.witness.command, row.witness.world
+            shown(&row.description),
+            row.policy,
+            shown(&row.outcome),
+            shown(&row.rule),
+            shown(&row.witness.command),
+            row.witness.world
         ))?;
         return Ok(Exit::Ok);
     }
-    out(&render(&a, args.format))?;
+    let text = render(&a, args.format, &from);
+    match args.format {
+        TableFormat::Table => out(&text)?,
+        TableFormat::Json | TableFormat::Csv => out_exact(&text)?,
+    }
     Ok(if a.clean() { Exit::Ok } else { Exit::Failed })
 }
 
@@ -42,7 +51,7 @@ fn live(row: &Row) -> String {
         .join("; ")
 }
 
-pub fn render(a: &Analysis, format: TableFormat) -> String {
+pub fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> String {
     let mut text = String::new();
     match format {
         TableFormat::Json => {
@@ -60,7 +69,7 @@ pub fn render(a: &Analysis, format: TableFormat) -> String {
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"classes": a.rows.len(), "shadowed": a.shadowed.len(), "gaps": a.gaps.len()}),
+                &serde_json::json!({"classes": a.rows.len(), "shadowed": a.shadowed.len(), "gaps": a.gaps.len(), "rules": from.json()}),
             ));
         }
         TableFormat::Csv => {
@@ -92,34 +101,39 @@ pub fn render(a: &Analysis, format: TableFormat) -> String {
         TableFormat::Table => {
             let mut t = table(&["#", "policy", "class", "example", "outcome", "deciding rule"]);
             for (i, r) in a.rows.iter().enumerate() {
-                let mut rule = r.rule.clone();
+                let mut rule = shown(&r.rule);
                 if let Some(t) = &r.text_rule {
-                    rule.push_str(&format!(" + {t}"));
+                    rule.push_str(&format!(" + {}", shown(t)));
                 }
                 if !r.partial.is_empty() {
-                    rule.push_str(&format!(" (evaluated on the witness: {})", r.partial.join(", ")));
+                    rule.push_str(&format!(
+                        " (evaluated on the witness: {})",
+                        shown(&r.partial.join(", "))
+                    ));
                 }
                 t.add_row(vec![
                     (i + 1).to_string(),
                     r.policy.to_string(),
-                    r.description.clone(),
-                    r.example.clone(),
-                    r.outcome.clone(),
+                    shown(&r.description),
+                    shown(&r.example),
+                    shown(&r.outcome),
                     rule,
                 ]);
             }
             text.push_str(&format!("{t}\n"));
             for s in &a.shadowed {
-                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, s.reason));
+                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, shown(&s.reason)));
             }
             for g in &a.gaps {
                 text.push_str(&format!(
                     "gap: {}: {} (for example: {})\n",
-                    g.class, g.reason, g.example
+                    shown(&g.class),
+                    shown(&g.reason),
+                    shown(&g.example)
                 ));
             }
             for r in &a.redundant {
-                text.push_str(&format!("note: {} rule {}\n", r.policy, r.reason));
+                text.push_str(&format!("note: {} rule {}\n", r.policy, shown(&r.reason)));
             }
             text.push_str(&format!(
                 "{} classes, {} shadowed rules, {} gaps\n",

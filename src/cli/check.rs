@@ -1,6 +1,6 @@
 //! `commroute check`: validate the rules and print every problem.
 
-use super::{out, CliResult, Exit, RulesArg};
+use super::{err, out, CliResult, Exit, RulesArg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub fn run(args: Args) -> CliResult {
             Ok(Exit::Ok)
         }
         Err(diags) => {
-            eprintln!("{diags}");
+            err(&format!("{diags}\n"));
             Ok(Exit::Failed)
         }
     }

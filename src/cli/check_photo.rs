@@ -1,12 +1,16 @@
 //! `commroute check-photo`: say whether files may be sent as photos.
+//!
+//! Every file gets a verdict, in order: accepted, refused with the product's
+//! refusal lines, or not checked because it cannot be read (missing, a
+//! directory, a device, a named pipe). Exit 2 when any file could not be
+//! checked, else 1 when any is refused.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use commroute::photo;
 
-use super::output::json_line;
-use super::{out, CliResult, Exit, Format};
+use super::output::{json_line, shown};
+use super::{err, out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,41 +24,82 @@ pub struct Args {
 pub fn run(args: Args) -> CliResult {
     let mut text = String::new();
     let mut refused = 0;
+    let mut unreadable = 0;
     for f in &args.files {
-        let v = photo::check(f).with_context(|| format!("cannot read `{}`", f.display()))?;
-        if !v.accepted {
-            refused += 1;
+        let file = f.display().to_string();
+        let verdict = photo::check(f);
+        match &verdict {
+            Ok(v) if !v.accepted => refused += 1,
+            Ok(_) => {}
+            Err(_) => unreadable += 1,
         }
         match args.format {
             Format::Json => {
                 #[derive(serde::Serialize)]
                 struct Line<'a> {
-                    file: String,
+                    file: &'a str,
                     #[serde(flatten)]
                     verdict: &'a photo::Verdict,
                 }
-                text.push_str(&json_line(
-                    "photo",
-                    &Line {
-                        file: f.display().to_string(),
-                        verdict: &v,
-                    },
-                ));
-            }
-            Format::Table => {
-                let verdict = if v.accepted { "ok" } else { "refused" };
-                text.push_str(&format!(
-                    "{}: {verdict} ({}, {} bytes)\n",
-                    f.display(),
-                    v.kind.name(),
-                    v.bytes
-                ));
-                for line in &v.refusal {
-                    text.push_str(&format!("  {line}\n"));
+                #[derive(serde::Serialize)]
+                struct Unreadable<'a> {
+                    file: &'a str,
+                    error: String,
                 }
+                text.push_str(&match &verdict {
+                    Ok(v) => json_line(
+                        "photo",
+                        &Line {
+                            file: &file,
+                            verdict: v,
+                        },
+                    ),
+                    Err(e) => json_line(
+                        "photo",
+                        &Unreadable {
+                            file: &file,
+                            error: why(e),
+                        },
+                    ),
+                });
             }
+            Format::Table => match &verdict {
+                Ok(v) => {
+                    let word = if v.accepted { "ok" } else { "refused" };
+                    text.push_str(&format!(
+                        "{}: {word} ({}, {} bytes)\n",
+                        shown(&file),
+                        v.kind.name(),
+                        v.bytes
+                    ));
+                    for line in &v.refusal {
+                        text.push_str(&format!("  {line}\n"));
+                    }
+                }
+                Err(e) => text.push_str(&format!("{}: not checked: {}\n", shown(&file), shown(&why(e)))),
+            },
         }
     }
-    out(&text)?;
+    match args.format {
+        Format::Json => out_exact(&text)?,
+        Format::Table => out(&text)?,
+    }
+    if unreadable > 0 {
+        let n = args.files.len();
+        err(&format!(
+            "error: {unreadable} of {n} {} could not be checked\n",
+            if n == 1 { "file" } else { "files" }
+        ));
+        return Ok(Exit::Usage);
+    }
     Ok(if refused > 0 { Exit::Failed } else { Exit::Ok })
+}
+
+/// Why a file could not be checked.
+fn why(e: &std::io::Error) -> String {
+    match e.kind() {
+        // What the path is instead of a file (see `photo::check`).
+        std::io::ErrorKind::InvalidInput => e.to_string(),
+        _ => format!("cannot read it: {e}"),
+    }
 }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context};
 use commroute::store::{Store, IN_STORE};
 
-use super::output::{fields, json_line, table};
+use super::output::{fields, json_line, shown, table};
 use super::simulate::DEFAULT_DB;
-use super::{out, CliResult, Exit, Format};
+use super::{out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
@@ -50,8 +50,27 @@ pub fn open(db: &Path) -> anyhow::Result<Store> {
 pub fn list(a: ListArgs) -> CliResult {
     let store = open(&a.db)?;
     let all = store.conversations_at(&a.location, None).map_err(anyhow::Error::from)?;
+    if all.is_empty() {
+        // Not "0 conversations": the store knows no such location (a typo,
+        // or another store), and saying nothing would hide it.
+        let known = store.locations().map_err(anyhow::Error::from)?;
+        let hint = match commroute::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None if known.is_empty() => "; it holds no conversations yet".into(),
+            None => {
+                let some: Vec<&String> = known.iter().take(12).collect();
+                format!("; its conversations concern {}", commroute::diag::one_of(&some))
+            }
+        };
+        return Err(anyhow!(
+            "no conversation in `{}` concerns location `{}`{hint}",
+            a.db.display(),
+            a.location
+        )
+        .into());
+    }
     let total = all.len();
-    let shown = if a.in_store {
+    let listed = if a.in_store {
         &all[..total.min(IN_STORE)]
     } else {
         &all[..]
@@ -59,29 +78,29 @@ pub fn list(a: ListArgs) -> CliResult {
     match a.format {
         Format::Json => {
             let mut text = String::new();
-            for c in shown {
+            for c in listed {
                 text.push_str(&json_line("conversation", c));
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"location": a.location, "shown": shown.len(), "total": total}),
+                &serde_json::json!({"location": a.location, "shown": listed.len(), "total": total}),
             ));
-            out(&text)?;
+            out_exact(&text)?;
         }
         Format::Table => {
             let mut t = table(&["client", "last activity", "last message", "channel", "status", "unread"]);
-            for c in shown {
+            for c in listed {
                 let arrow = if c.direction == "inbound" { "←" } else { "→" };
                 t.add_row(vec![
-                    c.client.clone(),
-                    c.last_at.clone(),
-                    format!("{arrow} {}", c.last_message),
-                    c.channel.clone(),
-                    c.status.clone(),
+                    shown(&c.client),
+                    shown(&c.last_at),
+                    format!("{arrow} {}", shown(&c.last_message)),
+                    shown(&c.channel),
+                    shown(&c.status),
                     c.unread.to_string(),
                 ]);
             }
-            let mut text = if shown.is_empty() {
+            let mut text = if listed.is_empty() {
                 String::new()
             } else {
                 format!("{t}\n")
@@ -90,11 +109,11 @@ pub fn list(a: ListArgs) -> CliResult {
             text.push_str(&if a.in_store {
                 format!(
                     "{} of {total} {noun} at {} (the store's screen shows at most {IN_STORE})\n",
-                    shown.len(),
-                    a.location
+                    listed.len(),
+                    shown(&a.location)
                 )
             } else {
-                format!("{total} {noun} at {}\n", a.location)
+                format!("{total} {noun} at {}\n", shown(&a.location))
             });
             out(&text)?;
         }
@@ -117,57 +136,59 @@ pub fn one(a: OneArgs) -> CliResult {
         .into());
     };
     match a.format {
-        Format::Json => out(&json_line("conversation", &c))?,
+        Format::Json => out_exact(&json_line("conversation", &c))?,
         Format::Table => {
             let started = match (&c.staff, &c.started_from) {
-                (Some(s), Some(f)) => format!("staff: {s} from {f}"),
+                (Some(s), Some(f)) => format!("staff: {} from {}", shown(s), shown(f)),
                 _ if c.answering == "nothing" => "the client, out of the blue".into(),
-                _ => format!("the client, answering a {}", c.answering),
+                _ => format!("the client, answering a {}", shown(&c.answering)),
             };
             let unread = c
                 .unread
                 .iter()
-                .map(|(l, n)| format!("{l}: {n}"))
+                .map(|(l, n)| format!("{}: {n}", shown(l)))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let list = |ids: &[String]| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(", ");
             let mut text = fields(&[
-                ("client", c.client.clone()),
+                ("client", shown(&c.client)),
                 ("started by", started),
                 ("unread", unread),
             ]);
             let mut t = table(&["time", "", "channel", "from", "text", "where", "status"]);
             for m in &c.messages {
                 let inbound = m.direction == "inbound";
-                let mut text = m.text.clone();
+                // Data is shown escaped; the line breaks inside a cell are ours.
+                let mut text = shown(&m.text);
                 for p in &m.attachments {
-                    text.push_str(&format!("\n[photo {p}]"));
+                    text.push_str(&format!("\n[photo {}]", shown(p)));
                 }
                 for a in m.attempts.iter().skip(1).filter(|a| a.text != m.text) {
-                    text.push_str(&format!("\n[by {}: {}]", a.channel, a.text));
+                    text.push_str(&format!("\n[by {}: {}]", shown(&a.channel), shown(&a.text)));
                 }
                 let place = if inbound {
-                    let mut s = format!("landed at {}", m.locations.join(", "));
+                    let mut s = format!("landed at {}", list(&m.locations));
                     if !m.live_to.is_empty() {
-                        s.push_str(&format!("\nlive: {}", m.live_to.join(", ")));
+                        s.push_str(&format!("\nlive: {}", list(&m.live_to)));
                     }
                     s
                 } else {
-                    format!("sent from {}", m.locations.join(", "))
+                    format!("sent from {}", list(&m.locations))
                 };
-                let mut status = m.status.clone();
+                let mut status = shown(&m.status);
                 if m.attempts.len() > 1 {
                     status = m
                         .attempts
                         .iter()
-                        .map(|x| format!("{} {}", x.channel, x.status))
+                        .map(|x| format!("{} {}", shown(&x.channel), shown(&x.status)))
                         .collect::<Vec<_>>()
                         .join(" → ");
                 }
                 t.add_row(vec![
-                    m.at.clone(),
+                    shown(&m.at),
                     if inbound { "←" } else { "→" }.into(),
-                    m.channel.clone(),
-                    m.sender.clone(),
+                    shown(&m.channel),
+                    shown(&m.sender),
                     text,
                     place,
                     status,
@@ -176,14 +197,14 @@ pub fn one(a: OneArgs) -> CliResult {
                     let cue = if n.audio_cue_to.is_empty() {
                         "nobody live to hear the audio cue".to_owned()
                     } else {
-                        format!("audio cue for {}", n.audio_cue_to.join(", "))
+                        format!("audio cue for {}", list(&n.audio_cue_to))
                     };
                     t.add_row(vec![
-                        n.at.clone(),
+                        shown(&n.at),
                         "!".into(),
                         String::new(),
                         String::new(),
-                        n.text.clone(),
+                        shown(&n.text),
                         cue,
                         String::new(),
                     ]);

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use commroute::coverage::{self, Coverage};
 use commroute::scenario::{self, FileReport};
 
-use super::output::{json_line, table};
-use super::{out, CliResult, Exit, Format, RulesArg};
+use super::output::{json_line, shown, table};
+use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,7 +30,7 @@ fn percent(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let (rules, _) = args.rules.load()?;
+    let (rules, from) = args.rules.load()?;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
@@ -48,21 +48,30 @@ pub fn run(args: Args) -> CliResult {
         return Err(broken.sorted().into());
     }
     let c = coverage::measure(&rules, &reports);
-    out(&render(&c, args.format))?;
+    let text = render(&c, args.format, &from);
+    match args.format {
+        Format::Json => out_exact(&text)?,
+        Format::Table => out(&text)?,
+    }
     let failed: usize = reports.iter().map(FileReport::failed).sum();
     if failed > 0 {
-        eprintln!("note: {failed} scenario cases fail; `commroute test` shows why");
+        err(&format!(
+            "note: {failed} scenario cases fail; `commroute test` shows why\n"
+        ));
     }
     Ok(match args.min {
         Some(min) if c.percent() + 1e-9 < min => {
-            eprintln!("error: coverage {:.1}% is below the minimum {min}%", c.percent());
+            err(&format!(
+                "error: coverage {:.1}% is below the minimum {min}%\n",
+                c.percent()
+            ));
             Exit::Failed
         }
         _ => Exit::Ok,
     })
 }
 
-fn render(c: &Coverage, format: Format) -> String {
+fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
     let mut text = String::new();
     match format {
         Format::Json => {
@@ -71,7 +80,7 @@ fn render(c: &Coverage, format: Format) -> String {
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"cases": c.cases, "covered": c.covered, "total": c.total, "percent": c.percent()}),
+                &serde_json::json!({"cases": c.cases, "covered": c.covered, "total": c.total, "percent": c.percent(), "rules": from.json()}),
             ));
         }
         Format::Table => {
@@ -85,10 +94,10 @@ fn render(c: &Coverage, format: Format) -> String {
                     (_, 1) => "decided 1 case".to_string(),
                     (_, n) => format!("decided {n} cases"),
                 };
-                t.add_row(vec![r.policy.to_string(), r.rule.clone(), r.kind.to_string(), reached]);
+                t.add_row(vec![r.policy.to_string(), shown(&r.rule), r.kind.to_string(), reached]);
             }
             text.push_str(&format!("{t}\n"));
-            let unreached: Vec<&str> = c.unreached().map(|r| r.rule.as_str()).collect();
+            let unreached: Vec<String> = c.unreached().map(|r| shown(&r.rule)).collect();
             if !unreached.is_empty() {
                 text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
             }

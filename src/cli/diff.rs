@@ -7,8 +7,8 @@ use commroute::impact::{self, Impact};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{Diagnostics, RuleSet, World};
 
-use super::output::{json_line, table};
-use super::{out, CliResult, Exit, Format};
+use super::output::{json_line, shown, table};
+use super::{out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,7 +72,12 @@ pub fn run(args: Args) -> CliResult {
         _ => None,
     };
     let result = impact::compare(&base, &head, &files, recorded);
-    out(&render(&result, args.format)).context("writing the report")?;
+    let text = render(&result, args.format);
+    match args.format {
+        Format::Json => out_exact(&text),
+        Format::Table => out(&text),
+    }
+    .context("writing the report")?;
     Ok(if args.deny_changes && !result.is_unchanged() {
         Exit::Failed
     } else {
@@ -112,16 +117,22 @@ fn render(i: &Impact, format: Format) -> String {
                 let mut t = table(&["input", "old outcome", "new outcome", "old rule", "new rule", "events"]);
                 for c in &i.changes {
                     let input = if c.example.is_empty() {
-                        format!("{} {}: {}", c.policy, c.kind, c.input)
+                        format!("{} {}: {}", c.policy, c.kind, shown(&c.input))
                     } else {
-                        format!("{} {}: {} (e.g. {})", c.policy, c.kind, c.input, c.example)
+                        format!(
+                            "{} {}: {} (e.g. {})",
+                            c.policy,
+                            c.kind,
+                            shown(&c.input),
+                            shown(&c.example)
+                        )
                     };
                     t.add_row(vec![
                         input,
-                        c.old_outcome.clone(),
-                        c.new_outcome.clone(),
-                        c.old_rule.clone(),
-                        c.new_rule.clone(),
+                        shown(&c.old_outcome),
+                        shown(&c.new_outcome),
+                        shown(&c.old_rule),
+                        shown(&c.new_rule),
                         c.events.map(|n| n.to_string()).unwrap_or_default(),
                     ]);
                 }

@@ -10,6 +10,8 @@ mod check_photo;
 mod conversations;
 mod coverage;
 mod diff;
+#[cfg(test)]
+mod hostile_output;
 mod output;
 mod route;
 mod schema;
@@ -21,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use commroute::{Diagnostics, RuleSet};
+use commroute::{text, Diagnostics, RuleSet};
 
 /// How a run ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,28 +123,93 @@ pub struct RulesArg {
     rules: Option<PathBuf>,
 }
 
+/// Which rules a run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesFrom {
+    /// A directory: `--rules DIR`, or `./rules`.
+    Dir(PathBuf),
+    /// The shipped rules built into the binary.
+    Shipped,
+}
+
+impl RulesFrom {
+    /// The `rules` field of JSON output: the directory, or `shipped`.
+    pub fn json(&self) -> String {
+        match self {
+            RulesFrom::Dir(d) => d.display().to_string(),
+            RulesFrom::Shipped => "shipped".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RulesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RulesFrom::Dir(d) => write!(f, "{}", text::shown(&d.display().to_string())),
+            RulesFrom::Shipped => write!(f, "the shipped rules"),
+        }
+    }
+}
+
+/// The note on stderr when no rules directory is given or found.
+pub const SHIPPED_RULES_NOTE: &str =
+    "note: using the shipped rules built into commroute (no ./rules here); pass --rules DIR to use your own\n";
+
 impl RulesArg {
     /// The directory given with `--rules`, if any.
     pub fn dir(&self) -> Option<PathBuf> {
         self.rules.clone()
     }
 
-    pub fn load(&self) -> Result<(RuleSet, String), Diagnostics> {
+    /// Loads the rules; says so on stderr when they are the shipped ones,
+    /// which are used silently otherwise (outside a checkout, say).
+    pub fn load(&self) -> Result<(RuleSet, RulesFrom), Diagnostics> {
         match &self.rules {
-            Some(dir) => Ok((RuleSet::load_dir(dir)?, dir.display().to_string())),
-            None if Path::new("rules").is_dir() => Ok((RuleSet::load_dir(Path::new("rules"))?, "rules".into())),
-            None => Ok((RuleSet::shipped(), "the shipped rules".into())),
+            Some(dir) => Ok((RuleSet::load_dir(dir)?, RulesFrom::Dir(dir.clone()))),
+            None if Path::new("rules").is_dir() => {
+                Ok((RuleSet::load_dir(Path::new("rules"))?, RulesFrom::Dir("rules".into())))
+            }
+            None => {
+                err(SHIPPED_RULES_NOTE);
+                Ok((RuleSet::shipped(), RulesFrom::Shipped))
+            }
         }
     }
 }
 
 pub fn main() -> std::process::ExitCode {
-    let args = match Args::try_parse() {
+    std::process::ExitCode::from(run(std::env::args_os()) as u8)
+}
+
+/// Runs one command line (program name first), as the binary does, and
+/// returns how it ended. Tests call it in-process with [`capture`].
+pub fn run<I, T>(args: I) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let argv: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let args = match Args::try_parse_from(&argv) {
         Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            // Usage errors quote what was typed, and clap cannot tell its
+            // own line breaks from those in a value: the error is rendered
+            // for the arguments as shown (escaped), which fail the same way.
+            let shown: Vec<String> = argv
+                .iter()
+                .map(|a| text::shown(&a.to_string_lossy()).into_owned())
+                .collect();
+            let e = match Args::try_parse_from(&shown) {
+                Err(again) if again.kind() == e.kind() => again,
+                _ => e,
+            };
+            err(&e.render().to_string());
+            return Exit::Usage;
+        }
         Err(e) => {
-            let code = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+            // `--help` and `--version`: our own text, with its styles.
             let _ = e.print();
-            return std::process::ExitCode::from(code as u8);
+            return Exit::Ok;
         }
     };
     let result = match args.command {
@@ -159,22 +226,28 @@ pub fn main() -> std::process::ExitCode {
         Command::Coverage(a) => coverage::run(a),
         Command::Schema(a) => schema::run(a),
     };
-    let code = match result {
+    match result {
         Ok(code) => code,
-        Err(Failure::Diagnostics(d)) => {
-            eprintln!("{d}");
+        Err(failure) => {
+            if let Failure::Other(e) = &failure {
+                if is_broken_pipe(e) {
+                    return Exit::Ok;
+                }
+            }
+            report(&failure);
             Exit::Usage
         }
-        Err(Failure::Other(e)) => {
-            if is_broken_pipe(&e) {
-                Exit::Ok
-            } else {
-                eprintln!("error: {e:#}");
-                Exit::Usage
-            }
-        }
-    };
-    std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// Prints an error that ended a run on stderr.
+pub fn report(failure: &Failure) {
+    match failure {
+        Failure::Diagnostics(d) => err(&format!("{d}\n")),
+        // The chain is one line: a value quoted in it is shortened and shown
+        // escaped, newlines included, so it cannot fake a line of its own.
+        Failure::Other(e) => err(&format!("error: {}\n", text::shown(&text::brief(&format!("{e:#}"))))),
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -184,10 +257,88 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes to stdout; a closed pipe ends the run quietly.
+/// Writes human-readable output (tables, sentences) to stdout, guarded: a
+/// control or bidi character that reached the text is shown escaped
+/// ([`text::guarded`]); the text's own line feeds stay. A closed pipe ends
+/// the run quietly.
 pub fn out(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
+    out_exact(&text::guarded(text))
+}
+
+/// Writes machine-readable output (JSON, CSV, XML) to stdout exactly as given.
+pub fn out_exact(text: &str) -> anyhow::Result<()> {
+    let mut stdout = stdout();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// Writes a message to stderr, guarded like [`out`].
+pub fn err(text: &str) {
+    let text = text::guarded(text);
+    if !capture::stderr(&text) {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+/// Stdout, or the capture buffer when a test captures the output.
+pub fn stdout() -> Box<dyn Write> {
+    if capture::active() {
+        Box::new(capture::Stdout)
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
+/// In-process runs for tests: what a run wrote to stdout and stderr.
+pub mod capture {
+    use std::cell::RefCell;
+    use std::io::Write;
+
+    thread_local! {
+        static BUFFERS: RefCell<Option<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(None) };
+    }
+
+    pub fn active() -> bool {
+        BUFFERS.with(|b| b.borrow().is_some())
+    }
+
+    /// Appends to the captured stderr; false when nothing is captured.
+    pub fn stderr(text: &str) -> bool {
+        BUFFERS.with(|b| match b.borrow_mut().as_mut() {
+            Some((_, err)) => {
+                err.extend_from_slice(text.as_bytes());
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// A writer appending to the captured stdout.
+    pub struct Stdout;
+
+    impl Write for Stdout {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            BUFFERS.with(|b| {
+                if let Some((out, _)) = b.borrow_mut().as_mut() {
+                    out.extend_from_slice(buf);
+                }
+            });
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` on this thread with stdout and stderr captured; returns its
+    /// result and the bytes written to each.
+    #[cfg(test)]
+    pub fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>, Vec<u8>) {
+        BUFFERS.with(|b| *b.borrow_mut() = Some((Vec::new(), Vec::new())));
+        let r = f();
+        let (out, err) = BUFFERS.with(|b| b.borrow_mut().take()).unwrap_or_default();
+        (r, out, err)
+    }
 }

@@ -1,4 +1,9 @@
 //! Tables and JSON lines for people and programs.
+//!
+//! Every value of data put into a table or a sentence goes through [`shown`]
+//! first (control and bidi characters escaped, newlines included), so it
+//! cannot reach the terminal as a control sequence or fake a row; JSON is
+//! exact, with DEL and C1 controls written as `\u00XX` escapes.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
@@ -29,6 +34,11 @@ pub fn fields(rows: &[(&str, String)]) -> String {
     format!("{t}\n")
 }
 
+/// One value of data as a table cell or part of a sentence shows it.
+pub fn shown(s: &str) -> String {
+    commroute::text::shown(s).into_owned()
+}
+
 /// One JSON document on one line, with a `type` field first.
 pub fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
     let mut v = serde_json::to_value(value).expect("reports serialise");
@@ -38,7 +48,27 @@ pub fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
         with_type.extend(std::mem::take(map));
         *map = with_type;
     }
-    format!("{v}\n")
+    json_controls_escaped(format!("{v}\n"))
+}
+
+/// JSON text with DEL and the C1 controls (U+007F–U+009F), which
+/// `serde_json` writes raw, written as `\u00XX` escapes: the same JSON value,
+/// without characters a terminal may act on. They can only occur inside
+/// strings, where the escape is valid.
+pub fn json_controls_escaped(json: String) -> String {
+    // DEL is 0x7F; U+0080–U+009F are 0xC2 0x80–0x9F in UTF-8.
+    if !json.bytes().any(|b| b == 0x7f || b == 0xc2) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One CSV record (RFC 4180: fields with commas, quotes or newlines are quoted).

@@ -9,8 +9,8 @@ use commroute::decision::TraceLine;
 use commroute::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
 use commroute::{batch, InboundRequest, OutboundRequest, World};
 
-use super::output::{fields, json_line};
-use super::{out, CliResult, Exit, Format, RulesArg};
+use super::output::{fields, json_line, shown};
+use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -156,13 +156,13 @@ fn why(trace: &[TraceLine]) -> String {
                 _ => "\nthe text (outbound `text` rules: the first that applies decides):\n",
             });
         }
-        s.push_str(&format!("  {}\n", line.sentence()));
+        s.push_str(&format!("  {}\n", shown(&line.sentence())));
     }
     s
 }
 
 fn inbound(a: InboundArgs) -> CliResult {
-    let (rules, _) = a.rules.load()?;
+    let (rules, from) = a.rules.load()?;
     let mut world = World::load(&a.world)?;
     apply_logins(&mut world, &a.login, &a.logout)?;
     let req = InboundRequest {
@@ -209,18 +209,25 @@ fn inbound(a: InboundArgs) -> CliResult {
             ],
         };
         let line = fixture::save_case(path, &a.world, &case)?;
-        eprintln!("saved case `{}` at {}:{line}", case.name, path.display());
+        saved(&case.name, path, line);
     }
     match a.format {
-        Format::Json => out(&json_line("inbound", &report))?,
+        Format::Json => out_exact(&json_line(
+            "inbound",
+            &WithRules {
+                report: &report,
+                rules: &from,
+            },
+        ))?,
         Format::Table => {
             let loc = |id: &String| {
                 let l = world.location(id).expect("decisions name known locations");
-                format!("{id} ({})", world.locations[l as usize].name)
+                format!("{} ({})", shown(id), shown(&world.locations[l as usize].name))
             };
             let lands: Vec<String> = report.lands_at.iter().map(loc).collect();
             let live = if report.delivered_to.is_empty() {
-                format!("nobody live; it waits in the inbox at {}", report.lands_at.join(", "))
+                let ids: Vec<String> = report.lands_at.iter().map(|l| shown(l)).collect();
+                format!("nobody live; it waits in the inbox at {}", ids.join(", "))
             } else {
                 report
                     .delivered_to
@@ -228,7 +235,7 @@ fn inbound(a: InboundArgs) -> CliResult {
                     .map(|id| {
                         let s = &world.staff[world.staff_member(id).expect("known staff") as usize];
                         let at = s.logged_in_at.map(|l| world.loc_id(l).to_owned()).unwrap_or_default();
-                        format!("{id} ({}, logged in at {at})", s.name)
+                        format!("{} ({}, logged in at {})", shown(id), shown(&s.name), shown(&at))
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
@@ -239,7 +246,7 @@ fn inbound(a: InboundArgs) -> CliResult {
                 ("received live by", live),
                 (
                     "deciding rule",
-                    format!("{} ({}:{})", rule.id, rules.inbound.file.path.display(), rule.pos.line),
+                    rule_at(&rule.id, &rules.inbound.file.path, rule.pos.line),
                 ),
             ]);
             if a.explain {
@@ -252,7 +259,7 @@ fn inbound(a: InboundArgs) -> CliResult {
 }
 
 fn outbound(a: OutboundArgs) -> CliResult {
-    let (rules, _) = a.rules.load()?;
+    let (rules, from) = a.rules.load()?;
     let world = World::load(&a.world)?;
     let req = OutboundRequest {
         client: a.client.clone(),
@@ -290,24 +297,30 @@ fn outbound(a: OutboundArgs) -> CliResult {
             ],
         };
         let line = fixture::save_case(path, &a.world, &case)?;
-        eprintln!("saved case `{}` at {}:{line}", case.name, path.display());
+        saved(&case.name, path, line);
     }
     match a.format {
-        Format::Json => out(&json_line("outbound", &report))?,
+        Format::Json => out_exact(&json_line(
+            "outbound",
+            &WithRules {
+                report: &report,
+                rules: &from,
+            },
+        ))?,
         Format::Table => {
             let rule = &rules.outbound.rules.rules[decision.rule];
             let mut rows = vec![
                 ("channel", report.channel.to_string()),
-                ("ghost text", report.ghost_text.clone()),
+                ("ghost text", shown(&report.ghost_text)),
             ];
             if report.channel != commroute::facts::Channel::None {
-                rows.push(("text sent", report.text.clone()));
+                rows.push(("text sent", shown(&report.text)));
             } else {
                 rows.push(("text sent", "nothing: sending is refused".into()));
             }
             rows.push((
                 "deciding rule",
-                format!("{} ({}:{})", rule.id, rules.outbound.file.path.display(), rule.pos.line),
+                rule_at(&rule.id, &rules.outbound.file.path, rule.pos.line),
             ));
             let mut text = fields(&rows);
             if a.explain {
@@ -317,6 +330,34 @@ fn outbound(a: OutboundArgs) -> CliResult {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// A report and the rules that made it, for JSON output.
+#[derive(serde::Serialize)]
+struct WithRules<'a, R: serde::Serialize> {
+    #[serde(flatten)]
+    report: &'a R,
+    /// The rules directory, or `shipped`.
+    #[serde(serialize_with = "rules_json")]
+    rules: &'a RulesFrom,
+}
+
+fn rules_json<S: serde::Serializer>(from: &&RulesFrom, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&from.json())
+}
+
+/// `rule-id (rules/inbound.yaml:12)`, as shown.
+fn rule_at(id: &str, file: &Path, line: usize) -> String {
+    format!("{} ({}:{line})", shown(id), shown(&file.display().to_string()))
+}
+
+/// Says where `--save-case` saved a case.
+fn saved(name: &str, path: &Path, line: usize) {
+    err(&format!(
+        "saved case `{}` at {}:{line}\n",
+        shown(name),
+        shown(&path.display().to_string())
+    ));
 }
 
 fn is_stdio(p: &Path) -> bool {
@@ -338,6 +379,6 @@ fn batch(a: BatchArgs) -> CliResult {
     };
     let summary =
         batch::run(&rules, &world, input, &mut output, batch::Options::default()).context("batch routing stopped")?;
-    eprintln!("{summary}");
+    err(&format!("{summary}\n"));
     Ok(if summary.errors > 0 { Exit::Failed } else { Exit::Ok })
 }

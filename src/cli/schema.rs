@@ -2,7 +2,7 @@
 
 use commroute::schema::{self, FileKind};
 
-use super::{out, CliResult, Exit};
+use super::{out_exact, CliResult, Exit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
@@ -31,6 +31,6 @@ pub fn run(args: Args) -> CliResult {
         Kind::Timeline => FileKind::Timeline,
     };
     let text = serde_json::to_string_pretty(&schema::schema(kind)).expect("schemas serialise");
-    out(&format!("{text}\n"))?;
+    out_exact(&format!("{text}\n"))?;
     Ok(Exit::Ok)
 }

@@ -10,8 +10,8 @@ use commroute::simulate::{self, Batching, EventReport, SimError, Simulator};
 use commroute::store::Store;
 use commroute::timeline::{JsonlTimeline, YamlTimeline};
 
-use super::output::json_line;
-use super::{CliResult, Exit, Failure, Format, RulesArg};
+use super::output::{json_controls_escaped, json_line, shown};
+use super::{err, CliResult, Exit, Failure, Format, RulesArg};
 
 /// The database `simulate` and the reading commands use when `--db` is not given.
 pub const DEFAULT_DB: &str = "commroute.db";
@@ -40,33 +40,39 @@ fn is_jsonl(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "jsonl" || e == "ndjson")
 }
 
-/// One line of the streamed table.
+/// One line of the streamed table; values from the timeline are shown
+/// escaped, so a message text cannot fake a line.
 fn row(r: &EventReport) -> String {
-    let mut what: String = r.what.chars().take(48).collect();
-    if r.what.chars().count() > 48 {
-        what.push('…');
+    let mut what = String::new();
+    for c in r.what.chars() {
+        if what.chars().count() + commroute::text::shown_len(c) > 48 {
+            what.push('…');
+            break;
+        }
+        commroute::text::push_shown(&mut what, c);
     }
-    let mut notes = r.notices.join("; ");
+    let list = |ids: &[String], sep: &str| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(sep);
+    let mut notes = list(&r.notices, "; ");
     if !r.audio_cue.is_empty() {
         if !notes.is_empty() {
             notes.push_str("; ");
         }
-        notes.push_str(&format!("audio cue for {}", r.audio_cue.join(", ")));
+        notes.push_str(&format!("audio cue for {}", list(&r.audio_cue, ", ")));
     }
     if r.already_recorded {
         notes = "already recorded, skipped".into();
     }
     format!(
         "{:<20}  {:<10}  {:<49}  {:<7}  {:<9}  {:<16}  {}\n",
-        r.at,
-        r.id,
+        shown(&r.at),
+        shown(&r.id),
         what,
         r.channel.unwrap_or(""),
         match &r.sent_from {
-            Some(f) => format!("from {f}"),
-            None => r.lands_at.join(","),
+            Some(f) => format!("from {}", shown(f)),
+            None => list(&r.lands_at, ","),
         },
-        r.live.join(","),
+        list(&r.live, ","),
         notes
     )
     .trim_end()
@@ -75,14 +81,13 @@ fn row(r: &EventReport) -> String {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let (rules, _) = args.rules.load()?;
+    let (rules, from) = args.rules.load()?;
     let store = Store::open(&args.db).with_context(|| format!("cannot open the database `{}`", args.db.display()))?;
     let batching = Batching {
         events: args.batch.max(1),
         ..Batching::default()
     };
-    let stdout = std::io::stdout();
-    let mut outw = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut outw = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let format = args.format;
     let quiet = args.quiet;
     let mut header = format == Format::Table && !quiet;
@@ -103,12 +108,12 @@ pub fn run(args: Args) -> CliResult {
                 Format::Json => {
                     // `{"type":"event",` then the report's own fields: the
                     // same line `json_line` gives, without building a map.
-                    let body = serde_json::to_string(r).expect("reports serialise");
+                    let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
                     outw.write_all(b"{\"type\":\"event\",")?;
                     outw.write_all(&body.as_bytes()[1..])?;
                     outw.write_all(b"\n")?;
                 }
-                Format::Table => outw.write_all(row(r).as_bytes())?,
+                Format::Table => outw.write_all(commroute::text::guarded(&row(r)).as_bytes())?,
             }
         }
         outw.flush()
@@ -165,24 +170,38 @@ pub fn run(args: Args) -> CliResult {
     match result {
         Ok(s) => {
             let text = match format {
-                Format::Json => json_line("summary", &s),
+                Format::Json => {
+                    #[derive(serde::Serialize)]
+                    struct Summary<'a, S> {
+                        #[serde(flatten)]
+                        summary: &'a S,
+                        rules: String,
+                    }
+                    json_line(
+                        "summary",
+                        &Summary {
+                            summary: &s,
+                            rules: from.json(),
+                        },
+                    )
+                }
                 Format::Table => format!(
                     "{} events: {} applied, {} already recorded; saved in {}\n",
                     s.events,
                     s.applied,
                     s.already_recorded,
-                    args.db.display()
+                    shown(&args.db.display().to_string())
                 ),
             };
             outw.write_all(text.as_bytes()).context("writing the output")?;
             outw.flush().context("writing the output")?;
-            eprintln!(
-                "replayed {} events in {:.3} s ({:.0} events/s, {} commits)",
+            err(&format!(
+                "replayed {} events in {:.3} s ({:.0} events/s, {} commits)\n",
                 s.events,
                 elapsed.as_secs_f64(),
                 s.events as f64 / elapsed.as_secs_f64().max(1e-9),
                 s.batches
-            );
+            ));
             Ok(Exit::Ok)
         }
         Err(SimError::Input(d)) => {

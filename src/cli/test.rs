@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use commroute::scenario::{self, FileReport};
 
-use super::output::{json_line, table};
-use super::{out, CliResult, Exit, RulesArg};
+use super::output::{json_line, shown, table};
+use super::{err, out, out_exact, report, CliResult, Exit, RulesArg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum TestFormat {
@@ -41,12 +41,10 @@ pub fn run(args: Args) -> CliResult {
     }
     let mut watched = watch_list(&args);
     loop {
-        match run_once(&args) {
-            Ok(_) => {}
-            Err(super::Failure::Diagnostics(d)) => eprintln!("{d}"),
-            Err(super::Failure::Other(e)) => eprintln!("error: {e:#}"),
+        if let Err(failure) = run_once(&args) {
+            report(&failure);
         }
-        eprintln!("watching the rules and scenario files for changes (Ctrl-C to stop)");
+        err("watching the rules and scenario files for changes (Ctrl-C to stop)\n");
         loop {
             std::thread::sleep(Duration::from_millis(300));
             let now = watch_list(&args);
@@ -94,7 +92,7 @@ fn scenario_paths(args: &Args) -> Vec<PathBuf> {
 }
 
 fn run_once(args: &Args) -> CliResult {
-    let (rules, _) = args.rules.load()?;
+    let (rules, from) = args.rules.load()?;
     let paths = scenario_paths(args);
     let files = scenario::discover(&paths)?;
     let mut reports: Vec<FileReport> = Vec::new();
@@ -108,7 +106,7 @@ fn run_once(args: &Args) -> CliResult {
     let passed: usize = reports.iter().map(FileReport::passed).sum();
     let failed: usize = reports.iter().map(FileReport::failed).sum();
     match args.format {
-        TestFormat::Junit => out(&commroute::junit::report(&reports, &broken))?,
+        TestFormat::Junit => out_exact(&commroute::junit::report(&reports, &broken))?,
         TestFormat::Json => {
             let mut text = String::new();
             for r in &reports {
@@ -130,24 +128,29 @@ fn run_once(args: &Args) -> CliResult {
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"passed": passed, "failed": failed, "broken_files": broken.len()}),
+                &serde_json::json!({"passed": passed, "failed": failed, "broken_files": broken.len(), "rules": from.json()}),
             ));
-            out(&text)?;
+            out_exact(&text)?;
         }
         TestFormat::Table => {
             let mut t = table(&["file", "case", "result", "deciding rule"]);
             let mut details = String::new();
             for r in &reports {
                 for c in &r.cases {
-                    let file = r.path.display().to_string();
+                    let file = shown(&r.path.display().to_string());
                     t.add_row(vec![
                         file.clone(),
-                        c.name.clone(),
+                        shown(&c.name),
                         if c.passed { "pass" } else { "FAIL" }.into(),
-                        c.rule().to_owned(),
+                        shown(c.rule()),
                     ]);
                     if !c.passed {
-                        details.push_str(&format!("\nFAIL {file}:{} › {}\n{}", c.line, c.name, c.failure_text()));
+                        details.push_str(&format!(
+                            "\nFAIL {file}:{} › {}\n{}",
+                            c.line,
+                            shown(&c.name),
+                            c.failure_text()
+                        ));
                     }
                 }
             }
@@ -164,21 +167,22 @@ fn run_once(args: &Args) -> CliResult {
         }
     }
     if !broken.is_empty() {
-        eprintln!("{}", broken.clone().sorted());
+        err(&format!("{}\n", broken.clone().sorted()));
         return Ok(Exit::Usage);
     }
     if passed + failed == 0 {
-        match &args.filter {
-            Some(f) => eprintln!("error: no scenario case matches `{f}`"),
-            None => eprintln!(
-                "error: no scenario cases found in {}",
+        let failure = match &args.filter {
+            Some(f) => anyhow::anyhow!("no scenario case matches `{f}`"),
+            None => anyhow::anyhow!(
+                "no scenario cases found in {}",
                 paths
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        }
+        };
+        report(&failure.into());
         return Ok(Exit::Usage);
     }
     Ok(if failed > 0 { Exit::Failed } else { Exit::Ok })

@@ -7,9 +7,9 @@ use clap::ValueEnum;
 use commroute::store::UsageBy;
 
 use super::conversations::open;
-use super::output::{json_line, table};
+use super::output::{json_line, shown, table};
 use super::simulate::DEFAULT_DB;
-use super::{out, CliResult, Exit, TableFormat};
+use super::{out, out_exact, CliResult, Exit, TableFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum By {
@@ -98,8 +98,8 @@ pub fn run(a: Args) -> CliResult {
             ]);
             for r in &rows {
                 t.add_row(vec![
-                    r.month.clone(),
-                    r.key.clone(),
+                    shown(&r.month),
+                    shown(&r.key),
                     r.sms_inbound.to_string(),
                     r.sms_outbound.to_string(),
                     r.sms_messages.to_string(),
@@ -114,7 +114,10 @@ pub fn run(a: Args) -> CliResult {
             }
         }
     }
-    out(&text)?;
+    match a.format {
+        TableFormat::Table => out(&text)?,
+        TableFormat::Json | TableFormat::Csv => out_exact(&text)?,
+    }
     Ok(Exit::Ok)
 }
 
