@@ -18,7 +18,7 @@ use crate::timeline::{self, Event};
 use crate::world::World;
 use crate::yaml::{self, Doc};
 
-use super::{Actual, CaseReport, Mismatch};
+use super::{client_ref, loc_ref, staff_ref, Actual, CaseReport, Mismatch};
 
 /// The events of a timeline scenario and what must come out.
 #[derive(Debug, Clone)]
@@ -118,14 +118,14 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         let mut subjects = Vec::new();
         if let Some(e) = get(doc, "event") {
             if !events.iter().any(|ev| ev.id == e.value) {
-                doc.error(e.pos, subj, format!("no event has the id `{}`", e.value), None);
+                let help = crate::diag::did_you_mean(&e.value, events.iter().map(|ev| ev.id.as_str()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                doc.error(e.pos, subj, format!("no event has the id `{}`", e.value), help);
             }
             subjects.push(Subject::Event(e.value));
         }
         if let Some(l) = get(doc, "conversations") {
-            if world.location(&l.value).is_none() {
-                doc.error(l.pos, subj, format!("unknown location `{}`", l.value), None);
-            }
+            loc_ref(doc, world, &l, subj);
             let in_store = yaml::get(m, "in_store")
                 .and_then(|n| doc.boolean(n, "`in_store`", subj))
                 .unwrap_or(false);
@@ -135,9 +135,7 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
             });
         }
         if let Some(c) = get(doc, "conversation") {
-            if world.client(&c.value).is_none() {
-                doc.error(c.pos, subj, format!("unknown client `{}`", c.value), None);
-            }
+            client_ref(doc, world, &c, subj);
             subjects.push(Subject::Conversation(c.value));
         }
         if yaml::get(m, "usage").is_some() {
@@ -168,6 +166,7 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         doc.check_keys(em, subject.keys(), "the `expect` of this check", subj);
         let mut expect = Vec::new();
         for (k, v) in em.iter() {
+            check_ids(doc, world, &subject, k.as_str(), v, subj);
             let value = match v {
                 Node::Sequence(s) => {
                     let items: Vec<String> = s.iter().map(timeline_scalar).collect();
@@ -194,6 +193,54 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         });
     }
     out
+}
+
+/// Checks the ids an expected value names against the world: locations,
+/// staff and clients, and the `id: count` entries of `unread`.
+fn check_ids(doc: &mut Doc, world: &World, subject: &Subject, key: &str, value: &Node, subj: Option<&str>) {
+    #[derive(Clone, Copy)]
+    enum Id {
+        Location,
+        Staff,
+        Client,
+    }
+    let kind = match (subject, key) {
+        (Subject::Event(_), "lands_at" | "sent_from") => Id::Location,
+        (Subject::Event(_) | Subject::Conversation(_), "live" | "audio_cue") => Id::Staff,
+        (Subject::Conversations { .. }, "clients" | "unread") => Id::Client,
+        (Subject::Conversation(_), "unread") => Id::Location,
+        _ => return,
+    };
+    let items: Vec<&Node> = match value {
+        Node::Sequence(s) => s.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        let Node::Scalar(s) = item else { continue };
+        let mut id = yaml::str_of(s);
+        if key == "unread" {
+            // `cleo: 1`: the id is what comes before the count.
+            match id.value.split_once(':') {
+                Some((name, _)) => id.value = name.trim_end().to_owned(),
+                None => continue,
+            }
+        }
+        // `-`: the event was sent from nowhere, which is a value, not an id.
+        if key == "sent_from" && id.value == "-" {
+            continue;
+        }
+        match kind {
+            Id::Location => {
+                loc_ref(doc, world, &id, subj);
+            }
+            Id::Staff => {
+                staff_ref(doc, world, &id, subj);
+            }
+            Id::Client => {
+                client_ref(doc, world, &id, subj);
+            }
+        }
+    }
 }
 
 fn timeline_scalar(n: &Node) -> String {
