@@ -117,6 +117,9 @@ pub struct Reader<'a> {
     pub sandbox: &'a Sandbox,
     pub policy: PolicyKind,
     pub subject: String,
+    /// The keys the rule being read may have (a missing key that a
+    /// misspelt one was meant to be is reported once, as the unknown key).
+    pub keys: &'a [&'a str],
 }
 
 impl Reader<'_> {

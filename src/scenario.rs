@@ -388,6 +388,8 @@ impl ScenarioFile {
             .map(|s| s.value)
             .unwrap_or_default();
         let (world, world_ref) = match yaml::get(top, "world") {
+            // Misspelt: reported once, as an unknown key.
+            None if yaml::misspelt(top, "world", TOP_KEYS).is_some() => (None, WorldRef::Inline),
             None => {
                 doc.error(
                     Pos::new(1, 1),
@@ -436,6 +438,7 @@ impl ScenarioFile {
                 let evs = timeline::read_events(&mut doc, events, &world, &path);
                 let checks = match yaml::get(top, "checks") {
                     Some(n) => timeline::read_checks(&mut doc, n, &world, &evs),
+                    None if yaml::misspelt(top, "checks", TOP_KEYS).is_some() => Vec::new(),
                     None => {
                         doc.error(
                             Pos::new(1, 1),
@@ -461,7 +464,9 @@ impl ScenarioFile {
                 timeline: spec,
             });
         }
-        if let Some(k) = yaml::key_pos(top, "checks") {
+        // A misspelt `events` is reported once, as an unknown key.
+        let misspelt_events = yaml::misspelt(top, "events", TOP_KEYS).is_some();
+        if let Some(k) = yaml::key_pos(top, "checks").filter(|_| !misspelt_events) {
             doc.error(
                 k,
                 None,
@@ -470,6 +475,7 @@ impl ScenarioFile {
             );
         }
         match yaml::get(top, "cases") {
+            None if misspelt_events || yaml::misspelt(top, "cases", TOP_KEYS).is_some() => {}
             None => doc.error(
                 Pos::new(1, 1),
                 None,
@@ -517,7 +523,9 @@ impl ScenarioFile {
 fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>, rules: Option<&RuleSet>) -> Option<Case> {
     let m = doc.mapping(node, "each case", None)?;
     let pos = Pos::of(m.span());
-    let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+    // A misspelt `name` (reported below as an unknown key) still names the case.
+    let name = yaml::get(m, "name").or_else(|| yaml::misspelt(m, "name", CASE_KEYS));
+    let Some(name) = name.and_then(|n| doc.string(n, "`name`", None)) else {
         doc.error(
             pos,
             None,
@@ -598,7 +606,13 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>, rules: Option<&RuleS
             None
         }
         (None, None) => {
-            doc.error(pos, subj, one_event, Some(example.into()));
+            // A misspelt event is reported once, as an unknown key.
+            let misspelt = ["inbound", "outbound"]
+                .iter()
+                .any(|k| yaml::misspelt(m, k, CASE_KEYS).is_some());
+            if !misspelt {
+                doc.error(pos, subj, one_event, Some(example.into()));
+            }
             None
         }
     };
@@ -610,6 +624,7 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>, rules: Option<&RuleS
     };
     let expect = match yaml::get(m, "expect") {
         Some(n) => kind.and_then(|inbound| read_expect(doc, n, inbound, &world, rules, subj)),
+        None if yaml::misspelt(m, "expect", CASE_KEYS).is_some() => None,
         None => {
             doc.error(pos, subj, "the case has no `expect`", Some("say what must come out, e.g. `expect: {lands_at: [A], delivered_to: [sam], rule: reply-to-location-message}`".into()));
             None

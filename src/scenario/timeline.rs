@@ -102,7 +102,9 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
             continue;
         };
         let pos = Pos::of(m.span());
-        let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+        // A misspelt `name` (reported below as an unknown key) still names the check.
+        let name = yaml::get(m, "name").or_else(|| yaml::misspelt(m, "name", CHECK_KEYS));
+        let Some(name) = name.and_then(|n| doc.string(n, "`name`", None)) else {
             doc.error(
                 pos,
                 None,
@@ -141,6 +143,13 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         if yaml::get(m, "usage").is_some() {
             subjects.push(Subject::Usage);
         }
+        // A misspelt subject is reported once, as an unknown key.
+        let misspelt = ["event", "conversations", "conversation", "usage"]
+            .iter()
+            .any(|k| yaml::misspelt(m, k, CHECK_KEYS).is_some());
+        if subjects.is_empty() && misspelt {
+            continue;
+        }
         if subjects.len() != 1 {
             doc.error(
                 pos,
@@ -152,6 +161,9 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         }
         let subject = subjects.pop().expect("one subject");
         let Some(e) = yaml::get(m, "expect") else {
+            if yaml::misspelt(m, "expect", CHECK_KEYS).is_some() {
+                continue;
+            }
             doc.error(
                 pos,
                 subj,
