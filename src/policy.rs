@@ -20,7 +20,7 @@ use marked_yaml::Node;
 use crate::condition::{Cond, Reader, SetExpr};
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
 use crate::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
-use crate::script::{Limits, Sandbox};
+use crate::script::{Limits, Returns, Sandbox};
 use crate::yaml::{self, Doc};
 
 /// One rule: a stable id, a description for people, a condition, an outcome.
@@ -663,7 +663,7 @@ fn read_outbound(
                 ghost_text_script: None,
             };
             match script_of(ch) {
-                Some(node) => choice.channel_script = Some(Box::new(r.script(node)?)),
+                Some(node) => choice.channel_script = Some(Box::new(r.script(node, Returns::Text)?)),
                 None => {
                     let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
                     choice.channel = match Channel::parse(&ch.value) {
@@ -684,7 +684,7 @@ fn read_outbound(
                 }
             }
             match script_of(gt) {
-                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node)?)),
+                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node, Returns::Text)?)),
                 None => choice.ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value,
             }
             Some(choice)
@@ -708,7 +708,9 @@ fn read_outbound(
             let subject = r.subject.clone();
             let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
             if let Some(script) = script_of(node) {
-                return r.script(script).map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
+                return r
+                    .script(script, Returns::Text)
+                    .map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
             }
             let s = r.doc.string(node, "`text`", Some(&subject))?;
             match parse_template(&s.value) {
