@@ -111,6 +111,10 @@ pub struct CaseReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mismatches: Vec<Mismatch>,
     pub actual: Actual,
+    /// For a failing timeline check: the trace of the decisions behind what
+    /// it read (a case's trace is in `actual`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 impl CaseReport {
@@ -139,7 +143,13 @@ impl CaseReport {
         }
         match &self.actual {
             Actual::Error { error } => out.push_str(&format!("    error: {error}\n")),
-            Actual::Check(_) => {}
+            Actual::Check(_) if self.why.is_empty() => {}
+            Actual::Check(_) => {
+                out.push_str("    why:\n");
+                for line in &self.why {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
             Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
                 out.push_str("    why:\n");
                 for line in trace {
@@ -266,6 +276,7 @@ pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
         passed,
         mismatches,
         actual,
+        why: Vec::new(),
     }
 }
 

@@ -71,7 +71,7 @@ fn render(c: &Coverage, format: Format) -> String {
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"cases": c.cases, "covered": c.covered, "total": c.total, "percent": c.percent()}),
+                &serde_json::json!({"cases": c.cases, "decisions": c.decisions, "covered": c.covered, "total": c.total, "percent": c.percent()}),
             ));
         }
         Format::Table => {
@@ -82,8 +82,8 @@ fn render(c: &Coverage, format: Format) -> String {
                     ("gate", n) => format!("refused {n} staff"),
                     (_, 0) => "NOT REACHED".to_string(),
                     ("grant", n) => format!("admitted {n} staff"),
-                    (_, 1) => "decided 1 case".to_string(),
-                    (_, n) => format!("decided {n} cases"),
+                    (_, 1) => "decided once".to_string(),
+                    (_, n) => format!("decided {n} times"),
                 };
                 t.add_row(vec![r.policy.to_string(), r.rule.clone(), r.kind.to_string(), reached]);
             }
@@ -93,11 +93,12 @@ fn render(c: &Coverage, format: Format) -> String {
                 text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
             }
             text.push_str(&format!(
-                "{:.1}% of rules and grants reached ({} of {}) by {} cases\n",
+                "{:.1}% of rules and grants reached ({} of {}) by {} cases and {} timeline decisions\n",
                 c.percent(),
                 c.covered,
                 c.total,
-                c.cases
+                c.cases,
+                c.decisions
             ));
         }
     }

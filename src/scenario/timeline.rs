@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use crate::diag::{one_of, Pos};
 use crate::policy::RuleSet;
-use crate::simulate::{self, Batching, EventReport, Simulator};
+use crate::simulate::{self, Batching, EventReport, Made, Simulator};
 use crate::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
-use crate::timeline::{self, Event};
+use crate::timeline::{self, Event, What};
 use crate::world::World;
 use crate::yaml::{self, Doc};
 
@@ -79,6 +79,10 @@ pub struct TimelineOutcome {
     pub conversations: Vec<ConversationView>,
     pub usage_by_account: Vec<UsageRow>,
     pub usage_by_location: Vec<UsageRow>,
+    /// Every decision the rules made, explained, with its event's position
+    /// (for `coverage`, and for why a check failed).
+    #[serde(skip)]
+    pub decisions: Vec<(i64, Made)>,
 }
 
 const CHECK_KEYS: &[&str] = &[
@@ -288,6 +292,7 @@ pub fn run(
         Ok(s) => s,
         Err(e) => return (vec![broken("replay", e.to_string())], None),
     };
+    sim.decisions = Some(Vec::new());
     let mut events: Vec<EventReport> = Vec::new();
     let replayed = simulate::replay(
         &mut sim,
@@ -312,17 +317,31 @@ pub fn run(
             conversations,
             usage_by_account: store.usage(UsageBy::Account, None)?,
             usage_by_location: store.usage(UsageBy::Location, None)?,
+            decisions: Vec::new(),
         })
     })();
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
+    outcome.decisions = sim.decisions.take().unwrap_or_default();
+    let why = Why {
+        rules,
+        world: &sim.world,
+        events: &spec.events,
+        decisions: &outcome.decisions,
     };
     let reports = spec
         .checks
         .iter()
         .filter(|c| filter.is_none_or(|f| c.name.contains(f) || path.to_string_lossy().contains(f)))
-        .map(|c| run_check(c, store, &outcome))
+        .map(|c| {
+            let mut report = run_check(c, store, &outcome);
+            if !report.passed {
+                report.why = why.of(&c.subject);
+            }
+            report
+        })
         .collect();
     (reports, Some(outcome))
 }
@@ -334,6 +353,71 @@ fn broken(name: &str, error: String) -> CaseReport {
         passed: false,
         mismatches: Vec::new(),
         actual: Actual::Error { error },
+        why: Vec::new(),
+    }
+}
+
+/// Why a check came out as it did: the trace of every decision the rules
+/// made for what it reads, in the words a failing case uses.
+struct Why<'a> {
+    rules: &'a RuleSet,
+    world: &'a World,
+    events: &'a [Event],
+    decisions: &'a [(i64, Made)],
+}
+
+impl Why<'_> {
+    fn of(&self, subject: &Subject) -> Vec<String> {
+        // Positions are 1-based, in timeline order.
+        let seqs: Vec<i64> = match subject {
+            Subject::Event(id) => self
+                .events
+                .iter()
+                .position(|e| &e.id == id)
+                .map(|i| i as i64 + 1)
+                .into_iter()
+                .collect(),
+            Subject::Conversation(client) => {
+                let Some(c) = self.world.client(client) else {
+                    return Vec::new();
+                };
+                let mut sent = Vec::new();
+                let mut seqs = Vec::new();
+                for (i, e) in self.events.iter().enumerate() {
+                    let about = match &e.what {
+                        What::ClientMessage { client, .. } => *client == c,
+                        What::StaffMessage { client, .. } => {
+                            if *client == c {
+                                sent.push(e.id.as_str());
+                            }
+                            *client == c
+                        }
+                        What::Delivery { message, .. } => sent.contains(&message.as_str()),
+                        _ => false,
+                    };
+                    if about {
+                        seqs.push(i as i64 + 1);
+                    }
+                }
+                seqs
+            }
+            // Lists and usage add up the whole timeline: the snapshot shows it.
+            Subject::Conversations { .. } | Subject::Usage => return Vec::new(),
+        };
+        let prefix = matches!(subject, Subject::Conversation(_));
+        let mut out = Vec::new();
+        for (seq, made) in self.decisions.iter().filter(|(s, _)| seqs.contains(s)) {
+            let trace = match made {
+                Made::Inbound(d) => d.report(self.rules, self.world).trace,
+                Made::Outbound(d) => d.report(self.rules).trace,
+            };
+            let event = &self.events[*seq as usize - 1].id;
+            out.extend(trace.iter().map(|line| match prefix {
+                true => format!("{event}: {}", line.sentence()),
+                false => line.sentence(),
+            }));
+        }
+        out
     }
 }
 
@@ -418,6 +502,7 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
         passed: mismatches.is_empty(),
         mismatches,
         actual: Actual::Check(seen),
+        why: Vec::new(),
     }
 }
 
