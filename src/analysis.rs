@@ -936,6 +936,48 @@ struct GrantUse {
     alone: BTreeSet<String>,
     /// For each grant, the other grants that held along with it.
     with: BTreeMap<String, BTreeSet<String>>,
+    /// Whether a rule failed where delivery was evaluated (or before it), so
+    /// that a grant that admitted nobody may only not have been tried.
+    failed: bool,
+}
+
+/// What a first-match rule did on the classes, beyond deciding: where it
+/// failed and where an earlier rule's failure kept it from being tried. A
+/// rule whose script fails is not one whose condition never holds, and the
+/// rules after it are not shadowed by it.
+#[derive(Default)]
+struct Failures {
+    /// Rules that failed where they decided (the class is a gap that names them).
+    deciding: BTreeSet<(&'static str, String)>,
+    /// Rules that failed when tried after the deciding rule, with the message.
+    later: BTreeMap<(&'static str, String), String>,
+    /// Rules that were never tried on some class because an earlier rule failed.
+    untried: BTreeSet<(&'static str, String)>,
+}
+
+impl Failures {
+    /// Records that `rules[failed]` failed while deciding: it and every
+    /// rule after it were not (or not fully) evaluated.
+    fn failed_at<O>(&mut self, policy: &'static str, rules: &[crate::policy::Rule<O>], failed: usize) {
+        self.deciding.insert((policy, rules[failed].id.clone()));
+        for r in &rules[failed + 1..] {
+            self.untried.insert((policy, r.id.clone()));
+        }
+    }
+}
+
+/// The first rule of `rules` whose condition holds on `ctx`, evaluating the
+/// conditions only: `Err(i)` when rule `i` fails first.
+fn first_holding<O>(rules: &[crate::policy::Rule<O>], ctx: &Ctx, sb: &crate::script::Sandbox) -> Result<usize, usize> {
+    for (i, r) in rules.iter().enumerate() {
+        match r.when.holds(ctx, sb) {
+            Ok(true) => return Ok(i),
+            Ok(false) => {}
+            Err(_) => return Err(i),
+        }
+    }
+    // Loading requires a catch-all at the end.
+    Ok(rules.len().saturating_sub(1))
 }
 
 /// A rule that never decides.
@@ -1063,6 +1105,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
     let mut taken_by: BTreeMap<(&'static str, String), BTreeSet<String>> = BTreeMap::new();
     let mut gaps = Vec::new();
     let mut granted = GrantUse::default();
+    let mut failures = Failures::default();
 
     let ib = &rules.inbound;
     let delivery_partial: Vec<String> = rules
@@ -1076,26 +1119,37 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
         let ctx = inbound_ctx(&w.world, &w.event);
         let mut partial = BTreeSet::new();
         let (row, lands) = match rules.route_inbound(&w.world, &w.event) {
-            Err(e) => (
-                Row {
-                    policy: "inbound",
-                    class: key(class),
-                    description: class.describe(),
-                    example: w.example.clone(),
-                    outcome: format!("error: {e}"),
-                    rule: e.rule.clone(),
-                    text_rule: None,
-                    live: vec![],
-                    partial: vec![],
-                    gap: Some(format!("rule `{}` fails: {}", e.rule, e.message)),
-                    roles: BTreeSet::new(),
-                    witness: Witness {
-                        world: w.yaml.clone(),
-                        command: inbound_command(&w.request),
+            Err(e) => {
+                // Which rule failed: an inbound condition (the rules after it
+                // were not tried), or the decided rule's outcome, or delivery.
+                // Either way no grant was tried on this class.
+                match first_holding(&ib.rules.rules, &ctx, &ib.file.sandbox) {
+                    Err(i) => failures.failed_at("inbound", &ib.rules.rules, i),
+                    Ok(i) if ib.rules.rules[i].id == e.rule => failures.failed_at("inbound", &ib.rules.rules, i),
+                    Ok(i) => *decided.entry(("inbound", ib.rules.rules[i].id.clone())).or_default() += 1,
+                }
+                granted.failed = true;
+                (
+                    Row {
+                        policy: "inbound",
+                        class: key(class),
+                        description: class.describe(),
+                        example: w.example.clone(),
+                        outcome: format!("error: {e}"),
+                        rule: e.rule.clone(),
+                        text_rule: None,
+                        live: vec![],
+                        partial: vec![],
+                        gap: Some(format!("rule `{}` fails: {}", e.rule, e.message)),
+                        roles: BTreeSet::new(),
+                        witness: Witness {
+                            world: w.yaml.clone(),
+                            command: inbound_command(&w.request),
+                        },
                     },
-                },
-                None,
-            ),
+                    None,
+                )
+            }
             Ok(d) => {
                 let rule = &ib.rules.rules[d.rule];
                 for r in &ib.rules.rules[..=d.rule] {
@@ -1104,12 +1158,15 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     }
                 }
                 for r in &ib.rules.rules[d.rule + 1..] {
-                    if r.when.holds(&ctx, &ib.file.sandbox).unwrap_or(false) {
-                        taken_by
-                            .entry(("inbound", r.id.clone()))
-                            .or_default()
-                            .insert(rule.id.clone());
-                    }
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "inbound",
+                        r,
+                        &rule.id,
+                        &ctx,
+                        &ib.file.sandbox,
+                    );
                 }
                 *decided.entry(("inbound", rule.id.clone())).or_default() += 1;
                 let ids = w.world.loc_ids(&d.lands_at);
@@ -1170,6 +1227,17 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
         ctx.sender = Some(ev.sender);
         match rules.route_outbound(world, ev) {
             Err(e) => {
+                match first_holding(&ob.rules.rules, &ctx, &ob.file.sandbox) {
+                    Err(i) => failures.failed_at("outbound", &ob.rules.rules, i),
+                    Ok(i) if ob.rules.rules[i].id == e.rule => failures.failed_at("outbound", &ob.rules.rules, i),
+                    Ok(i) => {
+                        *decided.entry(("outbound", ob.rules.rules[i].id.clone())).or_default() += 1;
+                        // The text rules run after the channel is known.
+                        if let Some(t) = ob.text.rules.iter().position(|r| r.id == e.rule) {
+                            failures.failed_at("text", &ob.text.rules, t);
+                        }
+                    }
+                }
                 gaps.push(Gap {
                     policy: "outbound",
                     class: class.describe(),
@@ -1206,21 +1274,27 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     }
                 }
                 for r in &ob.rules.rules[d.rule + 1..] {
-                    if r.when.holds(&ctx, &ob.file.sandbox).unwrap_or(false) {
-                        taken_by
-                            .entry(("outbound", r.id.clone()))
-                            .or_default()
-                            .insert(rule.id.clone());
-                    }
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "outbound",
+                        r,
+                        &rule.id,
+                        &ctx,
+                        &ob.file.sandbox,
+                    );
                 }
                 ctx.channel = d.channel;
                 for r in &ob.text.rules[d.text_rule + 1..] {
-                    if r.when.holds(&ctx, &ob.file.sandbox).unwrap_or(false) {
-                        taken_by
-                            .entry(("text", r.id.clone()))
-                            .or_default()
-                            .insert(text_rule.id.clone());
-                    }
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "text",
+                        r,
+                        &text_rule.id,
+                        &ctx,
+                        &ob.file.sandbox,
+                    );
                 }
                 *decided.entry(("outbound", rule.id.clone())).or_default() += 1;
                 *decided.entry(("text", text_rule.id.clone())).or_default() += 1;
@@ -1252,14 +1326,22 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
         .chain(ob.rules.rules.iter().map(|r| ("outbound", &r.id)))
         .chain(ob.text.rules.iter().map(|r| ("text", &r.id)));
     for (policy, id) in first_match {
-        if decided.contains_key(&(policy, id.clone())) {
+        let k = (policy, id.clone());
+        // A rule that failed while deciding is a gap already; one that an
+        // earlier rule's failure kept from being tried may decide there.
+        if decided.contains_key(&k) || failures.deciding.contains(&k) || failures.untried.contains(&k) {
             continue;
         }
         let by: Vec<String> = taken_by
-            .get(&(policy, id.clone()))
+            .get(&k)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
-        let reason = if by.is_empty() {
+        let reason = if let Some(message) = failures.later.get(&k) {
+            format!(
+                "`{id}` never decides: every input reaches {} first, and where `{id}` is tried it fails: {message}",
+                by.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
+            )
+        } else if by.is_empty() {
             format!("`{id}` holds for no input: its condition can never be met")
         } else {
             format!(
@@ -1276,7 +1358,7 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
     }
     let mut redundant = Vec::new();
     for g in &rules.delivery.grants {
-        if granted.held.contains(&g.id) && !granted.alone.contains(&g.id) {
+        if granted.held.contains(&g.id) && !granted.alone.contains(&g.id) && !granted.failed {
             let by: Vec<String> = granted
                 .with
                 .get(&g.id)
@@ -1293,7 +1375,9 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                 by,
             });
         }
-        if !granted.held.contains(&g.id) {
+        // When a rule failed, some staff were never tried: a grant that
+        // admitted nobody is not known to admit nobody.
+        if !granted.held.contains(&g.id) && !granted.failed {
             shadowed.push(Shadowed {
                 policy: "delivery",
                 rule: g.id.clone(),
@@ -1307,6 +1391,36 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
         shadowed,
         gaps,
         redundant,
+    }
+}
+
+/// Evaluates a rule after the one that decided: records the decider as
+/// taking the inputs where the rule holds, and a failure as a failure (not
+/// as a condition that does not hold).
+fn tried_later<O>(
+    taken_by: &mut BTreeMap<(&'static str, String), BTreeSet<String>>,
+    failures: &mut Failures,
+    policy: &'static str,
+    r: &crate::policy::Rule<O>,
+    decider: &str,
+    ctx: &Ctx,
+    sb: &crate::script::Sandbox,
+) {
+    match r.when.holds(ctx, sb) {
+        Ok(false) => {}
+        Ok(true) => {
+            taken_by
+                .entry((policy, r.id.clone()))
+                .or_default()
+                .insert(decider.to_owned());
+        }
+        Err(message) => {
+            taken_by
+                .entry((policy, r.id.clone()))
+                .or_default()
+                .insert(decider.to_owned());
+            failures.later.entry((policy, r.id.clone())).or_insert(message);
+        }
     }
 }
 
@@ -1326,7 +1440,13 @@ fn live_cells(
     let ev = w.request.resolve(&world).expect("witness events resolve");
     let mut cells = Vec::new();
     let grant_of = |world: &World, ev: &Inbound, staff: &str, granted: &mut GrantUse| -> Option<String> {
-        let d = rules.route_inbound(world, ev).ok()?;
+        let d = match rules.route_inbound(world, ev) {
+            Ok(d) => d,
+            Err(_) => {
+                granted.failed = true;
+                return None;
+            }
+        };
         let s = world.staff_member(staff)?;
         d.delivered_to.iter().find(|r| r.staff == s).map(|r| {
             let id = rules.delivery.grants[r.grant].id.clone();
@@ -1338,7 +1458,13 @@ fn live_cells(
                 .delivery
                 .grants
                 .iter()
-                .filter(|g| g.when.holds(&ctx, &rules.delivery.file.sandbox).unwrap_or(false))
+                .filter(|g| match g.when.holds(&ctx, &rules.delivery.file.sandbox) {
+                    Ok(held) => held,
+                    Err(_) => {
+                        granted.failed = true;
+                        false
+                    }
+                })
                 .map(|g| &g.id)
                 .collect();
             for g in &holding {

@@ -20,7 +20,7 @@ use marked_yaml::Node;
 use crate::diag::{did_you_mean, one_of, Pos};
 use crate::facts::{Ctx, Fact, FactType, PolicyKind};
 use crate::locset::LocSet;
-use crate::script::{self, Sandbox, Script};
+use crate::script::{self, Returns, Sandbox, Script};
 use crate::yaml::{describe, Doc};
 
 /// A compiled condition.
@@ -117,6 +117,9 @@ pub struct Reader<'a> {
     pub sandbox: &'a Sandbox,
     pub policy: PolicyKind,
     pub subject: String,
+    /// The keys the rule being read may have (a missing key that a
+    /// misspelt one was meant to be is reported once, as the unknown key).
+    pub keys: &'a [&'a str],
 }
 
 impl Reader<'_> {
@@ -181,7 +184,7 @@ impl Reader<'_> {
                     }
                     "not" => Some(Cond::Not(Box::new(self.condition(value, depth + 1)?))),
                     "rhai" => {
-                        let script = self.script(value)?;
+                        let script = self.script(value, Returns::Bool)?;
                         Some(Cond::Script(Box::new(ScriptCond { script, pos: kpos })))
                     }
                     name => {
@@ -450,7 +453,9 @@ impl Reader<'_> {
                             SetExpr::Intersection(parts)
                         })
                     }
-                    "rhai" => self.script(value).map(|s| SetExpr::Script(Box::new(s))),
+                    "rhai" => self
+                        .script(value, Returns::Locations)
+                        .map(|s| SetExpr::Script(Box::new(s))),
                     other => {
                         self.err(
                             Pos::of(key.span()),
@@ -473,10 +478,10 @@ impl Reader<'_> {
     }
 
     /// Compiles a script, mapping positions inside it back to the file.
-    pub fn script(&mut self, node: &Node) -> Option<Script> {
+    pub fn script(&mut self, node: &Node, returns: Returns) -> Option<Script> {
         let subject = self.subject.clone();
         let src = self.doc.string(node, "`rhai`", Some(&subject))?;
-        match self.sandbox.compile(&src.value, self.policy) {
+        match self.sandbox.compile(&src.value, self.policy, returns) {
             Ok(s) => Some(s),
             Err(p) => {
                 let pos = script_pos(&self.doc.source.text, src.pos, p.line, p.col);

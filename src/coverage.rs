@@ -1,16 +1,22 @@
-//! Rule coverage: which rules the scenario cases reach.
+//! Rule coverage: which rules the scenarios reach.
 //!
-//! Coverage reads the case reports of the scenario runner (the same runs as
-//! `commroute test`): a first-match rule is covered when it decides at least
-//! one case, a delivery grant when it admits at least one staff member in a
-//! case (every grant that admits counts, not only the first). Gates are listed
-//! with how often they refused someone but are not part of the percentage: a
-//! gate is evaluated for every staff member of every inbound case.
+//! Coverage reads the reports of the scenario runner (the same runs as
+//! `commroute test`): every case's decision, and every decision a timeline
+//! scenario's replay made (each message's landing and live delivery, each
+//! staff message's channel and text, a failed push sent again, the delivery
+//! policy applied for a failed SMS's audio cue). A first-match rule is
+//! covered when it decides at least one of them, a delivery grant when it
+//! admits at least one staff member (every grant that admits counts, not only
+//! the first). Gates are listed with how often they refused someone but are
+//! not part of the percentage: a gate is evaluated for every staff member of
+//! every inbound decision.
 
 use serde::Serialize;
 
+use crate::decision::{InboundDecision, OutboundDecision};
 use crate::policy::RuleSet;
 use crate::scenario::{Actual, FileReport};
+use crate::simulate::Made;
 
 /// How often one rule was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,6 +41,8 @@ impl RuleCoverage {
 pub struct Coverage {
     pub rules: Vec<RuleCoverage>,
     pub cases: usize,
+    /// Decisions made by the replays of timeline scenarios.
+    pub decisions: usize,
     /// Rules and grants reached, out of all rules and grants.
     pub covered: usize,
     pub total: usize,
@@ -124,12 +132,40 @@ pub fn measure(rules: &RuleSet, reports: &[FileReport]) -> Coverage {
             Actual::Error { .. } | Actual::Check(_) => {}
         }
     }
+    // The decisions of timeline scenarios, explained as a case's are.
+    let mut decisions = 0;
+    let delivery = &rules.delivery;
+    for (_, made) in reports
+        .iter()
+        .filter_map(|f| f.timeline.as_ref())
+        .flat_map(|t| &t.decisions)
+    {
+        decisions += 1;
+        match made {
+            Made::Inbound(InboundDecision { rule, trace, .. }) => {
+                bump("inbound", "rule", &rules.inbound.rules.rules[*rule].id);
+                for step in trace.iter().flat_map(|t| &t.staff) {
+                    if let Some((g, _)) = &step.gate {
+                        bump("delivery", "gate", &delivery.gates[*g].id);
+                    }
+                    for (g, _) in &step.grants {
+                        bump("delivery", "grant", &delivery.grants[*g].id);
+                    }
+                }
+            }
+            Made::Outbound(OutboundDecision { rule, text_rule, .. }) => {
+                bump("outbound", "rule", &rules.outbound.rules.rules[*rule].id);
+                bump("text", "rule", &rules.outbound.text.rules[*text_rule].id);
+            }
+        }
+    }
     let counted: Vec<&RuleCoverage> = list.iter().filter(|r| r.kind != "gate").collect();
     let covered = counted.iter().filter(|r| r.covered()).count();
     let total = counted.len();
     Coverage {
         rules: list,
         cases,
+        decisions,
         covered,
         total,
     }

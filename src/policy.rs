@@ -20,7 +20,7 @@ use marked_yaml::Node;
 use crate::condition::{Cond, Reader, SetExpr};
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
 use crate::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
-use crate::script::{Limits, Sandbox};
+use crate::script::{Limits, Returns, Sandbox};
 use crate::yaml::{self, Doc};
 
 /// One rule: a stable id, a description for people, a condition, an outcome.
@@ -375,6 +375,8 @@ struct List<'a> {
     key: &'a str,
     policy: PolicyKind,
     outcome_keys: &'a [&'a str],
+    /// The keys the file may have, to tell a missing list from a misspelt one.
+    file_keys: &'a [&'a str],
 }
 
 /// Reads a list of rules, calling `outcome` for each rule's outcome keys.
@@ -390,14 +392,18 @@ fn read_rules<O>(
         key,
         policy,
         outcome_keys,
+        file_keys,
     } = list;
     let Some(node) = yaml::get(top, key) else {
-        doc.error(
-            Pos::new(1, 1),
-            None,
-            format!("the file has no `{key}` list"),
-            Some(format!("add `{key}:` with one `- id: ...` entry per rule")),
-        );
+        // A misspelt list is reported once, as an unknown key.
+        if yaml::misspelt(top, key, file_keys).is_none() {
+            doc.error(
+                Pos::new(1, 1),
+                None,
+                format!("the file has no `{key}` list"),
+                Some(format!("add `{key}:` with one `- id: ...` entry per rule")),
+            );
+        }
         return None;
     };
     let seq = doc.sequence(node, &format!("`{key}`"), None)?;
@@ -411,7 +417,9 @@ fn read_rules<O>(
             continue;
         };
         let pos = Pos::of(m.span());
-        let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
+        // A misspelt `id` (reported below as an unknown key) still names the rule.
+        let id = yaml::get(m, "id").or_else(|| yaml::misspelt(m, "id", &keys));
+        let Some(id) = id.and_then(|n| doc.string(n, "`id`", None)) else {
             doc.error(
                 pos,
                 None,
@@ -426,6 +434,8 @@ fn read_rules<O>(
         doc.check_keys(m, &keys, "a rule", Some(&subject));
         let description = match yaml::get(m, "description") {
             Some(n) => doc.string(n, "`description`", Some(&subject)).map(|s| s.value),
+            // Misspelt: reported once, as an unknown key.
+            None if yaml::misspelt(m, "description", &keys).is_some() => None,
             None => {
                 doc.error(
                     id.pos,
@@ -441,9 +451,11 @@ fn read_rules<O>(
             sandbox,
             policy,
             subject,
+            keys: &keys,
         };
         let when = match yaml::get(m, "when") {
             Some(n) => reader.condition(n, 0),
+            None if yaml::misspelt(m, "when", &keys).is_some() => None,
             None => {
                 reader.doc.error(
                     id.pos,
@@ -490,7 +502,7 @@ fn require_catch_all<O>(doc: &mut Doc, rules: &[Rule<O>], key: &str, what: &str)
 
 fn require<'a>(r: &mut Reader, m: &'a MarkedMappingNode, key: &str, help: &str) -> Option<&'a Node> {
     let node = yaml::get(m, key);
-    if node.is_none() {
+    if node.is_none() && yaml::misspelt(m, key, r.keys).is_none() {
         let subject = r.subject.clone();
         r.doc.error(
             Pos::of(m.span()),
@@ -508,19 +520,15 @@ fn read_inbound(
     ids: &mut Vec<(String, Pos)>,
     sandbox: Sandbox,
 ) -> Option<InboundPolicy> {
-    doc.check_keys(
-        top,
-        &[
-            "policy",
-            "description",
-            "limits",
-            "rules",
-            "opt_out_keywords",
-            "opt_in_keywords",
-        ],
-        "the inbound rules file",
-        None,
-    );
+    const FILE_KEYS: &[&str] = &[
+        "policy",
+        "description",
+        "limits",
+        "rules",
+        "opt_out_keywords",
+        "opt_in_keywords",
+    ];
+    doc.check_keys(top, FILE_KEYS, "the inbound rules file", None);
     let description = file_description(doc, top);
     let rules = read_rules(
         doc,
@@ -529,6 +537,7 @@ fn read_inbound(
             key: "rules",
             policy: PolicyKind::Inbound,
             outcome_keys: &["lands_at"],
+            file_keys: FILE_KEYS,
         },
         &sandbox,
         ids,
@@ -566,12 +575,8 @@ fn read_delivery(
     ids: &mut Vec<(String, Pos)>,
     sandbox: Sandbox,
 ) -> Option<DeliveryPolicy> {
-    doc.check_keys(
-        top,
-        &["policy", "description", "limits", "gates", "grants"],
-        "the delivery rules file",
-        None,
-    );
+    const FILE_KEYS: &[&str] = &["policy", "description", "limits", "gates", "grants"];
+    doc.check_keys(top, FILE_KEYS, "the delivery rules file", None);
     let description = file_description(doc, top);
     let gates = read_rules(
         doc,
@@ -580,6 +585,7 @@ fn read_delivery(
             key: "gates",
             policy: PolicyKind::Delivery,
             outcome_keys: &[],
+            file_keys: FILE_KEYS,
         },
         &sandbox,
         ids,
@@ -592,6 +598,7 @@ fn read_delivery(
             key: "grants",
             policy: PolicyKind::Delivery,
             outcome_keys: &[],
+            file_keys: FILE_KEYS,
         },
         &sandbox,
         ids,
@@ -631,12 +638,8 @@ fn read_outbound(
     ids: &mut Vec<(String, Pos)>,
     sandbox: Sandbox,
 ) -> Option<OutboundPolicy> {
-    doc.check_keys(
-        top,
-        &["policy", "description", "limits", "rules", "text"],
-        "the outbound rules file",
-        None,
-    );
+    const FILE_KEYS: &[&str] = &["policy", "description", "limits", "rules", "text"];
+    doc.check_keys(top, FILE_KEYS, "the outbound rules file", None);
     let description = file_description(doc, top);
     let rules = read_rules(
         doc,
@@ -645,6 +648,7 @@ fn read_outbound(
             key: "rules",
             policy: PolicyKind::Outbound,
             outcome_keys: &["channel", "ghost_text"],
+            file_keys: FILE_KEYS,
         },
         &sandbox,
         ids,
@@ -659,7 +663,7 @@ fn read_outbound(
                 ghost_text_script: None,
             };
             match script_of(ch) {
-                Some(node) => choice.channel_script = Some(Box::new(r.script(node)?)),
+                Some(node) => choice.channel_script = Some(Box::new(r.script(node, Returns::Text)?)),
                 None => {
                     let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
                     choice.channel = match Channel::parse(&ch.value) {
@@ -680,7 +684,7 @@ fn read_outbound(
                 }
             }
             match script_of(gt) {
-                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node)?)),
+                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node, Returns::Text)?)),
                 None => choice.ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value,
             }
             Some(choice)
@@ -696,6 +700,7 @@ fn read_outbound(
             key: "text",
             policy: PolicyKind::Text,
             outcome_keys: &["text"],
+            file_keys: FILE_KEYS,
         },
         &sandbox,
         ids,
@@ -703,7 +708,9 @@ fn read_outbound(
             let subject = r.subject.clone();
             let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
             if let Some(script) = script_of(node) {
-                return r.script(script).map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
+                return r
+                    .script(script, Returns::Text)
+                    .map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
             }
             let s = r.doc.string(node, "`text`", Some(&subject))?;
             match parse_template(&s.value) {

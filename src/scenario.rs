@@ -111,6 +111,10 @@ pub struct CaseReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mismatches: Vec<Mismatch>,
     pub actual: Actual,
+    /// For a failing timeline check: the trace of the decisions behind what
+    /// it read (a case's trace is in `actual`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 impl CaseReport {
@@ -142,7 +146,13 @@ impl CaseReport {
         }
         match &self.actual {
             Actual::Error { error } => out.push_str(&format!("    error: {}\n", shown(error))),
-            Actual::Check(_) => {}
+            Actual::Check(_) if self.why.is_empty() => {}
+            Actual::Check(_) => {
+                out.push_str("    why:\n");
+                for line in &self.why {
+                    out.push_str(&format!("      {}\n", shown(line)));
+                }
+            }
             Actual::Inbound(InboundReport { trace, .. }) | Actual::Outbound(OutboundReport { trace, .. }) => {
                 out.push_str("    why:\n");
                 for line in trace {
@@ -181,6 +191,14 @@ impl ScenarioFile {
         ScenarioFile::parse(Source::read(path)?)
     }
 
+    /// Loads a scenario file to run against `rules`: as [`ScenarioFile::load`],
+    /// and every rule a case expects must be one of theirs that can decide
+    /// that kind of case. A typo there would otherwise be an ordinary failing
+    /// case, which reads as a rules regression.
+    pub fn load_for(path: &Path, rules: &RuleSet) -> Result<ScenarioFile, Diagnostics> {
+        ScenarioFile::parse_with(Source::read(path)?, Some(rules))
+    }
+
     /// Runs every case (or those whose name contains `filter`) against `rules`.
     pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
         if let Some(spec) = &self.timeline {
@@ -208,7 +226,7 @@ impl ScenarioFile {
 /// Loads and runs one scenario file: the function behind `commroute test`
 /// and the `cargo test` scenario harness.
 pub fn run_file(path: &Path, rules: &RuleSet, filter: Option<&str>) -> Result<FileReport, Diagnostics> {
-    Ok(ScenarioFile::load(path)?.run(rules, filter))
+    Ok(ScenarioFile::load_for(path, rules)?.run(rules, filter))
 }
 
 pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
@@ -261,6 +279,7 @@ pub fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
         passed,
         mismatches,
         actual,
+        why: Vec::new(),
     }
 }
 
@@ -379,7 +398,13 @@ const EXPECT_INBOUND: &[&str] = &["lands_at", "delivered_to", "rule"];
 const EXPECT_OUTBOUND: &[&str] = &["channel", "ghost_text", "text", "rule"];
 
 impl ScenarioFile {
+    /// Parses a scenario file, checking every id against its world (rule
+    /// ids are checked by [`ScenarioFile::load_for`]).
     pub fn parse(source: Source) -> Result<ScenarioFile, Diagnostics> {
+        ScenarioFile::parse_with(source, None)
+    }
+
+    fn parse_with(source: Source, rules: Option<&RuleSet>) -> Result<ScenarioFile, Diagnostics> {
         let path = source.path.clone();
         let (mut doc, node) = Doc::parse(source)?;
         let Some(top) = doc.mapping(&node, "a scenario file", None) else {
@@ -391,6 +416,8 @@ impl ScenarioFile {
             .map(|s| s.value)
             .unwrap_or_default();
         let (world, world_ref) = match yaml::get(top, "world") {
+            // Misspelt: reported once, as an unknown key.
+            None if yaml::misspelt(top, "world", TOP_KEYS).is_some() => (None, WorldRef::Inline),
             None => {
                 doc.error(
                     Pos::new(1, 1),
@@ -439,6 +466,7 @@ impl ScenarioFile {
                 let evs = timeline::read_events(&mut doc, events, &world, &path);
                 let checks = match yaml::get(top, "checks") {
                     Some(n) => timeline::read_checks(&mut doc, n, &world, &evs),
+                    None if yaml::misspelt(top, "checks", TOP_KEYS).is_some() => Vec::new(),
                     None => {
                         doc.error(
                             Pos::new(1, 1),
@@ -464,7 +492,9 @@ impl ScenarioFile {
                 timeline: spec,
             });
         }
-        if let Some(k) = yaml::key_pos(top, "checks") {
+        // A misspelt `events` is reported once, as an unknown key.
+        let misspelt_events = yaml::misspelt(top, "events", TOP_KEYS).is_some();
+        if let Some(k) = yaml::key_pos(top, "checks").filter(|_| !misspelt_events) {
             doc.error(
                 k,
                 None,
@@ -473,6 +503,7 @@ impl ScenarioFile {
             );
         }
         match yaml::get(top, "cases") {
+            None if misspelt_events || yaml::misspelt(top, "cases", TOP_KEYS).is_some() => {}
             None => doc.error(
                 Pos::new(1, 1),
                 None,
@@ -484,7 +515,7 @@ impl ScenarioFile {
                     let world = Arc::new(world.clone());
                     let mut names: Vec<Str> = Vec::new();
                     for item in seq.iter() {
-                        if let Some(case) = read_case(&mut doc, item, &world) {
+                        if let Some(case) = read_case(&mut doc, item, &world, rules) {
                             if let Some(prev) = names.iter().find(|n| n.value == case.name) {
                                 doc.error(
                                     case.pos,
@@ -517,10 +548,12 @@ impl ScenarioFile {
     }
 }
 
-fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
+fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>, rules: Option<&RuleSet>) -> Option<Case> {
     let m = doc.mapping(node, "each case", None)?;
     let pos = Pos::of(m.span());
-    let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+    // A misspelt `name` (reported below as an unknown key) still names the case.
+    let name = yaml::get(m, "name").or_else(|| yaml::misspelt(m, "name", CASE_KEYS));
+    let Some(name) = name.and_then(|n| doc.string(n, "`name`", None)) else {
         doc.error(
             pos,
             None,
@@ -601,7 +634,13 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
             None
         }
         (None, None) => {
-            doc.error(pos, subj, one_event, Some(example.into()));
+            // A misspelt event is reported once, as an unknown key.
+            let misspelt = ["inbound", "outbound"]
+                .iter()
+                .any(|k| yaml::misspelt(m, k, CASE_KEYS).is_some());
+            if !misspelt {
+                doc.error(pos, subj, one_event, Some(example.into()));
+            }
             None
         }
     };
@@ -612,7 +651,8 @@ fn read_case(doc: &mut Doc, node: &Node, base: &Arc<World>) -> Option<Case> {
         _ => None,
     };
     let expect = match yaml::get(m, "expect") {
-        Some(n) => kind.and_then(|inbound| read_expect(doc, n, inbound, subj)),
+        Some(n) => kind.and_then(|inbound| read_expect(doc, n, inbound, &world, rules, subj)),
+        None if yaml::misspelt(m, "expect", CASE_KEYS).is_some() => None,
         None => {
             doc.error(pos, subj, "the case has no `expect`", Some("say what must come out, e.g. `expect: {lands_at: [A], delivered_to: [sam], rule: reply-to-location-message}`".into()));
             None
@@ -654,7 +694,13 @@ fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option
     )
 }
 
-/// A looked-up reference, or an error naming it and listing the known ids.
+fn client_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u32> {
+    let known = world.clients.iter().map(|c| c.id.as_str());
+    reference(doc, world.client(&id.value), id, subj, ("client", "clients"), known)
+}
+
+/// A looked-up reference, or an error naming it with the closest known id
+/// (or listing the known ids when none is close).
 fn reference<'w, T>(
     doc: &mut Doc,
     found: Option<T>,
@@ -665,12 +711,11 @@ fn reference<'w, T>(
 ) -> Option<T> {
     if found.is_none() {
         let known: Vec<&str> = known.collect();
-        doc.error(
-            id.pos,
-            subj,
-            format!("unknown {what} `{}`", id.value),
-            Some(format!("the world's {plural}: {}", one_of(&known))),
-        );
+        let help = match crate::diag::did_you_mean(&id.value, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("the world's {plural}: {}", one_of(&known)),
+        };
+        doc.error(id.pos, subj, format!("unknown {what} `{}`", id.value), Some(help));
     }
     found
 }
@@ -745,7 +790,16 @@ fn read_outbound(doc: &mut Doc, node: &Node, world: &World, subj: Option<&str>) 
     }
 }
 
-fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) -> Option<Expect> {
+/// Reads a case's `expect`; every location and staff id it names is checked
+/// against the world, and the rule against `rules` when they are given.
+fn read_expect(
+    doc: &mut Doc,
+    node: &Node,
+    inbound: bool,
+    world: &World,
+    rules: Option<&RuleSet>,
+    subj: Option<&str>,
+) -> Option<Expect> {
     let m = doc.mapping(node, "`expect`", subj)?;
     let keys = if inbound { EXPECT_INBOUND } else { EXPECT_OUTBOUND };
     doc.check_keys(
@@ -766,11 +820,15 @@ fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) ->
                 return Some(Vec::new());
             }
         }
-        let mut v: Vec<String> = doc
-            .strings(n, &format!("`{k}`"), subj)?
-            .into_iter()
-            .map(|s| s.value)
-            .collect();
+        let items = doc.strings(n, &format!("`{k}`"), subj)?;
+        for id in &items {
+            if k == "lands_at" {
+                loc_ref(doc, world, id, subj);
+            } else {
+                staff_ref(doc, world, id, subj);
+            }
+        }
+        let mut v: Vec<String> = items.into_iter().map(|s| s.value).collect();
         v.sort();
         Some(v)
     };
@@ -779,7 +837,11 @@ fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) ->
             .and_then(|n| doc.string(n, &format!("`{k}`"), subj))
             .map(|s| s.value)
     };
-    e.rule = text(doc, "rule");
+    let rule = yaml::get(m, "rule").and_then(|n| doc.string(n, "`rule`", subj));
+    if let (Some(rule), Some(rules)) = (&rule, rules) {
+        rule_ref(doc, rules, rule, inbound, subj);
+    }
+    e.rule = rule.map(|r| r.value);
     if inbound {
         e.lands_at = ids(doc, "lands_at");
         e.delivered_to = ids(doc, "delivered_to");
@@ -830,4 +892,36 @@ fn read_expect(doc: &mut Doc, node: &Node, inbound: bool, subj: Option<&str>) ->
         }
     }
     Some(e)
+}
+
+/// Checks that a case's expected rule is one that decides that kind of
+/// case: an inbound rule for an inbound case, an outbound channel rule for
+/// an outbound one.
+fn rule_ref(doc: &mut Doc, rules: &RuleSet, id: &Str, inbound: bool, subj: Option<&str>) {
+    let (known, what): (Vec<&str>, _) = match inbound {
+        true => (
+            rules.inbound.rules.rules.iter().map(|r| r.id.as_str()).collect(),
+            "inbound",
+        ),
+        false => (
+            rules.outbound.rules.rules.iter().map(|r| r.id.as_str()).collect(),
+            "outbound",
+        ),
+    };
+    if known.contains(&id.value.as_str()) {
+        return;
+    }
+    let message = match rules.rule_ids().into_iter().find(|(_, r)| *r == id.value) {
+        Some((policy, _)) => format!(
+            "`{}` is a {} rule, which does not decide an {what} case",
+            id.value,
+            policy.name()
+        ),
+        None => format!("unknown rule `{}`", id.value),
+    };
+    let help = match crate::diag::did_you_mean(&id.value, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("the {what} rules are {}", one_of(&known)),
+    };
+    doc.error(id.pos, subj, message, Some(help));
 }

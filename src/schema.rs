@@ -510,11 +510,25 @@ fn event_schema() -> Value {
             "via": { "enum": crate::timeline::VIA_VALUES },
             "answering": { "type": "string", "description": "KIND@LOCATION, e.g. confirmation@A" },
             "message": { "type": "string", "description": "the id of the staff message a delivery report is about" },
-            "status": { "enum": ["delivered", "failed"] },
+            "status": {
+                "enum": ["delivered", "failed", "booked", "completed"],
+                "description": "`delivered` or `failed` (a delivery report); `booked` or `completed` (an appointment)"
+            },
             "guest_app": yes_no, "phone": text, "sms_opt_in": yes_no, "email": text, "email_opt_in": yes_no
         },
         "required": ["id", "at", "type"],
-        "additionalProperties": false
+        "additionalProperties": false,
+        // Each type has its own statuses.
+        "allOf": [
+            {
+                "if": { "properties": { "type": { "const": "delivery" } }, "required": ["type"] },
+                "then": { "properties": { "status": { "enum": ["delivered", "failed"] } } }
+            },
+            {
+                "if": { "properties": { "type": { "const": "appointment" } }, "required": ["type"] },
+                "then": { "properties": { "status": { "enum": ["booked", "completed"] } } }
+            }
+        ]
     })
 }
 
@@ -528,7 +542,10 @@ fn check_schema() -> Value {
             "conversations": { "type": "string", "description": "a location id" },
             "in_store": { "type": "boolean" },
             "conversation": { "type": "string", "description": "a client id" },
-            "usage": { "type": ["boolean", "string", "null"] },
+            "usage": {
+                "description": "the SMS and MMS usage of the whole timeline: write `usage: {}`",
+                "anyOf": [{ "type": "object", "maxProperties": 0 }, { "type": "null" }]
+            },
             "expect": { "type": "object" }
         },
         "required": ["name", "expect"],

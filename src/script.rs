@@ -138,6 +138,139 @@ pub struct CompileProblem {
 /// What a script returned, before it is checked against what the rule needs.
 pub type Output = Dynamic;
 
+/// What a script must give, by where it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    /// A condition: `true` or `false`.
+    Bool,
+    /// Locations: an id, a list of ids, or `()` for none.
+    Locations,
+    /// A channel's name, a ghost text or a message text.
+    Text,
+}
+
+impl Returns {
+    fn allows(self, kind: Kind) -> bool {
+        match self {
+            Returns::Bool => kind == Kind::Bool,
+            Returns::Locations => matches!(kind, Kind::Text | Kind::Array | Kind::Unit),
+            Returns::Text => kind == Kind::Text,
+        }
+    }
+
+    fn needs(self) -> &'static str {
+        match self {
+            Returns::Bool => "a condition must give `true` or `false`",
+            Returns::Locations => "locations are given as an id, a list of ids, or `()` for none",
+            Returns::Text => "it must give a string",
+        }
+    }
+}
+
+/// The kind of a value a compiled script gives, where the script itself
+/// says it (a literal, a comparison, an `if` whose branches are literals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Int,
+    Char,
+    Text,
+    Array,
+    Map,
+    Unit,
+}
+
+impl Kind {
+    fn of(d: &Dynamic) -> Option<Kind> {
+        Some(if d.is_bool() {
+            Kind::Bool
+        } else if d.is_int() {
+            Kind::Int
+        } else if d.is_char() {
+            Kind::Char
+        } else if d.is_string() {
+            Kind::Text
+        } else if d.is_array() {
+            Kind::Array
+        } else if d.is_map() {
+            Kind::Map
+        } else if d.is_unit() {
+            Kind::Unit
+        } else {
+            return None;
+        })
+    }
+
+    fn a_name(self) -> &'static str {
+        match self {
+            Kind::Bool => "`true` or `false`",
+            Kind::Int => "a number",
+            Kind::Char => "a character",
+            Kind::Text => "a string",
+            Kind::Array => "a list",
+            Kind::Map => "a map",
+            Kind::Unit => "nothing (`()`)",
+        }
+    }
+}
+
+/// Every value a compiled script can give whose kind is known at load, with
+/// where it is written. Values only known when the script runs (a variable,
+/// a function call) are left out: those are checked when the script runs.
+fn results(ast: &AST) -> Vec<(Kind, rhai::Position)> {
+    let mut out = Vec::new();
+    block_results(ast.statements(), rhai::Position::new(1, 1), &mut out);
+    out
+}
+
+/// What a block gives: the value of its last statement, `()` when empty.
+fn block_results(stmts: &[rhai::Stmt], at: rhai::Position, out: &mut Vec<(Kind, rhai::Position)>) {
+    use rhai::Stmt;
+    let Some(last) = stmts.last() else {
+        out.push((Kind::Unit, at));
+        return;
+    };
+    match last {
+        Stmt::Expr(e) => expr_results(e, out),
+        Stmt::If(flow, pos) => {
+            block_results(flow.body.statements(), flow.body.position().or_else(*pos), out);
+            // No `else`: the `if` gives `()` when its condition does not hold.
+            block_results(flow.branch.statements(), flow.branch.position().or_else(*pos), out);
+        }
+        Stmt::Block(b) => block_results(b.statements(), b.position().or_else(at), out),
+        Stmt::Switch(sw, _) => {
+            for arm in &sw.1.expressions {
+                expr_results(&arm.rhs, out);
+            }
+        }
+        Stmt::Var(_, _, pos) => out.push((Kind::Unit, *pos)),
+        Stmt::Assignment(a) => out.push((Kind::Unit, a.0.position())),
+        Stmt::Return(Some(e), _, _) => expr_results(e, out),
+        Stmt::Return(None, _, pos) => out.push((Kind::Unit, *pos)),
+        _ => {}
+    }
+}
+
+fn expr_results(e: &rhai::Expr, out: &mut Vec<(Kind, rhai::Position)>) {
+    use rhai::Expr;
+    let kind = match e {
+        Expr::BoolConstant(..) | Expr::And(..) | Expr::Or(..) => Kind::Bool,
+        Expr::IntegerConstant(..) => Kind::Int,
+        Expr::CharConstant(..) => Kind::Char,
+        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Kind::Text,
+        Expr::Array(..) => Kind::Array,
+        Expr::Map(..) => Kind::Map,
+        Expr::Unit(..) => Kind::Unit,
+        Expr::DynamicConstant(d, _) => match Kind::of(d) {
+            Some(k) => k,
+            None => return,
+        },
+        Expr::Stmt(b) => return block_results(b.statements(), b.position(), out),
+        _ => return,
+    };
+    out.push((kind, e.position()));
+}
+
 impl Sandbox {
     pub fn new(limits: Limits) -> Sandbox {
         let mut engine = Engine::new();
@@ -160,7 +293,12 @@ impl Sandbox {
 
     /// Compiles a script for a policy: unknown variables and properties, and
     /// facts the policy cannot read, are reported with their position.
-    pub fn compile(&self, source: &str, policy: PolicyKind) -> Result<Script, CompileProblem> {
+    ///
+    /// A script that gives a value `returns` does not allow, where the
+    /// compiled script itself says so (`"yes"` as a condition, an `if`
+    /// without `else`), is refused with the position of that value; values
+    /// known only when it runs are checked then.
+    pub fn compile(&self, source: &str, policy: PolicyKind, returns: Returns) -> Result<Script, CompileProblem> {
         let mut scope = Scope::new();
         for root in ROOTS {
             // Plain variables, not constants: the optimiser would fold constants.
@@ -190,6 +328,20 @@ impl Sandbox {
                 help,
             }
         })?;
+        if let Some((kind, pos)) = results(&ast).into_iter().find(|(k, _)| !returns.allows(*k)) {
+            return Err(CompileProblem {
+                line: pos.line().unwrap_or(1),
+                col: pos.position().unwrap_or(1),
+                message: format!("it gives {} here, but {}", kind.a_name(), returns.needs()),
+                help: Some(match returns {
+                    Returns::Bool => {
+                        "end it with a test such as `client.locations.len() > 1`, and give every `if` an `else`".into()
+                    }
+                    Returns::Locations => "e.g. `client.last_appointment` or `[\"A\", \"B\"]`".into(),
+                    Returns::Text => "e.g. `\"push\"` or `message.text.to_upper()`".into(),
+                }),
+            });
+        }
         let mut reads: Vec<(usize, Vec<Fact>)> = Vec::new();
         for r in property_reads(source) {
             let root = ROOTS
@@ -522,14 +674,18 @@ mod tests {
     fn typos_fail_at_compile_time_with_a_position() {
         let sb = Sandbox::new(Limits::DEFAULT);
         let e = sb
-            .compile("client.locatons.len() >= 2", PolicyKind::Inbound)
+            .compile("client.locatons.len() >= 2", PolicyKind::Inbound, Returns::Bool)
             .unwrap_err();
         assert_eq!((e.line, e.col), (1, 1));
         assert_eq!(e.message, "unknown property `client.locatons`");
         assert_eq!(e.help.as_deref(), Some("did you mean `client.locations`?"));
-        let e = sb.compile("x && clent.guest_app", PolicyKind::Inbound).unwrap_err();
+        let e = sb
+            .compile("x && clent.guest_app", PolicyKind::Inbound, Returns::Bool)
+            .unwrap_err();
         assert!(e.message.contains("undefined variable"), "{e:?}");
-        let e = sb.compile("recipient.logged_in", PolicyKind::Inbound).unwrap_err();
+        let e = sb
+            .compile("recipient.logged_in", PolicyKind::Inbound, Returns::Bool)
+            .unwrap_err();
         assert!(e.message.contains("cannot be read by inbound rules"), "{e:?}");
     }
 
@@ -541,8 +697,63 @@ mod tests {
     }
 
     #[test]
+    fn what_a_script_gives_is_checked_at_load_where_the_script_says_it() {
+        let sb = Sandbox::new(Limits::DEFAULT);
+        let gives = |src: &str, returns: Returns| {
+            sb.compile(src, PolicyKind::Inbound, returns)
+                .map(|_| ())
+                .map_err(|e| (e.message, e.line, e.col))
+        };
+        let refused = |src: &str, returns: Returns| gives(src, returns).unwrap_err();
+        // Literals, and every branch of an `if`, are known at load.
+        assert_eq!(
+            refused("\"yes\"", Returns::Bool).0,
+            "it gives a string here, but a condition must give `true` or `false`"
+        );
+        assert_eq!(
+            refused("if client.global { true } else { \"no\" }", Returns::Bool),
+            (
+                "it gives a string here, but a condition must give `true` or `false`".into(),
+                1,
+                34
+            )
+        );
+        assert_eq!(
+            refused("if client.global {\n  true\n}", Returns::Bool),
+            (
+                "it gives nothing (`()`) here, but a condition must give `true` or `false`".into(),
+                1,
+                1
+            )
+        );
+        assert!(refused("", Returns::Bool).0.contains("nothing (`()`)"));
+        assert!(refused("let x = client.global;", Returns::Bool).0.contains("nothing"));
+        assert!(
+            refused("switch client.account { \"a\" => true, _ => 0 }", Returns::Bool)
+                .0
+                .contains("a number")
+        );
+        assert!(refused("[1]", Returns::Text).0.contains("a list"));
+        assert!(refused("7", Returns::Locations).0.contains("a number"));
+        // What only running tells is checked when it runs.
+        for ok in [
+            "client.global",
+            "client.locations.len() > 1 && !client.guest_app",
+            "let x = client.global; x",
+            "if client.global { true } else { client.guest_app }",
+            "switch client.account { \"a\" => true, _ => false }",
+        ] {
+            assert_eq!(gives(ok, Returns::Bool), Ok(()), "{ok}");
+        }
+        for ok in ["\"A\"", "[\"A\", \"B\"]", "()", "client.locations"] {
+            assert_eq!(gives(ok, Returns::Locations), Ok(()), "{ok}");
+        }
+        assert_eq!(gives("`${message.text}!`", Returns::Text), Ok(()));
+    }
+
+    #[test]
     fn eval_is_disabled() {
         let sb = Sandbox::new(Limits::DEFAULT);
-        assert!(sb.compile("eval(\"1\")", PolicyKind::Inbound).is_err());
+        assert!(sb.compile("eval(\"1\")", PolicyKind::Inbound, Returns::Bool).is_err());
     }
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::decision::{InboundDecision, OutboundDecision};
 use crate::diag::{Diagnostic, Pos};
 use crate::engine::EvalError;
 use crate::event::{Inbound, Outbound, Start};
@@ -120,6 +121,20 @@ pub struct Simulator<'r> {
     /// Whether reports describe each event in words (`what`); off when
     /// nobody reads them (`simulate --quiet`).
     pub describe: bool,
+    /// When set, every decision the rules make, explained, with the position
+    /// of its event: timeline scenarios count them for `coverage` and show
+    /// why a check failed. Off for `simulate`.
+    pub decisions: Option<Vec<(i64, Made)>>,
+}
+
+/// A decision the rules made during a replay (see [`Simulator::decisions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Made {
+    /// Where a client's message lands and who receives it live; also the
+    /// delivery policy applied for a failed SMS's audio cue.
+    Inbound(InboundDecision),
+    /// The channel and text of a staff message, or of a failed push sent again.
+    Outbound(OutboundDecision),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -180,7 +195,37 @@ impl<'r> Simulator<'r> {
             unread_dirty: Vec::new(),
             usage: HashMap::new(),
             describe: true,
+            decisions: None,
         })
+    }
+
+    /// The inbound rules' decision, kept (explained) when decisions are kept.
+    fn decide_inbound(&mut self, seq: i64, ev: &Inbound) -> Result<InboundDecision, EvalError> {
+        let Some(kept) = &mut self.decisions else {
+            return self.rules.route_inbound(&self.world, ev);
+        };
+        let d = self.rules.explain_inbound(&self.world, ev)?;
+        kept.push((seq, Made::Inbound(d.clone())));
+        Ok(d)
+    }
+
+    /// The outbound rules' decision (skipping the channels `tried`), kept
+    /// when decisions are kept.
+    fn decide_outbound(
+        &mut self,
+        seq: i64,
+        ev: &Outbound,
+        tried: &[Channel],
+    ) -> Result<Option<OutboundDecision>, EvalError> {
+        let d = match (&self.decisions, tried) {
+            (Some(_), []) => Some(self.rules.explain_outbound(&self.world, ev)?),
+            (None, []) => Some(self.rules.route_outbound(&self.world, ev)?),
+            (_, tried) => self.rules.route_outbound_fallback(&self.world, ev, tried)?,
+        };
+        if let (Some(kept), Some(d)) = (&mut self.decisions, &d) {
+            kept.push((seq, Made::Outbound(d.clone())));
+        }
+        Ok(d)
     }
 
     fn input(&self, ev: &Event, message: String, help: Option<String>) -> SimError {
@@ -520,7 +565,7 @@ impl<'r> Simulator<'r> {
                 location: None,
             },
         };
-        let decision = self.rules.route_inbound(&self.world, &Inbound { client, start })?;
+        let decision = self.decide_inbound(seq, &Inbound { client, start })?;
         let mut lands = String::new();
         for (i, l) in decision.lands_at.iter().enumerate() {
             if i > 0 {
@@ -614,7 +659,9 @@ impl<'r> Simulator<'r> {
             sender,
             text: text.to_owned(),
         };
-        let d = self.rules.route_outbound(&self.world, &out)?;
+        let d = self
+            .decide_outbound(seq, &out, &[])?
+            .expect("a first-match policy ends with a catch-all rule");
         if d.channel == Channel::None {
             r.channel = Some("none");
             r.notices.push(d.ghost_text(self.rules).to_owned());
@@ -721,9 +768,7 @@ impl<'r> Simulator<'r> {
                 sender,
                 text: md.typed.clone(),
             };
-            let next = self
-                .rules
-                .route_outbound_fallback(&self.world, &out, &[Channel::Push])?;
+            let next = self.decide_outbound(r.seq, &out, &[Channel::Push])?;
             match next {
                 Some(d) if d.channel != Channel::None => {
                     let photos = md.attachments != "[]";
@@ -759,8 +804,8 @@ impl<'r> Simulator<'r> {
             if matches!(m.channel.as_str(), "sms" | "mms") {
                 // Everyone who receives this conversation live hears the cue.
                 let conv = self.convs[client as usize].expect("the conversation is known");
-                let d = self.rules.route_inbound(
-                    &self.world,
+                let d = self.decide_inbound(
+                    r.seq,
                     &Inbound {
                         client,
                         start: conv.start,

@@ -298,10 +298,28 @@ impl World {
 // ---------------------------------------------------------------------------
 // Loading
 
+/// One entry of a list as written. An entry whose fields could not be read
+/// (`fields` is `None`, and the problem is recorded) still defines its id,
+/// so the locations, accounts and duplicates that name it are checked as if
+/// it were whole: one mistake in an entry is one error.
 struct Raw<T> {
     pos: Pos,
     id: Str,
-    fields: T,
+    fields: Option<T>,
+}
+
+/// The entry being read: its subject for messages, and its valid keys.
+struct Entry<'a> {
+    subject: String,
+    keys: &'a [&'a str],
+}
+
+impl Entry<'_> {
+    /// Whether `key` is missing from `m` because an unknown key, already
+    /// reported with `did you mean`, was meant to be it.
+    fn misspelt(&self, m: &MarkedMappingNode, key: &str) -> bool {
+        yaml::misspelt(m, key, self.keys).is_some()
+    }
 }
 
 struct RawAccount {
@@ -414,6 +432,9 @@ struct NameRef {
 struct ClientRefs {
     entry: At,
     id: At,
+    /// Whether the entry's fields were read; when not, its problem is
+    /// reported and nothing else about it is checked.
+    read: bool,
     account: NameRef,
     locations: SmallVec<[NameRef; 2]>,
     last_appointment_at: Option<NameRef>,
@@ -461,14 +482,44 @@ impl ClientEntries {
     }
 
     fn push(&mut self, item: &Node) {
-        let Some(Raw { pos, id, fields: f }) =
+        let Some(Raw { pos, id, fields }) =
             read_entry(&mut self.doc, item, "clients", "client", CLIENT_KEYS, read_client)
         else {
+            return;
+        };
+        // A client whose fields could not be read keeps its id (for the
+        // duplicate check) and names nothing, so nothing else is reported.
+        let Some(f) = fields else {
+            self.refs.push(ClientRefs {
+                entry: pos.into(),
+                id: id.pos.into(),
+                read: false,
+                account: NameRef {
+                    name: u32::MAX,
+                    at: pos.into(),
+                },
+                locations: SmallVec::new(),
+                last_appointment_at: None,
+            });
+            self.clients.push(Client {
+                id: id.value.into(),
+                name: CompactString::default(),
+                account: 0,
+                locations: LocSet::new(),
+                last_appointment: None,
+                phone: None,
+                sms_opt_in: false,
+                email: None,
+                email_opt_in: false,
+                guest_app: false,
+                contact: Contact::default(),
+            });
             return;
         };
         let refs = ClientRefs {
             entry: pos.into(),
             id: id.pos.into(),
+            read: true,
             account: self.intern(&f.account),
             locations: f.locations.iter().map(|l| self.intern(l)).collect(),
             last_appointment_at: f.last_appointment_at.as_ref().map(|l| self.intern(l)),
@@ -534,51 +585,43 @@ fn permute<A, B>(a: &mut [A], b: &mut [B], mut order: Vec<u32>) {
     }
 }
 
-fn read_client(doc: &mut Doc, m: &MarkedMappingNode, subj: &str) -> Option<RawClient> {
+fn read_client(doc: &mut Doc, m: &MarkedMappingNode, e: &Entry) -> Option<RawClient> {
     Some(RawClient {
-        name: req_string(doc, m, "name", subj)?,
-        account: req_str(doc, m, "account", subj)?,
-        locations: req_strings(doc, m, "locations", subj)?,
-        last_appointment_at: opt_str(doc, m, "last_appointment_at", subj),
-        phone: opt_str(doc, m, "phone", subj).map(|s| s.value),
-        sms_opt_in: opt_bool(doc, m, "sms_opt_in", subj),
-        email: opt_str(doc, m, "email", subj).map(|s| s.value),
-        email_opt_in: opt_bool(doc, m, "email_opt_in", subj),
-        guest_app: opt_bool(doc, m, "guest_app", subj),
+        name: req_string(doc, m, "name", e)?,
+        account: req_str(doc, m, "account", e)?,
+        locations: req_strings(doc, m, "locations", e)?,
+        last_appointment_at: opt_str(doc, m, "last_appointment_at", e),
+        phone: opt_str(doc, m, "phone", e).map(|s| s.value),
+        sms_opt_in: opt_bool(doc, m, "sms_opt_in", e),
+        email: opt_str(doc, m, "email", e).map(|s| s.value),
+        email_opt_in: opt_bool(doc, m, "email_opt_in", e),
+        guest_app: opt_bool(doc, m, "guest_app", e),
     })
 }
 
 fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Option<World> {
     let top = doc.mapping(node, "a world", None)?;
     doc.check_keys(top, TOP_KEYS, "a world", None);
-    let accounts = read_list(doc, top, "accounts", "account", ACCOUNT_KEYS, true, |doc, m, subj| {
+    let accounts = read_list(doc, top, "accounts", "account", ACCOUNT_KEYS, true, |doc, m, e| {
         Some(RawAccount {
-            name: req_string(doc, m, "name", subj)?,
-            parent: opt_str(doc, m, "parent", subj),
-            country: opt_str(doc, m, "country", subj),
+            name: req_string(doc, m, "name", e)?,
+            parent: opt_str(doc, m, "parent", e),
+            country: opt_str(doc, m, "country", e),
         })
     });
-    let locations = read_list(
-        doc,
-        top,
-        "locations",
-        "location",
-        LOCATION_KEYS,
-        true,
-        |doc, m, subj| {
-            Some(RawLocation {
-                name: req_string(doc, m, "name", subj)?,
-                account: req_str(doc, m, "account", subj)?,
-            })
-        },
-    );
-    let staff = read_list(doc, top, "staff", "staff member", STAFF_KEYS, false, |doc, m, subj| {
+    let locations = read_list(doc, top, "locations", "location", LOCATION_KEYS, true, |doc, m, e| {
+        Some(RawLocation {
+            name: req_string(doc, m, "name", e)?,
+            account: req_str(doc, m, "account", e)?,
+        })
+    });
+    let staff = read_list(doc, top, "staff", "staff member", STAFF_KEYS, false, |doc, m, e| {
         Some(RawStaff {
-            name: req_string(doc, m, "name", subj)?,
-            locations: req_strings(doc, m, "locations", subj)?,
-            logged_in_at: opt_str(doc, m, "logged_in_at", subj),
+            name: req_string(doc, m, "name", e)?,
+            locations: req_strings(doc, m, "locations", e)?,
+            logged_in_at: opt_str(doc, m, "logged_in_at", e),
             access: yaml::get(m, "communicator_access")
-                .and_then(|n| doc.strings(n, "`communicator_access`", Some(subj))),
+                .and_then(|n| doc.strings(n, "`communicator_access`", Some(e.subject.as_str()))),
         })
     });
     let mut clients = streamed.unwrap_or_else(|| ClientEntries::new(&doc.source));
@@ -599,13 +642,17 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
     let mut parents = Vec::with_capacity(accounts.len());
     for a in &accounts {
         let subj = format!("account `{}`", a.id.value);
+        let Some(fields) = &a.fields else {
+            parents.push(None);
+            continue;
+        };
         parents.push(
-            a.fields
+            fields
                 .parent
                 .as_ref()
                 .and_then(|p| resolve(doc, &account_ix, p, "account", &subj)),
         );
-        if let Some(c) = &a.fields.country {
+        if let Some(c) = &fields.country {
             if contact::parse_country(&c.value).is_none() {
                 doc.error(
                     c.pos,
@@ -659,7 +706,17 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
     let mut built_staff = Vec::with_capacity(staff.len());
     for s in &staff {
         let subj = format!("staff member `{}`", s.id.value);
-        let f = &s.fields;
+        let Some(f) = &s.fields else {
+            // Its problem is reported; its id still counts.
+            built_staff.push(Staff {
+                id: s.id.value.clone(),
+                name: String::new(),
+                locations: LocSet::new(),
+                logged_in_at: None,
+                access: LocSet::new(),
+            });
+            continue;
+        };
         let locations = locs(doc, &f.locations, &subj);
         if f.locations.is_empty() {
             doc.error(
@@ -708,7 +765,7 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
         names,
         ..
     } = clients;
-    for (c, r) in built_clients.iter_mut().zip(&refs) {
+    for (c, r) in built_clients.iter_mut().zip(&refs).filter(|(_, r)| r.read) {
         let subj = format!("client `{}`", c.id);
         let name = |n: &NameRef| names[n.name as usize].as_str();
         c.account = resolve_at(doc, &account_ix, name(&r.account), r.account.at.pos(), "account", &subj).unwrap_or(0);
@@ -754,10 +811,18 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
         .iter()
         .map(|l| {
             let subj = format!("location `{}`", l.id.value);
-            Location {
-                id: l.id.value.clone(),
-                name: l.fields.name.clone(),
-                account: resolve(doc, &account_ix, &l.fields.account, "account", &subj).unwrap_or(0),
+            match &l.fields {
+                Some(f) => Location {
+                    id: l.id.value.clone(),
+                    name: f.name.clone(),
+                    account: resolve(doc, &account_ix, &f.account, "account", &subj).unwrap_or(0),
+                },
+                // Its problem is reported; its id still counts.
+                None => Location {
+                    id: l.id.value.clone(),
+                    name: String::new(),
+                    account: 0,
+                },
             }
         })
         .collect();
@@ -771,7 +836,7 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
         .enumerate()
         .map(|(i, a)| Account {
             id: a.id.value,
-            name: a.fields.name,
+            name: a.fields.map(|f| f.name).unwrap_or_default(),
             parent: parents[i],
             country: countries[i].as_ref().to_owned(),
             global: global[i],
@@ -837,8 +902,8 @@ fn effective_country(
         let Some(a) = cur else { break };
         if let Some(c) = accounts[a]
             .fields
-            .country
             .as_ref()
+            .and_then(|f| f.country.as_ref())
             .and_then(|c| contact::parse_country(&c.value))
         {
             return c;
@@ -857,7 +922,7 @@ fn read_list<T>(
     what: &str,
     keys: &[&str],
     required: bool,
-    mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &str) -> Option<T>,
+    mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &Entry) -> Option<T>,
 ) -> Vec<Raw<T>> {
     let Some(seq) = list_items(doc, top, key, what, required) else {
         return Vec::new();
@@ -902,11 +967,14 @@ fn read_entry<T>(
     key: &str,
     what: &str,
     keys: &[&str],
-    mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &str) -> Option<T>,
+    mut read: impl FnMut(&mut Doc, &MarkedMappingNode, &Entry) -> Option<T>,
 ) -> Option<Raw<T>> {
     let m = doc.mapping(item, &format!("each entry of `{key}`"), None)?;
     let pos = Pos::of(m.span());
-    let Some(id) = yaml::get(m, "id").and_then(|n| doc.string(n, "`id`", None)) else {
+    // A misspelt `id` (reported below as an unknown key) still names the
+    // entry, so what refers to it is not reported too.
+    let id = yaml::get(m, "id").or_else(|| yaml::misspelt(m, "id", keys));
+    let Some(id) = id.and_then(|n| doc.string(n, "`id`", None)) else {
         doc.error(
             pos,
             None,
@@ -915,14 +983,17 @@ fn read_entry<T>(
         );
         return None;
     };
-    let subject = format!("{what} `{}`", id.value);
+    let entry = Entry {
+        subject: format!("{what} `{}`", id.value),
+        keys,
+    };
     doc.check_keys(
         m,
         keys,
         &format!("{} {what}", if what.starts_with('a') { "an" } else { "a" }),
-        Some(&subject),
+        Some(&entry.subject),
     );
-    let fields = read(doc, m, &subject)?;
+    let fields = read(doc, m, &entry);
     Some(Raw { pos, id, fields })
 }
 
@@ -980,46 +1051,55 @@ fn resolve_at<T: Copy>(
     }
 }
 
-fn req_str(doc: &mut Doc, m: &MarkedMappingNode, key: &str, subj: &str) -> Option<Str> {
+fn req_str(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> Option<Str> {
     match yaml::get(m, key) {
-        Some(n) => doc.string(n, &format!("`{key}`"), Some(subj)),
+        Some(n) => doc.string(n, &format!("`{key}`"), Some(e.subject.as_str())),
         None => {
-            doc.error(Pos::of(m.span()), Some(subj), format!("`{key}` is missing"), None);
+            if !e.misspelt(m, key) {
+                doc.error(
+                    Pos::of(m.span()),
+                    Some(e.subject.as_str()),
+                    format!("`{key}` is missing"),
+                    None,
+                );
+            }
             None
         }
     }
 }
 
-fn req_string(doc: &mut Doc, m: &MarkedMappingNode, key: &str, subj: &str) -> Option<String> {
-    req_str(doc, m, key, subj).map(|s| s.value)
+fn req_string(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> Option<String> {
+    req_str(doc, m, key, e).map(|s| s.value)
 }
 
-fn req_strings(doc: &mut Doc, m: &MarkedMappingNode, key: &str, subj: &str) -> Option<Vec<Str>> {
+fn req_strings(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> Option<Vec<Str>> {
     match yaml::get(m, key) {
-        Some(n) => doc.strings(n, &format!("`{key}`"), Some(subj)),
+        Some(n) => doc.strings(n, &format!("`{key}`"), Some(e.subject.as_str())),
         None => {
-            doc.error(
-                Pos::of(m.span()),
-                Some(subj),
-                format!("`{key}` is missing"),
-                Some(format!("list at least one location, e.g. `{key}: [A]`")),
-            );
+            if !e.misspelt(m, key) {
+                doc.error(
+                    Pos::of(m.span()),
+                    Some(e.subject.as_str()),
+                    format!("`{key}` is missing"),
+                    Some(format!("list at least one location, e.g. `{key}: [A]`")),
+                );
+            }
             None
         }
     }
 }
 
-fn opt_str(doc: &mut Doc, m: &MarkedMappingNode, key: &str, subj: &str) -> Option<Str> {
+fn opt_str(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> Option<Str> {
     let n = yaml::get(m, key)?;
     match n {
         Node::Scalar(s) if s.as_str().is_empty() || s.as_str() == "null" || s.as_str() == "~" => None,
-        _ => doc.string(n, &format!("`{key}`"), Some(subj)),
+        _ => doc.string(n, &format!("`{key}`"), Some(e.subject.as_str())),
     }
 }
 
-fn opt_bool(doc: &mut Doc, m: &MarkedMappingNode, key: &str, subj: &str) -> bool {
+fn opt_bool(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> bool {
     yaml::get(m, key)
-        .and_then(|n| doc.boolean(n, &format!("`{key}`"), Some(subj)))
+        .and_then(|n| doc.boolean(n, &format!("`{key}`"), Some(e.subject.as_str())))
         .unwrap_or(false)
 }
 
@@ -1138,6 +1218,38 @@ clients:
             "a client needs at least one location",
         ] {
             assert!(streamed.contains(expected), "missing {expected:?} in:\n{streamed}");
+        }
+    }
+
+    #[test]
+    fn one_mistyped_key_in_an_entry_is_one_error_not_eleven() {
+        // The entry keeps its id: the staff and clients at `A` are not
+        // reported, nor is `account` as missing.
+        let text = "
+accounts: [{id: g, name: Glow}]
+locations:
+  - {id: A, name: Downtown, acount: g}
+staff:
+  - {id: sam, name: Sam, locations: [A], logged_in_at: A}
+  - {id: rita, name: Rita, locations: [A]}
+clients:
+  - {id: cleo, name: Cleo, account: g, locations: [A], last_appointment_at: A}
+  - {id: gwen, name: Gwen, account: g, locations: [A]}
+  - {id: otto, name: Otto, acount: g, locations: [A]}
+  - {id: otto, name: Otto Twin, account: g, locations: [A]}
+";
+        let (streamed, tree) = both_ways(text);
+        for err in [streamed.unwrap_err(), tree.unwrap_err()] {
+            let messages: Vec<&str> = err.0.iter().map(|d| d.message.as_str()).collect();
+            assert_eq!(
+                messages,
+                [
+                    "unknown key `acount` in a location",
+                    "unknown key `acount` in a client",
+                    "duplicate id `otto`"
+                ],
+                "{err}"
+            );
         }
     }
 

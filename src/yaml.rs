@@ -243,6 +243,20 @@ pub fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
     map.keys().find(|k| k.as_str() == key).map(|k| Pos::of(k.span()))
 }
 
+/// The value of a key of `map` that was meant to be `key`: a key not in
+/// `allowed` whose closest valid key is `key`. [`Doc::check_keys`] reports
+/// that key with `did you mean`, so a missing `key` is not reported again
+/// (one mistake, one error), and an entry may still be known by its
+/// misspelt `id`.
+pub fn misspelt<'a>(map: &'a MarkedMappingNode, key: &str, allowed: &[&str]) -> Option<&'a Node> {
+    map.iter()
+        .find(|(k, _)| {
+            !allowed.contains(&k.as_str())
+                && crate::diag::did_you_mean(k.as_str(), allowed.iter().copied()) == Some(key)
+        })
+        .map(|(_, v)| v)
+}
+
 pub fn str_of(s: &MarkedScalarNode) -> Str {
     Str {
         value: s.as_str().to_owned(),

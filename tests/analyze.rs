@@ -561,3 +561,78 @@ fn every_event_of_generated_worlds_is_decided_as_its_class_row_says() {
         );
     }
 }
+
+/// The shipped inbound rules with `rule` (a YAML list entry) put first.
+fn with_first_rule(rule: &str) -> RuleSet {
+    altered(|t| t.replacen("rules:\n", &format!("rules:\n{rule}"), 1))
+}
+
+#[test]
+fn a_condition_script_that_gives_a_string_is_a_load_error_not_a_rule_that_never_holds() {
+    let read = |f: &str| std::fs::read_to_string(format!("rules/{f}")).unwrap();
+    let inbound = read("inbound.yaml").replacen(
+        "rules:\n",
+        "rules:\n  - id: scripted\n    description: answers in words\n    when:\n      rhai: 'if client.global { \"yes\" } else { \"no\" }'\n    lands_at: client.locations\n",
+        1,
+    );
+    let err = RuleSet::parse(
+        Source::new("altered/inbound.yaml", inbound),
+        Source::new("altered/delivery.yaml", read("delivery.yaml")),
+        Source::new("altered/outbound.yaml", read("outbound.yaml")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "rule `scripted`: in the Rhai script: it gives a string here, but a condition must give `true` or `false`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_script_that_fails_is_reported_as_failing_not_as_a_condition_never_met() {
+    // Only running it tells that the script gives a string: it loads, and
+    // fails on every input. The analysis must say it fails (gaps), and call
+    // neither it nor the rules after it (which it kept from being tried)
+    // shadowed, nor the grants (never tried either).
+    let rules = with_first_rule(
+        "  - id: scripted\n    description: answers in words\n    when:\n      rhai: 'let answer = if client.global { \"yes\" } else { \"no\" }; answer'\n    lands_at: client.locations\n",
+    );
+    let a = analysis::analyze(&rules, &Classes::for_rules(&[&rules]));
+    assert_eq!(a.shadowed, vec![], "nothing is known to be shadowed");
+    assert!(!a.gaps.is_empty());
+    for g in a.gaps.iter().filter(|g| g.policy == "inbound") {
+        assert!(
+            g.reason.starts_with("rule `scripted` fails: the script gave a string"),
+            "{}",
+            g.reason
+        );
+    }
+    assert!(!a.clean(), "a failing rule still fails the analysis");
+}
+
+#[test]
+fn a_rule_whose_script_fails_where_it_is_tried_is_said_to_fail_not_never_to_hold() {
+    // A rule that takes every input comes first, so the failing rule never
+    // decides; where it is tried after it, its script fails.
+    let rules = with_first_rule(
+        "  - id: takes-everything\n    description: every input\n    when: {conversation.started_by: {one_of: [client, staff]}}\n    lands_at: client.locations\n  - id: scripted\n    description: answers in words\n    when:\n      rhai: 'let answer = \"yes\"; answer'\n    lands_at: client.locations\n",
+    );
+    let a = analysis::analyze(&rules, &Classes::for_rules(&[&rules]));
+    assert_eq!(a.gaps, vec![]);
+    let scripted = a
+        .shadowed
+        .iter()
+        .find(|s| s.rule == "scripted")
+        .expect("the failing rule never decides");
+    assert_eq!(scripted.by, ["takes-everything"]);
+    assert!(
+        scripted
+            .reason
+            .starts_with("`scripted` never decides: every input reaches `takes-everything` first, and where `scripted` is tried it fails: the script gave a string"),
+        "{}",
+        scripted.reason
+    );
+    assert!(!scripted.reason.contains("never be met"), "{}", scripted.reason);
+}

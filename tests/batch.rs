@@ -2,7 +2,7 @@
 //! streaming input larger than anything held in memory at once.
 
 use std::io::{self, Read};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use commroute::batch::{self, Options};
 

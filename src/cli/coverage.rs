@@ -80,7 +80,7 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
             }
             text.push_str(&json_line(
                 "summary",
-                &serde_json::json!({"cases": c.cases, "covered": c.covered, "total": c.total, "percent": c.percent(), "rules": from.json()}),
+                &serde_json::json!({"cases": c.cases, "decisions": c.decisions, "covered": c.covered, "total": c.total, "percent": c.percent(), "rules": from.json()}),
             ));
         }
         Format::Table => {
@@ -91,8 +91,8 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
                     ("gate", n) => format!("refused {n} staff"),
                     (_, 0) => "NOT REACHED".to_string(),
                     ("grant", n) => format!("admitted {n} staff"),
-                    (_, 1) => "decided 1 case".to_string(),
-                    (_, n) => format!("decided {n} cases"),
+                    (_, 1) => "decided once".to_string(),
+                    (_, n) => format!("decided {n} times"),
                 };
                 t.add_row(vec![r.policy.to_string(), shown(&r.rule), r.kind.to_string(), reached]);
             }
@@ -102,11 +102,12 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
                 text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
             }
             text.push_str(&format!(
-                "{:.1}% of rules and grants reached ({} of {}) by {} cases\n",
+                "{:.1}% of rules and grants reached ({} of {}) by {} cases and {} timeline decisions\n",
                 c.percent(),
                 c.covered,
                 c.total,
-                c.cases
+                c.cases,
+                c.decisions
             ));
         }
     }

@@ -12,13 +12,13 @@ use serde::Serialize;
 
 use crate::diag::{one_of, Pos};
 use crate::policy::RuleSet;
-use crate::simulate::{self, Batching, EventReport, Simulator};
+use crate::simulate::{self, Batching, EventReport, Made, Simulator};
 use crate::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
-use crate::timeline::{self, Event};
+use crate::timeline::{self, Event, What};
 use crate::world::World;
 use crate::yaml::{self, Doc};
 
-use super::{Actual, CaseReport, Mismatch};
+use super::{client_ref, loc_ref, staff_ref, Actual, CaseReport, Mismatch};
 
 /// The events of a timeline scenario and what must come out.
 #[derive(Debug, Clone)]
@@ -79,6 +79,10 @@ pub struct TimelineOutcome {
     pub conversations: Vec<ConversationView>,
     pub usage_by_account: Vec<UsageRow>,
     pub usage_by_location: Vec<UsageRow>,
+    /// Every decision the rules made, explained, with its event's position
+    /// (for `coverage`, and for why a check failed).
+    #[serde(skip)]
+    pub decisions: Vec<(i64, Made)>,
 }
 
 const CHECK_KEYS: &[&str] = &[
@@ -102,7 +106,9 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
             continue;
         };
         let pos = Pos::of(m.span());
-        let Some(name) = yaml::get(m, "name").and_then(|n| doc.string(n, "`name`", None)) else {
+        // A misspelt `name` (reported below as an unknown key) still names the check.
+        let name = yaml::get(m, "name").or_else(|| yaml::misspelt(m, "name", CHECK_KEYS));
+        let Some(name) = name.and_then(|n| doc.string(n, "`name`", None)) else {
             doc.error(
                 pos,
                 None,
@@ -118,14 +124,14 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         let mut subjects = Vec::new();
         if let Some(e) = get(doc, "event") {
             if !events.iter().any(|ev| ev.id == e.value) {
-                doc.error(e.pos, subj, format!("no event has the id `{}`", e.value), None);
+                let help = crate::diag::did_you_mean(&e.value, events.iter().map(|ev| ev.id.as_str()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                doc.error(e.pos, subj, format!("no event has the id `{}`", e.value), help);
             }
             subjects.push(Subject::Event(e.value));
         }
         if let Some(l) = get(doc, "conversations") {
-            if world.location(&l.value).is_none() {
-                doc.error(l.pos, subj, format!("unknown location `{}`", l.value), None);
-            }
+            loc_ref(doc, world, &l, subj);
             let in_store = yaml::get(m, "in_store")
                 .and_then(|n| doc.boolean(n, "`in_store`", subj))
                 .unwrap_or(false);
@@ -135,13 +141,18 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
             });
         }
         if let Some(c) = get(doc, "conversation") {
-            if world.client(&c.value).is_none() {
-                doc.error(c.pos, subj, format!("unknown client `{}`", c.value), None);
-            }
+            client_ref(doc, world, &c, subj);
             subjects.push(Subject::Conversation(c.value));
         }
         if yaml::get(m, "usage").is_some() {
             subjects.push(Subject::Usage);
+        }
+        // A misspelt subject is reported once, as an unknown key.
+        let misspelt = ["event", "conversations", "conversation", "usage"]
+            .iter()
+            .any(|k| yaml::misspelt(m, k, CHECK_KEYS).is_some());
+        if subjects.is_empty() && misspelt {
+            continue;
         }
         if subjects.len() != 1 {
             doc.error(
@@ -154,6 +165,9 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         }
         let subject = subjects.pop().expect("one subject");
         let Some(e) = yaml::get(m, "expect") else {
+            if yaml::misspelt(m, "expect", CHECK_KEYS).is_some() {
+                continue;
+            }
             doc.error(
                 pos,
                 subj,
@@ -168,6 +182,7 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         doc.check_keys(em, subject.keys(), "the `expect` of this check", subj);
         let mut expect = Vec::new();
         for (k, v) in em.iter() {
+            check_ids(doc, world, &subject, k.as_str(), v, subj);
             let value = match v {
                 Node::Sequence(s) => {
                     let items: Vec<String> = s.iter().map(timeline_scalar).collect();
@@ -194,6 +209,54 @@ pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) 
         });
     }
     out
+}
+
+/// Checks the ids an expected value names against the world: locations,
+/// staff and clients, and the `id: count` entries of `unread`.
+fn check_ids(doc: &mut Doc, world: &World, subject: &Subject, key: &str, value: &Node, subj: Option<&str>) {
+    #[derive(Clone, Copy)]
+    enum Id {
+        Location,
+        Staff,
+        Client,
+    }
+    let kind = match (subject, key) {
+        (Subject::Event(_), "lands_at" | "sent_from") => Id::Location,
+        (Subject::Event(_) | Subject::Conversation(_), "live" | "audio_cue") => Id::Staff,
+        (Subject::Conversations { .. }, "clients" | "unread") => Id::Client,
+        (Subject::Conversation(_), "unread") => Id::Location,
+        _ => return,
+    };
+    let items: Vec<&Node> = match value {
+        Node::Sequence(s) => s.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        let Node::Scalar(s) = item else { continue };
+        let mut id = yaml::str_of(s);
+        if key == "unread" {
+            // `cleo: 1`: the id is what comes before the count.
+            match id.value.split_once(':') {
+                Some((name, _)) => id.value = name.trim_end().to_owned(),
+                None => continue,
+            }
+        }
+        // `-`: the event was sent from nowhere, which is a value, not an id.
+        if key == "sent_from" && id.value == "-" {
+            continue;
+        }
+        match kind {
+            Id::Location => {
+                loc_ref(doc, world, &id, subj);
+            }
+            Id::Staff => {
+                staff_ref(doc, world, &id, subj);
+            }
+            Id::Client => {
+                client_ref(doc, world, &id, subj);
+            }
+        }
+    }
 }
 
 fn timeline_scalar(n: &Node) -> String {
@@ -229,6 +292,7 @@ pub fn run(
         Ok(s) => s,
         Err(e) => return (vec![broken("replay", e.to_string())], None),
     };
+    sim.decisions = Some(Vec::new());
     let mut events: Vec<EventReport> = Vec::new();
     let replayed = simulate::replay(
         &mut sim,
@@ -253,17 +317,31 @@ pub fn run(
             conversations,
             usage_by_account: store.usage(UsageBy::Account, None)?,
             usage_by_location: store.usage(UsageBy::Location, None)?,
+            decisions: Vec::new(),
         })
     })();
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
+    outcome.decisions = sim.decisions.take().unwrap_or_default();
+    let why = Why {
+        rules,
+        world: &sim.world,
+        events: &spec.events,
+        decisions: &outcome.decisions,
     };
     let reports = spec
         .checks
         .iter()
         .filter(|c| filter.is_none_or(|f| c.name.contains(f) || path.to_string_lossy().contains(f)))
-        .map(|c| run_check(c, store, &outcome))
+        .map(|c| {
+            let mut report = run_check(c, store, &outcome);
+            if !report.passed {
+                report.why = why.of(&c.subject);
+            }
+            report
+        })
         .collect();
     (reports, Some(outcome))
 }
@@ -275,6 +353,71 @@ fn broken(name: &str, error: String) -> CaseReport {
         passed: false,
         mismatches: Vec::new(),
         actual: Actual::Error { error },
+        why: Vec::new(),
+    }
+}
+
+/// Why a check came out as it did: the trace of every decision the rules
+/// made for what it reads, in the words a failing case uses.
+struct Why<'a> {
+    rules: &'a RuleSet,
+    world: &'a World,
+    events: &'a [Event],
+    decisions: &'a [(i64, Made)],
+}
+
+impl Why<'_> {
+    fn of(&self, subject: &Subject) -> Vec<String> {
+        // Positions are 1-based, in timeline order.
+        let seqs: Vec<i64> = match subject {
+            Subject::Event(id) => self
+                .events
+                .iter()
+                .position(|e| &e.id == id)
+                .map(|i| i as i64 + 1)
+                .into_iter()
+                .collect(),
+            Subject::Conversation(client) => {
+                let Some(c) = self.world.client(client) else {
+                    return Vec::new();
+                };
+                let mut sent = Vec::new();
+                let mut seqs = Vec::new();
+                for (i, e) in self.events.iter().enumerate() {
+                    let about = match &e.what {
+                        What::ClientMessage { client, .. } => *client == c,
+                        What::StaffMessage { client, .. } => {
+                            if *client == c {
+                                sent.push(e.id.as_str());
+                            }
+                            *client == c
+                        }
+                        What::Delivery { message, .. } => sent.contains(&message.as_str()),
+                        _ => false,
+                    };
+                    if about {
+                        seqs.push(i as i64 + 1);
+                    }
+                }
+                seqs
+            }
+            // Lists and usage add up the whole timeline: the snapshot shows it.
+            Subject::Conversations { .. } | Subject::Usage => return Vec::new(),
+        };
+        let prefix = matches!(subject, Subject::Conversation(_));
+        let mut out = Vec::new();
+        for (seq, made) in self.decisions.iter().filter(|(s, _)| seqs.contains(s)) {
+            let trace = match made {
+                Made::Inbound(d) => d.report(self.rules, self.world).trace,
+                Made::Outbound(d) => d.report(self.rules).trace,
+            };
+            let event = &self.events[*seq as usize - 1].id;
+            out.extend(trace.iter().map(|line| match prefix {
+                true => format!("{event}: {}", line.sentence()),
+                false => line.sentence(),
+            }));
+        }
+        out
     }
 }
 
@@ -359,6 +502,7 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
         passed: mismatches.is_empty(),
         mismatches,
         actual: Actual::Check(seen),
+        why: Vec::new(),
     }
 }
 
