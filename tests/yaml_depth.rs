@@ -65,19 +65,14 @@ fn text(rng: &mut Rng) -> String {
 fn plain_ok(s: &str, flow: bool) -> bool {
     let first = s.chars().next();
     let starts_ok = first.is_some_and(|c| !"-?:,[]{}#&*!|>'\"%@` ".contains(c));
-    starts_ok
-        && !s.ends_with([' ', ':'])
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.contains('\t')
-        // Inside `[...]`/`{...}`, libyaml (YAML 1.1) ends a plain scalar at
-        // any `:` as well.
-        && !(flow && s.contains(['[', ']', '{', '}', ',', ':']))
-        // yaml-rust2 refuses ` -` right before the `,`, `]` or `}` that ends
-        // a plain scalar in flow style ("plain scalar cannot start with '-'
-        // followed by ,[]{}"), which libyaml reads. That is the parser's own
-        // quirk, not the nesting count under test, so it is avoided here.
-        && !(flow && s.ends_with('-'))
+    let block_ok = !s.ends_with([' ', ':']) && !s.contains(": ") && !s.contains(" #") && !s.contains('\t');
+    // Inside `[...]`/`{...}`, libyaml (YAML 1.1) ends a plain scalar at any
+    // `:` as well. And yaml-rust2 refuses ` -` right before the `,`, `]` or
+    // `}` that ends a plain scalar in flow style ("plain scalar cannot start
+    // with '-' followed by ,[]{}"), which libyaml reads: that is the parser's
+    // own quirk, not the nesting count under test, so it is avoided here.
+    let flow_ok = !flow || !(s.contains(['[', ']', '{', '}', ',', ':']) || s.ends_with('-'));
+    starts_ok && block_ok && flow_ok
 }
 
 fn scalar(rng: &mut Rng) -> Node {
