@@ -161,11 +161,20 @@ fn ferr(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Checks an `at` time: RFC 3339 in UTC, to the second.
+/// How a time is written: RFC 3339 in UTC, to the second.
+const TIME_HELP: &str = "write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)";
+
+/// Checks an `at` time: `YYYY-MM-DDTHH:MM:SSZ`, in UTC, to the second, and
+/// a real date and time of day (jiff decides: `2026-02-30` and `2025-02-29`
+/// are refused, naming how many days the month has).
 pub fn check_time(at: &str) -> Result<(), FieldError> {
+    let err = |message: String| FieldError {
+        field: Some("at".into()),
+        message,
+        help: Some(TIME_HELP.into()),
+    };
     let b = at.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let num = |r: std::ops::Range<usize>| at[r].parse::<u32>().unwrap_or(99);
     let shape = b.len() == 20
         && digits(0..4)
         && b[4] == b'-'
@@ -179,26 +188,60 @@ pub fn check_time(at: &str) -> Result<(), FieldError> {
         && b[16] == b':'
         && digits(17..19)
         && b[19] == b'Z';
-    if shape
-        && (1..=12).contains(&num(5..7))
-        && (1..=31).contains(&num(8..10))
-        && num(11..13) < 24
-        && num(14..16) < 60
-        && num(17..19) < 60
-    {
-        Ok(())
-    } else {
-        Err(FieldError {
-            field: Some("at".into()),
-            message: format!("`{at}` is not a time in UTC"),
-            help: Some("write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)".into()),
-        })
+    if !shape {
+        return Err(err(format!("`{at}` is not a time in UTC")));
+    }
+    // Every part is ASCII digits of a fixed width: these parse.
+    let num = |r: std::ops::Range<usize>| at[r].parse::<i16>().expect("checked digits");
+    let (year, month, day) = (num(0..4), num(5..7) as i8, num(8..10) as i8);
+    if let Err(e) = check_date(year, month, day) {
+        return Err(err(format!("`{at}` is not a real date: {e}")));
+    }
+    let (hour, minute, second) = (num(11..13) as i8, num(14..16) as i8, num(17..19) as i8);
+    if jiff::civil::Time::new(hour, minute, second, 0).is_err() {
+        return Err(err(format!(
+            "`{at}` is not a real time of day: hours go from 00 to 23, minutes and seconds from 00 to 59"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a calendar date with jiff; the error says what is wrong with it
+/// in words (`there is no month 13`, `February 2025 has 28 days`).
+pub fn check_date(year: i16, month: i8, day: i8) -> Result<(), String> {
+    if jiff::civil::Date::new(year, month, day).is_ok() {
+        return Ok(());
+    }
+    if !(1..=12).contains(&month) {
+        return Err(format!("there is no month {month:02}"));
+    }
+    if day < 1 {
+        return Err(format!("there is no day {day:02}"));
+    }
+    match jiff::civil::Date::new(year, month, 1) {
+        Ok(first) => Err(format!(
+            "{} has {} days",
+            first.strftime("%B %Y"),
+            first.days_in_month()
+        )),
+        Err(_) => Err(format!("the year {year} is out of range")),
     }
 }
 
 /// Resolves a written event against the world. `base` is the folder photo
 /// paths are relative to.
 pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Result<Event, FieldError> {
+    let what = resolve_what(&mut raw, world, base)?;
+    Ok(Event {
+        id: raw.id,
+        at: raw.at,
+        line,
+        what,
+    })
+}
+
+/// [`resolve`], leaving the event's id and time in `raw` (for messages).
+fn resolve_what(raw: &mut RawEvent, world: &World, base: &Path) -> Result<What, FieldError> {
     if raw.id.is_empty() {
         return Err(ferr("id", "an event needs a non-empty `id`"));
     }
@@ -419,12 +462,7 @@ pub fn resolve(mut raw: RawEvent, world: &World, base: &Path, line: usize) -> Re
         }
         _ => unreachable!("event types were checked above"),
     };
-    Ok(Event {
-        id: raw.id,
-        at: raw.at,
-        line,
-        what,
-    })
+    Ok(what)
 }
 
 fn unknown<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a str>) -> FieldError {
@@ -554,7 +592,7 @@ pub fn read_events(doc: &mut Doc, node: &Node, world: &World, base: &Path) -> Ve
                 if ev.at < last_at {
                     doc.error(
                         yaml::key_pos(m, "at").unwrap_or(pos),
-                        subject.as_deref(),
+                        subject.as_ref().map(|s| format!("{s}, field `at`")).as_deref(),
                         format!("`{}` is earlier than the event before it (`{last_at}`)", ev.at),
                         Some("events are replayed in order: sort them by time".into()),
                     );
@@ -564,6 +602,11 @@ pub fn read_events(doc: &mut Doc, node: &Node, world: &World, base: &Path) -> Ve
             }
             Err(fe) => {
                 let at = fe.field.as_deref().and_then(|f| yaml::key_pos(m, f)).unwrap_or(pos);
+                // The event and the field, as a JSON Lines timeline names them.
+                let subject = match (&subject, &fe.field) {
+                    (Some(s), Some(f)) => Some(format!("{s}, field `{f}`")),
+                    (s, _) => s.clone(),
+                };
                 doc.error(at, subject.as_deref(), fe.message, fe.help);
             }
         }
@@ -748,36 +791,51 @@ impl<R: BufRead> JsonlTimeline<R> {
                 continue;
             }
             let line = self.line;
-            let diag = |fe: FieldError| {
+            // The event by its id when it has one, and the field.
+            let diag = |id: Option<&str>, fe: FieldError| {
                 let mut d = Diagnostic::new(&self.path, Pos::new(line, 1), fe.message);
-                if let Some(f) = fe.field {
-                    d = d.subject(format!("field `{f}`"));
+                match (id.filter(|i| !i.is_empty()), fe.field) {
+                    (Some(id), Some(f)) => d = d.subject(format!("event `{id}`, field `{f}`")),
+                    (Some(id), None) => d = d.subject(format!("event `{id}`")),
+                    (None, Some(f)) => d = d.subject(format!("field `{f}`")),
+                    (None, None) => {}
                 }
                 if let Some(h) = fe.help {
                     d = d.help(h);
                 }
                 d
             };
-            let raw: RawEvent = match serde_json::from_str(&self.buf) {
+            let mut raw: RawEvent = match serde_json::from_str(&self.buf) {
                 Ok(r) => r,
                 Err(e) => {
-                    return Some(Err(diag(FieldError {
-                        field: None,
-                        message: serde_message(&e.to_string()),
-                        help: None,
-                    })))
+                    return Some(Err(diag(
+                        None,
+                        FieldError {
+                            field: None,
+                            message: serde_message(&e.to_string()),
+                            help: None,
+                        },
+                    )))
                 }
             };
-            let ev = match resolve(raw, &self.world, &self.base, line) {
-                Ok(ev) => ev,
-                Err(fe) => return Some(Err(diag(fe))),
+            let ev = match resolve_what(&mut raw, &self.world, &self.base) {
+                Ok(what) => Event {
+                    id: raw.id,
+                    at: raw.at,
+                    line,
+                    what,
+                },
+                Err(fe) => return Some(Err(diag(Some(&raw.id), fe))),
             };
             if ev.at < self.last_at {
-                return Some(Err(diag(FieldError {
-                    field: Some("at".into()),
-                    message: format!("`{}` is earlier than the event before it (`{}`)", ev.at, self.last_at),
-                    help: Some("events are replayed in order: sort them by time".into()),
-                })));
+                return Some(Err(diag(
+                    Some(&ev.id),
+                    FieldError {
+                        field: Some("at".into()),
+                        message: format!("`{}` is earlier than the event before it (`{}`)", ev.at, self.last_at),
+                        help: Some("events are replayed in order: sort them by time".into()),
+                    },
+                )));
             }
             self.last_at.clone_from(&ev.at);
             return Some(Ok(ev));
@@ -800,5 +858,48 @@ mod tests {
         ] {
             assert!(check_time(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn impossible_dates_are_refused_naming_the_month_and_its_days() {
+        let message = |at: &str| check_time(at).unwrap_err().message;
+        assert_eq!(
+            message("2026-02-30T09:00:00Z"),
+            "`2026-02-30T09:00:00Z` is not a real date: February 2026 has 28 days"
+        );
+        assert_eq!(
+            message("2026-04-31T09:00:00Z"),
+            "`2026-04-31T09:00:00Z` is not a real date: April 2026 has 30 days"
+        );
+        assert_eq!(
+            message("2025-02-29T09:00:00Z"),
+            "`2025-02-29T09:00:00Z` is not a real date: February 2025 has 28 days"
+        );
+        assert_eq!(
+            message("2026-13-02T09:00:00Z"),
+            "`2026-13-02T09:00:00Z` is not a real date: there is no month 13"
+        );
+        assert_eq!(
+            message("2026-03-00T09:00:00Z"),
+            "`2026-03-00T09:00:00Z` is not a real date: there is no day 00"
+        );
+        assert_eq!(
+            message("2026-03-02T24:00:00Z"),
+            "`2026-03-02T24:00:00Z` is not a real time of day: hours go from 00 to 23, minutes and seconds from 00 to 59"
+        );
+        assert_eq!(
+            check_time("2026-02-30T09:00:00Z").unwrap_err().field.as_deref(),
+            Some("at")
+        );
+        // Leap days and month ends that exist are accepted.
+        for good in [
+            "2024-02-29T23:59:59Z",
+            "2000-02-29T00:00:00Z",
+            "2026-04-30T12:00:00Z",
+            "2026-12-31T23:59:59Z",
+        ] {
+            assert!(check_time(good).is_ok(), "{good}");
+        }
+        assert!(check_time("1900-02-29T00:00:00Z").is_err(), "1900 is not a leap year");
     }
 }

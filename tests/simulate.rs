@@ -103,7 +103,7 @@ fn an_unknown_id_in_a_json_line_names_the_line_and_the_field() {
     let (_, err) = Run::new(&["simulate", "t.jsonl"]).in_dir(dir.path()).expect(2);
     assert_eq!(
         err,
-        "error: field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
+        "error: event `x1`, field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
     );
 }
 
@@ -336,4 +336,45 @@ fn another_timeline_replayed_into_a_database_is_refused_at_the_first_position_th
     );
     assert!(err.contains("--> t.jsonl:5:1"), "{err}");
     assert_eq!(dump(&dir.path().join("t.db")), before, "nothing was written");
+}
+
+/// A folder with the example world and `day.jsonl` (12 events).
+fn day_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/glow-world.yaml", dir.path().join("glow-world.yaml")).unwrap();
+    std::fs::copy("examples/day.jsonl", dir.path().join("day.jsonl")).unwrap();
+    dir
+}
+
+#[test]
+fn impossible_dates_in_a_json_lines_timeline_are_refused_naming_the_event_and_the_field() {
+    let dir = day_dir();
+    let d = dir.path();
+    for (at, why) in [
+        ("2026-02-30T09:00:00Z", "February 2026 has 28 days"),
+        ("2026-04-31T09:00:00Z", "April 2026 has 30 days"),
+        ("2025-02-29T09:00:00Z", "February 2025 has 28 days"),
+    ] {
+        std::fs::write(
+            d.join("t.jsonl"),
+            format!(
+                "{{\"type\":\"world\",\"path\":\"glow-world.yaml\"}}\n\
+                 {{\"id\":\"x1\",\"at\":\"{at}\",\"type\":\"logout\",\"staff\":\"sam\"}}\n"
+            ),
+        )
+        .unwrap();
+        let (_, err) = Run::new(&["simulate", "t.jsonl", "--db", "t.db"]).in_dir(d).expect(2);
+        assert_eq!(
+            err,
+            format!(
+                "error: event `x1`, field `at`: `{at}` is not a real date: {why}\n  --> t.jsonl:2:1\n  \
+                 = help: write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)\n\n1 problem found\n"
+            )
+        );
+    }
+    let (_, err) = Run::new(&["usage", "--month", "2026-13"]).in_dir(d).expect(2);
+    assert_eq!(
+        err,
+        "error: --month `2026-13`: there is no month 13; write a month as YYYY-MM, e.g. 2026-03\n"
+    );
 }
