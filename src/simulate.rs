@@ -29,7 +29,7 @@ use crate::photo::{self, Verdict};
 use crate::policy::RuleSet;
 use crate::segments;
 use crate::store::{Attempt, ConversationRow, Store, StoreError};
-use crate::timeline::{Event, Status, Via, What};
+use crate::timeline::{Digest, Event, Status, Via, What};
 use crate::world::{ClientIdx, ContactUpdate, World};
 
 /// Sets a report's `what` when reports describe events.
@@ -287,9 +287,9 @@ impl<'r> Simulator<'r> {
         // the store belongs to an earlier event of this timeline (positions
         // an earlier run saved are not written again, so never reach here).
         if write {
-            if let Some((first, line)) = self
-                .store
-                .claim_event_id(&ev.id, seq, ev.line, &ev.at, ev.what.kind())?
+            if let Some((first, line)) =
+                self.store
+                    .claim_event_id(&ev.id, seq, ev.line, &ev.at, ev.what.kind(), ev.digest.as_bytes())?
             {
                 return Err(self.input(
                     ev,
@@ -781,6 +781,63 @@ impl<'r> Simulator<'r> {
     }
 }
 
+/// `None` when the event recorded at `seq` is `ev`, the same in every
+/// field; else the error that says what differs: another event at that
+/// position, or this one edited since it was recorded.
+fn recorded_differs(sim: &Simulator, seq: i64, ev: &Event) -> Result<Option<SimError>, SimError> {
+    let help = || {
+        Some(
+            "replay a timeline into the database it was first replayed into, as it was then, or use a new `--db`"
+                .into(),
+        )
+    };
+    let recorded = match sim.store.recorded(&ev.id)? {
+        Some(r) if r.seq == seq => r,
+        // The usual case is one lookup by id; which event holds the
+        // position instead is only looked for to say so.
+        _ => {
+            return Ok(sim.store.event_at(seq)?.map(|id| {
+                sim.input(
+                    ev,
+                    format!(
+                        "the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`",
+                        ev.id
+                    ),
+                    help(),
+                )
+            }))
+        }
+    };
+    let mut changed: Vec<String> = Vec::new();
+    if recorded.at != ev.at {
+        changed.push(format!("`at` (`{}` when recorded, `{}` now)", recorded.at, ev.at));
+    }
+    if recorded.kind != ev.what.kind() {
+        changed.push(format!(
+            "`type` (`{}` when recorded, `{}` now)",
+            recorded.kind,
+            ev.what.kind()
+        ));
+    }
+    changed.extend(
+        Digest::differing(&recorded.digest, ev.digest.as_bytes())
+            .into_iter()
+            .map(|f| format!("`{f}`")),
+    );
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let fields = match changed.len() {
+        1 => format!("its {} differs", changed[0]),
+        n => format!("its {} and {} differ", changed[..n - 1].join(", "), changed[n - 1]),
+    };
+    Ok(Some(sim.input(
+        ev,
+        format!("it changed since the database recorded it at position {seq}: {fields}"),
+        help(),
+    )))
+}
+
 /// A channel name read back from the store, as the static name reports use.
 fn static_channel(c: &str) -> &'static str {
     match c {
@@ -894,25 +951,15 @@ where
             }
         };
         // Positions up to the last recorded one were applied by an earlier
-        // run of this timeline: their ids must match, and nothing is written again.
+        // run of this timeline: the event there must be this one, whole,
+        // and nothing is written again.
         let write = if seq <= recorded {
-            // The usual case is one lookup by id; which event holds the
-            // position instead is only looked for to say so.
-            let held = match sim.store.seq_of(&ev.id)? {
-                Some(s) if s == seq => Some(ev.id.clone()),
-                _ => sim.store.event_at(seq)?,
-            };
-            match held {
-                Some(id) if id == ev.id => false,
-                Some(id) => {
-                    failure = Some(sim.input(
-                        &ev,
-                        format!("the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`", ev.id),
-                        Some("replay a timeline into the database it was first replayed into, or use a new `--db`".into()),
-                    ));
+            match recorded_differs(sim, seq, &ev) {
+                Ok(None) => false,
+                Ok(Some(e)) | Err(e) => {
+                    failure = Some(e);
                     break;
                 }
-                None => true,
             }
         } else {
             true

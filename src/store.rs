@@ -17,7 +17,8 @@ use serde::Serialize;
 pub const IN_STORE: usize = 10;
 
 /// Bumped when the schema changes; a database of another version is refused.
-pub const SCHEMA_VERSION: &str = "5";
+/// 6: every event's `digest`, so a resumed replay refuses an edited event.
+pub const SCHEMA_VERSION: &str = "6";
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,7 +29,9 @@ CREATE TABLE IF NOT EXISTS events (
     seq  INTEGER NOT NULL,      -- the event's position in the timeline, from 1 (a message's id)
     line INTEGER NOT NULL,      -- the line it was written on
     at   TEXT NOT NULL,
-    type TEXT NOT NULL
+    type TEXT NOT NULL,
+    digest BLOB NOT NULL        -- its other fields, hashed (timeline::Digest): a resumed
+                                -- replay refuses an event that changed since
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refused (
     event  TEXT PRIMARY KEY,    -- a message that was not sent: its event id
@@ -109,6 +112,16 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// An open conversation store.
 pub struct Store {
     pub conn: Connection,
+}
+
+/// What an event recorded by an earlier run was, to compare with the
+/// event a resumed replay has at that position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub seq: i64,
+    pub at: String,
+    pub kind: String,
+    pub digest: Vec<u8>,
 }
 
 /// A conversation as kept between events.
@@ -218,12 +231,19 @@ impl Store {
             .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
     }
 
-    /// The position an event id was recorded at, if any.
-    pub fn seq_of(&self, id: &str) -> Result<Option<i64>> {
+    /// The event recorded with an id, if any.
+    pub fn recorded(&self, id: &str) -> Result<Option<Recorded>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT seq, at, type, digest FROM events WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(Recorded {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    digest: r.get(3)?,
+                })
+            })
             .optional()?)
     }
 
@@ -239,13 +259,22 @@ impl Store {
     /// Claims an id for the event at a position, before anything else of the
     /// event is written. `Some` is the position and line of the event that
     /// already holds it: a duplicate, and nothing was written.
-    pub fn claim_event_id(&self, id: &str, seq: i64, line: usize, at: &str, kind: &str) -> Result<Option<(i64, i64)>> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn claim_event_id(
+        &self,
+        id: &str,
+        seq: i64,
+        line: usize,
+        at: &str,
+        kind: &str,
+        digest: &[u8],
+    ) -> Result<Option<(i64, i64)>> {
         // A plain INSERT: its primary key check is the insert's own seek
         // (an upsert would look the key up once more first).
         match self
             .conn
-            .prepare_cached("INSERT INTO events (id, seq, line, at, type) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![id, seq, line as i64, at, kind])
+            .prepare_cached("INSERT INTO events (id, seq, line, at, type, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![id, seq, line as i64, at, kind, digest])
         {
             Ok(_) => return Ok(None),
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {}

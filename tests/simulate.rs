@@ -378,3 +378,62 @@ fn impossible_dates_in_a_json_lines_timeline_are_refused_naming_the_event_and_th
         "error: --month `2026-13`: there is no month 13; write a month as YYYY-MM, e.g. 2026-03\n"
     );
 }
+
+#[test]
+fn an_edited_event_is_refused_on_resume_naming_the_event_and_the_field() {
+    let dir = day_dir();
+    let d = dir.path();
+    Run::new(&["simulate", "day.jsonl", "--db", "t.db", "--quiet"])
+        .in_dir(d)
+        .expect(0);
+    let saved = dump(&d.join("t.db"));
+    let day = std::fs::read_to_string(d.join("day.jsonl")).unwrap();
+    let help = "  = help: replay a timeline into the database it was first replayed into, as it was then, or use a new `--db`\n\n1 problem found\n";
+    for (edited, line, message) in [
+        (
+            day.replace("see you at 3pm!", "see you at 4pm!"),
+            3,
+            "error: event `d2`: it changed since the database recorded it at position 2: its `text` differs\n",
+        ),
+        (
+            day.replace(
+                r#""id":"d5","at":"2026-03-02T09:30:20Z","type":"delivery","message":"d4","status":"delivered""#,
+                r#""id":"d5","at":"2026-03-02T09:30:25Z","type":"delivery","message":"d4","status":"failed""#,
+            ),
+            6,
+            "error: event `d5`: it changed since the database recorded it at position 5: its `at` \
+             (`2026-03-02T09:30:20Z` when recorded, `2026-03-02T09:30:25Z` now) and `status` differ\n",
+        ),
+        (
+            day.replace(
+                r#""client":"cleo","answering":"confirmation@A","text":"C""#,
+                r#""client":"cleo","text":"C""#,
+            ),
+            2,
+            "error: event `d1`: it changed since the database recorded it at position 1: its `answering` differs\n",
+        ),
+    ] {
+        assert_ne!(edited, day);
+        std::fs::write(d.join("day.jsonl"), &edited).unwrap();
+        let (out, err) = Run::new(&["simulate", "day.jsonl", "--db", "t.db", "--format", "json"])
+            .in_dir(d)
+            .expect(2);
+        assert_eq!(err, format!("{message}  --> day.jsonl:{line}:1\n{help}"));
+        // The events before it are already recorded (the lines say so); nothing is written.
+        assert_eq!(out.lines().count(), line - 2, "{out}");
+        assert_eq!(dump(&d.join("t.db")), saved, "a refused replay changed the database");
+    }
+    // Spelling out a default is not an edit.
+    std::fs::write(
+        d.join("day.jsonl"),
+        day.replace(
+            r#""answering":"confirmation@A","text":"C""#,
+            r#""answering":"confirmation@A","text":"C","via":"sms""#,
+        ),
+    )
+    .unwrap();
+    let (out, _) = Run::new(&["simulate", "day.jsonl", "--db", "t.db", "--quiet"])
+        .in_dir(d)
+        .expect(0);
+    assert_eq!(out, "12 events: 0 applied, 12 already recorded; saved in t.db\n");
+}
