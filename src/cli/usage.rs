@@ -58,7 +58,9 @@ pub fn run(a: Args) -> CliResult {
         By::Account => "account",
         By::Location => "location",
     };
-    let rows = store.usage(by, a.month.as_deref()).map_err(anyhow::Error::from)?;
+    let rows = store
+        .usage(by, a.month.as_deref())
+        .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
     let mut text = String::new();
     match a.format {
         TableFormat::Json => {
