@@ -29,8 +29,8 @@ use crate::locset::{Loc, LocSet};
 use crate::photo::{self, Verdict};
 use crate::policy::RuleSet;
 use crate::segments;
-use crate::store::{Attempt, ConversationRow, Store, StoreError};
-use crate::timeline::{Event, Status, Via, What};
+use crate::store::{Attempt, Claim, ConversationRow, Store, StoreError};
+use crate::timeline::{Digest, Event, Status, Via, What};
 use crate::world::{ClientIdx, ContactUpdate, World};
 
 /// Sets a report's `what` when reports describe events.
@@ -82,13 +82,20 @@ pub enum SimError {
     /// A timeline line or event that cannot be applied.
     #[error("{0}")]
     Input(Box<Diagnostic>),
+    /// Shown once: not the error's `source`, which would repeat it.
     #[error("the conversation store failed: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{0}")]
     Rules(#[from] EvalError),
     /// Writing the reports failed (a closed pipe, a full disk).
     #[error("{0}")]
     Output(std::io::Error),
+}
+
+impl From<StoreError> for SimError {
+    fn from(e: StoreError) -> Self {
+        SimError::Store(e)
+    }
 }
 
 impl From<rusqlite::Error> for SimError {
@@ -125,6 +132,9 @@ pub struct Simulator<'r> {
     /// of its event: timeline scenarios count them for `coverage` and show
     /// why a check failed. Off for `simulate`.
     pub decisions: Option<Vec<(i64, Made)>>,
+    /// A failed event's claim could not be given back: the open batch
+    /// must be rolled back, not committed.
+    pub must_roll_back: bool,
 }
 
 /// A decision the rules made during a replay (see [`Simulator::decisions`]).
@@ -196,6 +206,7 @@ impl<'r> Simulator<'r> {
             usage: HashMap::new(),
             describe: true,
             decisions: None,
+            must_roll_back: false,
         })
     }
 
@@ -327,24 +338,53 @@ impl<'r> Simulator<'r> {
 
     /// Applies one event. With `write` false the event was saved by an
     /// earlier run: only its changes to the world are applied.
+    ///
+    /// An event that fails leaves nothing in the store: its id, claimed
+    /// first, is given back. Only a claim this call made is given back; a
+    /// row it found is never deleted or changed. Should giving it back
+    /// fail, [`Simulator::must_roll_back`] is set and the batch must not be
+    /// committed.
     pub fn step(&mut self, seq: i64, ev: &Event, write: bool) -> Result<EventReport, SimError> {
         // The id first, before the event changes anything: an id already in
         // the store belongs to an earlier event of this timeline (positions
         // an earlier run saved are not written again, so never reach here).
         if write {
-            if let Some((first, line)) = self
-                .store
-                .claim_event_id(&ev.id, seq, ev.line, &ev.at, ev.what.kind())?
-            {
-                return Err(self.input(
-                    ev,
-                    format!("duplicate event id `{}`", ev.id),
-                    Some(format!(
-                        "the same id is used at line {line} (event {first} of the timeline); every event needs its own id"
-                    )),
-                ));
+            match self.store.claim_event_id(
+                &ev.id,
+                seq,
+                ev.line,
+                &ev.at,
+                ev.what.kind(),
+                ev.digest.as_bytes(),
+            )? {
+                Claim::Claimed => {}
+                Claim::Duplicate { seq: first, line } => {
+                    return Err(self.input(
+                        ev,
+                        format!("duplicate event id `{}`", ev.id),
+                        Some(format!(
+                            "the same id is used at line {line} (event {first} of the timeline); every event needs its own id"
+                        )),
+                    ))
+                }
+                Claim::WrittenByAnother => {
+                    return Err(self.input(
+                        ev,
+                        format!("position {seq} of the timeline was saved by another run while this one ran"),
+                        Some("only one replay may write a database at a time: run again once it is done, to resume after what it saved".into()),
+                    ))
+                }
             }
         }
+        let applied = self.apply(seq, ev, write);
+        if applied.is_err() && write && self.store.release_event_id(&ev.id, seq).is_err() {
+            self.must_roll_back = true;
+        }
+        applied
+    }
+
+    /// [`Simulator::step`] once the event's id is claimed.
+    fn apply(&mut self, seq: i64, ev: &Event, write: bool) -> Result<EventReport, SimError> {
         let mut r = EventReport {
             seq,
             id: if self.describe { ev.id.clone() } else { String::new() },
@@ -826,6 +866,63 @@ impl<'r> Simulator<'r> {
     }
 }
 
+/// `None` when the event recorded at `seq` is `ev`, the same in every
+/// field; else the error that says what differs: another event at that
+/// position, or this one edited since it was recorded.
+fn recorded_differs(sim: &Simulator, seq: i64, ev: &Event) -> Result<Option<SimError>, SimError> {
+    let help = || {
+        Some(
+            "replay a timeline into the database it was first replayed into, as it was then, or use a new `--db`"
+                .into(),
+        )
+    };
+    let recorded = match sim.store.recorded(&ev.id)? {
+        Some(r) if r.seq == seq => r,
+        // The usual case is one lookup by id; which event holds the
+        // position instead is only looked for to say so.
+        _ => {
+            return Ok(sim.store.event_at(seq)?.map(|id| {
+                sim.input(
+                    ev,
+                    format!(
+                        "the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`",
+                        ev.id
+                    ),
+                    help(),
+                )
+            }))
+        }
+    };
+    let mut changed: Vec<String> = Vec::new();
+    if recorded.at != ev.at {
+        changed.push(format!("`at` (`{}` when recorded, `{}` now)", recorded.at, ev.at));
+    }
+    if recorded.kind != ev.what.kind() {
+        changed.push(format!(
+            "`type` (`{}` when recorded, `{}` now)",
+            recorded.kind,
+            ev.what.kind()
+        ));
+    }
+    changed.extend(
+        Digest::differing(&recorded.digest, ev.digest.as_bytes())
+            .into_iter()
+            .map(|f| format!("`{f}`")),
+    );
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let fields = match changed.len() {
+        1 => format!("its {} differs", changed[0]),
+        n => format!("its {} and {} differ", changed[..n - 1].join(", "), changed[n - 1]),
+    };
+    Ok(Some(sim.input(
+        ev,
+        format!("it changed since the database recorded it at position {seq}: {fields}"),
+        help(),
+    )))
+}
+
 /// A channel name read back from the store, as the static name reports use.
 fn static_channel(c: &str) -> &'static str {
     match c {
@@ -939,25 +1036,15 @@ where
             }
         };
         // Positions up to the last recorded one were applied by an earlier
-        // run of this timeline: their ids must match, and nothing is written again.
+        // run of this timeline: the event there must be this one, whole,
+        // and nothing is written again.
         let write = if seq <= recorded {
-            // The usual case is one lookup by id; which event holds the
-            // position instead is only looked for to say so.
-            let held = match sim.store.seq_of(&ev.id)? {
-                Some(s) if s == seq => Some(ev.id.clone()),
-                _ => sim.store.event_at(seq)?,
-            };
-            match held {
-                Some(id) if id == ev.id => false,
-                Some(id) => {
-                    failure = Some(sim.input(
-                        &ev,
-                        format!("the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`", ev.id),
-                        Some("replay a timeline into the database it was first replayed into, or use a new `--db`".into()),
-                    ));
+            match recorded_differs(sim, seq, &ev) {
+                Ok(None) => false,
+                Ok(Some(e)) | Err(e) => {
+                    failure = Some(e);
                     break;
                 }
-                None => true,
             }
         } else {
             true
@@ -965,13 +1052,8 @@ where
         match sim.step(seq, &ev, write) {
             Ok(r) => pending.push(r),
             Err(e) => {
-                // The event was not applied: its id stays free, so a run of
-                // the corrected timeline can apply it. (Should this fail too,
-                // the id is kept at this position, which a later run of the
-                // same position accepts: the first error is the one to report.)
-                if write {
-                    let _ = sim.store.release_event_id(&ev.id, seq);
-                }
+                // The event was not applied and left nothing (`step` gave
+                // its id back): a run of the corrected timeline can apply it.
                 failure = Some(e);
                 break;
             }
@@ -994,6 +1076,11 @@ where
             started = Instant::now();
         }
     }
+    if sim.must_roll_back {
+        // Not committed, so not printed: the next run applies these again.
+        sim.store.rollback()?;
+        return Err(failure.expect("a roll-back follows a failed event"));
+    }
     sim.flush()?;
     sim.store.commit()?;
     summary.batches += 1;
@@ -1001,5 +1088,76 @@ where
     match failure {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::timeline::JsonlTimeline;
+
+    fn day() -> (World, Vec<Event>) {
+        let mut tl = JsonlTimeline::open(Path::new("examples/day.jsonl")).unwrap();
+        let world = tl.world.clone();
+        let mut events = Vec::new();
+        while let Some(e) = tl.next_event() {
+            events.push(e.unwrap());
+        }
+        (world, events)
+    }
+
+    /// Two replays of one new database, interleaved as two processes
+    /// started together were: the second finds the database empty, then
+    /// the first writes and commits every event, then the second writes.
+    /// (`simulate` takes the replay lock, so two processes cannot do this;
+    /// the stores here are opened without it to show the second writer's
+    /// own behaviour.)
+    #[test]
+    #[allow(clippy::result_large_err)] // the events' `Diagnostic`, as `replay` takes them
+    fn a_second_writer_that_finds_its_position_taken_never_deletes_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let rules = RuleSet::shipped();
+        let (world, events) = day();
+        let path = PathBuf::from("examples/day.jsonl");
+
+        let mut second =
+            Simulator::new(&rules, world.clone(), Store::open_unclaimed(&db).unwrap(), path.clone()).unwrap();
+        let mut first_dump = None;
+        let interleaved = events.clone().into_iter().enumerate().map(|(i, e)| {
+            if i == 0 {
+                // The second writer has read what was recorded (nothing).
+                let store = Store::open_unclaimed(&db).unwrap();
+                let mut first = Simulator::new(&rules, world.clone(), store, path.clone()).unwrap();
+                replay(
+                    &mut first,
+                    events.clone().into_iter().map(Ok),
+                    Batching::default(),
+                    |_| Ok(()),
+                )
+                .unwrap();
+                first_dump = Some(first.store.dump().unwrap());
+            }
+            Ok(e)
+        });
+        let err = replay(&mut second, interleaved, Batching::default(), |_| Ok(())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("position 1 of the timeline was saved by another run while this one ran"),
+            "{err}"
+        );
+        drop(second);
+        let first_dump = first_dump.unwrap();
+        assert!(
+            first_dump.contains("\"d1\"|1|"),
+            "the first writer recorded d1 at position 1"
+        );
+        assert_eq!(
+            Store::open_read_only(&db).unwrap().dump().unwrap(),
+            first_dump,
+            "the second writer deleted or changed a row of the first"
+        );
     }
 }

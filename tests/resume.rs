@@ -92,11 +92,11 @@ fn simulate(dir: &Path, db: &str) -> Command {
 }
 
 fn dump(path: &Path) -> String {
-    Store::open(path).unwrap().dump().unwrap()
+    Store::open_read_only(path).unwrap().dump().unwrap()
 }
 
 fn recorded(path: &Path) -> i64 {
-    Store::open(path).unwrap().last_seq().unwrap()
+    Store::open_read_only(path).unwrap().last_seq().unwrap()
 }
 
 #[test]

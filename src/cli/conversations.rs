@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use commroute::store::{Store, IN_STORE};
 
 use super::output::{fields, json_line, shown, table};
@@ -44,16 +44,21 @@ pub fn open(db: &Path) -> anyhow::Result<Store> {
             db.display()
         ));
     }
-    Store::open_for_reading(db).with_context(|| format!("cannot open the database `{}`", db.display()))
+    // Read-only: the reading commands never write, not even an index.
+    Ok(Store::open_read_only(db)?)
 }
 
 pub fn list(a: ListArgs) -> CliResult {
     let store = open(&a.db)?;
-    let all = store.conversations_at(&a.location, None).map_err(anyhow::Error::from)?;
+    let all = store
+        .conversations_at(&a.location, None)
+        .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
     if all.is_empty() {
         // Not "0 conversations": the store knows no such location (a typo,
         // or another store), and saying nothing would hide it.
-        let known = store.locations().map_err(anyhow::Error::from)?;
+        let known = store
+            .locations()
+            .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
         let hint = match commroute::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
             Some(s) => format!("; did you mean `{s}`?"),
             None if known.is_empty() => "; it holds no conversations yet".into(),
@@ -123,8 +128,13 @@ pub fn list(a: ListArgs) -> CliResult {
 
 pub fn one(a: OneArgs) -> CliResult {
     let store = open(&a.db)?;
-    let Some(c) = store.conversation(&a.client).map_err(anyhow::Error::from)? else {
-        let known = store.clients().map_err(anyhow::Error::from)?;
+    let Some(c) = store
+        .conversation(&a.client)
+        .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?
+    else {
+        let known = store
+            .clients()
+            .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
         let hint = commroute::diag::did_you_mean(&a.client, known.iter().map(String::as_str))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();

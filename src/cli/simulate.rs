@@ -82,7 +82,9 @@ fn row(r: &EventReport) -> String {
 
 pub fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
-    let store = Store::open(&args.db).with_context(|| format!("cannot open the database `{}`", args.db.display()))?;
+    // Claims the database for the whole run before anything is read from
+    // it; every error names the file.
+    let store = Store::open(&args.db).map_err(anyhow::Error::from)?;
     let batching = Batching {
         events: args.batch.max(1),
         ..Batching::default()
@@ -209,6 +211,7 @@ pub fn run(args: Args) -> CliResult {
             Err(Failure::Diagnostics((*d).into()))
         }
         Err(SimError::Output(e)) => Err(Failure::Other(anyhow::Error::from(e).context("writing the output"))),
+        Err(SimError::Store(e)) => Err(Failure::Other(e.while_writing(&args.db).into())),
         Err(e) => Err(Failure::Other(anyhow::Error::from(e))),
     }
 }

@@ -32,20 +32,22 @@ pub struct Args {
     format: TableFormat,
 }
 
-fn valid_month(m: &str) -> bool {
+/// Checks `--month`: `YYYY-MM`, a month that exists (jiff decides).
+fn check_month(m: &str) -> Result<(), String> {
     let b = m.as_bytes();
-    b.len() == 7
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && matches!(m[5..].parse::<u32>(), Ok(1..=12))
-        && b[5..].iter().all(u8::is_ascii_digit)
+    let shape =
+        b.len() == 7 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5..].iter().all(u8::is_ascii_digit);
+    if !shape {
+        return Err(format!("--month `{m}`: write a month as YYYY-MM, e.g. 2026-03"));
+    }
+    let (year, month) = (m[..4].parse().expect("digits"), m[5..].parse().expect("digits"));
+    commroute::timeline::check_date(year, month, 1)
+        .map_err(|e| format!("--month `{m}`: {e}; write a month as YYYY-MM, e.g. 2026-03"))
 }
 
 pub fn run(a: Args) -> CliResult {
     if let Some(m) = &a.month {
-        if !valid_month(m) {
-            return Err(anyhow!("--month `{m}`: write a month as YYYY-MM, e.g. 2026-03").into());
-        }
+        check_month(m).map_err(|e| anyhow!(e))?;
     }
     let store = open(&a.db)?;
     let by = match a.by {
@@ -56,7 +58,9 @@ pub fn run(a: Args) -> CliResult {
         By::Account => "account",
         By::Location => "location",
     };
-    let rows = store.usage(by, a.month.as_deref()).map_err(anyhow::Error::from)?;
+    let rows = store
+        .usage(by, a.month.as_deref())
+        .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
     let mut text = String::new();
     match a.format {
         TableFormat::Json => {
