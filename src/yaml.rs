@@ -407,13 +407,16 @@ impl Doc {
     /// returns `None`, and callers that want the full report read the file
     /// again with [`Source::read`] and [`Doc::parse_streaming`].
     pub fn parse_file_streaming(path: &std::path::Path, stream: Option<Stream<'_>>) -> Option<(Doc, Node)> {
-        let file = std::fs::File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
         // Only a regular file can be read a second time, as a file with a
         // problem is: a pipe or a device is read once, whole, by `Source::read`.
+        // Its metadata is read without opening it: opening a pipe here and
+        // closing it would take the writer's data with it, and the second
+        // opening would wait for a writer forever.
+        let meta = std::fs::metadata(path).ok()?;
         if !meta.is_file() || meta.len() > crate::diag::MAX_FILE_SIZE {
             return None;
         }
+        let file = std::fs::File::open(path).ok()?;
         // One byte past the limit is enough to know a pipe or device is too long.
         let file = std::io::Read::take(file, crate::diag::MAX_FILE_SIZE + 1);
         let mut chars = FileChars::new(std::io::BufReader::with_capacity(1 << 16, file));
