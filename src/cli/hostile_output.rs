@@ -15,9 +15,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRunner};
+use proptest::test_runner::TestRunner;
 
 use super::{capture, run, Exit};
+
+#[path = "../../tests/support/proptest.rs"]
+mod support;
+use support::proptest_config as config;
 
 /// Pieces hostile strings are made of.
 const PIECES: &[&str] = &[
@@ -664,19 +668,6 @@ fn authoring_printers(h: &Hostile) -> Result<(), TestCaseError> {
         Exit::Ok,
     )?;
     Ok(())
-}
-
-fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_cases);
-    Config {
-        cases,
-        rng_algorithm: RngAlgorithm::XorShift,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
-        ..Config::default()
-    }
 }
 
 #[test]
