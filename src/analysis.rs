@@ -1130,25 +1130,25 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                 }
                 granted.failed = true;
                 (
-                Row {
-                    policy: "inbound",
-                    class: key(class),
-                    description: class.describe(),
-                    example: w.example.clone(),
-                    outcome: format!("error: {e}"),
-                    rule: e.rule.clone(),
-                    text_rule: None,
-                    live: vec![],
-                    partial: vec![],
-                    gap: Some(format!("rule `{}` fails: {}", e.rule, e.message)),
-                    roles: BTreeSet::new(),
-                    witness: Witness {
-                        world: w.yaml.clone(),
-                        command: inbound_command(&w.request),
+                    Row {
+                        policy: "inbound",
+                        class: key(class),
+                        description: class.describe(),
+                        example: w.example.clone(),
+                        outcome: format!("error: {e}"),
+                        rule: e.rule.clone(),
+                        text_rule: None,
+                        live: vec![],
+                        partial: vec![],
+                        gap: Some(format!("rule `{}` fails: {}", e.rule, e.message)),
+                        roles: BTreeSet::new(),
+                        witness: Witness {
+                            world: w.yaml.clone(),
+                            command: inbound_command(&w.request),
+                        },
                     },
-                },
-                None,
-            )
+                    None,
+                )
             }
             Ok(d) => {
                 let rule = &ib.rules.rules[d.rule];
@@ -1158,7 +1158,15 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     }
                 }
                 for r in &ib.rules.rules[d.rule + 1..] {
-                    tried_later(&mut taken_by, &mut failures, "inbound", r, &rule.id, &ctx, &ib.file.sandbox);
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "inbound",
+                        r,
+                        &rule.id,
+                        &ctx,
+                        &ib.file.sandbox,
+                    );
                 }
                 *decided.entry(("inbound", rule.id.clone())).or_default() += 1;
                 let ids = w.world.loc_ids(&d.lands_at);
@@ -1266,11 +1274,27 @@ pub fn analyze(rules: &RuleSet, classes: &Classes) -> Analysis {
                     }
                 }
                 for r in &ob.rules.rules[d.rule + 1..] {
-                    tried_later(&mut taken_by, &mut failures, "outbound", r, &rule.id, &ctx, &ob.file.sandbox);
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "outbound",
+                        r,
+                        &rule.id,
+                        &ctx,
+                        &ob.file.sandbox,
+                    );
                 }
                 ctx.channel = d.channel;
                 for r in &ob.text.rules[d.text_rule + 1..] {
-                    tried_later(&mut taken_by, &mut failures, "text", r, &text_rule.id, &ctx, &ob.file.sandbox);
+                    tried_later(
+                        &mut taken_by,
+                        &mut failures,
+                        "text",
+                        r,
+                        &text_rule.id,
+                        &ctx,
+                        &ob.file.sandbox,
+                    );
                 }
                 *decided.entry(("outbound", rule.id.clone())).or_default() += 1;
                 *decided.entry(("text", text_rule.id.clone())).or_default() += 1;

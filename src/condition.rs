@@ -453,7 +453,9 @@ impl Reader<'_> {
                             SetExpr::Intersection(parts)
                         })
                     }
-                    "rhai" => self.script(value, Returns::Locations).map(|s| SetExpr::Script(Box::new(s))),
+                    "rhai" => self
+                        .script(value, Returns::Locations)
+                        .map(|s| SetExpr::Script(Box::new(s))),
                     other => {
                         self.err(
                             Pos::of(key.span()),

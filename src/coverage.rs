@@ -135,7 +135,11 @@ pub fn measure(rules: &RuleSet, reports: &[FileReport]) -> Coverage {
     // The decisions of timeline scenarios, explained as a case's are.
     let mut decisions = 0;
     let delivery = &rules.delivery;
-    for (_, made) in reports.iter().filter_map(|f| f.timeline.as_ref()).flat_map(|t| &t.decisions) {
+    for (_, made) in reports
+        .iter()
+        .filter_map(|f| f.timeline.as_ref())
+        .flat_map(|t| &t.decisions)
+    {
         decisions += 1;
         match made {
             Made::Inbound(InboundDecision { rule, trace, .. }) => {

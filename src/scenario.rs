@@ -882,8 +882,14 @@ fn read_expect(
 /// an outbound one.
 fn rule_ref(doc: &mut Doc, rules: &RuleSet, id: &Str, inbound: bool, subj: Option<&str>) {
     let (known, what): (Vec<&str>, _) = match inbound {
-        true => (rules.inbound.rules.rules.iter().map(|r| r.id.as_str()).collect(), "inbound"),
-        false => (rules.outbound.rules.rules.iter().map(|r| r.id.as_str()).collect(), "outbound"),
+        true => (
+            rules.inbound.rules.rules.iter().map(|r| r.id.as_str()).collect(),
+            "inbound",
+        ),
+        false => (
+            rules.outbound.rules.rules.iter().map(|r| r.id.as_str()).collect(),
+            "outbound",
+        ),
     };
     if known.contains(&id.value.as_str()) {
         return;

@@ -801,9 +801,13 @@ mod tests {
         assert_eq!((e.line, e.col), (1, 1));
         assert_eq!(e.message, "unknown property `client.locatons`");
         assert_eq!(e.help.as_deref(), Some("did you mean `client.locations`?"));
-        let e = sb.compile("x && clent.guest_app", PolicyKind::Inbound, Returns::Bool).unwrap_err();
+        let e = sb
+            .compile("x && clent.guest_app", PolicyKind::Inbound, Returns::Bool)
+            .unwrap_err();
         assert!(e.message.contains("undefined variable"), "{e:?}");
-        let e = sb.compile("recipient.logged_in", PolicyKind::Inbound, Returns::Bool).unwrap_err();
+        let e = sb
+            .compile("recipient.logged_in", PolicyKind::Inbound, Returns::Bool)
+            .unwrap_err();
         assert!(e.message.contains("cannot be read by inbound rules"), "{e:?}");
     }
 
@@ -846,9 +850,11 @@ mod tests {
         );
         assert!(refused("", Returns::Bool).0.contains("nothing (`()`)"));
         assert!(refused("let x = client.global;", Returns::Bool).0.contains("nothing"));
-        assert!(refused("switch client.account { \"a\" => true, _ => 0 }", Returns::Bool)
-            .0
-            .contains("a number"));
+        assert!(
+            refused("switch client.account { \"a\" => true, _ => 0 }", Returns::Bool)
+                .0
+                .contains("a number")
+        );
         assert!(refused("[1]", Returns::Text).0.contains("a list"));
         assert!(refused("7", Returns::Locations).0.contains("a number"));
         // What only running tells is checked when it runs.

@@ -211,7 +211,12 @@ impl<'r> Simulator<'r> {
 
     /// The outbound rules' decision (skipping the channels `tried`), kept
     /// when decisions are kept.
-    fn decide_outbound(&mut self, seq: i64, ev: &Outbound, tried: &[Channel]) -> Result<Option<OutboundDecision>, EvalError> {
+    fn decide_outbound(
+        &mut self,
+        seq: i64,
+        ev: &Outbound,
+        tried: &[Channel],
+    ) -> Result<Option<OutboundDecision>, EvalError> {
         let d = match (&self.decisions, tried) {
             (Some(_), []) => Some(self.rules.explain_outbound(&self.world, ev)?),
             (None, []) => Some(self.rules.route_outbound(&self.world, ev)?),

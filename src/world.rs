@@ -596,20 +596,12 @@ fn read_world(doc: &mut Doc, node: &Node, streamed: Option<ClientEntries>) -> Op
             country: opt_str(doc, m, "country", e),
         })
     });
-    let locations = read_list(
-        doc,
-        top,
-        "locations",
-        "location",
-        LOCATION_KEYS,
-        true,
-        |doc, m, e| {
-            Some(RawLocation {
-                name: req_string(doc, m, "name", e)?,
-                account: req_str(doc, m, "account", e)?,
-            })
-        },
-    );
+    let locations = read_list(doc, top, "locations", "location", LOCATION_KEYS, true, |doc, m, e| {
+        Some(RawLocation {
+            name: req_string(doc, m, "name", e)?,
+            account: req_str(doc, m, "account", e)?,
+        })
+    });
     let staff = read_list(doc, top, "staff", "staff member", STAFF_KEYS, false, |doc, m, e| {
         Some(RawStaff {
             name: req_string(doc, m, "name", e)?,
@@ -1051,7 +1043,12 @@ fn req_str(doc: &mut Doc, m: &MarkedMappingNode, key: &str, e: &Entry) -> Option
         Some(n) => doc.string(n, &format!("`{key}`"), Some(e.subject.as_str())),
         None => {
             if !e.misspelt(m, key) {
-                doc.error(Pos::of(m.span()), Some(e.subject.as_str()), format!("`{key}` is missing"), None);
+                doc.error(
+                    Pos::of(m.span()),
+                    Some(e.subject.as_str()),
+                    format!("`{key}` is missing"),
+                    None,
+                );
             }
             None
         }

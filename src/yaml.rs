@@ -244,7 +244,8 @@ pub fn key_pos(map: &MarkedMappingNode, key: &str) -> Option<Pos> {
 pub fn misspelt<'a>(map: &'a MarkedMappingNode, key: &str, allowed: &[&str]) -> Option<&'a Node> {
     map.iter()
         .find(|(k, _)| {
-            !allowed.contains(&k.as_str()) && crate::diag::did_you_mean(k.as_str(), allowed.iter().copied()) == Some(key)
+            !allowed.contains(&k.as_str())
+                && crate::diag::did_you_mean(k.as_str(), allowed.iter().copied()) == Some(key)
         })
         .map(|(_, v)| v)
 }

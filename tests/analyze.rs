@@ -583,7 +583,9 @@ fn a_condition_script_that_gives_a_string_is_a_load_error_not_a_rule_that_never_
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("rule `scripted`: in the Rhai script: it gives a string here, but a condition must give `true` or `false`"),
+        err.contains(
+            "rule `scripted`: in the Rhai script: it gives a string here, but a condition must give `true` or `false`"
+        ),
         "{err}"
     );
 }

@@ -280,7 +280,10 @@ fn scripts_that_declare_hundreds_of_names_are_refused_before_they_are_compiled()
     ];
     for script in &cases {
         let err = rules_with(script, "").expect_err("too many names");
-        assert!(err.contains("the script declares more than 128 names"), "{script:.40}: {err}");
+        assert!(
+            err.contains("the script declares more than 128 names"),
+            "{script:.40}: {err}"
+        );
     }
     let lets: String = (0..128).map(|i| format!("let v{i} = {i};\n")).collect();
     rules_with(&format!("{lets}true"), "").expect("128 names are fine");

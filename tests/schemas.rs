@@ -16,7 +16,10 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 fn to_json(y: &Yaml) -> Value {
     match y {
-        Yaml::Real(r) => r.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(r.as_str())),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(r.as_str())),
         Yaml::Integer(i) => Value::from(*i),
         Yaml::String(s) => Value::from(s.as_str()),
         Yaml::Boolean(b) => Value::from(*b),
@@ -97,7 +100,11 @@ fn example_file(path: &Path) -> datatest_stable::Result<()> {
             }
             _ => serde_json::json!({ "world": "world.yaml", "events": [value] }),
         };
-        valid(&path.with_extension(format!("jsonl:{}", i + 1)), FileKind::Timeline, &timeline)?;
+        valid(
+            &path.with_extension(format!("jsonl:{}", i + 1)),
+            FileKind::Timeline,
+            &timeline,
+        )?;
     }
     Ok(())
 }
