@@ -484,7 +484,7 @@ impl Reader<'_> {
         match self.sandbox.compile(&src.value, self.policy, returns) {
             Ok(s) => Some(s),
             Err(p) => {
-                let pos = script_pos(&self.doc.source.text, src.pos, p.line, p.col);
+                let pos = script_pos(&self.doc.source, src.pos, p.line, p.col);
                 self.err(pos, format!("in the Rhai script: {}", p.message), p.help);
                 None
             }
@@ -495,14 +495,17 @@ impl Reader<'_> {
 /// Maps a line and column inside a script back to the file. A script on one
 /// line starts at the scalar (after its quote); a block scalar (`|`) starts on
 /// the next line, at the block's indentation.
-fn script_pos(text: &str, start: Pos, line: usize, col: usize) -> Pos {
-    let Some(first) = text.lines().nth(start.line.saturating_sub(1)) else {
+///
+/// Lines are found through the source's line index: a file with thousands of
+/// failing scripts is not scanned once per script.
+fn script_pos(source: &crate::diag::Source, start: Pos, line: usize, col: usize) -> Pos {
+    let Some(first) = source.line(start.line) else {
         return start;
     };
     let at: String = first.chars().skip(start.col.saturating_sub(1)).collect();
     let indent_of = |line_no: usize| {
-        text.lines()
-            .nth(line_no.saturating_sub(1))
+        source
+            .line(line_no)
             .map(|l| l.len() - l.trim_start().len())
             .unwrap_or(0)
     };

@@ -329,7 +329,7 @@ impl Source {
     }
 
     /// Line `line` (from 1), as `str::lines` gives it.
-    fn line(&self, line: usize) -> Option<&str> {
+    pub(crate) fn line(&self, line: usize) -> Option<&str> {
         if line == 0 || line > self.line_count() {
             return None;
         }

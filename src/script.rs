@@ -107,6 +107,127 @@ pub struct Sandbox {
     pub limits: Limits,
 }
 
+/// What one script may contain, so that loading stays fast whatever a rules
+/// file holds. Rhai's parser takes time that grows with the square of some
+/// counts (the arms of a `switch`, the names declared: `let`, `const`,
+/// parameters), and linearly with the text; these bounds are checked on the
+/// tokens before the script is compiled, Rhai's own compile-time limits
+/// (expression depth, string, array and map literals, functions) do the
+/// rest, and a rules file is at most [`crate::policy::MAX_RULES_FILE_SIZE`].
+pub struct Size;
+
+impl Size {
+    /// The longest script, in bytes.
+    pub const MAX_SCRIPT_BYTES: usize = 16 * 1024;
+    /// The most names one script may declare (`let`, `const`, `for` and
+    /// `catch` variables, function and closure parameters).
+    pub const MAX_DECLARATIONS: usize = 128;
+    /// The most arms of `switch` one script may have.
+    pub const MAX_SWITCH_ARMS: usize = 256;
+}
+
+/// Counts what [`Size`] bounds in a script, with Rhai's own tokenizer (so
+/// comments, strings and the code inside `${...}` are read exactly as the
+/// compiler reads them); `Err` names the first bound it passes, where.
+fn check_size(engine: &Engine, src: &str) -> Result<(), CompileProblem> {
+    use rhai::Token;
+    let too_much = |pos: rhai::Position, message: String, help: &str| CompileProblem {
+        line: pos.line().unwrap_or(1),
+        col: pos.position().unwrap_or(1),
+        message,
+        help: Some(help.to_owned()),
+    };
+    if src.len() > Size::MAX_SCRIPT_BYTES {
+        return Err(too_much(
+            rhai::Position::new(1, 1),
+            format!(
+                "the script is {} bytes long, more than the {} a script may have",
+                src.len(),
+                Size::MAX_SCRIPT_BYTES
+            ),
+            "say it with declarative conditions, or split it across rules",
+        ));
+    }
+    let inputs = [src];
+    let (tokens, control) = engine.lex(&inputs);
+    let (mut declarations, mut arms) = (0usize, 0usize);
+    // Where the parameters of `fn name(...)` or of a closure `|...|` are read.
+    let mut params: Option<Token> = None;
+    // `fn`, then its name: a `(` next opens its parameters.
+    let mut fn_name = 0u8;
+    // Whether the token before ended an operand: a `|` after one is `or`,
+    // anywhere else it opens a closure's parameters.
+    let mut after_operand = false;
+    // The brace depths at which `${` interpolations close.
+    let mut interpolations: Vec<usize> = Vec::new();
+    let mut braces = 0usize;
+    for (token, pos) in tokens {
+        let declares = match &token {
+            Token::EOF | Token::LexError(_) => break,
+            Token::Let | Token::Const | Token::For | Token::Catch => true,
+            Token::Identifier(_) => params.is_some(),
+            _ => false,
+        };
+        if declares {
+            declarations += 1;
+            if declarations > Size::MAX_DECLARATIONS {
+                return Err(too_much(
+                    pos,
+                    format!("the script declares more than {} names", Size::MAX_DECLARATIONS),
+                    "`let`, `const`, `for`, `catch` and each parameter declare a name; use fewer variables",
+                ));
+            }
+        }
+        fn_name = match (&token, fn_name) {
+            (Token::Fn, _) => 1,
+            (Token::Identifier(_), 1) => 2,
+            (Token::LeftParen, 2) => {
+                params = Some(Token::RightParen);
+                0
+            }
+            _ => 0,
+        };
+        match &token {
+            Token::DoubleArrow => {
+                arms += 1;
+                if arms > Size::MAX_SWITCH_ARMS {
+                    return Err(too_much(
+                        pos,
+                        format!("the script has more than {} `switch` arms", Size::MAX_SWITCH_ARMS),
+                        "a long list of values can be an array: `[\"a\", \"b\"].contains(client.account)`",
+                    ));
+                }
+            }
+            t if params.as_ref() == Some(t) => params = None,
+            Token::Pipe if params.is_none() && !after_operand => params = Some(Token::Pipe),
+            Token::InterpolatedString(_) => interpolations.push(braces),
+            Token::LeftBrace => braces += 1,
+            Token::RightBrace => {
+                braces = braces.saturating_sub(1);
+                if interpolations.last() == Some(&braces) {
+                    // The interpolation ends: what follows is text again.
+                    interpolations.pop();
+                    control.borrow_mut().is_within_text = true;
+                }
+            }
+            _ => {}
+        }
+        after_operand = matches!(
+            token,
+            Token::Identifier(_)
+                | Token::IntegerConstant(_)
+                | Token::CharConstant(_)
+                | Token::StringConstant(_)
+                | Token::True
+                | Token::False
+                | Token::Unit
+                | Token::RightParen
+                | Token::RightBracket
+        );
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox").field("limits", &self.limits).finish()
@@ -299,6 +420,7 @@ impl Sandbox {
     /// without `else`), is refused with the position of that value; values
     /// known only when it runs are checked then.
     pub fn compile(&self, source: &str, policy: PolicyKind, returns: Returns) -> Result<Script, CompileProblem> {
+        check_size(&self.engine, source)?;
         let mut scope = Scope::new();
         for root in ROOTS {
             // Plain variables, not constants: the optimiser would fold constants.
