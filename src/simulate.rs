@@ -866,10 +866,18 @@ impl<'r> Simulator<'r> {
     }
 }
 
-/// `None` when the event recorded at `seq` is `ev`, the same in every
-/// field; else the error that says what differs: another event at that
-/// position, or this one edited since it was recorded.
-fn recorded_differs(sim: &Simulator, seq: i64, ev: &Event) -> Result<Option<SimError>, SimError> {
+/// What a resumed replay finds at a position an earlier run recorded.
+enum AtPosition {
+    /// This event, the same in every field: nothing to write.
+    Same,
+    /// No event: it is written.
+    Free,
+    /// Another event, or this one edited since: the error that says so.
+    Differs(SimError),
+}
+
+/// Compares the event at a recorded position with what the store holds.
+fn at_position(sim: &Simulator, seq: i64, ev: &Event) -> Result<AtPosition, SimError> {
     let help = || {
         Some(
             "replay a timeline into the database it was first replayed into, as it was then, or use a new `--db`"
@@ -881,16 +889,17 @@ fn recorded_differs(sim: &Simulator, seq: i64, ev: &Event) -> Result<Option<SimE
         // The usual case is one lookup by id; which event holds the
         // position instead is only looked for to say so.
         _ => {
-            return Ok(sim.store.event_at(seq)?.map(|id| {
-                sim.input(
+            return Ok(match sim.store.event_at(seq)? {
+                Some(id) => AtPosition::Differs(sim.input(
                     ev,
                     format!(
                         "the database holds event `{id}` at position {seq} of the timeline, this timeline has `{}`",
                         ev.id
                     ),
                     help(),
-                )
-            }))
+                )),
+                None => AtPosition::Free,
+            })
         }
     };
     let mut changed: Vec<String> = Vec::new();
@@ -910,13 +919,13 @@ fn recorded_differs(sim: &Simulator, seq: i64, ev: &Event) -> Result<Option<SimE
             .map(|f| format!("`{f}`")),
     );
     if changed.is_empty() {
-        return Ok(None);
+        return Ok(AtPosition::Same);
     }
     let fields = match changed.len() {
         1 => format!("its {} differs", changed[0]),
         n => format!("its {} and {} differ", changed[..n - 1].join(", "), changed[n - 1]),
     };
-    Ok(Some(sim.input(
+    Ok(AtPosition::Differs(sim.input(
         ev,
         format!("it changed since the database recorded it at position {seq}: {fields}"),
         help(),
@@ -1039,9 +1048,10 @@ where
         // run of this timeline: the event there must be this one, whole,
         // and nothing is written again.
         let write = if seq <= recorded {
-            match recorded_differs(sim, seq, &ev) {
-                Ok(None) => false,
-                Ok(Some(e)) | Err(e) => {
+            match at_position(sim, seq, &ev) {
+                Ok(AtPosition::Same) => false,
+                Ok(AtPosition::Free) => true,
+                Ok(AtPosition::Differs(e)) | Err(e) => {
                     failure = Some(e);
                     break;
                 }
@@ -1159,5 +1169,38 @@ mod tests {
             first_dump,
             "the second writer deleted or changed a row of the first"
         );
+    }
+
+    /// Positions are recorded without gaps, but should one be missing (a
+    /// row lost to a writer without the replay lock), the event there is
+    /// written again, never skipped as if it were recorded.
+    #[test]
+    fn a_recorded_position_without_its_event_is_written_again_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let rules = RuleSet::shipped();
+        let (world, events) = day();
+        let run = || {
+            let mut sim = Simulator::new(&rules, world.clone(), Store::open(&db).unwrap(), "day.jsonl".into()).unwrap();
+            let summary = replay(
+                &mut sim,
+                events.clone().into_iter().map(Ok),
+                Batching::default(),
+                |_| Ok(()),
+            )
+            .unwrap();
+            (summary, sim.store.dump().unwrap())
+        };
+        let (_, whole) = run();
+        // d11, a logout at position 11, writes nothing but its `events` row.
+        let store = Store::open(&db).unwrap();
+        assert_eq!(
+            store.conn.execute("DELETE FROM events WHERE id = 'd11'", []).unwrap(),
+            1
+        );
+        drop(store);
+        let (summary, again) = run();
+        assert_eq!((summary.applied, summary.already_recorded), (1, 11));
+        assert_eq!(again, whole);
     }
 }
