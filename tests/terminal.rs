@@ -5,7 +5,7 @@
 //! runs in-process (`src/cli/hostile_output.rs`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 #[path = "support/process.rs"]
@@ -23,37 +23,25 @@ fn root() -> &'static Path {
 }
 
 /// Runs the binary in `dir` with `args`, killing it and failing the test
-/// after `limit`: for inputs that used to hang or take minutes.
+/// after `limit`: for inputs that used to hang or take minutes. Output is
+/// read while the child runs (`process::output_within`), so a chatty child
+/// cannot stall on a full pipe.
 fn within(limit: Duration, dir: &Path, args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String, Duration) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_commroute"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "200")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`commroute {args:?}` did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = start.elapsed();
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    let Output { status, stdout, stderr } = process::output_within(
+        Command::new(env!("CARGO_BIN_EXE_commroute"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200"),
+        None,
+        limit,
+    );
     (
         status.code(),
         String::from_utf8(stdout).unwrap(),
         String::from_utf8(stderr).unwrap(),
-        took,
+        start.elapsed(),
     )
 }
 
