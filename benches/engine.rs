@@ -9,11 +9,11 @@
 
 use std::sync::LazyLock;
 
-use commroute::batch;
 use commroute::diag::Source;
-use commroute::event::{EventLine, Inbound, Outbound};
+use commroute::engine::event::{EventLine, Inbound, Outbound};
 use commroute::generate::{write_events, write_world, Model, Shape};
-use commroute::policy::SHIPPED;
+use commroute::jsonl::batch;
+use commroute::rules::SHIPPED;
 use commroute::{RuleSet, World};
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};

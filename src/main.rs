@@ -2,8 +2,6 @@
 //! library, turn the outcome into an exit code (0 ok, 1 a check failed, 2 a
 //! usage or input error).
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    commroute::cli::main()
 }

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use commroute::analysis::{self, Access, Analysis, Assoc, Classes, InboundClass, Login, RecipientClass, Row};
+use commroute::authoring::analysis::{
+    self, Access, Analysis, Assoc, Classes, InboundClass, Login, RecipientClass, Row,
+};
 use commroute::{InboundRequest, RuleSet, Source, World};
 
 fn shipped() -> (RuleSet, Classes, Analysis) {
@@ -64,7 +66,7 @@ fn check(c: Contract) -> (Row, RecipientClass) {
         .expect("every input has a class in the matrix")
         .clone();
     assert_eq!(row.rule, c.rule, "deciding rule for {}", row.description);
-    let expected = commroute::locset::LocSet::from_unsorted(c.lands_at.iter().map(|l| w.location(l).unwrap()));
+    let expected = commroute::world::locset::LocSet::from_unsorted(c.lands_at.iter().map(|l| w.location(l).unwrap()));
     assert_eq!(
         row.roles,
         analysis::roles(&w, &ev, &expected),

@@ -29,7 +29,7 @@ fn rules_file(path: &Path) -> datatest_stable::Result<()> {
         .iter()
         .position(|p| name.starts_with(p))
         .ok_or("rules corpus files start with inbound-, delivery- or outbound-")?;
-    let mut sources: Vec<Source> = commroute::policy::FILES
+    let mut sources: Vec<Source> = commroute::rules::FILES
         .iter()
         .map(|f| Source::read(&Path::new("rules").join(f)).unwrap())
         .collect();

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::process::Command;
 
-use commroute::batch::{self, Options};
+use commroute::jsonl::batch::{self, Options};
 
 #[path = "support/process.rs"]
 mod process;

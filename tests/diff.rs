@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use commroute::analysis::{Classes, Place};
-use commroute::event::EventLine;
-use commroute::impact::{self, Recorded};
+use commroute::authoring::analysis::{Classes, Place};
+use commroute::authoring::impact::{self, Recorded};
+use commroute::engine::event::EventLine;
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{InboundRequest, RuleSet, Source, World};
 

@@ -1,7 +1,7 @@
 //! The README is the one place where the facts and tests are documented: it
 //! must name every fact of the catalogue and every test the loader accepts.
 
-use commroute::facts::Fact;
+use commroute::rules::facts::Fact;
 
 #[test]
 fn readme_documents_every_fact() {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use commroute::diag::MAX_FILE_SIZE;
-use commroute::event::{EventLines, LineError, MAX_EVENT_LINE};
+use commroute::engine::event::{EventLines, LineError, MAX_EVENT_LINE};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{RuleSet, Source, World};
 
@@ -321,12 +321,16 @@ fn a_10_mb_timeline_line_is_refused_and_reading_goes_on() {
     text.push_str(&format!("{{\"id\":\"big\",\"text\":\"{}\"}}\n", "x".repeat(10 << 20)));
     text.push_str("{\"id\":\"e2\",\"at\":\"2026-03-02T09:00:00Z\",\"type\":\"logout\",\"staff\":\"sam\"}\n");
     let mut timeline =
-        commroute::timeline::JsonlTimeline::new(std::path::Path::new("/tmp/t.jsonl"), Cursor::new(text)).unwrap();
+        commroute::replay::timeline::JsonlTimeline::new(std::path::Path::new("/tmp/t.jsonl"), Cursor::new(text))
+            .unwrap();
     let err = timeline.next_event().unwrap().unwrap_err();
     assert_eq!(err.pos.line, 2);
     assert_eq!(
         err.message,
-        format!("the line is longer than {} bytes", commroute::event::MAX_EVENT_LINE)
+        format!(
+            "the line is longer than {} bytes",
+            commroute::engine::event::MAX_EVENT_LINE
+        )
     );
     let next = timeline.next_event().unwrap().unwrap();
     assert_eq!(next.id, "e2");

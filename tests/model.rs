@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use commroute::facts::Channel;
+use commroute::rules::facts::Channel;
 use commroute::{InboundRequest, OutboundRequest, RuleSet, Source, World};
 use proptest::prelude::*;
 use proptest::test_runner::Config;

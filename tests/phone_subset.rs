@@ -16,7 +16,7 @@
 //! `cargo test` runs 20,000 cases, each checked in 7 countries by 2 kinds of
 //! rules; `PROPTEST_CASES=N` runs N.
 
-use commroute::contact::{valid_phone, PhoneRules};
+use commroute::world::contact::{valid_phone, PhoneRules};
 use phonenumber::country::Id;
 use proptest::prelude::*;
 use proptest::test_runner::Config;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use commroute::photo::{self, Kind, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
+use commroute::replay::photo::{self, Kind, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
 
 #[path = "support/process.rs"]
 mod process;

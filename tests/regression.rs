@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use commroute::replay::timeline::YamlTimeline;
 use commroute::scenario::ScenarioFile;
-use commroute::timeline::YamlTimeline;
 use commroute::World;
 
 #[path = "support/process.rs"]
@@ -198,7 +198,7 @@ fn a_byte_order_mark_is_accepted_in_every_kind_of_file() {
     std::fs::write(d.join("events.jsonl"), format!("{BOM}{line}")).unwrap();
     let world = World::load(&d.join("world.yaml")).unwrap();
     assert_eq!(
-        commroute::impact::read_events(&d.join("events.jsonl"), &world)
+        commroute::authoring::impact::read_events(&d.join("events.jsonl"), &world)
             .unwrap()
             .len(),
         1

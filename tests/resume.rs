@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use commroute::store::Store;
+use commroute::replay::store::Store;
 
 #[path = "support/process.rs"]
 mod process;

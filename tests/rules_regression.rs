@@ -34,7 +34,8 @@ fn a_typo_in_an_expected_id_is_a_load_error_not_a_failing_case() {
 
 use std::path::Path;
 
-use commroute::{coverage, scenario, RuleSet};
+use commroute::authoring::coverage;
+use commroute::{scenario, RuleSet};
 
 fn shipped() -> RuleSet {
     RuleSet::load_dir(Path::new("rules")).unwrap()

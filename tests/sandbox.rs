@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use commroute::script::Limits;
+use commroute::rules::script::Limits;
 use commroute::{EvalError, InboundRequest, RuleSet, Source, World};
 
 const FILE: &str = "rules/inbound.yaml";

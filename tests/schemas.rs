@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use commroute::schema::{schema, FileKind};
+use commroute::authoring::schema::{schema, FileKind};
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 

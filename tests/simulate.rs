@@ -241,7 +241,10 @@ fn timeline_with(dir: &Path, id: &str, last: &str) -> String {
 }
 
 fn dump(db: &Path) -> String {
-    commroute::store::Store::open_read_only(db).unwrap().dump().unwrap()
+    commroute::replay::store::Store::open_read_only(db)
+        .unwrap()
+        .dump()
+        .unwrap()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use commroute::event::EventLines;
+use commroute::engine::event::EventLines;
 use commroute::EventLine;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 //! carries the product's two lines, and the limit line when too large).
 #![no_main]
 
-use commroute::photo::{judge, sniff, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
+use commroute::replay::photo::{judge, sniff, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

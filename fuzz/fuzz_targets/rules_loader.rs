@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use commroute::policy::SHIPPED;
+use commroute::rules::SHIPPED;
 use commroute::{RuleSet, Source};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use commroute::timeline::JsonlTimeline;
+use commroute::replay::timeline::JsonlTimeline;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

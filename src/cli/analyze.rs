@@ -1,6 +1,6 @@
 //! `commroute analyze`: the decision matrix, shadowed rules and gaps.
 
-use commroute::analysis::{self, Analysis, Classes, Row};
+use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
 use super::output::{csv_line, json_line, shown, table};
 use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use commroute::photo;
+use crate::replay::photo;
 
 use super::output::{json_line, shown};
 use super::{err, out, out_exact, CliResult, Exit, Format};

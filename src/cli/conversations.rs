@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::replay::store::{Store, IN_STORE};
 use anyhow::anyhow;
-use commroute::store::{Store, IN_STORE};
 
 use super::output::{fields, json_line, shown, table};
 use super::simulate::DEFAULT_DB;
@@ -59,12 +59,12 @@ pub fn list(a: ListArgs) -> CliResult {
         let known = store
             .locations()
             .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
-        let hint = match commroute::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
+        let hint = match crate::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
             Some(s) => format!("; did you mean `{s}`?"),
             None if known.is_empty() => "; it holds no conversations yet".into(),
             None => {
                 let some: Vec<&String> = known.iter().take(12).collect();
-                format!("; its conversations concern {}", commroute::diag::one_of(&some))
+                format!("; its conversations concern {}", crate::diag::one_of(&some))
             }
         };
         return Err(anyhow!(
@@ -135,7 +135,7 @@ pub fn one(a: OneArgs) -> CliResult {
         let known = store
             .clients()
             .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
-        let hint = commroute::diag::did_you_mean(&a.client, known.iter().map(String::as_str))
+        let hint = crate::diag::did_you_mean(&a.client, known.iter().map(String::as_str))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
         return Err(anyhow!(

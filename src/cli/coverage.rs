@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use commroute::coverage::{self, Coverage};
-use commroute::scenario::{self, FileReport};
+use crate::authoring::coverage::{self, Coverage};
+use crate::scenario::{self, FileReport};
 
 use super::output::{json_line, shown, table};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> CliResult {
         args.paths
     };
     let mut reports: Vec<FileReport> = Vec::new();
-    let mut broken = commroute::Diagnostics::default();
+    let mut broken = crate::Diagnostics::default();
     for f in scenario::discover(&paths)? {
         match scenario::run_file(&f, &rules, None) {
             Ok(r) => reports.push(r),

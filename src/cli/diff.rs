@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::authoring::impact::{self, Impact};
+use crate::scenario::{self, ScenarioFile};
+use crate::{Diagnostics, RuleSet, World};
 use anyhow::Context;
-use commroute::impact::{self, Impact};
-use commroute::scenario::{self, ScenarioFile};
-use commroute::{Diagnostics, RuleSet, World};
 
 use super::output::{json_line, shown, table};
 use super::{out, out_exact, CliResult, Exit, Format};

@@ -202,7 +202,7 @@ impl Files {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let rules = d.join(format!("rules{}", h.file));
         std::fs::create_dir(&rules).unwrap();
-        for f in commroute::policy::FILES {
+        for f in crate::rules::FILES {
             std::fs::copy(shipped.join(f), rules.join(f)).unwrap();
         }
         let inbound = std::fs::read_to_string(rules.join("inbound.yaml")).unwrap();
@@ -220,7 +220,7 @@ impl Files {
         std::fs::write(rules.join("inbound.yaml"), &changed).unwrap();
         let bad_rules = d.join("bad-rules");
         std::fs::create_dir(&bad_rules).unwrap();
-        for f in commroute::policy::FILES {
+        for f in crate::rules::FILES {
             std::fs::copy(rules.join(f), bad_rules.join(f)).unwrap();
         }
         std::fs::write(

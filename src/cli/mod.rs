@@ -22,8 +22,8 @@ mod usage;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::{text, Diagnostics, RuleSet};
 use clap::{Parser, Subcommand, ValueEnum};
-use commroute::{text, Diagnostics, RuleSet};
 
 /// How a run ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,7 +36,7 @@ pub fn fields(rows: &[(&str, String)]) -> String {
 
 /// One value of data as a table cell or part of a sentence shows it.
 pub fn shown(s: &str) -> String {
-    commroute::text::shown(s).into_owned()
+    crate::text::shown(s).into_owned()
 }
 
 /// One JSON document on one line, with a `type` field first.

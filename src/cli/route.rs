@@ -4,10 +4,11 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::engine::decision::TraceLine;
+use crate::jsonl::batch;
+use crate::scenario::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
+use crate::{InboundRequest, OutboundRequest, World};
 use anyhow::{anyhow, Context};
-use commroute::decision::TraceLine;
-use commroute::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
-use commroute::{batch, InboundRequest, OutboundRequest, World};
 
 use super::output::{fields, json_line, shown};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
@@ -313,7 +314,7 @@ fn outbound(a: OutboundArgs) -> CliResult {
                 ("channel", report.channel.to_string()),
                 ("ghost text", shown(&report.ghost_text)),
             ];
-            if report.channel != commroute::facts::Channel::None {
+            if report.channel != crate::rules::facts::Channel::None {
                 rows.push(("text sent", shown(&report.text)));
             } else {
                 rows.push(("text sent", "nothing: sending is refused".into()));

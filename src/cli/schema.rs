@@ -1,6 +1,6 @@
 //! `commroute schema rules|world|scenario|timeline`: JSON Schemas for editors.
 
-use commroute::schema::{self, FileKind};
+use crate::authoring::schema::{self, FileKind};
 
 use super::{out_exact, CliResult, Exit};
 

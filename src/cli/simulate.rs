@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::replay::simulate::{self, Batching, EventReport, SimError, Simulator};
+use crate::replay::store::Store;
+use crate::replay::timeline::{JsonlTimeline, YamlTimeline};
 use anyhow::Context;
-use commroute::simulate::{self, Batching, EventReport, SimError, Simulator};
-use commroute::store::Store;
-use commroute::timeline::{JsonlTimeline, YamlTimeline};
 
 use super::output::{json_controls_escaped, json_line, shown};
 use super::{err, CliResult, Exit, Failure, Format, RulesArg};
@@ -45,11 +45,11 @@ fn is_jsonl(p: &Path) -> bool {
 fn row(r: &EventReport) -> String {
     let mut what = String::new();
     for c in r.what.chars() {
-        if what.chars().count() + commroute::text::shown_len(c) > 48 {
+        if what.chars().count() + crate::text::shown_len(c) > 48 {
             what.push('…');
             break;
         }
-        commroute::text::push_shown(&mut what, c);
+        crate::text::push_shown(&mut what, c);
     }
     let list = |ids: &[String], sep: &str| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(sep);
     let mut notes = list(&r.notices, "; ");
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> CliResult {
                     outw.write_all(&body.as_bytes()[1..])?;
                     outw.write_all(b"\n")?;
                 }
-                Format::Table => outw.write_all(commroute::text::guarded(&row(r)).as_bytes())?,
+                Format::Table => outw.write_all(crate::text::guarded(&row(r)).as_bytes())?,
             }
         }
         outw.flush()
@@ -132,7 +132,7 @@ pub fn run(args: Args) -> CliResult {
         // (see `simulate::replay_with`); it frees what came back before each
         // chunk it sends, so at most a few chunks wait.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<commroute::timeline::Event>>();
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<crate::replay::timeline::Event>>();
         let reader = std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(1024);
             while let Some(e) = tl.next_event() {

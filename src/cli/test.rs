@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use commroute::scenario::{self, FileReport};
+use crate::scenario::{self, FileReport};
 
 use super::output::{json_line, shown, table};
 use super::{err, out, out_exact, report, CliResult, Exit, RulesArg};
@@ -96,7 +96,7 @@ fn run_once(args: &Args) -> CliResult {
     let paths = scenario_paths(args);
     let files = scenario::discover(&paths)?;
     let mut reports: Vec<FileReport> = Vec::new();
-    let mut broken = commroute::Diagnostics::default();
+    let mut broken = crate::Diagnostics::default();
     for f in &files {
         match scenario::run_file(f, &rules, args.filter.as_deref()) {
             Ok(r) => reports.push(r),
@@ -106,7 +106,7 @@ fn run_once(args: &Args) -> CliResult {
     let passed: usize = reports.iter().map(FileReport::passed).sum();
     let failed: usize = reports.iter().map(FileReport::failed).sum();
     match args.format {
-        TestFormat::Junit => out_exact(&commroute::junit::report(&reports, &broken))?,
+        TestFormat::Junit => out_exact(&crate::scenario::junit::report(&reports, &broken))?,
         TestFormat::Json => {
             let mut text = String::new();
             for r in &reports {

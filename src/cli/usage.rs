@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::replay::store::UsageBy;
 use anyhow::anyhow;
 use clap::ValueEnum;
-use commroute::store::UsageBy;
 
 use super::conversations::open;
 use super::output::{json_line, shown, table};
@@ -41,7 +41,7 @@ fn check_month(m: &str) -> Result<(), String> {
         return Err(format!("--month `{m}`: write a month as YYYY-MM, e.g. 2026-03"));
     }
     let (year, month) = (m[..4].parse().expect("digits"), m[5..].parse().expect("digits"));
-    commroute::timeline::check_date(year, month, 1)
+    crate::replay::timeline::check_date(year, month, 1)
         .map_err(|e| format!("--month `{m}`: {e}; write a month as YYYY-MM, e.g. 2026-03"))
 }
 

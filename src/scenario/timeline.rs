@@ -11,10 +11,10 @@ use marked_yaml::Node;
 use serde::Serialize;
 
 use crate::diag::{one_of, Pos};
-use crate::policy::RuleSet;
-use crate::simulate::{self, Batching, EventReport, Made, Simulator};
-use crate::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
-use crate::timeline::{self, Event, What};
+use crate::replay::simulate::{self, Batching, EventReport, Made, Simulator};
+use crate::replay::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
+use crate::replay::timeline::{self, Event, What};
+use crate::rules::RuleSet;
 use crate::world::World;
 use crate::yaml::{self, Doc};
 
@@ -307,7 +307,7 @@ pub fn run(
         return (vec![broken("replay", e.to_string())], None);
     }
     let store = &sim.store;
-    let outcome = (|| -> Result<TimelineOutcome, crate::store::StoreError> {
+    let outcome = (|| -> Result<TimelineOutcome, crate::replay::store::StoreError> {
         let mut conversations = Vec::new();
         for c in store.clients()? {
             conversations.extend(store.conversation(&c)?);

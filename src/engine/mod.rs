@@ -5,17 +5,22 @@
 //! did or did not apply. Both share one implementation, selected by a const
 //! generic, so they cannot drift apart.
 
+pub mod decision;
+pub mod event;
+
 use std::fmt;
 use std::path::PathBuf;
 
 use smallvec::SmallVec;
 
-use crate::condition::Cond;
-use crate::decision::{InboundDecision, InboundTrace, OutboundDecision, OutboundTrace, Recipient, RuleStep, StaffStep};
-use crate::event::{Inbound, Outbound, Start};
-use crate::facts::{Answering, Channel, Ctx, Starter};
-use crate::policy::{Piece, PolicyFile, Rule, RuleSet};
-use crate::script::Sandbox;
+use crate::engine::decision::{
+    InboundDecision, InboundTrace, OutboundDecision, OutboundTrace, Recipient, RuleStep, StaffStep,
+};
+use crate::engine::event::{Inbound, Outbound, Start};
+use crate::rules::condition::Cond;
+use crate::rules::facts::{Answering, Channel, Ctx, Starter};
+use crate::rules::script::Sandbox;
+use crate::rules::{Piece, PolicyFile, Rule, RuleSet};
 use crate::world::{StaffIdx, World};
 
 /// A rule that could not be evaluated (a script failed or exceeded its limits,
@@ -90,8 +95,8 @@ fn holds<O>(file: &PolicyFile, rule: &Rule<O>, cond: &Cond, ctx: &Ctx, sb: &Sand
 
 /// The channel an outbound rule gives: its literal, or what its script says.
 fn channel_of(
-    o: &crate::policy::OutboundPolicy,
-    r: &Rule<crate::policy::ChannelChoice>,
+    o: &crate::rules::OutboundPolicy,
+    r: &Rule<crate::rules::ChannelChoice>,
     ctx: &Ctx,
 ) -> Result<Channel, EvalError> {
     let Some(script) = &r.outcome.channel_script else {

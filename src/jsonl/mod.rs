@@ -10,11 +10,13 @@
 //! the same lines and report errors the same way. Decision lines are written
 //! by hand with ids escaped once per run ([`Names`]).
 
+pub mod batch;
+
 use std::io::Write;
 
-use crate::decision::{InboundDecision, OutboundDecision};
-use crate::event::EventLine;
-use crate::policy::RuleSet;
+use crate::engine::decision::{InboundDecision, OutboundDecision};
+use crate::engine::event::EventLine;
+use crate::rules::RuleSet;
 use crate::world::World;
 
 /// Whether an event is a client's or a staff member's message.
@@ -134,7 +136,7 @@ impl RawEvent<'_> {
         match self.kind {
             Kind::Inbound => EventLine::Inbound {
                 id: self.id.to_owned(),
-                request: crate::event::InboundRequest {
+                request: crate::engine::event::InboundRequest {
                     client: self.client.to_owned(),
                     answering: s(self.answering),
                     staff: s(self.staff),
@@ -143,7 +145,7 @@ impl RawEvent<'_> {
             },
             Kind::Outbound => EventLine::Outbound {
                 id: self.id.to_owned(),
-                request: crate::event::OutboundRequest {
+                request: crate::engine::event::OutboundRequest {
                     client: self.client.to_owned(),
                     from_account: self.from_account.unwrap_or_default().to_owned(),
                     text: self.text.unwrap_or_default().to_owned(),

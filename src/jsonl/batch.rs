@@ -14,9 +14,9 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::event::{resolve_inbound, resolve_outbound, EventLine, Outbound};
+use crate::engine::event::{resolve_inbound, resolve_outbound, EventLine, Outbound};
 use crate::jsonl::{push_json_str, scan_event, write_error, Kind, Names};
-use crate::policy::RuleSet;
+use crate::rules::RuleSet;
 use crate::world::World;
 
 /// How many bytes of input a chunk holds (it ends at the last whole line).

@@ -13,10 +13,10 @@
 
 use serde::Serialize;
 
-use crate::decision::{InboundDecision, OutboundDecision};
-use crate::policy::RuleSet;
+use crate::engine::decision::{InboundDecision, OutboundDecision};
+use crate::replay::simulate::Made;
+use crate::rules::RuleSet;
 use crate::scenario::{Actual, FileReport};
-use crate::simulate::Made;
 
 /// How often one rule was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

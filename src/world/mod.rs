@@ -7,6 +7,9 @@
 //! Locations, staff and clients are numbered in id order, so sorting by number
 //! sorts by id.
 
+pub mod contact;
+pub mod locset;
+
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
@@ -16,10 +19,10 @@ use std::path::Path;
 use marked_yaml::types::{MarkedMappingNode, MarkedSequenceNode};
 use marked_yaml::Node;
 
-use crate::contact::{self, Contact};
 use crate::diag::{did_you_mean, one_of, Diagnostics, Pos, Source};
-use crate::locset::{Loc, LocSet};
+use crate::world::locset::{Loc, LocSet};
 use crate::yaml::{self, Doc, Str};
+use contact::Contact;
 use smallvec::SmallVec;
 
 pub type AccountIdx = u32;

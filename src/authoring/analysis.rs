@@ -37,13 +37,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::condition::{Cond, Op, SetExpr};
 use crate::diag::Source;
+use crate::engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest, Start};
 use crate::engine::inbound_ctx;
-use crate::event::{Inbound, InboundRequest, Outbound, OutboundRequest, Start};
-use crate::facts::{Answering, Ctx, Fact, PolicyKind};
-use crate::locset::{Loc, LocSet};
-use crate::policy::RuleSet;
+use crate::rules::condition::{Cond, Op, SetExpr};
+use crate::rules::facts::{Answering, Ctx, Fact, PolicyKind};
+use crate::rules::RuleSet;
+use crate::world::locset::{Loc, LocSet};
 use crate::world::World;
 
 // ---------------------------------------------------------------------------
@@ -958,7 +958,7 @@ struct Failures {
 impl Failures {
     /// Records that `rules[failed]` failed while deciding: it and every
     /// rule after it were not (or not fully) evaluated.
-    fn failed_at<O>(&mut self, policy: &'static str, rules: &[crate::policy::Rule<O>], failed: usize) {
+    fn failed_at<O>(&mut self, policy: &'static str, rules: &[crate::rules::Rule<O>], failed: usize) {
         self.deciding.insert((policy, rules[failed].id.clone()));
         for r in &rules[failed + 1..] {
             self.untried.insert((policy, r.id.clone()));
@@ -968,7 +968,11 @@ impl Failures {
 
 /// The first rule of `rules` whose condition holds on `ctx`, evaluating the
 /// conditions only: `Err(i)` when rule `i` fails first.
-fn first_holding<O>(rules: &[crate::policy::Rule<O>], ctx: &Ctx, sb: &crate::script::Sandbox) -> Result<usize, usize> {
+fn first_holding<O>(
+    rules: &[crate::rules::Rule<O>],
+    ctx: &Ctx,
+    sb: &crate::rules::script::Sandbox,
+) -> Result<usize, usize> {
     for (i, r) in rules.iter().enumerate() {
         match r.when.holds(ctx, sb) {
             Ok(true) => return Ok(i),
@@ -1401,10 +1405,10 @@ fn tried_later<O>(
     taken_by: &mut BTreeMap<(&'static str, String), BTreeSet<String>>,
     failures: &mut Failures,
     policy: &'static str,
-    r: &crate::policy::Rule<O>,
+    r: &crate::rules::Rule<O>,
     decider: &str,
     ctx: &Ctx,
-    sb: &crate::script::Sandbox,
+    sb: &crate::rules::script::Sandbox,
 ) {
     match r.when.holds(ctx, sb) {
         Ok(false) => {}

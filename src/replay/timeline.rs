@@ -16,8 +16,8 @@ use marked_yaml::Node;
 use serde::Deserialize;
 
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
-use crate::facts::Answering;
-use crate::locset::Loc;
+use crate::rules::facts::Answering;
+use crate::world::locset::Loc;
 use crate::world::{AccountIdx, ClientIdx, ContactUpdate, StaffIdx, World};
 use crate::yaml::{self, Doc};
 
@@ -912,7 +912,7 @@ impl<R: BufRead> JsonlTimeline<R> {
             self.line += 1;
             // Read at most one byte more than a line may hold, so a hostile
             // line cannot make the buffer grow without bound.
-            let limit = crate::event::MAX_EVENT_LINE as u64 + 1;
+            let limit = crate::engine::event::MAX_EVENT_LINE as u64 + 1;
             match <&mut R as std::io::Read>::take(&mut self.reader, limit).read_line(&mut self.buf) {
                 Ok(0) => return None,
                 Ok(n) if n as u64 == limit && !self.buf.ends_with('\n') => {
@@ -926,7 +926,7 @@ impl<R: BufRead> JsonlTimeline<R> {
                     return Some(Err(Diagnostic::new(
                         &self.path,
                         Pos::new(self.line, 1),
-                        format!("the line is longer than {} bytes", crate::event::MAX_EVENT_LINE),
+                        format!("the line is longer than {} bytes", crate::engine::event::MAX_EVENT_LINE),
                     )
                     .help("an event is one short JSON object per line")));
                 }

@@ -11,16 +11,20 @@
 //! and the rule id, compiles conditions to native predicates and scripts to
 //! Rhai ASTs, and never needs the files again.
 
+pub mod condition;
+pub mod facts;
+pub mod script;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::Node;
 
-use crate::condition::{Cond, Reader, SetExpr};
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
-use crate::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
-use crate::script::{Limits, Returns, Sandbox};
+use crate::rules::condition::{Cond, Reader, SetExpr};
+use crate::rules::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
+use crate::rules::script::{Limits, Returns, Sandbox};
 use crate::yaml::{self, Doc};
 
 /// One rule: a stable id, a description for people, a condition, an outcome.
@@ -45,8 +49,8 @@ pub struct FirstMatch<O> {
 pub struct ChannelChoice {
     pub channel: Channel,
     pub ghost_text: String,
-    pub channel_script: Option<Box<crate::script::Script>>,
-    pub ghost_text_script: Option<Box<crate::script::Script>>,
+    pub channel_script: Option<Box<crate::rules::script::Script>>,
+    pub ghost_text_script: Option<Box<crate::rules::script::Script>>,
 }
 
 /// A message template such as `{sender.account_name}: {text}`, or a script.
@@ -74,7 +78,7 @@ pub enum Piece {
     Text,
     Fact(Fact),
     /// A Rhai script that gives the text (`text: {rhai: ...}`).
-    Script(Box<crate::script::Script>),
+    Script(Box<crate::rules::script::Script>),
 }
 
 /// A rules file as loaded: where it came from and its sandbox.
@@ -127,9 +131,9 @@ pub struct RuleSet {
 
 /// The shipped rules, built into the binary so it works from any folder.
 pub const SHIPPED: [(&str, &str); 3] = [
-    ("inbound.yaml", include_str!("../rules/inbound.yaml")),
-    ("delivery.yaml", include_str!("../rules/delivery.yaml")),
-    ("outbound.yaml", include_str!("../rules/outbound.yaml")),
+    ("inbound.yaml", include_str!("../../rules/inbound.yaml")),
+    ("delivery.yaml", include_str!("../../rules/delivery.yaml")),
+    ("outbound.yaml", include_str!("../../rules/outbound.yaml")),
 ];
 
 pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
@@ -625,11 +629,11 @@ fn read_delivery(
     let (gates, grants) = (gates?, grants?);
     let is_access = |g: &Rule<()>| {
         matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientAccess
-            && matches!(&t.op, crate::condition::Op::SharesAnyWith(SetExpr::Fact(Fact::LandsAt))))
+            && matches!(&t.op, crate::rules::condition::Op::SharesAnyWith(SetExpr::Fact(Fact::LandsAt))))
     };
     let is_live = |g: &Rule<()>| {
         matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientLoggedIn
-            && matches!(&t.op, crate::condition::Op::Bool(true)))
+            && matches!(&t.op, crate::rules::condition::Op::Bool(true)))
     };
     let access_gate = gates.iter().any(is_access);
     let live_gate = access_gate && gates.iter().any(is_live);

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::facts::Answering;
-use crate::locset::Loc;
+use crate::rules::facts::Answering;
+use crate::world::locset::Loc;
 use crate::world::{AccountIdx, ClientIdx, StaffIdx, World};
 
 /// How a conversation started, resolved against a world.
@@ -334,7 +334,7 @@ pub enum LineError {
 /// the reader for `route batch` and `diff --events`.
 ///
 /// ```
-/// use commroute::event::EventLines;
+/// use commroute::engine::event::EventLines;
 /// let input = "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\"}\n\nnot json\n";
 /// let read: Vec<_> = EventLines::new(input.as_bytes()).collect();
 /// assert_eq!(read[0].as_ref().unwrap().1.id(), "e1");

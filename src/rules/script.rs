@@ -18,8 +18,8 @@ use std::cell::RefCell;
 
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, Scope, AST};
 
-use crate::facts::{Ctx, Fact, PolicyKind, Value};
-use crate::locset::LocSet;
+use crate::rules::facts::{Ctx, Fact, PolicyKind, Value};
+use crate::world::locset::LocSet;
 
 /// Limits every script runs under. Rules files may lower or raise them within
 /// [`Limits::CEILING`].
@@ -113,7 +113,7 @@ pub struct Sandbox {
 /// parameters), and linearly with the text; these bounds are checked on the
 /// tokens before the script is compiled, Rhai's own compile-time limits
 /// (expression depth, string, array and map literals, functions) do the
-/// rest, and a rules file is at most [`crate::policy::MAX_RULES_FILE_SIZE`].
+/// rest, and a rules file is at most [`crate::rules::MAX_RULES_FILE_SIZE`].
 pub struct Size;
 
 impl Size {

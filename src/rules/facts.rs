@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::locset::{Loc, LocSet};
+use crate::world::locset::{Loc, LocSet};
 use crate::world::{AccountIdx, Client, ClientIdx, Staff, StaffIdx, World};
 
 /// Which policy a rule belongs to; facts are only readable where they exist.

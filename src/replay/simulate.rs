@@ -20,17 +20,17 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::decision::{InboundDecision, OutboundDecision};
 use crate::diag::{Diagnostic, Pos};
+use crate::engine::decision::{InboundDecision, OutboundDecision};
+use crate::engine::event::{Inbound, Outbound, Start};
 use crate::engine::EvalError;
-use crate::event::{Inbound, Outbound, Start};
-use crate::facts::{Answering, Channel};
-use crate::locset::{Loc, LocSet};
-use crate::photo::{self, Verdict};
-use crate::policy::RuleSet;
-use crate::segments;
-use crate::store::{Attempt, Claim, ConversationRow, Store, StoreError};
-use crate::timeline::{Digest, Event, Status, Via, What};
+use crate::replay::photo::{self, Verdict};
+use crate::replay::segments;
+use crate::replay::store::{Attempt, Claim, ConversationRow, Store, StoreError};
+use crate::replay::timeline::{Digest, Event, Status, Via, What};
+use crate::rules::facts::{Answering, Channel};
+use crate::rules::RuleSet;
+use crate::world::locset::{Loc, LocSet};
 use crate::world::{ClientIdx, ContactUpdate, World};
 
 /// Sets a report's `what` when reports describe events.
@@ -1106,7 +1106,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::timeline::JsonlTimeline;
+    use crate::replay::timeline::JsonlTimeline;
 
     fn day() -> (World, Vec<Event>) {
         let mut tl = JsonlTimeline::open(Path::new("examples/day.jsonl")).unwrap();

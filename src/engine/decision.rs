@@ -6,10 +6,10 @@
 
 use serde::Serialize;
 
-use crate::condition::Failure;
-use crate::facts::Channel;
-use crate::locset::LocSet;
-use crate::policy::RuleSet;
+use crate::rules::condition::Failure;
+use crate::rules::facts::Channel;
+use crate::rules::RuleSet;
+use crate::world::locset::LocSet;
 use crate::world::{StaffIdx, World};
 
 /// One rule that was considered: `failure` is `None` when it applied.

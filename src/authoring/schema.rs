@@ -5,7 +5,7 @@
 //! schema-only types deriving [`schemars::JsonSchema`]; the loaders stay the
 //! source of truth for errors (with `file:line:col`), the schemas only help
 //! editors. Conditions and location expressions are built from the fact
-//! catalogue ([`crate::facts`]), one definition per policy, so a fact a policy
+//! catalogue ([`crate::rules::facts`]), one definition per policy, so a fact a policy
 //! cannot read, an unknown test or a misspelt fact is flagged the same way the
 //! loader would refuse it.
 
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::facts::{Fact, FactType, PolicyKind};
+use crate::rules::facts::{Fact, FactType, PolicyKind};
 
 /// The kinds of file a schema exists for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -503,11 +503,11 @@ fn event_schema() -> Value {
         "properties": {
             "id": { "type": "string", "description": "unique in the timeline" },
             "at": { "type": "string", "description": "when it happened, e.g. 2026-03-03T10:00:00Z" },
-            "type": { "enum": crate::timeline::EVENT_TYPES },
+            "type": { "enum": crate::replay::timeline::EVENT_TYPES },
             "staff": text, "client": text, "location": text, "from": text, "from_account": text,
             "text": text,
             "photos": { "type": "array", "items": { "type": "string" } },
-            "via": { "enum": crate::timeline::VIA_VALUES },
+            "via": { "enum": crate::replay::timeline::VIA_VALUES },
             "answering": { "type": "string", "description": "KIND@LOCATION, e.g. confirmation@A" },
             "message": { "type": "string", "description": "the id of the staff message a delivery report is about" },
             "status": {

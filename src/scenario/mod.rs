@@ -9,6 +9,9 @@
 //! [`timeline`]). Everything is checked against the world when the file
 //! loads, so running a case only evaluates rules.
 
+pub mod fixture;
+pub mod junit;
+
 pub mod timeline;
 
 use std::collections::HashSet;
@@ -19,12 +22,12 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::Node;
 use serde::Serialize;
 
-use crate::decision::{InboundReport, OutboundReport};
 use crate::diag::{one_of, Diagnostic, Diagnostics, Pos, Source};
-use crate::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
-use crate::facts::{Channel, CHANNEL_VALUES};
-use crate::locset::LocSet;
-use crate::policy::RuleSet;
+use crate::engine::decision::{InboundReport, OutboundReport};
+use crate::engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
+use crate::rules::facts::{Channel, CHANNEL_VALUES};
+use crate::rules::RuleSet;
+use crate::world::locset::LocSet;
 use crate::world::World;
 use crate::yaml::{self, Doc, Str};
 

@@ -5,10 +5,10 @@
 //! * `always`, the catch-all;
 //! * `{all: [...]}`, `{any: [...]}`, `{not: ...}` (a bare list means `all`);
 //! * `{<fact>: <test>}`, e.g. `client.locations: {count_at_least: 2}`;
-//! * `{rhai: <script>}`, the escape hatch (see [`crate::script`]).
+//! * `{rhai: <script>}`, the escape hatch (see [`crate::rules::script`]).
 //!
 //! Loading checks every fact name, test and value against the fact catalogue
-//! ([`crate::facts`]) and builds a [`Cond`] tree that is evaluated by plain
+//! ([`crate::rules::facts`]) and builds a [`Cond`] tree that is evaluated by plain
 //! `match`es over the event's [`Ctx`]: nothing is parsed or looked up by name
 //! while deciding. The same tree also explains itself: [`Cond::why_not`] names
 //! the first test that failed and the value it saw.
@@ -18,9 +18,9 @@ use std::fmt;
 use marked_yaml::Node;
 
 use crate::diag::{did_you_mean, one_of, Pos};
-use crate::facts::{Ctx, Fact, FactType, PolicyKind};
-use crate::locset::LocSet;
-use crate::script::{self, Returns, Sandbox, Script};
+use crate::rules::facts::{Ctx, Fact, FactType, PolicyKind};
+use crate::rules::script::{self, Returns, Sandbox, Script};
+use crate::world::locset::LocSet;
 use crate::yaml::{describe, Doc};
 
 /// A compiled condition.
@@ -678,7 +678,7 @@ impl Test {
     fn common(&self, ctx: &Ctx, sb: &Sandbox, other: &SetExpr) -> String {
         other
             .eval(ctx, sb)
-            .map(|s| crate::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(ctx.world))
+            .map(|s| crate::rules::facts::Value::Set(s.intersection(ctx.set(self.fact))).show(ctx.world))
             .unwrap_or_default()
     }
 
@@ -690,7 +690,7 @@ impl Test {
         let saw = seen.show(w);
         let operand = |e: &SetExpr| {
             e.eval(ctx, sb)
-                .map(|s| crate::facts::Value::Set(s).show(w))
+                .map(|s| crate::rules::facts::Value::Set(s).show(w))
                 .unwrap_or_else(|e| e)
         };
         let reason = match &self.op {
@@ -772,7 +772,7 @@ impl Test {
         let saw = ctx.value(self.fact).show(w);
         let operand = |e: &SetExpr| {
             e.eval(ctx, sb)
-                .map(|s| crate::facts::Value::Set(s).show(w))
+                .map(|s| crate::rules::facts::Value::Set(s).show(w))
                 .unwrap_or_else(|e| e)
         };
         match &self.op {

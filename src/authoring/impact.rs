@@ -3,7 +3,7 @@
 //!
 //! Both rule sets are evaluated on the same inputs: every class of the
 //! decision matrix (built for the facts either of them reads, see
-//! [`crate::analysis`]), every scenario case, and optionally a file of
+//! [`crate::authoring::analysis`]), every scenario case, and optionally a file of
 //! recorded events. Recorded events are also sorted into matrix classes, so a
 //! change of a class says how many real events it touches. The base can be a
 //! directory or a git revision ([`load_revision`] reads `rules/` through
@@ -15,10 +15,10 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::analysis::{self, Classes, InboundClass, OutboundClass, Row};
+use crate::authoring::analysis::{self, Classes, InboundClass, OutboundClass, Row};
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
-use crate::event::EventLine;
-use crate::policy::{RuleSet, FILES};
+use crate::engine::event::EventLine;
+use crate::rules::{RuleSet, FILES};
 use crate::scenario::{self, Actual, ScenarioFile};
 use crate::world::World;
 

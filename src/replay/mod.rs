@@ -1,0 +1,9 @@
+//! Conversations over time: timeline files, the simulator that applies their
+//! events through the engine, the SQLite conversation store, the in-store
+//! view's segments and photo attachments.
+
+pub mod photo;
+pub mod segments;
+pub mod simulate;
+pub mod store;
+pub mod timeline;
