@@ -5,6 +5,7 @@ pub mod authoring;
 pub mod cli;
 pub mod diag;
 pub mod engine;
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod jsonl;
 pub mod replay;
