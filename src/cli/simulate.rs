@@ -2,12 +2,12 @@
 //! print what each event did, batch by batch, after each commit.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::replay::simulate::{self, Batching, EventReport, SimError, Simulator};
+use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions};
+use crate::replay::simulate::{Batching, EventReport, SimError};
 use crate::replay::store::Store;
-use crate::replay::timeline::{JsonlTimeline, YamlTimeline};
 use anyhow::Context;
 
 use super::output::{json_controls_escaped, json_line, shown};
@@ -36,15 +36,12 @@ pub struct Args {
     rules: RulesArg,
 }
 
-fn is_jsonl(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "jsonl" || e == "ndjson")
-}
-
 /// One line of the streamed table; values from the timeline are shown
 /// escaped, so a message text cannot fake a line.
 fn row(r: &EventReport) -> String {
     let mut what = String::new();
-    for c in r.what.chars() {
+    let words = r.what.as_ref().map(ToString::to_string).unwrap_or_default();
+    for c in words.chars() {
         if what.chars().count() + crate::text::shown_len(c) > 48 {
             what.push('…');
             break;
@@ -121,67 +118,29 @@ pub fn run(args: Args) -> CliResult {
         outw.flush()
     };
     let t0 = Instant::now();
-    let result = if is_jsonl(&args.timeline) {
-        let mut tl = JsonlTimeline::open(&args.timeline)?;
-        let world = tl.world.clone();
-        let mut sim = Simulator::new(&rules, world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
-        sim.describe = !quiet;
-        // Reading and checking lines runs on a second thread, a bounded
-        // number of chunks ahead of the replay, so memory stays flat. Applied
-        // events go back to it to be freed there, where they were allocated
-        // (see `simulate::replay_with`); it frees what came back before each
-        // chunk it sends, so at most a few chunks wait.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<crate::replay::timeline::Event>>();
-        let reader = std::thread::spawn(move || {
-            let mut chunk = Vec::with_capacity(1024);
-            while let Some(e) = tl.next_event() {
-                let stop = e.is_err();
-                chunk.push(e);
-                let full = chunk.len() == 1024 || stop;
-                if full {
-                    back_rx.try_iter().for_each(drop);
-                    if tx
-                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
-                        .is_err()
-                        || stop
-                    {
-                        return;
-                    }
-                }
-            }
-            let _ = tx.send(chunk);
-        });
-        let mut used = Vec::with_capacity(1024);
-        let done = |ev| {
-            used.push(ev);
-            if used.len() == 1024 {
-                let _ = back_tx.send(std::mem::replace(&mut used, Vec::with_capacity(1024)));
-            }
-        };
-        let result = simulate::replay_with(&mut sim, rx.iter().flatten(), batching, &mut print, done);
-        drop(rx);
-        let _ = reader.join();
-        result
-    } else {
-        let tl = YamlTimeline::load(&args.timeline)?;
-        let mut sim = Simulator::new(&rules, tl.world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
-        simulate::replay(&mut sim, tl.events.into_iter().map(Ok), batching, &mut print)
+    let timeline = OpenTimeline::open(&args.timeline)?;
+    let options = ReplayOptions {
+        batching,
+        quiet,
+        keep_decisions: false,
     };
+    let result = replay_timeline(&rules, timeline, store, options, &mut print)
+        .map_err(anyhow::Error::from)?
+        .result;
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {
             let text = match format {
                 Format::Json => {
                     #[derive(serde::Serialize)]
-                    struct Summary<'a, S> {
+                    struct SummaryLine<'a, S> {
                         #[serde(flatten)]
                         summary: &'a S,
                         rules: String,
                     }
                     json_line(
                         "summary",
-                        &Summary {
+                        &SummaryLine {
                             summary: &s,
                             rules: from.json(),
                         },

@@ -466,7 +466,7 @@ impl ScenarioFile {
                 );
             }
             if let Some(world) = world {
-                let evs = timeline::read_events(&mut doc, events, &world, &path);
+                let evs = timeline::read_scenario_events(&mut doc, events, &world, &path);
                 let checks = match yaml::get(top, "checks") {
                     Some(n) => timeline::read_checks(&mut doc, n, &world, &evs),
                     None if yaml::misspelt(top, "checks", TOP_KEYS).is_some() => Vec::new(),
