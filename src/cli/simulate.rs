@@ -2,11 +2,11 @@
 //! print what each event did, batch by batch, after each commit.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions};
-use crate::replay::simulate::{Batching, EventReport, SimError};
+use crate::replay::simulate::{Batching, EventReport, ReplaySummary, SimError};
 use crate::replay::store::Store;
 use anyhow::Context;
 
@@ -77,6 +77,28 @@ fn row(r: &EventReport) -> String {
         + "\n"
 }
 
+/// The last line of the output: the replay's totals.
+fn summary_text(format: Format, summary: &ReplaySummary, rules: String, db: &Path) -> String {
+    match format {
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct SummaryLine<'a> {
+                #[serde(flatten)]
+                summary: &'a ReplaySummary,
+                rules: String,
+            }
+            json_line("summary", &SummaryLine { summary, rules })
+        }
+        Format::Table => format!(
+            "{} events: {} applied, {} already recorded; saved in {}\n",
+            summary.events,
+            summary.applied,
+            summary.already_recorded,
+            shown(&db.display().to_string())
+        ),
+    }
+}
+
 pub fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
     // Claims the database for the whole run before anything is read from
@@ -130,30 +152,7 @@ pub fn run(args: Args) -> CliResult {
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {
-            let text = match format {
-                Format::Json => {
-                    #[derive(serde::Serialize)]
-                    struct SummaryLine<'a, S> {
-                        #[serde(flatten)]
-                        summary: &'a S,
-                        rules: String,
-                    }
-                    json_line(
-                        "summary",
-                        &SummaryLine {
-                            summary: &s,
-                            rules: from.json(),
-                        },
-                    )
-                }
-                Format::Table => format!(
-                    "{} events: {} applied, {} already recorded; saved in {}\n",
-                    s.events,
-                    s.applied,
-                    s.already_recorded,
-                    shown(&args.db.display().to_string())
-                ),
-            };
+            let text = summary_text(format, &s, from.json(), &args.db);
             outw.write_all(text.as_bytes()).context("writing the output")?;
             outw.flush().context("writing the output")?;
             err(&format!(

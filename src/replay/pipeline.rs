@@ -29,7 +29,7 @@ const CHUNKS_AHEAD: usize = 4;
 /// The events of a timeline, as they will be replayed.
 pub enum TimelineEvents {
     /// A JSON Lines timeline, read line by line while it is replayed.
-    Streamed(JsonlTimeline<BufReader<File>>),
+    Streamed(Box<JsonlTimeline<BufReader<File>>>),
     /// Events read already: a YAML timeline, or a timeline scenario's `events`.
     Loaded(Vec<Event>),
 }
@@ -53,7 +53,7 @@ impl OpenTimeline {
             Ok(OpenTimeline {
                 path: path.to_path_buf(),
                 world: tl.world.clone(),
-                events: TimelineEvents::Streamed(tl),
+                events: TimelineEvents::Streamed(Box::new(tl)),
             })
         } else {
             let tl = YamlTimeline::load(path)?;
@@ -124,13 +124,10 @@ where
         simulator.decisions = Some(Vec::new());
     }
     let result = match timeline.events {
-        TimelineEvents::Loaded(events) => simulate::replay(
-            &mut simulator,
-            events.into_iter().map(Ok),
-            options.batching,
-            on_commit,
-        ),
-        TimelineEvents::Streamed(tl) => replay_streamed(&mut simulator, tl, options.batching, on_commit),
+        TimelineEvents::Loaded(events) => {
+            simulate::replay(&mut simulator, events.into_iter().map(Ok), options.batching, on_commit)
+        }
+        TimelineEvents::Streamed(tl) => replay_streamed(&mut simulator, *tl, options.batching, on_commit),
     };
     Ok(Replayed { simulator, result })
 }

@@ -302,7 +302,10 @@ pub(crate) fn run(
         Ok(())
     });
     let mut sim = match replayed {
-        Ok(Replayed { simulator, result: Ok(_) }) => simulator,
+        Ok(Replayed {
+            simulator,
+            result: Ok(_),
+        }) => simulator,
         Ok(Replayed { result: Err(e), .. }) | Err(e) => return (vec![broken("replay", e.to_string())], None),
     };
     let store = &sim.store;

@@ -112,7 +112,12 @@ impl Default for Batching {
 /// Replays events in order, committing in batches; `on_commit` receives each
 /// batch's reports right after its commit. Stops at the first event that
 /// cannot be applied, after committing the events before it.
-pub(crate) fn replay<I, F>(sim: &mut Simulator, events: I, batching: Batching, on_commit: F) -> Result<ReplaySummary, SimError>
+pub(crate) fn replay<I, F>(
+    sim: &mut Simulator,
+    events: I,
+    batching: Batching,
+    on_commit: F,
+) -> Result<ReplaySummary, SimError>
 where
     I: IntoIterator<Item = Result<Event, Diagnostic>>,
     F: FnMut(&[EventReport]) -> std::io::Result<()>,

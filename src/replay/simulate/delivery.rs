@@ -3,9 +3,10 @@
 //! audio cue.
 
 use crate::engine::event::{Inbound, Outbound};
-use crate::replay::store::Attempt;
+use crate::replay::store::{Attempt, SentDetails, SentMessage};
 use crate::replay::timeline::{Event, Status};
 use crate::rules::facts::Channel;
+use crate::world::ClientIdx;
 
 use super::messages::channel_name;
 use super::{EventReport, SimError, Simulator, FAILED_NOTICE};
@@ -57,7 +58,6 @@ impl Simulator<'_> {
         .into();
         last.status_at = Some(ev.at.clone());
         let n = last.n;
-        let json = |a: &Vec<Attempt>| serde_json::to_string(a).expect("attempts serialise");
         if status == Status::Delivered {
             self.store
                 .set_message_status(m.id, &m.channel, "delivered", &json(&attempts))?;
@@ -69,74 +69,106 @@ impl Simulator<'_> {
             .client(&md.client)
             .expect("a saved conversation belongs to a client of this world");
         if m.channel == "push" {
-            // The contract: a failed push goes out once more on the next
-            // eligible channel; the rules decide which, skipping push.
-            let sender = md
-                .account
-                .as_deref()
-                .and_then(|a| self.world.account(a))
-                .expect("a saved staff message names its account");
-            let out = Outbound {
-                client,
-                sender,
-                text: md.typed.clone(),
-            };
-            let next = self.decide_outbound(r.seq, &out, &[Channel::Push])?;
-            match next {
-                Some(d) if d.channel != Channel::None => {
-                    let photos = md.attachments != "[]";
-                    let channel = channel_name(d.channel, photos);
-                    attempts.push(Attempt {
-                        n: n + 1,
-                        at: ev.at.clone(),
-                        channel: channel.into(),
-                        status: "sent".into(),
-                        status_at: None,
-                        text: (d.text != md.text).then(|| d.text.clone()),
-                    });
-                    self.store.set_message_status(m.id, channel, "sent", &json(&attempts))?;
-                    if matches!(channel, "sms" | "mms") {
-                        let from = self.world.location(&md.location).expect("saved from a known location");
-                        self.count_usage(&ev.at, from, false, channel, &d.text);
-                    }
-                    r.channel = Some(channel);
-                    r.notices.push(format!("push failed; sent again by {channel}"));
-                    Ok("push failed, sent again")
-                }
-                _ => {
-                    self.store
-                        .set_message_status(m.id, "push", "failed", &json(&attempts))?;
-                    r.notices
-                        .push("push failed; no other channel can reach the client".into());
-                    Ok("push failed, no other channel")
-                }
-            }
+            self.send_again(ev, &m, &md, client, attempts, n, r)
         } else {
             self.store
                 .set_message_status(m.id, &m.channel, "failed", &json(&attempts))?;
             if matches!(m.channel.as_str(), "sms" | "mms") {
-                // Everyone who receives this conversation live hears the cue.
-                let conv = self.convs[client as usize].expect("the conversation is known");
-                let d = self.decide_inbound(
-                    r.seq,
-                    &Inbound {
-                        client,
-                        start: conv.start,
-                    },
-                )?;
-                let cue: Vec<String> = d
-                    .delivered_to
-                    .iter()
-                    .map(|x| self.world.staff[x.staff as usize].id.clone())
-                    .collect();
-                self.store
-                    .insert_notice(m.id, m.conversation, &ev.at, FAILED_NOTICE, &cue.join(","))?;
-                r.notices.push(FAILED_NOTICE.into());
-                r.audio_cue = cue;
+                self.failed_sms_notice(ev, &m, client, r)?;
             }
             Ok("failed")
         }
     }
+
+    /// A failed push: the contract is that it goes out once more on the
+    /// next eligible channel; the rules decide which, skipping push.
+    #[allow(clippy::too_many_arguments)]
+    fn send_again(
+        &mut self,
+        ev: &Event,
+        m: &SentMessage,
+        md: &SentDetails,
+        client: ClientIdx,
+        mut attempts: Vec<Attempt>,
+        n: i64,
+        r: &mut EventReport,
+    ) -> Result<&'static str, SimError> {
+        let sender = md
+            .account
+            .as_deref()
+            .and_then(|a| self.world.account(a))
+            .expect("a saved staff message names its account");
+        let out = Outbound {
+            client,
+            sender,
+            text: md.typed.clone(),
+        };
+        let next = self.decide_outbound(r.seq, &out, &[Channel::Push])?;
+        match next {
+            Some(d) if d.channel != Channel::None => {
+                let photos = md.attachments != "[]";
+                let channel = channel_name(d.channel, photos);
+                attempts.push(Attempt {
+                    n: n + 1,
+                    at: ev.at.clone(),
+                    channel: channel.into(),
+                    status: "sent".into(),
+                    status_at: None,
+                    text: (d.text != md.text).then(|| d.text.clone()),
+                });
+                self.store.set_message_status(m.id, channel, "sent", &json(&attempts))?;
+                if matches!(channel, "sms" | "mms") {
+                    let from = self.world.location(&md.location).expect("saved from a known location");
+                    self.count_usage(&ev.at, from, false, channel, &d.text);
+                }
+                r.channel = Some(channel);
+                r.notices.push(format!("push failed; sent again by {channel}"));
+                Ok("push failed, sent again")
+            }
+            _ => {
+                self.store
+                    .set_message_status(m.id, "push", "failed", &json(&attempts))?;
+                r.notices
+                    .push("push failed; no other channel can reach the client".into());
+                Ok("push failed, no other channel")
+            }
+        }
+    }
+
+    /// A failed SMS or MMS: the conversation shows a notice, and everyone
+    /// who receives it live hears the audio cue.
+    fn failed_sms_notice(
+        &mut self,
+        ev: &Event,
+        m: &SentMessage,
+        client: ClientIdx,
+        r: &mut EventReport,
+    ) -> Result<(), SimError> {
+        // Everyone who receives this conversation live hears the cue.
+        let conv = self.convs[client as usize].expect("the conversation is known");
+        let d = self.decide_inbound(
+            r.seq,
+            &Inbound {
+                client,
+                start: conv.start,
+            },
+        )?;
+        let cue: Vec<String> = d
+            .delivered_to
+            .iter()
+            .map(|x| self.world.staff[x.staff as usize].id.clone())
+            .collect();
+        self.store
+            .insert_notice(m.id, m.conversation, &ev.at, FAILED_NOTICE, &cue.join(","))?;
+        r.notices.push(FAILED_NOTICE.into());
+        r.audio_cue = cue;
+        Ok(())
+    }
+}
+
+/// A message's attempts as `messages.attempts` keeps them.
+fn json(attempts: &[Attempt]) -> String {
+    serde_json::to_string(attempts).expect("attempts serialise")
 }
 
 /// A channel name read back from the store, as the static name reports use.
@@ -150,4 +182,3 @@ fn static_channel(c: &str) -> &'static str {
         _ => "none",
     }
 }
-

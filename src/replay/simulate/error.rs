@@ -32,4 +32,3 @@ impl From<rusqlite::Error> for SimError {
         SimError::Store(StoreError::Sql(e))
     }
 }
-

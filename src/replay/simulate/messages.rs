@@ -35,36 +35,7 @@ impl Simulator<'_> {
             r.notices = refusal;
             return Ok("refused: photo");
         }
-        // Opt-out and opt-in keywords change the world whether or not this
-        // run writes the message.
-        let keyword = text.trim().to_uppercase();
-        let inbound = &self.rules.inbound;
-        let opt = if via != Via::Sms {
-            None
-        } else if inbound.opt_out_keywords.contains(&keyword) {
-            Some(false)
-        } else if inbound.opt_in_keywords.contains(&keyword) {
-            Some(true)
-        } else {
-            None
-        };
-        if let Some(v) = opt {
-            self.world.update_contact(
-                client,
-                &ContactUpdate {
-                    sms_opt_in: Some(v),
-                    ..Default::default()
-                },
-            );
-            r.notices.push(
-                if v {
-                    "the client opted back in to SMS"
-                } else {
-                    "the client opted out of SMS"
-                }
-                .into(),
-            );
-        }
+        self.opt_keyword(client, text, via, r);
         if !write {
             return Ok("");
         }
@@ -133,6 +104,39 @@ impl Simulator<'_> {
             self.count_usage(&ev.at, loc, true, channel, text);
         }
         Ok("saved")
+    }
+
+    /// Opt-out and opt-in keywords by SMS change the world whether or not
+    /// this run writes the message.
+    fn opt_keyword(&mut self, client: ClientIdx, text: &str, via: Via, r: &mut EventReport) {
+        let keyword = text.trim().to_uppercase();
+        let inbound = &self.rules.inbound;
+        let opt = if via != Via::Sms {
+            None
+        } else if inbound.opt_out_keywords.contains(&keyword) {
+            Some(false)
+        } else if inbound.opt_in_keywords.contains(&keyword) {
+            Some(true)
+        } else {
+            None
+        };
+        if let Some(v) = opt {
+            self.world.update_contact(
+                client,
+                &ContactUpdate {
+                    sms_opt_in: Some(v),
+                    ..Default::default()
+                },
+            );
+            r.notices.push(
+                if v {
+                    "the client opted back in to SMS"
+                } else {
+                    "the client opted out of SMS"
+                }
+                .into(),
+            );
+        }
     }
 
     /// Where a staff member writes from: `from` when the event says, else
@@ -224,7 +228,6 @@ impl Simulator<'_> {
         }
         Ok("saved")
     }
-
 }
 
 pub(super) fn channel_name(c: Channel, photos: bool) -> &'static str {
@@ -246,4 +249,3 @@ fn attachments(photos: &[PathBuf], timeline: &std::path::Path) -> String {
         .collect();
     serde_json::to_string(&list).expect("strings serialise")
 }
-

@@ -30,7 +30,6 @@ use crate::rules::RuleSet;
 use crate::world::locset::{Loc, LocSet};
 use crate::world::{ClientIdx, World};
 
-
 /// The notice a conversation shows when an SMS fails.
 pub(crate) const FAILED_NOTICE: &str = "Message failed to deliver";
 

@@ -66,7 +66,11 @@ pub enum Happening {
     /// A client wrote a message.
     ClientWrote { client: String, text: String },
     /// A staff member wrote to a client.
-    StaffWrote { staff: String, client: String, text: String },
+    StaffWrote {
+        staff: String,
+        client: String,
+        text: String,
+    },
     /// A delivery report on an earlier staff message.
     Delivery { message: String, failed: bool },
 }
@@ -123,4 +127,3 @@ fn describe(u: &ContactUpdate) -> String {
     }
     parts.join(", ")
 }
-

@@ -42,7 +42,7 @@ pub(crate) use lock::ReplayLock;
 pub(crate) use read::{Attempt, UsageBy, IN_STORE};
 pub use read::{AttemptView, ConversationView, MessageView, NoticeView, UsageRow};
 pub(crate) use schema::{SCHEMA, SCHEMA_VERSION};
-pub(crate) use write::{Claim, ConversationRow};
+pub(crate) use write::{Claim, ConversationRow, SentDetails, SentMessage};
 
 /// A store operation's result.
 pub type Result<T> = std::result::Result<T, StoreError>;

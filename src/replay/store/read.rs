@@ -9,7 +9,6 @@ use super::{Result, Store};
 /// How many conversations a store's screen shows at once.
 pub(crate) const IN_STORE: usize = 10;
 
-
 /// One row of a location's conversation list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct ConversationSummary {

@@ -66,7 +66,6 @@ pub(crate) struct SentDetails {
     pub(crate) location: String,
 }
 
-
 impl Store {
     pub(crate) fn begin(&self) -> Result<()> {
         self.conn.execute_batch("BEGIN")?;
@@ -315,7 +314,14 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn insert_notice(&self, message: i64, conversation: i64, at: &str, text: &str, cue_to: &str) -> Result<()> {
+    pub(crate) fn insert_notice(
+        &self,
+        message: i64,
+        conversation: i64,
+        at: &str,
+        text: &str,
+        cue_to: &str,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO notices (message, conversation, at, text, audio_cue_to) VALUES (?1, ?2, ?3, ?4, ?5)",
