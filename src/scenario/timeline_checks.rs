@@ -1,8 +1,10 @@
 //! Timeline scenarios: a scenario file with `events:` and `checks:` instead
-//! of `cases:`. The events are replayed through the same simulator as
-//! `commroute simulate`, into a store in memory; each check then reads one
-//! thing (an event's outcome, a location's conversation list, a client's
-//! conversation, the SMS usage) and compares the fields it states.
+//! of `cases:`. Reading the checks and running them lives here; the events
+//! are read by the timeline reader (`replay::timeline`) and replayed by the
+//! same pipeline as `commroute simulate` (`replay::pipeline`), into a store
+//! in memory. Each check then reads one thing (an event's outcome, a
+//! location's conversation list, a client's conversation, the SMS usage)
+//! and compares the fields it states.
 
 use std::collections::BTreeMap;
 use std::path::Path;
