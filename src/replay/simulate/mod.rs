@@ -3,7 +3,7 @@
 //!
 //! The [`Simulator`] owns the world as it changes over the day (logins,
 //! appointments, contact changes, opt-outs) and, per client, the conversation
-//! and how it started. [`replay`] feeds it events in order and commits them
+//! and how it started. `replay` feeds it events in order and commits them
 //! in batches: an event's effects are written inside the batch transaction
 //! and its report is handed out only after the commit. An event at a
 //! position the store already holds, with the same id, was applied by an

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Result, StoreError};
 
-/// The process that holds a [`ReplayLock`], as it wrote itself into the file.
+/// The process that holds a `ReplayLock`, as it wrote itself into the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     /// Its process id.

@@ -6,11 +6,11 @@
 //! not at all, and a `kill -9` loses at most the batch in flight (which the
 //! next run replays). `synchronous = NORMAL` in WAL mode survives a killed
 //! process without an fsync per commit. The schema is documented in the
-//! README; [`SCHEMA`] is the source.
+//! README; `SCHEMA` (in `schema.rs`) is the source.
 //!
 //! Who may open a database, and how:
 //!
-//! * A replay ([`Store::open`]) first takes the database's [`ReplayLock`],
+//! * A replay ([`Store::open`]) first takes the database's `ReplayLock`,
 //!   an OS lock on `FILE.lock` beside it, and holds it for its whole run,
 //!   before it reads or writes anything: a second replay of the same
 //!   database is refused at once, naming the process that holds it. Then it
@@ -88,7 +88,7 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens a database to replay into it: claims it ([`ReplayLock`]),
+    /// Opens a database to replay into it: claims it (`ReplayLock`),
     /// then creates the store in an empty file or resumes a store of this
     /// version. Anything else is refused before anything is written.
     pub fn open(path: &Path) -> Result<Store> {
