@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::replay::simulate::{self, Batching, EventReport, SimError, Simulator};
+use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions};
+use crate::replay::simulate::{Batching, EventReport, ReplaySummary, SimError};
 use crate::replay::store::Store;
-use crate::replay::timeline::{JsonlTimeline, YamlTimeline};
 use anyhow::Context;
 
 use super::output::{json_controls_escaped, json_line, shown};
@@ -36,15 +36,12 @@ pub struct Args {
     rules: RulesArg,
 }
 
-fn is_jsonl(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "jsonl" || e == "ndjson")
-}
-
 /// One line of the streamed table; values from the timeline are shown
 /// escaped, so a message text cannot fake a line.
 fn row(r: &EventReport) -> String {
     let mut what = String::new();
-    for c in r.what.chars() {
+    let words = r.what.as_ref().map(ToString::to_string).unwrap_or_default();
+    for c in words.chars() {
         if what.chars().count() + crate::text::shown_len(c) > 48 {
             what.push('…');
             break;
@@ -78,6 +75,28 @@ fn row(r: &EventReport) -> String {
     .trim_end()
     .to_owned()
         + "\n"
+}
+
+/// The last line of the output: the replay's totals.
+fn summary_text(format: Format, summary: &ReplaySummary, rules: String, db: &Path) -> String {
+    match format {
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct SummaryLine<'a> {
+                #[serde(flatten)]
+                summary: &'a ReplaySummary,
+                rules: String,
+            }
+            json_line("summary", &SummaryLine { summary, rules })
+        }
+        Format::Table => format!(
+            "{} events: {} applied, {} already recorded; saved in {}\n",
+            summary.events,
+            summary.applied,
+            summary.already_recorded,
+            shown(&db.display().to_string())
+        ),
+    }
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -121,80 +140,19 @@ pub fn run(args: Args) -> CliResult {
         outw.flush()
     };
     let t0 = Instant::now();
-    let result = if is_jsonl(&args.timeline) {
-        let mut tl = JsonlTimeline::open(&args.timeline)?;
-        let world = tl.world.clone();
-        let mut sim = Simulator::new(&rules, world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
-        sim.describe = !quiet;
-        // Reading and checking lines runs on a second thread, a bounded
-        // number of chunks ahead of the replay, so memory stays flat. Applied
-        // events go back to it to be freed there, where they were allocated
-        // (see `simulate::replay_with`); it frees what came back before each
-        // chunk it sends, so at most a few chunks wait.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<crate::replay::timeline::Event>>();
-        let reader = std::thread::spawn(move || {
-            let mut chunk = Vec::with_capacity(1024);
-            while let Some(e) = tl.next_event() {
-                let stop = e.is_err();
-                chunk.push(e);
-                let full = chunk.len() == 1024 || stop;
-                if full {
-                    back_rx.try_iter().for_each(drop);
-                    if tx
-                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
-                        .is_err()
-                        || stop
-                    {
-                        return;
-                    }
-                }
-            }
-            let _ = tx.send(chunk);
-        });
-        let mut used = Vec::with_capacity(1024);
-        let done = |ev| {
-            used.push(ev);
-            if used.len() == 1024 {
-                let _ = back_tx.send(std::mem::replace(&mut used, Vec::with_capacity(1024)));
-            }
-        };
-        let result = simulate::replay_with(&mut sim, rx.iter().flatten(), batching, &mut print, done);
-        drop(rx);
-        let _ = reader.join();
-        result
-    } else {
-        let tl = YamlTimeline::load(&args.timeline)?;
-        let mut sim = Simulator::new(&rules, tl.world, store, args.timeline.clone()).map_err(anyhow::Error::from)?;
-        simulate::replay(&mut sim, tl.events.into_iter().map(Ok), batching, &mut print)
+    let timeline = OpenTimeline::open(&args.timeline)?;
+    let options = ReplayOptions {
+        batching,
+        quiet,
+        keep_decisions: false,
     };
+    let result = replay_timeline(&rules, timeline, store, options, &mut print)
+        .map_err(anyhow::Error::from)?
+        .result;
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {
-            let text = match format {
-                Format::Json => {
-                    #[derive(serde::Serialize)]
-                    struct Summary<'a, S> {
-                        #[serde(flatten)]
-                        summary: &'a S,
-                        rules: String,
-                    }
-                    json_line(
-                        "summary",
-                        &Summary {
-                            summary: &s,
-                            rules: from.json(),
-                        },
-                    )
-                }
-                Format::Table => format!(
-                    "{} events: {} applied, {} already recorded; saved in {}\n",
-                    s.events,
-                    s.applied,
-                    s.already_recorded,
-                    shown(&args.db.display().to_string())
-                ),
-            };
+            let text = summary_text(format, &s, from.json(), &args.db);
             outw.write_all(text.as_bytes()).context("writing the output")?;
             outw.flush().context("writing the output")?;
             err(&format!(

@@ -1,8 +1,10 @@
 //! Conversations over time: timeline files, the simulator that applies their
-//! events through the engine, the SQLite conversation store, the in-store
-//! view's segments and photo attachments.
+//! events through the engine, the pipeline that streams a timeline through
+//! it, the SQLite conversation store, the in-store view's segments and photo
+//! attachments.
 
 pub mod photo;
+pub mod pipeline;
 pub mod segments;
 pub mod simulate;
 pub mod store;

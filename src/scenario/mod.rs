@@ -6,13 +6,13 @@
 //! what a staff member may read, then gives one event (inbound or outbound)
 //! and what must come out. A timeline scenario gives `events:` replayed in
 //! order through the simulator and `checks:` on what they left behind (see
-//! [`timeline`]). Everything is checked against the world when the file
+//! [`timeline_checks`]). Everything is checked against the world when the file
 //! loads, so running a case only evaluates rules.
 
 pub mod fixture;
 pub mod junit;
 
-pub mod timeline;
+pub mod timeline_checks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ pub struct ScenarioFile {
     pub world_ref: WorldRef,
     pub cases: Vec<Case>,
     /// The events and checks of a timeline scenario (then `cases` is empty).
-    pub timeline: Option<timeline::TimelineSpec>,
+    pub timeline: Option<timeline_checks::TimelineSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ pub struct FileReport {
     /// For a timeline scenario: every event's report, the conversations and
     /// the usage it left behind.
     #[serde(skip)]
-    pub timeline: Option<timeline::TimelineOutcome>,
+    pub timeline: Option<timeline_checks::TimelineOutcome>,
 }
 
 impl FileReport {
@@ -205,7 +205,7 @@ impl ScenarioFile {
     /// Runs every case (or those whose name contains `filter`) against `rules`.
     pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
         if let Some(spec) = &self.timeline {
-            let (cases, outcome) = timeline::run(spec, &self.path, rules, filter);
+            let (cases, outcome) = timeline_checks::run(spec, &self.path, rules, filter);
             return FileReport {
                 path: self.path.clone(),
                 cases,
@@ -466,9 +466,9 @@ impl ScenarioFile {
                 );
             }
             if let Some(world) = world {
-                let evs = timeline::read_events(&mut doc, events, &world, &path);
+                let evs = timeline_checks::read_scenario_events(&mut doc, events, &world, &path);
                 let checks = match yaml::get(top, "checks") {
-                    Some(n) => timeline::read_checks(&mut doc, n, &world, &evs),
+                    Some(n) => timeline_checks::read_checks(&mut doc, n, &world, &evs),
                     None if yaml::misspelt(top, "checks", TOP_KEYS).is_some() => Vec::new(),
                     None => {
                         doc.error(
@@ -480,7 +480,7 @@ impl ScenarioFile {
                         Vec::new()
                     }
                 };
-                spec = Some(timeline::TimelineSpec {
+                spec = Some(timeline_checks::TimelineSpec {
                     world,
                     events: evs,
                     checks,

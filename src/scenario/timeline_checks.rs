@@ -1,8 +1,10 @@
 //! Timeline scenarios: a scenario file with `events:` and `checks:` instead
-//! of `cases:`. The events are replayed through the same simulator as
-//! `commroute simulate`, into a store in memory; each check then reads one
-//! thing (an event's outcome, a location's conversation list, a client's
-//! conversation, the SMS usage) and compares the fields it states.
+//! of `cases:`. Reading the checks and running them lives here; the events
+//! are read by the timeline reader (`replay::timeline`) and replayed by the
+//! same pipeline as `commroute simulate` (`replay::pipeline`), into a store
+//! in memory. Each check then reads one thing (an event's outcome, a
+//! location's conversation list, a client's conversation, the SMS usage)
+//! and compares the fields it states.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +13,8 @@ use marked_yaml::Node;
 use serde::Serialize;
 
 use crate::diag::{one_of, Pos};
-use crate::replay::simulate::{self, Batching, EventReport, Made, Simulator};
+use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions, Replayed};
+use crate::replay::simulate::{EventReport, Made};
 use crate::replay::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
 use crate::replay::timeline::{self, Event, What};
 use crate::rules::RuleSet;
@@ -23,13 +26,14 @@ use super::{client_ref, loc_ref, staff_ref, Actual, CaseReport, Mismatch};
 /// The events of a timeline scenario and what must come out.
 #[derive(Debug, Clone)]
 pub struct TimelineSpec {
-    pub world: World,
-    pub events: Vec<Event>,
-    pub checks: Vec<Check>,
+    pub(crate) world: World,
+    pub(crate) events: Vec<Event>,
+    pub(crate) checks: Vec<Check>,
 }
 
+/// One entry of `checks:`: what it reads and the values it expects.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: String,
     pub pos: Pos,
     pub subject: Subject,
@@ -37,8 +41,9 @@ pub struct Check {
     pub expect: Vec<(String, String)>,
 }
 
+/// What a check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
+pub(crate) enum Subject {
     Event(String),
     Conversations { location: String, in_store: bool },
     Conversation(String),
@@ -82,7 +87,7 @@ pub struct TimelineOutcome {
     /// Every decision the rules made, explained, with its event's position
     /// (for `coverage`, and for why a check failed).
     #[serde(skip)]
-    pub decisions: Vec<(i64, Made)>,
+    pub(crate) decisions: Vec<(i64, Made)>,
 }
 
 const CHECK_KEYS: &[&str] = &[
@@ -96,7 +101,7 @@ const CHECK_KEYS: &[&str] = &[
 ];
 
 /// Reads `checks:`, checking every id against the world and the events.
-pub fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) -> Vec<Check> {
+pub(crate) fn read_checks(doc: &mut Doc, node: &Node, world: &World, events: &[Event]) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(seq) = doc.sequence(node, "`checks`", None) else {
         return out;
@@ -278,7 +283,7 @@ fn list<S: AsRef<str>>(v: impl IntoIterator<Item = S>) -> String {
 }
 
 /// Replays the events into a store in memory and runs every check.
-pub fn run(
+pub(crate) fn run(
     spec: &TimelineSpec,
     path: &Path,
     rules: &RuleSet,
@@ -288,24 +293,23 @@ pub fn run(
         Ok(s) => s,
         Err(e) => return (vec![broken("replay", e.to_string())], None),
     };
-    let mut sim = match Simulator::new(rules, spec.world.clone(), store, path.to_path_buf()) {
-        Ok(s) => s,
-        Err(e) => return (vec![broken("replay", e.to_string())], None),
+    let timeline = OpenTimeline::loaded(path, spec.world.clone(), spec.events.clone());
+    let options = ReplayOptions {
+        keep_decisions: true,
+        ..ReplayOptions::default()
     };
-    sim.decisions = Some(Vec::new());
     let mut events: Vec<EventReport> = Vec::new();
-    let replayed = simulate::replay(
-        &mut sim,
-        spec.events.iter().cloned().map(Ok),
-        Batching::default(),
-        |b| {
-            events.extend_from_slice(b);
-            Ok(())
-        },
-    );
-    if let Err(e) = replayed {
-        return (vec![broken("replay", e.to_string())], None);
-    }
+    let replayed = replay_timeline(rules, timeline, store, options, |b| {
+        events.extend_from_slice(b);
+        Ok(())
+    });
+    let mut sim = match replayed {
+        Ok(Replayed {
+            simulator,
+            result: Ok(_),
+        }) => simulator,
+        Ok(Replayed { result: Err(e), .. }) | Err(e) => return (vec![broken("replay", e.to_string())], None),
+    };
     let store = &sim.store;
     let outcome = (|| -> Result<TimelineOutcome, crate::replay::store::StoreError> {
         let mut conversations = Vec::new();
@@ -532,7 +536,7 @@ fn static_key(k: &str) -> &'static str {
     ALL.iter().find(|a| **a == k).copied().unwrap_or("?")
 }
 
-/// Reads the events of a timeline scenario.
-pub fn read_events(doc: &mut Doc, node: &Node, world: &World, path: &Path) -> Vec<Event> {
+/// Reads the `events:` of a timeline scenario.
+pub(crate) fn read_scenario_events(doc: &mut Doc, node: &Node, world: &World, path: &Path) -> Vec<Event> {
     timeline::read_events(doc, node, world, path.parent().unwrap_or(Path::new(".")))
 }
