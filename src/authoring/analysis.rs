@@ -1423,7 +1423,7 @@ fn tried_later<O>(
                 .entry((policy, r.id.clone()))
                 .or_default()
                 .insert(decider.to_owned());
-            failures.later.entry((policy, r.id.clone())).or_insert(message);
+            failures.later.entry((policy, r.id.clone())).or_insert(message.to_string());
         }
     }
 }
