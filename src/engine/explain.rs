@@ -3,7 +3,7 @@
 //! headings of `--explain`.
 //!
 //! Deciding never comes here: the engine's fast path calls
-//! [`Cond::holds`](crate::rules::condition::Cond) only, and the explaining
+//! `Cond::holds` only, and the explaining
 //! path calls `why_not` and `why` below after the same evaluation. Loading
 //! problems are worded where they are found (`rules/load.rs`,
 //! `rules/condition/parse.rs`), and evaluation errors by their types
@@ -20,10 +20,14 @@ use crate::rules::RuleError;
 /// a sentence for people. It is the `failed` object of a trace line in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UnmetCondition {
+    /// The condition that did not hold, as written in the rules file.
     pub condition: String,
+    /// Where it is in its file.
     #[serde(skip)]
     pub pos: Pos,
+    /// The value it saw.
     pub saw: String,
+    /// Why it did not hold, in words.
     pub reason: String,
 }
 
@@ -193,7 +197,6 @@ impl Test {
 }
 
 impl Cond {
-
     /// `None` when the condition holds; otherwise the first test that failed.
     pub(crate) fn why_not(&self, ctx: &Ctx, sb: &Sandbox) -> Result<Option<UnmetCondition>, RuleError> {
         Ok(match self {

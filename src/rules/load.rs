@@ -91,9 +91,7 @@ impl RuleSet {
             outbound: o,
         })
     }
-
 }
-
 
 type FileReader<T> = fn(&mut Doc, &MarkedMappingNode, &mut Vec<(String, Pos)>, Sandbox) -> Option<T>;
 

@@ -65,7 +65,6 @@ pub struct ChannelChoice {
     pub(crate) ghost_text_script: Option<Box<crate::rules::script::Script>>,
 }
 
-
 /// A rules file as loaded: where it came from and its sandbox.
 #[derive(Debug)]
 pub struct PolicyFile {

@@ -42,7 +42,6 @@ impl SetExpr {
             SetExpr::Script(s) => script::as_locations(sb.run(s, ctx)?, ctx)?,
         })
     }
-
 }
 
 impl Test {
@@ -91,7 +90,6 @@ impl Test {
             _ => mine.intersects(&other.eval(ctx, sb)?),
         })
     }
-
 }
 
 impl Cond {

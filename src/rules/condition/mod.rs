@@ -1,4 +1,4 @@
-//! The declarative condition vocabulary: the compiled [`Cond`] tree and its
+//! The declarative condition vocabulary: the compiled `Cond` tree and its
 //! parts.
 //!
 //! A condition in a rules file is one of:
@@ -29,7 +29,7 @@ use crate::rules::script::Script;
 
 /// A compiled condition.
 #[derive(Debug, Clone)]
-pub enum Cond {
+pub(crate) enum Cond {
     Always,
     All(Vec<Cond>),
     Any(Vec<Cond>),
@@ -40,22 +40,22 @@ pub enum Cond {
 
 /// One test of one fact, e.g. `client.last_appointment: {present: true}`.
 #[derive(Debug, Clone)]
-pub struct Test {
-    pub fact: Fact,
-    pub op: Op,
-    pub pos: Pos,
+pub(crate) struct Test {
+    pub(crate) fact: Fact,
+    pub(crate) op: Op,
+    pub(crate) pos: Pos,
 }
 
 /// A condition written in Rhai.
 #[derive(Debug, Clone)]
-pub struct ScriptCond {
-    pub script: Script,
-    pub pos: Pos,
+pub(crate) struct ScriptCond {
+    pub(crate) script: Script,
+    pub(crate) pos: Pos,
 }
 
 /// The tests, by the type of fact they apply to.
 #[derive(Debug, Clone)]
-pub enum Op {
+pub(crate) enum Op {
     /// yes/no facts: `client.guest_app: true`.
     Bool(bool),
     /// word facts: `conversation.started_by: staff` (the index of the word).
@@ -86,17 +86,21 @@ pub enum Op {
 /// intersection or union of those, or a script.
 #[derive(Debug, Clone)]
 pub enum SetExpr {
+    /// A location fact or a set-of-locations fact, e.g. `client.locations`.
     Fact(Fact),
+    /// Location ids as written, checked against the world when evaluated.
     Literal(Vec<String>),
+    /// `{intersection: [...]}`: the locations in every part.
     Intersection(Vec<SetExpr>),
+    /// `{union: [...]}`: the locations in any part.
     Union(Vec<SetExpr>),
+    /// `{rhai: ...}`: a script that gives ids.
     Script(Box<Script>),
 }
 
-
 impl Cond {
     /// Where the condition starts in its file, when it is a test or a script.
-    pub fn pos(&self) -> Option<Pos> {
+    pub(crate) fn pos(&self) -> Option<Pos> {
         match self {
             Cond::Test(t) => Some(t.pos),
             Cond::Script(s) => Some(s.pos),
@@ -106,7 +110,8 @@ impl Cond {
         }
     }
 
-    pub fn uses_script(&self) -> bool {
+    /// Whether evaluating this needs a script.
+    pub(crate) fn uses_script(&self) -> bool {
         match self {
             Cond::Script(_) => true,
             Cond::All(p) | Cond::Any(p) => p.iter().any(Cond::uses_script),
@@ -120,7 +125,7 @@ impl Cond {
     }
 
     /// Calls `f` on every test in the tree.
-    pub fn visit_tests<'a>(&'a self, f: &mut impl FnMut(&'a Test)) {
+    pub(crate) fn visit_tests<'a>(&'a self, f: &mut impl FnMut(&'a Test)) {
         match self {
             Cond::Test(t) => f(t),
             Cond::All(p) | Cond::Any(p) => p.iter().for_each(|c| c.visit_tests(f)),
@@ -132,7 +137,7 @@ impl Cond {
 
 impl SetExpr {
     /// Whether evaluating this needs a script.
-    pub fn uses_script(&self) -> bool {
+    pub(crate) fn uses_script(&self) -> bool {
         match self {
             SetExpr::Script(_) => true,
             SetExpr::Intersection(p) | SetExpr::Union(p) => p.iter().any(SetExpr::uses_script),

@@ -296,7 +296,6 @@ impl Reader<'_> {
                 );
                 None
             }
-
         }
     }
 

@@ -12,17 +12,17 @@ use crate::rules::script::{lowercase_first, Sandbox, Script, ROOTS};
 
 /// A problem found while compiling a script: where in the script, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileProblem {
+pub(crate) struct CompileProblem {
     /// 1-based line and column inside the script text.
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-    pub help: Option<String>,
+    pub(crate) line: usize,
+    pub(crate) col: usize,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
 }
 
 /// What a script must give, by where it is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Returns {
+pub(crate) enum Returns {
     /// A condition: `true` or `false`.
     Bool,
     /// Locations: an id, a list of ids, or `()` for none.
@@ -161,7 +161,7 @@ impl Sandbox {
     /// compiled script itself says so (`"yes"` as a condition, an `if`
     /// without `else`), is refused with the position of that value; values
     /// known only when it runs are checked then.
-    pub fn compile(&self, source: &str, policy: PolicyKind, returns: Returns) -> Result<Script, CompileProblem> {
+    pub(crate) fn compile(&self, source: &str, policy: PolicyKind, returns: Returns) -> Result<Script, CompileProblem> {
         check_size(&self.engine, source)?;
         let mut scope = Scope::new();
         for root in ROOTS {

@@ -10,15 +10,22 @@ use crate::rules::script::CompileProblem;
 /// [`Limits::CEILING`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
+    /// Rhai operations one evaluation may take.
     pub max_operations: u64,
+    /// How deep function calls may nest.
     pub max_call_levels: usize,
+    /// How deep expressions may nest.
     pub max_expr_depth: usize,
+    /// The longest string a script may build, in bytes.
     pub max_string_size: usize,
+    /// The most items an array may hold.
     pub max_array_size: usize,
+    /// The most entries a map may hold.
     pub max_map_size: usize,
 }
 
 impl Limits {
+    /// The limits a rules file gets when it sets none.
     pub const DEFAULT: Limits = Limits {
         max_operations: 10_000,
         max_call_levels: 16,
@@ -66,7 +73,7 @@ impl Limits {
         ]
     }
 
-    pub fn set(&mut self, name: &str, value: u64) -> bool {
+    pub(crate) fn set(&mut self, name: &str, value: u64) -> bool {
         match name {
             "max_operations" => self.max_operations = value,
             "max_call_levels" => self.max_call_levels = value as usize,
@@ -93,16 +100,16 @@ impl Default for Limits {
 /// tokens before the script is compiled, Rhai's own compile-time limits
 /// (expression depth, string, array and map literals, functions) do the
 /// rest, and a rules file is at most [`crate::rules::MAX_RULES_FILE_SIZE`].
-pub struct Size;
+pub(crate) struct Size;
 
 impl Size {
     /// The longest script, in bytes.
-    pub const MAX_SCRIPT_BYTES: usize = 16 * 1024;
+    pub(crate) const MAX_SCRIPT_BYTES: usize = 16 * 1024;
     /// The most names one script may declare (`let`, `const`, `for` and
     /// `catch` variables, function and closure parameters).
-    pub const MAX_DECLARATIONS: usize = 128;
+    pub(crate) const MAX_DECLARATIONS: usize = 128;
     /// The most arms of `switch` one script may have.
-    pub const MAX_SWITCH_ARMS: usize = 256;
+    pub(crate) const MAX_SWITCH_ARMS: usize = 256;
 }
 
 /// Counts what [`Size`] bounds in a script, with Rhai's own tokenizer (so
@@ -217,5 +224,4 @@ mod tests {
         assert!(Limits::DEFAULT.worst_case_bytes() <= Limits::MAX_WORST_CASE_BYTES);
         assert!(Limits::CEILING.worst_case_bytes() > 1_000 * Limits::MAX_WORST_CASE_BYTES);
     }
-
 }

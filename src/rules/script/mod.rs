@@ -21,8 +21,8 @@
 mod compile;
 mod limits;
 
-pub use compile::{CompileProblem, Returns};
-pub use limits::{Limits, Size};
+pub(crate) use compile::{CompileProblem, Returns};
+pub use limits::Limits;
 
 use std::cell::RefCell;
 
@@ -33,9 +33,9 @@ use crate::rules::RuleError;
 use crate::world::locset::LocSet;
 
 /// The sandboxed engine shared by every script of a rule set.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     engine: Engine,
-    pub limits: Limits,
+    pub(crate) limits: Limits,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -45,22 +45,23 @@ impl std::fmt::Debug for Sandbox {
 }
 
 /// The variables a script may name.
-pub const ROOTS: &[&str] = &["conversation", "client", "staff", "recipient", "message", "sender"];
+pub(crate) const ROOTS: &[&str] = &["conversation", "client", "staff", "recipient", "message", "sender"];
 
-/// A compiled script and what it reads.
+/// A compiled script and what it reads (built when the rules load).
 #[derive(Debug, Clone)]
 pub struct Script {
     ast: AST,
-    pub source: String,
+    pub(crate) source: String,
     /// The facts it reads, grouped by variable, in the order of [`ROOTS`].
     reads: Vec<(usize, Vec<Fact>)>,
 }
 
 /// What a script returned, before it is checked against what the rule needs.
-pub type Output = Dynamic;
+pub(crate) type Output = Dynamic;
 
 impl Sandbox {
-    pub fn new(limits: Limits) -> Sandbox {
+    /// An engine configured with `limits`, with `eval` and printing switched off.
+    pub(crate) fn new(limits: Limits) -> Sandbox {
         let mut engine = Engine::new();
         engine
             .set_strict_variables(true)
@@ -113,7 +114,7 @@ impl Sandbox {
     }
 
     /// The facts a script read and their values, for explanations.
-    pub fn reads(&self, script: &Script, ctx: &Ctx) -> Vec<(&'static str, String)> {
+    pub(crate) fn reads(&self, script: &Script, ctx: &Ctx) -> Vec<(&'static str, String)> {
         script
             .reads
             .iter()
