@@ -99,7 +99,7 @@ impl Dims {
 }
 
 /// Why the classes may not tell apart everything a rule of `policy` sees, if they may not.
-pub fn partial_reason(cond: &Cond, policy: PolicyKind) -> Option<&'static str> {
+pub(crate) fn partial_reason(cond: &Cond, policy: PolicyKind) -> Option<&'static str> {
     if cond.uses_script() {
         return Some("uses Rhai");
     }
@@ -1423,7 +1423,10 @@ fn tried_later<O>(
                 .entry((policy, r.id.clone()))
                 .or_default()
                 .insert(decider.to_owned());
-            failures.later.entry((policy, r.id.clone())).or_insert(message);
+            failures
+                .later
+                .entry((policy, r.id.clone()))
+                .or_insert(message.to_string());
         }
     }
 }

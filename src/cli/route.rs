@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::engine::decision::TraceLine;
+use crate::engine::explain::trace_text;
 use crate::jsonl::batch;
 use crate::scenario::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
 use crate::{InboundRequest, OutboundRequest, World};
@@ -143,25 +143,6 @@ fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyho
     Ok(())
 }
 
-/// The trace in plain words, one section per policy.
-fn why(trace: &[TraceLine]) -> String {
-    let mut s = String::new();
-    let mut policy = "";
-    for line in trace {
-        if line.policy != policy {
-            policy = line.policy;
-            s.push_str(match policy {
-                "inbound" => "\nwhere it lands (inbound policy: the first rule that applies decides):\n",
-                "delivery" => "\nwho receives it live (delivery policy: every gate must hold, any grant admits):\n",
-                "outbound" => "\nthe channel (outbound policy: the first rule that applies decides):\n",
-                _ => "\nthe text (outbound `text` rules: the first that applies decides):\n",
-            });
-        }
-        s.push_str(&format!("  {}\n", shown(&line.sentence())));
-    }
-    s
-}
-
 fn inbound(a: InboundArgs) -> CliResult {
     let (rules, from) = a.rules.load()?;
     let mut world = World::load(&a.world)?;
@@ -251,7 +232,7 @@ fn inbound(a: InboundArgs) -> CliResult {
                 ),
             ]);
             if a.explain {
-                text.push_str(&why(&report.trace));
+                text.push_str(&trace_text(&report.trace));
             }
             out(&text)?;
         }
@@ -325,7 +306,7 @@ fn outbound(a: OutboundArgs) -> CliResult {
             ));
             let mut text = fields(&rows);
             if a.explain {
-                text.push_str(&why(&report.trace));
+                text.push_str(&trace_text(&report.trace));
             }
             out(&text)?;
         }

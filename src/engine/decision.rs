@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::rules::condition::Failure;
+use crate::engine::explain::UnmetCondition;
 use crate::rules::facts::Channel;
 use crate::rules::RuleSet;
 use crate::world::locset::LocSet;
@@ -14,27 +14,28 @@ use crate::world::{StaffIdx, World};
 
 /// One rule that was considered: `failure` is `None` when it applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleStep {
-    pub rule: usize,
-    pub failure: Option<Failure>,
+pub(crate) struct RuleStep {
+    pub(crate) rule: usize,
+    pub(crate) failure: Option<UnmetCondition>,
     /// Why it applied, when it did.
-    pub because: Option<String>,
+    pub(crate) because: Option<String>,
 }
 
 /// How the delivery policy treated one staff member.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffStep {
-    pub staff: StaffIdx,
+pub(crate) struct StaffStep {
+    pub(crate) staff: StaffIdx,
     /// The first gate that did not hold, if any.
-    pub gate: Option<(usize, Failure)>,
+    pub(crate) gate: Option<(usize, UnmetCondition)>,
     /// The grants that held (only evaluated when every gate held), with why.
-    pub grants: Vec<(usize, String)>,
+    pub(crate) grants: Vec<(usize, String)>,
     /// The grants that did not hold, with why.
-    pub refused: Vec<(usize, Failure)>,
+    pub(crate) refused: Vec<(usize, UnmetCondition)>,
 }
 
 impl StaffStep {
-    pub fn receives(&self) -> bool {
+    /// Whether every gate held and a grant admitted them.
+    pub(crate) fn receives(&self) -> bool {
         self.gate.is_none() && !self.grants.is_empty()
     }
 }
@@ -42,45 +43,52 @@ impl StaffStep {
 /// A staff member who receives the message live, and the first grant that admitted them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recipient {
+    /// The staff member, by index in the world.
     pub staff: StaffIdx,
+    /// The index of the delivery grant that admitted them.
     pub grant: usize,
 }
 
+/// Every inbound and delivery rule considered, for `explain_inbound`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InboundTrace {
-    pub rules: Vec<RuleStep>,
-    pub staff: Vec<StaffStep>,
+pub(crate) struct InboundTrace {
+    pub(crate) rules: Vec<RuleStep>,
+    pub(crate) staff: Vec<StaffStep>,
 }
 
 /// Where a client's message lands and who receives it live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundDecision {
+    /// The locations whose inbox the message lands in.
     pub lands_at: LocSet,
     /// The index of the deciding inbound rule.
     pub rule: usize,
     /// In staff id order.
     pub delivered_to: Vec<Recipient>,
-    pub trace: Option<Box<InboundTrace>>,
+    pub(crate) trace: Option<Box<InboundTrace>>,
 }
 
+/// Every outbound and text rule considered, for `explain_outbound`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OutboundTrace {
-    pub rules: Vec<RuleStep>,
-    pub text: Vec<RuleStep>,
+pub(crate) struct OutboundTrace {
+    pub(crate) rules: Vec<RuleStep>,
+    pub(crate) text: Vec<RuleStep>,
 }
 
 /// The channel for a staff message, its ghost text and final text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundDecision {
+    /// The channel that carries the message (`none`: sending is refused).
     pub channel: Channel,
     /// The index of the deciding outbound rule (its ghost text is the outcome's).
     pub rule: usize,
     /// The index of the deciding text rule.
     pub text_rule: usize,
+    /// The message's final text.
     pub text: String,
     /// The ghost text, when the deciding rule computes it with a script.
     pub scripted_ghost_text: Option<String>,
-    pub trace: Option<Box<OutboundTrace>>,
+    pub(crate) trace: Option<Box<OutboundTrace>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -89,46 +97,52 @@ pub struct OutboundDecision {
 /// One line of a trace, in JSON and in explanations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TraceLine {
+    /// `inbound`, `delivery`, `outbound` or `text`.
     pub policy: &'static str,
+    /// The rule's id.
     pub rule: String,
     /// For delivery lines: the staff member considered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff: Option<String>,
+    /// Whether the rule applied (for a gate: held; for a grant: admitted).
     pub applied: bool,
     /// Why it applied, with the values seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
+    /// Why it did not apply.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed: Option<Failure>,
+    pub failed: Option<UnmetCondition>,
 }
 
-impl TraceLine {
-    /// The line in plain words.
-    pub fn sentence(&self) -> String {
-        let who = self.staff.as_ref().map(|s| format!(" for `{s}`")).unwrap_or_default();
-        match (&self.failed, &self.because) {
-            (None, Some(b)) => format!("{} applied{who}: {b}", self.rule),
-            (None, None) => format!("{} applied{who}", self.rule),
-            (Some(f), _) => format!("{} did not apply{who}: {}", self.rule, f.reason),
-        }
-    }
-}
-
+/// An inbound decision with ids instead of indexes, as printed and written
+/// to JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InboundReport {
+    /// The ids of the locations it lands at.
     pub lands_at: Vec<String>,
+    /// The ids of the staff who receive it live.
     pub delivered_to: Vec<String>,
+    /// The id of the deciding inbound rule.
     pub rule: String,
+    /// Every rule considered, when the decision was explained; else empty.
     pub trace: Vec<TraceLine>,
 }
 
+/// An outbound decision with ids instead of indexes, as printed and written
+/// to JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboundReport {
+    /// The channel that carries the message.
     pub channel: Channel,
+    /// The text shown in the compose box.
     pub ghost_text: String,
+    /// The message's final text.
     pub text: String,
+    /// The id of the deciding outbound rule.
     pub rule: String,
+    /// The id of the deciding text rule.
     pub text_rule: String,
+    /// Every rule considered, when the decision was explained; else empty.
     pub trace: Vec<TraceLine>,
 }
 
@@ -145,6 +159,7 @@ fn steps<'a>(policy: &'static str, ids: &[&str], steps: &'a [RuleStep]) -> impl 
 }
 
 impl InboundDecision {
+    /// The decision with ids and, when it was explained, its trace.
     pub fn report(&self, rules: &RuleSet, world: &World) -> InboundReport {
         let mut trace = Vec::new();
         if let Some(t) = &self.trace {
@@ -212,6 +227,7 @@ impl InboundDecision {
 }
 
 impl OutboundDecision {
+    /// The ghost text: the deciding rule's, or what its script gave.
     pub fn ghost_text<'a>(&'a self, rules: &'a RuleSet) -> &'a str {
         match &self.scripted_ghost_text {
             Some(text) => text,
@@ -219,6 +235,7 @@ impl OutboundDecision {
         }
     }
 
+    /// The decision with ids and, when it was explained, its trace.
     pub fn report(&self, rules: &RuleSet) -> OutboundReport {
         let mut trace = Vec::new();
         if let Some(t) = &self.trace {

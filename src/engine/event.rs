@@ -13,7 +13,7 @@ use crate::world::{AccountIdx, ClientIdx, StaffIdx, World};
 
 /// How a conversation started, resolved against a world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
+pub(crate) enum Start {
     /// The client wrote first: answering a location's message, or out of the blue.
     Client {
         answering: Answering,
@@ -26,49 +26,28 @@ pub enum Start {
 /// A client's message, resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inbound {
-    pub client: ClientIdx,
-    pub start: Start,
+    pub(crate) client: ClientIdx,
+    pub(crate) start: Start,
 }
 
 /// A staff member's message, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbound {
-    pub client: ClientIdx,
-    pub sender: AccountIdx,
-    pub text: String,
-}
-
-/// What a client is answering, as written: `confirmation@A`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    pub kind: String,
-    pub location: String,
-}
-
-impl Answer {
-    /// Parses `KIND@LOCATION`.
-    pub fn parse(s: &str) -> Result<Answer, String> {
-        let (kind, location) = split_answer(s)?;
-        Ok(Answer {
-            kind: kind.to_owned(),
-            location: location.to_owned(),
-        })
-    }
+    pub(crate) client: ClientIdx,
+    pub(crate) sender: AccountIdx,
+    pub(crate) text: String,
 }
 
 /// Splits `KIND@LOCATION` into its trimmed parts without copying them.
-pub fn split_answer(s: &str) -> Result<(&str, &str), String> {
+fn split_answer(s: &str) -> Result<(&str, &str), EventError> {
     match s.split_once('@') {
         Some((kind, loc)) if !kind.is_empty() && !loc.is_empty() => Ok((kind.trim(), loc.trim())),
-        _ => Err(format!(
-            "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
+        _ => Err(err(
+            "answering",
+            format!(
+                "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
+            ),
         )),
-    }
-}
-
-impl std::fmt::Display for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.kind, self.location)
     }
 }
 
@@ -76,6 +55,7 @@ impl std::fmt::Display for Answer {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRequest {
+    /// The client who writes.
     pub client: String,
     /// What the client answers (`confirmation@A`); none for out of the blue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,8 +72,11 @@ pub struct InboundRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundRequest {
+    /// The client written to.
     pub client: String,
+    /// The account the message is sent from.
     pub from_account: String,
+    /// The message text.
     #[serde(default)]
     pub text: String,
 }
@@ -102,7 +85,9 @@ pub struct OutboundRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct EventError {
+    /// The field at fault, as written in files (`client`, `from_account`...).
     pub field: &'static str,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -130,6 +115,7 @@ fn unknown<'a>(field: &'static str, what: &str, id: &str, known: impl ExactSizeI
 }
 
 impl InboundRequest {
+    /// Checks the ids against the world and numbers them for the engine.
     pub fn resolve(&self, world: &World) -> Result<Inbound, EventError> {
         resolve_inbound(
             world,
@@ -143,7 +129,7 @@ impl InboundRequest {
 
 /// Resolves the fields of a client's message against a world (what
 /// [`InboundRequest::resolve`] does, without needing owned strings).
-pub fn resolve_inbound(
+pub(crate) fn resolve_inbound(
     world: &World,
     client_id: &str,
     answering: Option<&str>,
@@ -208,7 +194,7 @@ pub fn resolve_inbound(
                     location: None,
                 },
                 Some(text) => {
-                    let (kind, location) = split_answer(text).map_err(|m| err("answering", m))?;
+                    let (kind, location) = split_answer(text)?;
                     let kind = match Answering::parse(kind) {
                             Some(Answering::Nothing) | None => {
                                 return Err(err(
@@ -238,6 +224,7 @@ pub fn resolve_inbound(
 }
 
 impl OutboundRequest {
+    /// Checks the ids against the world and numbers them for the engine.
     pub fn resolve(&self, world: &World) -> Result<Outbound, EventError> {
         let (client, sender) = resolve_outbound(world, &self.client, &self.from_account)?;
         Ok(Outbound {
@@ -261,7 +248,7 @@ fn client_of(world: &World, client_id: &str) -> Result<ClientIdx, EventError> {
 }
 
 /// Resolves the client and sending account of a staff member's message.
-pub fn resolve_outbound(
+pub(crate) fn resolve_outbound(
     world: &World,
     client_id: &str,
     from_account: &str,

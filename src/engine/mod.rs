@@ -4,11 +4,15 @@
 //! batch) and an explaining form that records every rule considered and why it
 //! did or did not apply. Both share one implementation, selected by a const
 //! generic, so they cannot drift apart.
+//!
+//! Events and their resolution against a world are in `event.rs`, decisions
+//! and their reports in `decision.rs`, and every sentence that explains a
+//! decision in `explain.rs`.
 
 pub mod decision;
 pub mod event;
+pub mod explain;
 
-use std::fmt;
 use std::path::PathBuf;
 
 use smallvec::SmallVec;
@@ -20,38 +24,34 @@ use crate::engine::event::{Inbound, Outbound, Start};
 use crate::rules::condition::Cond;
 use crate::rules::facts::{Answering, Channel, Ctx, Starter};
 use crate::rules::script::Sandbox;
-use crate::rules::{Piece, PolicyFile, Rule, RuleSet};
+use crate::rules::{Piece, PolicyFile, Rule, RuleError, RuleSet};
 use crate::world::{StaffIdx, World};
 
 /// A rule that could not be evaluated (a script failed or exceeded its limits,
-/// or a literal location id is not in this world).
+/// or a literal location id is not in this world): which rule, where it is
+/// written, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule `{rule}` ({}:{line}) failed: {message}", file.display())]
 pub struct EvalError {
+    /// The id of the rule that failed.
     pub rule: String,
+    /// The rules file it is written in.
     pub file: PathBuf,
+    /// The line of its `- id:`.
     pub line: usize,
+    /// Why it failed, in words: `cause` as text.
     pub message: String,
+    /// Why it failed.
+    pub cause: RuleError,
 }
 
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "rule `{}` ({}:{}) failed: {}",
-            self.rule,
-            self.file.display(),
-            self.line,
-            self.message
-        )
-    }
-}
-
-fn eval_err<O>(file: &PolicyFile, rule: &Rule<O>, message: String) -> EvalError {
+fn eval_err<O>(file: &PolicyFile, rule: &Rule<O>, cause: RuleError) -> EvalError {
     EvalError {
         rule: rule.id.clone(),
         file: file.path.clone(),
         line: rule.pos.line,
-        message,
+        message: cause.to_string(),
+        cause,
     }
 }
 
@@ -104,14 +104,11 @@ fn channel_of(
     };
     let out = o.file.sandbox.run(script, ctx).map_err(|m| eval_err(&o.file, r, m))?;
     let name = out.into_immutable_string().unwrap_or_default();
-    Channel::parse(&name).ok_or_else(|| {
-        let m = format!("the script gave `{name}`, but a channel is `push`, `sms`, `email` or `none`");
-        eval_err(&o.file, r, m)
-    })
+    Channel::parse(&name).ok_or_else(|| eval_err(&o.file, r, RuleError::NotAChannel { gave: name.to_string() }))
 }
 
 /// The facts of an inbound event.
-pub fn inbound_ctx<'w>(world: &'w World, ev: &Inbound) -> Ctx<'w> {
+pub(crate) fn inbound_ctx<'w>(world: &'w World, ev: &Inbound) -> Ctx<'w> {
     let mut ctx = Ctx::new(world, ev.client);
     match ev.start {
         Start::Client { answering, location } => {
@@ -147,6 +144,7 @@ impl RuleSet {
             .expect("a first-match policy ends with a catch-all rule"))
     }
 
+    /// The same decision, with a trace of every outbound and text rule considered.
     pub fn explain_outbound(&self, world: &World, ev: &Outbound) -> Result<OutboundDecision, EvalError> {
         Ok(self
             .outbound_impl::<true>(world, ev, &[])?
@@ -158,7 +156,7 @@ impl RuleSet {
     /// already tried are skipped, so the next eligible rule decides (with the
     /// shipped rules: SMS, then email). `None` when every remaining rule
     /// names a tried channel.
-    pub fn route_outbound_fallback(
+    pub(crate) fn route_outbound_fallback(
         &self,
         world: &World,
         ev: &Outbound,
@@ -314,9 +312,12 @@ impl RuleSet {
                 let out = o.file.sandbox.run(script, &ctx).map_err(|m| eval_err(&o.file, r, m))?;
                 match out.into_immutable_string() {
                     Ok(s) => Some(s.to_string()),
-                    Err(ty) => {
-                        let m = format!("the script gave a {ty}, but a ghost text must be a string");
-                        return Err(eval_err(&o.file, r, m));
+                    Err(gave) => {
+                        let cause = RuleError::NotText {
+                            gave,
+                            what: "a ghost text",
+                        };
+                        return Err(eval_err(&o.file, r, cause));
                     }
                 }
             }
@@ -332,9 +333,12 @@ impl RuleSet {
                     let out = o.file.sandbox.run(script, &ctx).map_err(|m| eval_err(&o.file, t, m))?;
                     match out.into_immutable_string() {
                         Ok(s) => text.push_str(&s),
-                        Err(ty) => {
-                            let m = format!("the script gave a {ty}, but a message text must be a string");
-                            return Err(eval_err(&o.file, t, m));
+                        Err(gave) => {
+                            let cause = RuleError::NotText {
+                                gave,
+                                what: "a message text",
+                            };
+                            return Err(eval_err(&o.file, t, cause));
                         }
                     }
                 }

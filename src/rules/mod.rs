@@ -10,36 +10,48 @@
 //! Loading reads all three, reports every problem at once with file:line:col
 //! and the rule id, compiles conditions to native predicates and scripts to
 //! Rhai ASTs, and never needs the files again.
+//!
+//! This file holds the loaded form: [`RuleSet`] and its policies. Reading and
+//! checking the files is in `load.rs`, message templates in `template.rs`,
+//! conditions in `condition/`, the fact catalogue in `facts.rs` and the Rhai
+//! sandbox in `script/`. Evaluating a rule set is the engine's work
+//! ([`crate::engine`]).
 
 pub mod condition;
+mod error;
 pub mod facts;
+mod load;
 pub mod script;
+mod template;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+pub use error::RuleError;
+pub use template::Template;
+pub(crate) use template::{parse_template, Piece};
 
-use marked_yaml::types::MarkedMappingNode;
-use marked_yaml::Node;
+use std::path::PathBuf;
 
-use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
-use crate::rules::condition::{Cond, Reader, SetExpr};
-use crate::rules::facts::{Channel, Fact, FactType, PolicyKind, CHANNEL_VALUES};
-use crate::rules::script::{Limits, Returns, Sandbox};
-use crate::yaml::{self, Doc};
+use crate::diag::Pos;
+use crate::rules::condition::{Cond, SetExpr};
+use crate::rules::facts::{Channel, PolicyKind};
+use crate::rules::script::Sandbox;
 
 /// One rule: a stable id, a description for people, a condition, an outcome.
 #[derive(Debug)]
 pub struct Rule<O> {
+    /// The rule's stable id, unique across the three files.
     pub id: String,
+    /// What the rule does, in its author's words.
     pub description: String,
-    pub when: Cond,
-    pub outcome: O,
-    pub pos: Pos,
+    pub(crate) when: Cond,
+    pub(crate) outcome: O,
+    /// Where its `- id:` is.
+    pub(crate) pos: Pos,
 }
 
 /// A first-match policy: the first rule whose condition holds decides.
 #[derive(Debug)]
 pub struct FirstMatch<O> {
+    /// The rules in file order; the last one is `when: always`.
     pub rules: Vec<Rule<O>>,
 }
 
@@ -47,85 +59,72 @@ pub struct FirstMatch<O> {
 /// scripts that give them (`{rhai: ...}`; the literal field is then unused).
 #[derive(Debug, Clone)]
 pub struct ChannelChoice {
-    pub channel: Channel,
-    pub ghost_text: String,
-    pub channel_script: Option<Box<crate::rules::script::Script>>,
-    pub ghost_text_script: Option<Box<crate::rules::script::Script>>,
-}
-
-/// A message template such as `{sender.account_name}: {text}`, or a script.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template(pub Vec<Piece>);
-
-impl PartialEq for Piece {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Piece::Literal(a), Piece::Literal(b)) => a == b,
-            (Piece::Text, Piece::Text) => true,
-            (Piece::Fact(a), Piece::Fact(b)) => a == b,
-            (Piece::Script(a), Piece::Script(b)) => a.source == b.source,
-            _ => false,
-        }
-    }
-}
-
-impl Eq for Piece {}
-
-#[derive(Debug, Clone)]
-pub enum Piece {
-    Literal(String),
-    /// What staff typed.
-    Text,
-    Fact(Fact),
-    /// A Rhai script that gives the text (`text: {rhai: ...}`).
-    Script(Box<crate::rules::script::Script>),
+    pub(crate) channel: Channel,
+    pub(crate) ghost_text: String,
+    pub(crate) channel_script: Option<Box<crate::rules::script::Script>>,
+    pub(crate) ghost_text_script: Option<Box<crate::rules::script::Script>>,
 }
 
 /// A rules file as loaded: where it came from and its sandbox.
 #[derive(Debug)]
 pub struct PolicyFile {
+    /// The file's path (`<shipped>/rules/...` for the built-in rules).
     pub path: PathBuf,
+    /// The file's `description`, for people.
     pub description: String,
-    pub sandbox: Sandbox,
+    pub(crate) sandbox: Sandbox,
 }
 
+/// `inbound.yaml`: where a client's message lands.
 #[derive(Debug)]
 pub struct InboundPolicy {
+    /// The file it was loaded from.
     pub file: PolicyFile,
+    /// The rules; each gives the locations the message lands at.
     pub rules: FirstMatch<SetExpr>,
     /// Inbound SMS texts that opt a client out of, or back in to, SMS.
-    pub opt_out_keywords: Vec<String>,
-    pub opt_in_keywords: Vec<String>,
+    pub(crate) opt_out_keywords: Vec<String>,
+    pub(crate) opt_in_keywords: Vec<String>,
 }
 
+/// `delivery.yaml`: who receives a message live.
 #[derive(Debug)]
 pub struct DeliveryPolicy {
+    /// The file it was loaded from.
     pub file: PolicyFile,
-    pub gates: Vec<Rule<()>>,
-    pub grants: Vec<Rule<()>>,
+    pub(crate) gates: Vec<Rule<()>>,
+    pub(crate) grants: Vec<Rule<()>>,
     /// Whether a gate requires access to a landing location, so only staff
     /// with such access need to be considered.
-    pub access_gate: bool,
+    pub(crate) access_gate: bool,
     /// Whether a gate is exactly `recipient.logged_in: true`: with the access
     /// gate, only logged-in staff with such access need to be considered.
-    pub live_gate: bool,
+    pub(crate) live_gate: bool,
     /// The gates to evaluate for staff drawn from the world's index (the
     /// others hold for every one of them by construction).
-    pub unindexed_gates: Vec<usize>,
+    pub(crate) unindexed_gates: Vec<usize>,
 }
 
+/// `outbound.yaml`: the channel and ghost text of a staff message, then its
+/// final text.
 #[derive(Debug)]
 pub struct OutboundPolicy {
+    /// The file it was loaded from.
     pub file: PolicyFile,
+    /// The channel rules; each gives a channel and a ghost text.
     pub rules: FirstMatch<ChannelChoice>,
+    /// The text rules; each gives the message's final text.
     pub text: FirstMatch<Template>,
 }
 
 /// The three policies, loaded and compiled.
 #[derive(Debug)]
 pub struct RuleSet {
+    /// Where a client's message lands.
     pub inbound: InboundPolicy,
+    /// Who receives it live.
     pub delivery: DeliveryPolicy,
+    /// Which channel carries a staff message, and its text.
     pub outbound: OutboundPolicy,
 }
 
@@ -136,88 +135,17 @@ pub const SHIPPED: [(&str, &str); 3] = [
     ("outbound.yaml", include_str!("../../rules/outbound.yaml")),
 ];
 
+/// The names of the three rules files, in the order they are loaded.
 pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
 
 /// The largest rules file, in bytes: hundreds of times the shipped ones, and
 /// small enough that any rules file loads in well under a second (a 32 MiB
 /// file of 280,000 rules took 3.8 s and 930 MB only to be read).
-pub const MAX_RULES_FILE_SIZE: usize = 1024 * 1024;
+pub(crate) const MAX_RULES_FILE_SIZE: usize = 1024 * 1024;
 
 impl RuleSet {
-    /// Loads `inbound.yaml`, `delivery.yaml` and `outbound.yaml` from a directory.
-    pub fn load_dir(dir: &Path) -> Result<RuleSet, Diagnostics> {
-        let help = "give a directory holding inbound.yaml, delivery.yaml and outbound.yaml";
-        match std::fs::metadata(dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(
-                    Diagnostic::new(dir, Pos::default(), "the rules directory is not a directory")
-                        .help(help)
-                        .into(),
-                )
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(
-                    Diagnostic::new(dir, Pos::default(), "the rules directory does not exist")
-                        .help(help)
-                        .into(),
-                )
-            }
-            // A symlink loop, a permission problem: say what the system said.
-            Err(e) => {
-                return Err(
-                    Diagnostic::new(dir, Pos::default(), format!("cannot open the rules directory: {e}"))
-                        .help(help)
-                        .into(),
-                )
-            }
-        }
-        let mut diags = Diagnostics::default();
-        let mut sources = Vec::new();
-        for name in FILES {
-            match Source::read(&dir.join(name)) {
-                Ok(s) => sources.push(s),
-                Err(d) => diags.extend(d),
-            }
-        }
-        if !diags.is_empty() {
-            return Err(diags.sorted());
-        }
-        let [i, d, o]: [Source; 3] = sources.try_into().expect("three files were read");
-        RuleSet::parse(i, d, o)
-    }
-
-    /// The rules that ship with commroute (the contract's default policy).
-    pub fn shipped() -> RuleSet {
-        let [i, d, o] = SHIPPED.map(|(name, text)| Source::new(format!("<shipped>/rules/{name}"), text));
-        RuleSet::parse(i, d, o).expect("the shipped rules are valid (checked by tests)")
-    }
-
-    /// Loads the three policies from their sources, reporting every problem.
-    pub fn parse(inbound: Source, delivery: Source, outbound: Source) -> Result<RuleSet, Diagnostics> {
-        let mut diags = Diagnostics::default();
-        let mut ids: HashMap<String, (PathBuf, Pos)> = HashMap::new();
-        let i = load_file(inbound, "inbound", &mut ids, read_inbound);
-        let d = load_file(delivery, "delivery", &mut ids, read_delivery);
-        let o = load_file(outbound, "outbound", &mut ids, read_outbound);
-        let (i, d, o) = match (i, d, o) {
-            (Ok(i), Ok(d), Ok(o)) => (i, d, o),
-            (i, d, o) => {
-                for r in [i.err(), d.err(), o.err()].into_iter().flatten() {
-                    diags.extend(r);
-                }
-                return Err(diags.sorted());
-            }
-        };
-        Ok(RuleSet {
-            inbound: i,
-            delivery: d,
-            outbound: o,
-        })
-    }
-
     /// Every rule id with its policy, in file order (for coverage and listings).
-    pub fn rule_ids(&self) -> Vec<(PolicyKind, &str)> {
+    pub(crate) fn rule_ids(&self) -> Vec<(PolicyKind, &str)> {
         let mut out = Vec::new();
         out.extend(
             self.inbound
@@ -253,627 +181,5 @@ impl RuleSet {
                 .map(|r| (PolicyKind::Text, r.id.as_str())),
         );
         out
-    }
-}
-
-type FileReader<T> = fn(&mut Doc, &MarkedMappingNode, &mut Vec<(String, Pos)>, Sandbox) -> Option<T>;
-
-fn load_file<T>(
-    source: Source,
-    kind: &str,
-    ids: &mut HashMap<String, (PathBuf, Pos)>,
-    read: FileReader<T>,
-) -> Result<T, Diagnostics> {
-    let path = source.path.clone();
-    if source.text.len() > MAX_RULES_FILE_SIZE {
-        return Err(Diagnostic::new(
-            &path,
-            Pos::new(1, 1),
-            format!(
-                "the rules file is {} bytes, more than the {} KiB a rules file may have",
-                source.text.len(),
-                MAX_RULES_FILE_SIZE / 1024
-            ),
-        )
-        .help("a policy is a few dozen rules; say more with fewer, broader rules")
-        .into());
-    }
-    let (mut doc, node) = Doc::parse(source)?;
-    let Some(top) = doc.mapping(&node, "a rules file", None) else {
-        return Err(doc.diags);
-    };
-    match yaml::get(top, "policy").and_then(|n| doc.string(n, "`policy`", None)) {
-        Some(p) if p.value == kind => {}
-        Some(p) => doc.error(
-            p.pos,
-            None,
-            format!("this file holds the `{kind}` policy, but it says `policy: {}`", p.value),
-            Some(format!("write `policy: {kind}`, or move the file to {}.yaml", p.value)),
-        ),
-        None => doc.error(
-            Pos::new(1, 1),
-            None,
-            "the file does not say which policy it holds",
-            Some(format!("add `policy: {kind}` at the top")),
-        ),
-    }
-    let sandbox = Sandbox::new(read_limits(&mut doc, top));
-    let mut local_ids = Vec::new();
-    let value = read(&mut doc, top, &mut local_ids, sandbox);
-    for (id, pos) in local_ids {
-        if let Some((prev_path, prev_pos)) = ids.get(&id) {
-            let same = *prev_path == path;
-            doc.error(
-                pos,
-                Some(&format!("rule `{id}`")),
-                format!("duplicate rule id `{id}`"),
-                Some(if same {
-                    format!(
-                        "the same id is used at line {}; every rule needs its own id",
-                        prev_pos.line
-                    )
-                } else {
-                    format!(
-                        "the same id is used in {}:{}; rule ids are unique across all rules files",
-                        prev_path.display(),
-                        prev_pos.line
-                    )
-                }),
-            );
-        } else {
-            ids.insert(id, (path.clone(), pos));
-        }
-    }
-    match value {
-        Some(v) if doc.diags.is_empty() => Ok(v),
-        _ => Err(doc.diags),
-    }
-}
-
-fn read_limits(doc: &mut Doc, top: &MarkedMappingNode) -> Limits {
-    let mut limits = Limits::DEFAULT;
-    let Some(node) = yaml::get(top, "limits") else {
-        return limits;
-    };
-    let Some(m) = doc.mapping(node, "`limits`", None) else {
-        return limits;
-    };
-    let names: Vec<&str> = Limits::DEFAULT.fields().iter().map(|(n, _)| *n).collect();
-    doc.check_keys(m, &names, "`limits`", None);
-    let before = doc.diags.len();
-    for (key, value) in m.iter() {
-        let name = key.as_str();
-        let Some(ceiling) = Limits::CEILING
-            .fields()
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, c)| *c)
-        else {
-            continue;
-        };
-        let Some(v) = doc.integer(value, &format!("`limits.{name}`"), None) else {
-            continue;
-        };
-        if v < 1 || v as u64 > ceiling {
-            doc.error(
-                Pos::of(value.span()),
-                None,
-                format!("`limits.{name}` is {v}, outside the safe range"),
-                Some(format!("choose a value from 1 to {ceiling}")),
-            );
-            continue;
-        }
-        limits.set(name, v as u64);
-    }
-    // Each limit may be within its ceiling and their product still let a
-    // script fill gigabytes or sort for minutes: bound the product too.
-    let worst = limits.worst_case_bytes();
-    if doc.diags.len() == before && worst > Limits::MAX_WORST_CASE_BYTES {
-        doc.error(
-            Pos::of(node.span()),
-            None,
-            format!(
-                "these `limits` let one script fill about {} MiB, more than the safe {} MiB",
-                worst >> 20,
-                Limits::MAX_WORST_CASE_BYTES >> 20
-            ),
-            Some(
-                "`max_operations` times the largest value (`max_string_size` + 16 × `max_array_size` + 64 × `max_map_size` bytes) must stay within 1 GiB: lower `max_operations` or the size limits".into(),
-            ),
-        );
-    }
-    limits
-}
-
-fn file_description(doc: &mut Doc, top: &MarkedMappingNode) -> String {
-    yaml::get(top, "description")
-        .and_then(|n| doc.string(n, "`description`", None))
-        .map(|s| s.value)
-        .unwrap_or_default()
-}
-
-/// Which list of rules to read: its key, its policy and its outcome keys.
-struct List<'a> {
-    key: &'a str,
-    policy: PolicyKind,
-    outcome_keys: &'a [&'a str],
-    /// The keys the file may have, to tell a missing list from a misspelt one.
-    file_keys: &'a [&'a str],
-}
-
-/// Reads a list of rules, calling `outcome` for each rule's outcome keys.
-fn read_rules<O>(
-    doc: &mut Doc,
-    top: &MarkedMappingNode,
-    list: List,
-    sandbox: &Sandbox,
-    ids: &mut Vec<(String, Pos)>,
-    mut outcome: impl FnMut(&mut Reader, &MarkedMappingNode) -> Option<O>,
-) -> Option<Vec<Rule<O>>> {
-    let List {
-        key,
-        policy,
-        outcome_keys,
-        file_keys,
-    } = list;
-    let Some(node) = yaml::get(top, key) else {
-        // A misspelt list is reported once, as an unknown key.
-        if yaml::misspelt(top, key, file_keys).is_none() {
-            doc.error(
-                Pos::new(1, 1),
-                None,
-                format!("the file has no `{key}` list"),
-                Some(format!("add `{key}:` with one `- id: ...` entry per rule")),
-            );
-        }
-        return None;
-    };
-    let seq = doc.sequence(node, &format!("`{key}`"), None)?;
-    let mut keys = vec!["id", "description", "when"];
-    keys.extend_from_slice(outcome_keys);
-    let mut rules = Vec::new();
-    let mut ok = true;
-    for item in seq.iter() {
-        let Some(m) = doc.mapping(item, &format!("each entry of `{key}`"), None) else {
-            ok = false;
-            continue;
-        };
-        let pos = Pos::of(m.span());
-        // A misspelt `id` (reported below as an unknown key) still names the rule.
-        let id = yaml::get(m, "id").or_else(|| yaml::misspelt(m, "id", &keys));
-        let Some(id) = id.and_then(|n| doc.string(n, "`id`", None)) else {
-            doc.error(
-                pos,
-                None,
-                "this rule has no `id`",
-                Some("every rule needs a stable, unique `id`".into()),
-            );
-            ok = false;
-            continue;
-        };
-        let subject = format!("rule `{}`", id.value);
-        ids.push((id.value.clone(), id.pos));
-        doc.check_keys(m, &keys, "a rule", Some(&subject));
-        let description = match yaml::get(m, "description") {
-            Some(n) => doc.string(n, "`description`", Some(&subject)).map(|s| s.value),
-            // Misspelt: reported once, as an unknown key.
-            None if yaml::misspelt(m, "description", &keys).is_some() => None,
-            None => {
-                doc.error(
-                    id.pos,
-                    Some(&subject),
-                    "the rule has no `description`",
-                    Some("say in plain words what the rule does and which documented scenarios it serves".into()),
-                );
-                None
-            }
-        };
-        let mut reader = Reader {
-            doc,
-            sandbox,
-            policy,
-            subject,
-            keys: &keys,
-        };
-        let when = match yaml::get(m, "when") {
-            Some(n) => reader.condition(n, 0),
-            None if yaml::misspelt(m, "when", &keys).is_some() => None,
-            None => {
-                reader.doc.error(
-                    id.pos,
-                    Some(&reader.subject.clone()),
-                    "the rule has no `when`",
-                    Some("give a condition, or `when: always` for a catch-all".into()),
-                );
-                None
-            }
-        };
-        let out = outcome(&mut reader, m);
-        match (description, when, out) {
-            (Some(description), Some(when), Some(outcome)) => rules.push(Rule {
-                id: id.value,
-                description,
-                when,
-                outcome,
-                pos: id.pos,
-            }),
-            _ => ok = false,
-        }
-    }
-    ok.then_some(rules)
-}
-
-/// A first-match policy must end with `when: always`, so every input is decided.
-fn require_catch_all<O>(doc: &mut Doc, rules: &[Rule<O>], key: &str, what: &str) {
-    match rules.last() {
-        None => doc.error(
-            Pos::new(1, 1),
-            None,
-            format!("`{key}` has no rules"),
-            Some("add at least a catch-all rule with `when: always`".into()),
-        ),
-        Some(last) if !matches!(last.when, Cond::Always) => doc.error(
-            last.pos,
-            Some(&format!("rule `{}`", last.id)),
-            format!("the last rule of `{key}` is not a catch-all, so some {what} would match no rule"),
-            Some("end the list with a rule whose condition is `when: always`".into()),
-        ),
-        Some(_) => {}
-    }
-}
-
-fn require<'a>(r: &mut Reader, m: &'a MarkedMappingNode, key: &str, help: &str) -> Option<&'a Node> {
-    let node = yaml::get(m, key);
-    if node.is_none() && yaml::misspelt(m, key, r.keys).is_none() {
-        let subject = r.subject.clone();
-        r.doc.error(
-            Pos::of(m.span()),
-            Some(&subject),
-            format!("the rule has no `{key}`"),
-            Some(help.to_owned()),
-        );
-    }
-    node
-}
-
-fn read_inbound(
-    doc: &mut Doc,
-    top: &MarkedMappingNode,
-    ids: &mut Vec<(String, Pos)>,
-    sandbox: Sandbox,
-) -> Option<InboundPolicy> {
-    const FILE_KEYS: &[&str] = &[
-        "policy",
-        "description",
-        "limits",
-        "rules",
-        "opt_out_keywords",
-        "opt_in_keywords",
-    ];
-    doc.check_keys(top, FILE_KEYS, "the inbound rules file", None);
-    let description = file_description(doc, top);
-    let rules = read_rules(
-        doc,
-        top,
-        List {
-            key: "rules",
-            policy: PolicyKind::Inbound,
-            outcome_keys: &["lands_at"],
-            file_keys: FILE_KEYS,
-        },
-        &sandbox,
-        ids,
-        |r, m| {
-            let node = require(r, m, "lands_at", "say where the message lands: a fact such as `client.locations`, a list of ids, `{intersection: [...]}`, `{union: [...]}` or `{rhai: ...}`")?;
-            r.set_expr(node, 0)
-        },
-    );
-    if let Some(rules) = &rules {
-        require_catch_all(doc, rules, "rules", "messages");
-    }
-    let mut keywords = |key: &str| -> Vec<String> {
-        yaml::get(top, key)
-            .and_then(|n| doc.strings(n, &format!("`{key}`"), None))
-            .map(|v| v.into_iter().map(|s| s.value.trim().to_uppercase()).collect())
-            .unwrap_or_default()
-    };
-    let opt_out_keywords = keywords("opt_out_keywords");
-    let opt_in_keywords = keywords("opt_in_keywords");
-    Some(InboundPolicy {
-        file: PolicyFile {
-            path: doc.source.path.clone(),
-            description,
-            sandbox,
-        },
-        rules: FirstMatch { rules: rules? },
-        opt_out_keywords,
-        opt_in_keywords,
-    })
-}
-
-fn read_delivery(
-    doc: &mut Doc,
-    top: &MarkedMappingNode,
-    ids: &mut Vec<(String, Pos)>,
-    sandbox: Sandbox,
-) -> Option<DeliveryPolicy> {
-    const FILE_KEYS: &[&str] = &["policy", "description", "limits", "gates", "grants"];
-    doc.check_keys(top, FILE_KEYS, "the delivery rules file", None);
-    let description = file_description(doc, top);
-    let gates = read_rules(
-        doc,
-        top,
-        List {
-            key: "gates",
-            policy: PolicyKind::Delivery,
-            outcome_keys: &[],
-            file_keys: FILE_KEYS,
-        },
-        &sandbox,
-        ids,
-        |_, _| Some(()),
-    );
-    let grants = read_rules(
-        doc,
-        top,
-        List {
-            key: "grants",
-            policy: PolicyKind::Delivery,
-            outcome_keys: &[],
-            file_keys: FILE_KEYS,
-        },
-        &sandbox,
-        ids,
-        |_, _| Some(()),
-    );
-    let (gates, grants) = (gates?, grants?);
-    let is_access = |g: &Rule<()>| {
-        matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientAccess
-            && matches!(&t.op, crate::rules::condition::Op::SharesAnyWith(SetExpr::Fact(Fact::LandsAt))))
-    };
-    let is_live = |g: &Rule<()>| {
-        matches!(&g.when, Cond::Test(t) if t.fact == Fact::RecipientLoggedIn
-            && matches!(&t.op, crate::rules::condition::Op::Bool(true)))
-    };
-    let access_gate = gates.iter().any(is_access);
-    let live_gate = access_gate && gates.iter().any(is_live);
-    let unindexed_gates = (0..gates.len())
-        .filter(|&i| !(is_access(&gates[i]) || (live_gate && is_live(&gates[i]))))
-        .collect();
-    Some(DeliveryPolicy {
-        file: PolicyFile {
-            path: doc.source.path.clone(),
-            description,
-            sandbox,
-        },
-        gates,
-        grants,
-        access_gate,
-        live_gate,
-        unindexed_gates,
-    })
-}
-
-fn read_outbound(
-    doc: &mut Doc,
-    top: &MarkedMappingNode,
-    ids: &mut Vec<(String, Pos)>,
-    sandbox: Sandbox,
-) -> Option<OutboundPolicy> {
-    const FILE_KEYS: &[&str] = &["policy", "description", "limits", "rules", "text"];
-    doc.check_keys(top, FILE_KEYS, "the outbound rules file", None);
-    let description = file_description(doc, top);
-    let rules = read_rules(
-        doc,
-        top,
-        List {
-            key: "rules",
-            policy: PolicyKind::Outbound,
-            outcome_keys: &["channel", "ghost_text"],
-            file_keys: FILE_KEYS,
-        },
-        &sandbox,
-        ids,
-        |r, m| {
-            let subject = r.subject.clone();
-            let ch = require(r, m, "channel", "give the channel: `push`, `sms`, `email` or `none`")?;
-            let gt = require(r, m, "ghost_text", "give the text shown in the compose box")?;
-            let mut choice = ChannelChoice {
-                channel: Channel::None,
-                ghost_text: String::new(),
-                channel_script: None,
-                ghost_text_script: None,
-            };
-            match script_of(ch) {
-                Some(node) => choice.channel_script = Some(Box::new(r.script(node, Returns::Text)?)),
-                None => {
-                    let ch = r.doc.string(ch, "`channel`", Some(&subject))?;
-                    choice.channel = match Channel::parse(&ch.value) {
-                        Some(c) => c,
-                        None => {
-                            r.doc.error(
-                                ch.pos,
-                                Some(&subject),
-                                format!("`{}` is not a channel", ch.value),
-                                Some(format!(
-                                    "a channel is {}, or `{{rhai: ...}}` giving one of them",
-                                    one_of(CHANNEL_VALUES)
-                                )),
-                            );
-                            return None;
-                        }
-                    };
-                }
-            }
-            match script_of(gt) {
-                Some(node) => choice.ghost_text_script = Some(Box::new(r.script(node, Returns::Text)?)),
-                None => choice.ghost_text = r.doc.string(gt, "`ghost_text`", Some(&subject))?.value,
-            }
-            Some(choice)
-        },
-    );
-    if let Some(rules) = &rules {
-        require_catch_all(doc, rules, "rules", "clients");
-    }
-    let text = read_rules(
-        doc,
-        top,
-        List {
-            key: "text",
-            policy: PolicyKind::Text,
-            outcome_keys: &["text"],
-            file_keys: FILE_KEYS,
-        },
-        &sandbox,
-        ids,
-        |r, m| {
-            let subject = r.subject.clone();
-            let node = require(r, m, "text", "give the message template, e.g. `\"{text}\"`")?;
-            if let Some(script) = script_of(node) {
-                return r
-                    .script(script, Returns::Text)
-                    .map(|sc| Template(vec![Piece::Script(Box::new(sc))]));
-            }
-            let s = r.doc.string(node, "`text`", Some(&subject))?;
-            match parse_template(&s.value) {
-                Ok(t) => Some(t),
-                Err((offset, message, help)) => {
-                    r.doc.error(s.pos.shifted(offset), Some(&subject), message, Some(help));
-                    None
-                }
-            }
-        },
-    );
-    if let Some(text) = &text {
-        require_catch_all(doc, text, "text", "messages");
-    }
-    Some(OutboundPolicy {
-        file: PolicyFile {
-            path: doc.source.path.clone(),
-            description,
-            sandbox,
-        },
-        rules: FirstMatch { rules: rules? },
-        text: FirstMatch { rules: text? },
-    })
-}
-
-/// The script of an outcome written `{rhai: <script>}`, if it is one.
-fn script_of(node: &Node) -> Option<&Node> {
-    match node {
-        Node::Mapping(map) if map.len() == 1 => yaml::get(map, "rhai"),
-        _ => None,
-    }
-}
-
-/// Parses `{placeholder}` templates; `{{` and `}}` are literal braces.
-pub fn parse_template(s: &str) -> Result<Template, (usize, String, String)> {
-    let names: Vec<&str> = std::iter::once("text")
-        .chain(
-            Fact::ALL
-                .iter()
-                .filter(|f| f.info().ty == FactType::Text)
-                .map(|f| f.name()),
-        )
-        .collect();
-    let help = || {
-        format!(
-            "placeholders are {}",
-            one_of(&names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>())
-        )
-    };
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '{' if chars.peek().map(|x| x.1) == Some('{') => {
-                chars.next();
-                lit.push('{');
-            }
-            '}' if chars.peek().map(|x| x.1) == Some('}') => {
-                chars.next();
-                lit.push('}');
-            }
-            '{' => {
-                let mut name = String::new();
-                let mut closed = false;
-                for (_, c) in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    name.push(c);
-                }
-                if !closed {
-                    return Err((i, "the placeholder is not closed with `}`".into(), help()));
-                }
-                let piece = if name == "text" {
-                    Piece::Text
-                } else {
-                    match Fact::by_name(&name).filter(|f| f.info().ty == FactType::Text) {
-                        Some(f) => Piece::Fact(f),
-                        None => {
-                            let h = match did_you_mean(&name, names.iter().copied()) {
-                                Some(x) => format!("did you mean `{{{x}}}`? {}", help()),
-                                None => help(),
-                            };
-                            return Err((i, format!("unknown placeholder `{{{name}}}`"), h));
-                        }
-                    }
-                };
-                if !lit.is_empty() {
-                    pieces.push(Piece::Literal(std::mem::take(&mut lit)));
-                }
-                pieces.push(piece);
-            }
-            '}' => {
-                return Err((
-                    i,
-                    "a lone `}` in a template".into(),
-                    "write `}}` for a literal brace".into(),
-                ))
-            }
-            c => lit.push(c),
-        }
-    }
-    if !lit.is_empty() {
-        pieces.push(Piece::Literal(lit));
-    }
-    Ok(Template(pieces))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates() {
-        assert_eq!(
-            parse_template("{sender.account_name}: {text}").unwrap(),
-            Template(vec![
-                Piece::Fact(Fact::SenderAccountName),
-                Piece::Literal(": ".into()),
-                Piece::Text
-            ])
-        );
-        assert_eq!(
-            parse_template("{{x}}").unwrap(),
-            Template(vec![Piece::Literal("{x}".into())])
-        );
-        let (offset, message, help) = parse_template("Hi {client.nam}").unwrap_err();
-        assert_eq!(offset, 3);
-        assert_eq!(message, "unknown placeholder `{client.nam}`");
-        assert!(help.starts_with("did you mean `{client.name}`?"));
-    }
-
-    #[test]
-    fn shipped_rules_load() {
-        let rules = RuleSet::shipped();
-        assert_eq!(rules.inbound.rules.rules.len(), 9);
-        assert_eq!(rules.outbound.rules.rules.len(), 4);
-        assert!(rules.delivery.access_gate);
-        assert!(rules.delivery.live_gate);
-        assert!(rules.delivery.unindexed_gates.is_empty());
     }
 }
