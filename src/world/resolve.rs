@@ -74,7 +74,11 @@ pub(crate) fn resolve_world(doc: &mut Doc, sections: Sections) -> Option<World> 
         staff,
         mut clients,
     } = sections;
-    let (accounts, account_ix, parents) = resolve_accounts(doc, accounts);
+    let Accounts {
+        accounts,
+        index: account_ix,
+        parents,
+    } = resolve_accounts(doc, accounts);
     let (locations, location_ix) = index_locations(doc, locations);
     let staff = resolve_staff(doc, staff, &location_ix);
     clients.sort(doc);
@@ -107,16 +111,16 @@ pub(crate) fn resolve_world(doc: &mut Doc, sections: Sections) -> Option<World> 
     Some(world)
 }
 
-/// Accounts in id order with their index and each one's parent: repeated
-/// ids, unknown parents, bad country codes and parent cycles are reported.
-fn resolve_accounts(
-    doc: &mut Doc,
+/// The accounts in id order, their index by id, and each one's parent.
+struct Accounts {
     accounts: Vec<Raw<RawAccount>>,
-) -> (
-    Vec<Raw<RawAccount>>,
-    HashMap<String, AccountIdx>,
-    Vec<Option<AccountIdx>>,
-) {
+    index: HashMap<String, AccountIdx>,
+    parents: Vec<Option<AccountIdx>>,
+}
+
+/// The accounts with their parents resolved: repeated ids, unknown
+/// parents, bad country codes and parent cycles are reported.
+fn resolve_accounts(doc: &mut Doc, accounts: Vec<Raw<RawAccount>>) -> Accounts {
     let accounts = sorted_unique(doc, accounts, "account");
     let account_ix: HashMap<String, AccountIdx> = accounts
         .iter()
@@ -148,7 +152,11 @@ fn resolve_accounts(
         }
     }
     refuse_parent_cycles(doc, &accounts, &parents);
-    (accounts, account_ix, parents)
+    Accounts {
+        accounts,
+        index: account_ix,
+        parents,
+    }
 }
 
 /// A parent chain must end: refuses cycles (an account that is its own ancestor).
