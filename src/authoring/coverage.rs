@@ -25,6 +25,7 @@ pub struct RuleCoverage {
     pub policy: &'static str,
     /// `rule`, `grant` or `gate`.
     pub kind: &'static str,
+    /// The rule's id.
     pub rule: String,
     /// Cases it decided (rules), staff it admitted (grants), staff it refused (gates).
     pub count: usize,
@@ -37,18 +38,23 @@ impl RuleCoverage {
     }
 }
 
+/// How the scenarios reach a rule set, rule by rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Coverage {
+    /// Every rule, gate and grant: inbound, delivery, outbound, then text.
     pub rules: Vec<RuleCoverage>,
+    /// Cases run (timeline scenarios are counted in `decisions`).
     pub cases: usize,
     /// Decisions made by the replays of timeline scenarios.
     pub decisions: usize,
     /// Rules and grants reached, out of all rules and grants.
     pub covered: usize,
+    /// Rules and grants in all.
     pub total: usize,
 }
 
 impl Coverage {
+    /// The share of rules and grants reached, in percent (100 when there are none).
     pub fn percent(&self) -> f64 {
         if self.total == 0 {
             100.0

@@ -63,10 +63,12 @@ use metadata::REGIONS;
 pub struct Contact {
     /// The phone number in E.164 form when it is a valid number.
     pub phone_e164: Option<compact_str::CompactString>,
+    /// Whether the email address looks deliverable.
     pub email_valid: bool,
 }
 
 impl Contact {
+    /// Whether the phone number is a valid number.
     pub fn phone_valid(&self) -> bool {
         self.phone_e164.is_some()
     }
@@ -248,7 +250,7 @@ impl PhoneRules {
     }
 
     /// Computes a client's contact facts.
-    pub fn contact(&self, phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
+    pub(crate) fn contact(&self, phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
         Contact {
             phone_e164: phone.and_then(|p| self.valid_phone(p, country)).map(Into::into),
             email_valid: email.is_some_and(valid_email),
@@ -268,7 +270,7 @@ const OWN_DATABASES_FROM: usize = 4_096;
 /// patterns and their search caches are the largest use of memory while a
 /// large world loads: on the 100,000-client world two threads load in
 /// 1.16 s at 89 MB peak, one in 1.5 s at 59 MB (targets: 2 s, 64 MB).
-pub fn fill_contacts<T>(
+pub(crate) fn fill_contacts<T>(
     items: &mut [T],
     read: impl Fn(&T) -> (Option<&str>, Option<&str>, country::Id),
     write: impl Fn(&mut T, Contact),
@@ -301,7 +303,7 @@ fn valid_with_default(raw: &str, country: country::Id) -> Option<String> {
 }
 
 /// Parses an ISO 3166 country code such as `US` or `gb`.
-pub fn parse_country(code: &str) -> Option<country::Id> {
+pub(crate) fn parse_country(code: &str) -> Option<country::Id> {
     code.trim().to_ascii_uppercase().parse::<country::Id>().ok()
 }
 
@@ -313,7 +315,7 @@ pub fn valid_phone(raw: &str, country: country::Id) -> Option<String> {
 
 /// Whether an email address is syntactically valid and has a dotted domain
 /// (mail to a bare host such as `user@localhost` never reaches a client).
-pub fn valid_email(raw: &str) -> bool {
+pub(crate) fn valid_email(raw: &str) -> bool {
     let raw = raw.trim();
     if raw.len() > 254 {
         return false;
@@ -328,7 +330,7 @@ pub fn valid_email(raw: &str) -> bool {
 }
 
 /// Computes a client's contact facts.
-pub fn contact(phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
+pub(crate) fn contact(phone: Option<&str>, email: Option<&str>, country: country::Id) -> Contact {
     PhoneRules::for_countries([country]).contact(phone, email, country)
 }
 

@@ -9,14 +9,17 @@ use smallvec::SmallVec;
 /// The number of a location in its world (locations are numbered in id order).
 pub type Loc = u16;
 
+/// A set of locations of one world, kept sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct LocSet(SmallVec<[Loc; 6]>);
 
 impl LocSet {
+    /// The empty set.
     pub const fn new() -> Self {
         LocSet(SmallVec::new_const())
     }
 
+    /// The set of one location.
     pub fn one(loc: Loc) -> Self {
         let mut s = LocSet::new();
         s.0.push(loc);
@@ -31,28 +34,34 @@ impl LocSet {
         LocSet(v)
     }
 
+    /// How many locations the set holds.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the set holds no location.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether the set holds `loc`.
     #[inline]
     pub fn contains(&self, loc: Loc) -> bool {
         // Sets are tiny: a linear scan beats a binary search here.
         self.0.contains(&loc)
     }
 
+    /// The locations, in id order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Loc> + '_ {
         self.0.iter().copied()
     }
 
+    /// The locations as a sorted slice.
     pub fn as_slice(&self) -> &[Loc] {
         &self.0
     }
 
+    /// Adds a location (nothing changes if it is already there).
     pub fn insert(&mut self, loc: Loc) {
         if let Err(i) = self.0.binary_search(&loc) {
             self.0.insert(i, loc);
@@ -74,10 +83,12 @@ impl LocSet {
         false
     }
 
+    /// The locations in both sets.
     pub fn intersection(&self, other: &LocSet) -> LocSet {
         LocSet(self.0.iter().copied().filter(|l| other.contains(*l)).collect())
     }
 
+    /// The locations in either set.
     pub fn union(&self, other: &LocSet) -> LocSet {
         let mut out = self.clone();
         for l in other.iter() {
