@@ -285,7 +285,7 @@ mod tests {
         for (input, refused) in [
             (format!("{at_limit}\n"), false),
             (format!("{at_limit}\r\n"), false),
-            (format!("{at_limit}"), false),
+            (at_limit.clone(), false),
             (format!("{at_limit}y\n"), true),
             (format!("{at_limit}y\r\n"), true),
             (format!("{at_limit}\r\r\n"), true),

@@ -123,7 +123,7 @@ fn plain_string(s: &str, i: usize) -> Option<(&str, usize)> {
 impl ScannedEvent<'_> {
     /// The same event as [`EventLine`] gives (for tests and for callers that
     /// want owned values).
-    pub(crate) fn to_event_line(&self) -> EventLine {
+    pub(crate) fn to_event_line(self) -> EventLine {
         let s = |v: Option<&str>| v.map(str::to_owned);
         match self.kind {
             Kind::Inbound => EventLine::Inbound {

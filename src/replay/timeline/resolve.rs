@@ -213,16 +213,17 @@ fn resolve_client_message(raw: &mut WrittenEvent, world: &World, base: &Path) ->
                     format!("`{a}` is not KIND@LOCATION; write for example `confirmation@A`, or `nothing`"),
                 )
             })?;
-            let k =
-                match Answering::parse(kind) {
-                    Some(Answering::Nothing) | None => return Err(ferr(
+            let k = match Answering::parse(kind) {
+                Some(Answering::Nothing) | None => {
+                    return Err(ferr(
                         "answering",
                         format!(
                             "`{kind}` is not a kind of location message; use confirmation, reminder, campaign or other"
                         ),
-                    )),
-                    Some(k) => k,
-                };
+                    ))
+                }
+                Some(k) => k,
+            };
             Some((k, Some(location(world, "answering", lid)?)))
         }
     };
