@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::event::{resolve_inbound, resolve_outbound, Outbound};
 use crate::jsonl::{
-    frame, parse_event, push_json_str, write_error, EventLine, Kind, LineProblem, Names, ParsedEvent, MAX_LINE,
+    frame, parse_event, push_json_str, write_error, Direction, EventLine, LineProblem, Names, ParsedEvent, MAX_LINE,
 };
 use crate::rules::RuleSet;
 use crate::world::World;
@@ -330,8 +330,8 @@ fn decide_line(
             id_json.push(b'"');
             id_json.extend_from_slice(ev.id.as_bytes());
             id_json.push(b'"');
-            match ev.kind {
-                Kind::Inbound => decide_inbound(
+            match ev.direction {
+                Direction::Inbound => decide_inbound(
                     rules,
                     world,
                     names,
@@ -342,7 +342,7 @@ fn decide_line(
                     id_json,
                     out,
                 ),
-                Kind::Outbound => decide_outbound(
+                Direction::Outbound => decide_outbound(
                     rules,
                     world,
                     names,
@@ -395,8 +395,8 @@ fn decide_line(
         }
     };
     match result {
-        Ok(Kind::Inbound) => summary.inbound += 1,
-        Ok(Kind::Outbound) => summary.outbound += 1,
+        Ok(Direction::Inbound) => summary.inbound += 1,
+        Ok(Direction::Outbound) => summary.outbound += 1,
         Err(message) => {
             summary.errors += 1;
             write_error(out, id_json, line_no, &message);
@@ -415,11 +415,11 @@ fn decide_inbound(
     from: Option<&str>,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Kind, String> {
+) -> Result<Direction, String> {
     let ev = resolve_inbound(world, client, answering, staff, from).map_err(|e| e.to_string())?;
     let d = rules.route_inbound(world, &ev).map_err(|e| e.to_string())?;
     names.write_inbound(out, id_json, &d);
-    Ok(Kind::Inbound)
+    Ok(Direction::Inbound)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,7 +433,7 @@ fn decide_outbound(
     ev: &mut Outbound,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Kind, String> {
+) -> Result<Direction, String> {
     let (c, sender) = resolve_outbound(world, client, from_account).map_err(|e| e.to_string())?;
     ev.client = c;
     ev.sender = sender;
@@ -441,5 +441,5 @@ fn decide_outbound(
     ev.text.push_str(text);
     let d = rules.route_outbound(world, ev).map_err(|e| e.to_string())?;
     names.write_outbound(out, id_json, &d);
-    Ok(Kind::Outbound)
+    Ok(Direction::Outbound)
 }

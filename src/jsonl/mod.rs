@@ -23,7 +23,7 @@ use crate::engine::event::{InboundRequest, OutboundRequest};
 
 pub(crate) use lines::{frame, LineReader};
 pub use lines::{EventLines, LineError, LineProblem, MAX_LINE};
-pub(crate) use scan::{parse_event, Kind, ParsedEvent};
+pub(crate) use scan::{parse_event, Direction, ParsedEvent};
 pub(crate) use write::{push_json_str, write_error, Names};
 
 /// One recorded or generated event, as a line of JSON Lines. The same format

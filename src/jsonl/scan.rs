@@ -14,7 +14,7 @@ use crate::jsonl::EventLine;
 
 /// Whether an event is a client's or a staff member's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Direction {
     Inbound,
     Outbound,
 }
@@ -23,7 +23,7 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ScannedEvent<'a> {
     pub(crate) id: &'a str,
-    pub(crate) kind: Kind,
+    pub(crate) direction: Direction,
     pub(crate) client: &'a str,
     pub(crate) answering: Option<&'a str>,
     pub(crate) staff: Option<&'a str>,
@@ -76,16 +76,16 @@ pub(crate) fn scan_event(line: &str) -> Option<ScannedEvent<'_>> {
         return None;
     }
     let [id, ty, client, answering, staff, from, from_account, text] = slots;
-    let kind = match ty? {
-        "inbound" if from_account.is_none() && text.is_none() => Kind::Inbound,
+    let direction = match ty? {
+        "inbound" if from_account.is_none() && text.is_none() => Direction::Inbound,
         "outbound" if answering.is_none() && staff.is_none() && from.is_none() && from_account.is_some() => {
-            Kind::Outbound
+            Direction::Outbound
         }
         _ => return None,
     };
     Some(ScannedEvent {
         id: id?,
-        kind,
+        direction,
         client: client?,
         answering,
         staff,
@@ -125,8 +125,8 @@ impl ScannedEvent<'_> {
     /// want owned values).
     pub(crate) fn to_event_line(self) -> EventLine {
         let s = |v: Option<&str>| v.map(str::to_owned);
-        match self.kind {
-            Kind::Inbound => EventLine::Inbound {
+        match self.direction {
+            Direction::Inbound => EventLine::Inbound {
                 id: self.id.to_owned(),
                 request: InboundRequest {
                     client: self.client.to_owned(),
@@ -135,7 +135,7 @@ impl ScannedEvent<'_> {
                     from: s(self.from),
                 },
             },
-            Kind::Outbound => EventLine::Outbound {
+            Direction::Outbound => EventLine::Outbound {
                 id: self.id.to_owned(),
                 request: OutboundRequest {
                     client: self.client.to_owned(),

@@ -36,7 +36,7 @@ pub(crate) fn resolve_what(raw: &mut WrittenEvent, world: &World, base: &Path) -
     let what = match raw.kind.as_str() {
         "login" => resolve_login(raw, world)?,
         "logout" => What::Logout {
-            staff: staff(raw, world)?,
+            staff: staff_of(raw, world)?,
         },
         "staff_message" => resolve_staff_message(raw, world, base)?,
         "client_message" => resolve_client_message(raw, world, base)?,
@@ -108,37 +108,37 @@ fn need<'a>(v: &'a Option<String>, field: &str, kind: &str) -> Result<&'a str, F
 }
 
 /// The event's `staff`, which it needs.
-fn staff(raw: &WrittenEvent, world: &World) -> Result<StaffIdx, FieldError> {
+fn staff_of(raw: &WrittenEvent, world: &World) -> Result<StaffIdx, FieldError> {
     let id = need(&raw.staff, "staff", &raw.kind)?;
     world
         .staff_member(id)
-        .ok_or_else(|| unknown("staff", "staff member", id, world.staff.iter().map(|s| s.id.as_str())))
+        .ok_or_else(|| unknown_id("staff", "staff member", id, world.staff.iter().map(|s| s.id.as_str())))
 }
 
 /// The event's `client`, which it needs.
-fn client(raw: &WrittenEvent, world: &World) -> Result<ClientIdx, FieldError> {
+fn client_of(raw: &WrittenEvent, world: &World) -> Result<ClientIdx, FieldError> {
     let id = need(&raw.client, "client", &raw.kind)?;
     world
         .client(id)
-        .ok_or_else(|| unknown("client", "client", id, world.clients.iter().map(|c| c.id.as_str())))
+        .ok_or_else(|| unknown_id("client", "client", id, world.clients.iter().map(|c| c.id.as_str())))
 }
 
 /// A location named in `field`.
-fn location(world: &World, field: &str, id: &str) -> Result<Loc, FieldError> {
+fn location_of(world: &World, field: &str, id: &str) -> Result<Loc, FieldError> {
     world
         .location(id)
-        .ok_or_else(|| unknown(field, "location", id, world.locations.iter().map(|l| l.id.as_str())))
+        .ok_or_else(|| unknown_id(field, "location", id, world.locations.iter().map(|l| l.id.as_str())))
 }
 
 /// The event's photos, relative to the timeline's folder.
-fn photos(raw: &WrittenEvent, base: &Path) -> Vec<std::path::PathBuf> {
+fn photo_paths(raw: &WrittenEvent, base: &Path) -> Vec<std::path::PathBuf> {
     raw.photos.iter().map(|p| base.join(p)).collect()
 }
 
 fn resolve_login(raw: &WrittenEvent, world: &World) -> Result<What, FieldError> {
-    let s = staff(raw, world)?;
+    let s = staff_of(raw, world)?;
     let lid = need(&raw.location, "location", &raw.kind)?;
-    let l = location(world, "location", lid)?;
+    let l = location_of(world, "location", lid)?;
     let member = &world.staff[s as usize];
     if !member.locations.contains(l) {
         return Err(FieldError {
@@ -154,11 +154,11 @@ fn resolve_login(raw: &WrittenEvent, world: &World) -> Result<What, FieldError> 
 }
 
 fn resolve_staff_message(raw: &mut WrittenEvent, world: &World, base: &Path) -> Result<What, FieldError> {
-    let s = staff(raw, world)?;
+    let s = staff_of(raw, world)?;
     let member = &world.staff[s as usize];
     let from = match &raw.from {
         Some(lid) => {
-            let l = location(world, "from", lid)?;
+            let l = location_of(world, "from", lid)?;
             if !member.locations.contains(l) {
                 return Err(ferr(
                     "from",
@@ -171,7 +171,7 @@ fn resolve_staff_message(raw: &mut WrittenEvent, world: &World, base: &Path) -> 
     };
     let from_account = match &raw.from_account {
         Some(a) => Some(world.account(a).ok_or_else(|| {
-            unknown(
+            unknown_id(
                 "from_account",
                 "account",
                 a,
@@ -182,11 +182,11 @@ fn resolve_staff_message(raw: &mut WrittenEvent, world: &World, base: &Path) -> 
     };
     Ok(What::StaffMessage {
         staff: s,
-        client: client(raw, world)?,
+        client: client_of(raw, world)?,
         from,
         from_account,
         text: raw.text.take().unwrap_or_default(),
-        photos: photos(raw, base),
+        photos: photo_paths(raw, base),
     })
 }
 
@@ -224,15 +224,15 @@ fn resolve_client_message(raw: &mut WrittenEvent, world: &World, base: &Path) ->
                 }
                 Some(k) => k,
             };
-            Some((k, Some(location(world, "answering", lid)?)))
+            Some((k, Some(location_of(world, "answering", lid)?)))
         }
     };
     Ok(What::ClientMessage {
-        client: client(raw, world)?,
+        client: client_of(raw, world)?,
         text: raw.text.take().unwrap_or_default(),
         via,
         answering,
-        photos: photos(raw, base),
+        photos: photo_paths(raw, base),
     })
 }
 
@@ -254,11 +254,11 @@ fn resolve_delivery(raw: &WrittenEvent) -> Result<What, FieldError> {
 }
 
 fn resolve_appointment(raw: &WrittenEvent, world: &World) -> Result<What, FieldError> {
-    let c = client(raw, world)?;
+    let c = client_of(raw, world)?;
     let lid = need(&raw.location, "location", &raw.kind)?;
     Ok(What::Appointment {
         client: c,
-        location: location(world, "location", lid)?,
+        location: location_of(world, "location", lid)?,
         completed: match raw.status.as_deref() {
             None | Some("booked") => false,
             Some("completed") => true,
@@ -276,7 +276,7 @@ fn resolve_appointment(raw: &WrittenEvent, world: &World) -> Result<What, FieldE
 fn resolve_contact(raw: &WrittenEvent, world: &World) -> Result<What, FieldError> {
     let blank = |v: &Option<String>| v.as_ref().map(|s| (!s.trim().is_empty()).then(|| s.clone()));
     Ok(What::Contact {
-        client: client(raw, world)?,
+        client: client_of(raw, world)?,
         update: ContactUpdate {
             guest_app: raw.guest_app,
             phone: blank(&raw.phone),
@@ -288,7 +288,7 @@ fn resolve_contact(raw: &WrittenEvent, world: &World) -> Result<What, FieldError
 }
 
 /// An unknown id, with the closest known one as help.
-fn unknown<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a str>) -> FieldError {
+fn unknown_id<'a>(field: &str, what: &str, id: &str, known: impl Iterator<Item = &'a str>) -> FieldError {
     let known: Vec<&str> = known.collect();
     FieldError {
         field: Some(field.into()),
