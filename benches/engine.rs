@@ -10,11 +10,11 @@
 use std::sync::LazyLock;
 
 use commroute::diag::Source;
-use commroute::engine::event::{EventLine, Inbound, Outbound};
+use commroute::engine::event::{Inbound, Outbound};
 use commroute::generate::{write_events, write_world, Model, Shape};
 use commroute::jsonl::batch;
 use commroute::rules::SHIPPED;
-use commroute::{RuleSet, World};
+use commroute::{EventLine, RuleSet, World};
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
 

@@ -435,12 +435,12 @@ mod tests {
         let mut events = Vec::new();
         write_events(&model, 200, 7, &mut events).unwrap();
         for line in String::from_utf8(events).unwrap().lines() {
-            let ev: crate::engine::event::EventLine = serde_json::from_str(line).unwrap();
+            let ev: crate::jsonl::EventLine = serde_json::from_str(line).unwrap();
             match &ev {
-                crate::engine::event::EventLine::Inbound { request, .. } => {
+                crate::jsonl::EventLine::Inbound { request, .. } => {
                     request.resolve(&world).unwrap();
                 }
-                crate::engine::event::EventLine::Outbound { request, .. } => {
+                crate::jsonl::EventLine::Outbound { request, .. } => {
                     request.resolve(&world).unwrap();
                 }
             }

@@ -17,7 +17,8 @@ pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Source};
 pub use engine::decision::{InboundDecision, InboundReport, OutboundDecision, OutboundReport};
-pub use engine::event::{EventLine, Inbound, InboundRequest, Outbound, OutboundRequest};
+pub use engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
 pub use engine::EvalError;
+pub use jsonl::EventLine;
 pub use rules::RuleSet;
 pub use world::World;

@@ -20,7 +20,7 @@ fn glow() -> World {
     .unwrap()
 }
 
-fn run(world: &World, input: &str, threads: usize) -> (Vec<serde_json::Value>, batch::Summary) {
+fn run(world: &World, input: &str, threads: usize) -> (Vec<serde_json::Value>, batch::BatchSummary) {
     let mut out = Vec::new();
     let summary = batch::run(
         &RuleSet::shipped(),
@@ -128,7 +128,7 @@ fn an_overlong_line_is_an_error_and_memory_stays_bounded() {
     let mut input = String::from("{\"id\":\"a\",\"type\":\"inbound\",\"client\":\"cleo\"}\n");
     input.push_str(&format!(
         "{{\"id\":\"big\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\",\"text\":\"{}\"}}\n",
-        "x".repeat(batch::MAX_LINE + 10)
+        "x".repeat(commroute::jsonl::MAX_LINE + 10)
     ));
     input.push_str("{\"id\":\"b\",\"type\":\"inbound\",\"client\":\"nina\"}\n");
     let (lines, summary) = run(&world, &input, 2);
@@ -272,7 +272,7 @@ fn a_line_with_no_end_in_sight_is_skipped_in_constant_memory() {
     let world = glow();
     let mut input =
         String::from("{\"id\":\"a\",\"type\":\"inbound\",\"client\":\"cleo\"}\n{\"id\":\"huge\",\"text\":\"");
-    input.push_str(&"y".repeat(3 * batch::MAX_LINE));
+    input.push_str(&"y".repeat(3 * commroute::jsonl::MAX_LINE));
     input.push_str("\"}\n{\"id\":\"b\",\"type\":\"inbound\",\"client\":\"nina\"}\n");
     let (lines, summary) = run(&world, &input, 2);
     let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap_or("null")).collect();
@@ -313,4 +313,162 @@ fn the_fast_path_decides_like_the_explaining_path() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// One reader for `route batch` and `diff --events`
+
+/// What a command made of one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Accepted,
+    Refused,
+    Skipped,
+}
+
+/// An event line of exactly `len` bytes (before its line end), with `id`.
+fn event_of_len(id: &str, len: usize) -> Vec<u8> {
+    let head = format!(
+        "{{\"id\":\"{id}\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\",\"text\":\""
+    );
+    let mut line = head.into_bytes();
+    line.resize(len - 2, b'x');
+    line.extend_from_slice(b"\"}");
+    assert_eq!(line.len(), len);
+    line
+}
+
+/// The lines `route batch` refused (by number) and the ids it decided, with
+/// the number of lines it skipped.
+fn batch_outcome(world: &World, input: &[u8]) -> (Vec<u64>, Vec<String>, u64) {
+    let mut out = Vec::new();
+    let summary = batch::run(&RuleSet::shipped(), world, input, &mut out, Options { threads: 2 }).unwrap();
+    let mut refused = Vec::new();
+    let mut decided = Vec::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "error" {
+            refused.push(v["line"].as_u64().unwrap());
+        } else {
+            decided.push(v["id"].as_str().unwrap().to_owned());
+        }
+    }
+    (refused, decided, summary.blank)
+}
+
+/// The lines `diff --events` refused (by number), or the lines it accepted.
+fn diff_outcome(world: &World, input: &[u8]) -> Result<Vec<usize>, Vec<usize>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    std::fs::write(&path, input).unwrap();
+    match commroute::authoring::impact::read_recorded_events(&path, world) {
+        Ok(recorded) => Ok(recorded.iter().map(|r| r.line).collect()),
+        Err(diags) => Err(diags.0.iter().map(|d| d.pos.line).collect()),
+    }
+}
+
+/// `route batch` read its own event lines, `diff --events` others, with
+/// different line limits and comment rules; both now go through one reader.
+/// Each tricky line sits between two good ones, and both commands must
+/// accept, refuse or skip it alike, at the same line number.
+#[test]
+fn batch_and_diff_accept_and_refuse_exactly_the_same_lines() {
+    use commroute::jsonl::MAX_LINE;
+    use Fate::*;
+    let world = glow();
+    let good = |id: &str| format!("{{\"id\":\"{id}\",\"type\":\"inbound\",\"client\":\"cleo\"}}").into_bytes();
+    let mut at_limit_crlf = event_of_len("t", MAX_LINE);
+    at_limit_crlf.push(b'\r');
+    let bad_utf8 = b"{\"id\":\"t\",\"type\":\"inbound\",\"client\":\"cl\xff\xfeeo\"}".to_vec();
+    let corpus: Vec<(&str, Vec<u8>, Fate)> = vec![
+        ("a plain event", good("t"), Accepted),
+        ("exactly at the limit", event_of_len("t", MAX_LINE), Accepted),
+        ("at the limit, then \\r\\n", at_limit_crlf, Accepted),
+        ("too long by one byte", event_of_len("t", MAX_LINE + 1), Refused),
+        ("far too long", event_of_len("t", 3 * MAX_LINE), Refused),
+        ("invalid UTF-8", bad_utf8, Refused),
+        ("a comment", b"# recorded on Monday".to_vec(), Skipped),
+        ("an indented comment", b"  \t# note".to_vec(), Skipped),
+        ("a comment that is not UTF-8", b"# \xff".to_vec(), Skipped),
+        ("blank", Vec::new(), Skipped),
+        ("spaces and tabs", b" \t  ".to_vec(), Skipped),
+        ("a lone \\r", b"\r".to_vec(), Skipped),
+        ("a non-breaking space", "\u{a0}".as_bytes().to_vec(), Refused),
+        ("an event ending in \\r", [good("t"), b"\r".to_vec()].concat(), Accepted),
+        ("bad JSON", b"{\"id\":".to_vec(), Refused),
+        ("not an object", b"[\"t\"]".to_vec(), Refused),
+        // Both take an unknown field, as they always did: `deny_unknown_fields`
+        // does not reach through the event type's tag.
+        (
+            "an unknown field",
+            b"{\"id\":\"t\",\"type\":\"inbound\",\"client\":\"cleo\",\"extra\":\"x\"}".to_vec(),
+            Accepted,
+        ),
+        ("an unknown kind", b"{\"id\":\"t\",\"type\":\"sideways\",\"client\":\"cleo\"}".to_vec(), Refused),
+        ("an unknown client", b"{\"id\":\"t\",\"type\":\"inbound\",\"client\":\"zed\"}".to_vec(), Refused),
+        ("trailing garbage", [good("t"), b" trailing".to_vec()].concat(), Refused),
+        ("a second object", [good("t"), good("u")].concat(), Refused),
+        (
+            "escaped control characters",
+            b"{\"id\":\"t\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\",\"text\":\"\\u001b[31m\\u0000\"}".to_vec(),
+            Accepted,
+        ),
+        (
+            "raw control characters",
+            b"{\"id\":\"t\",\"type\":\"outbound\",\"client\":\"cleo\",\"from_account\":\"glow-downtown\",\"text\":\"\x1b[31m\"}".to_vec(),
+            Refused,
+        ),
+        ("a NUL byte", b"\0".to_vec(), Refused),
+        ("escapes in the id", b"{\"id\":\"t\\u0041\",\"type\":\"inbound\",\"client\":\"cleo\"}".to_vec(), Accepted),
+        ("a null answer", b"{\"id\":\"t\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":null}".to_vec(), Accepted),
+    ];
+    for (what, line, expected) in &corpus {
+        // Line 1 and 3 are good; the last line has no final newline.
+        for final_newline in [true, false] {
+            let mut input = [good("g1"), b"\n".to_vec(), line.clone(), b"\n".to_vec(), good("g3")].concat();
+            if final_newline {
+                input.push(b'\n');
+            }
+            let (refused, decided, blank) = batch_outcome(&world, &input);
+            let batch = match (refused.as_slice(), decided.len(), blank) {
+                ([2], 2, 0) => Refused,
+                ([], 3, 0) => Accepted,
+                ([], 2, 1) => Skipped,
+                other => panic!("{what}: route batch refused lines {other:?}"),
+            };
+            let diff = match diff_outcome(&world, &input) {
+                Err(lines) if lines == [2] => Refused,
+                Ok(lines) if lines == [1, 2, 3] => Accepted,
+                Ok(lines) if lines == [1, 3] => Skipped,
+                other => panic!("{what}: diff --events gave {other:?}"),
+            };
+            assert_eq!((batch, diff), (*expected, *expected), "{what}");
+            // The tricky line itself with no newline after it, last in the input.
+            let input = [good("g1"), b"\n".to_vec(), line.clone()].concat();
+            let refused = batch_outcome(&world, &input).0;
+            let diff_refused = diff_outcome(&world, &input).err().unwrap_or_default();
+            assert_eq!(
+                refused,
+                diff_refused.iter().map(|&l| l as u64).collect::<Vec<_>>(),
+                "{what} last"
+            );
+        }
+    }
+    // All of them in one input: the same lines refused, at the same numbers.
+    let mut input = Vec::new();
+    for (_, line, _) in &corpus {
+        input.extend_from_slice(line);
+        input.push(b'\n');
+    }
+    let expected: Vec<u64> = (1..)
+        .zip(&corpus)
+        .filter(|(_, (_, _, fate))| *fate == Refused)
+        .map(|(n, _)| n)
+        .collect();
+    let (refused, decided, blank) = batch_outcome(&world, &input);
+    assert_eq!(refused, expected);
+    assert_eq!(blank as usize, corpus.iter().filter(|c| c.2 == Skipped).count());
+    assert_eq!(decided.len(), corpus.iter().filter(|c| c.2 == Accepted).count());
+    let diff_refused = diff_outcome(&world, &input).unwrap_err();
+    assert_eq!(diff_refused.iter().map(|&l| l as u64).collect::<Vec<_>>(), expected);
 }

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use commroute::authoring::analysis::{Classes, Place};
 use commroute::authoring::impact::{self, Recorded};
-use commroute::engine::event::EventLine;
 use commroute::scenario::{self, ScenarioFile};
-use commroute::{InboundRequest, RuleSet, Source, World};
+use commroute::{EventLine, InboundRequest, RuleSet, Source, World};
 
 #[path = "support/process.rs"]
 mod process;
@@ -154,7 +153,7 @@ fn a_bad_event_line_names_its_line_and_column() {
         "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\"}\n\n{\"id\":\"e2\",\"type\":\"inbound\",\"client\":\"nobody\"}\n{\"id\":\n",
     )
     .unwrap();
-    let err = impact::read_events(&path, &world).unwrap_err().to_string();
+    let err = impact::read_recorded_events(&path, &world).unwrap_err().to_string();
     assert!(err.contains("events.jsonl:3:1"), "{err}");
     assert!(err.contains("`nobody`"), "{err}");
     assert!(err.contains("events.jsonl:4:"), "{err}");

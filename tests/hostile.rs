@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use commroute::diag::MAX_FILE_SIZE;
-use commroute::engine::event::{EventLines, LineError, MAX_EVENT_LINE};
+use commroute::jsonl::{EventLines, LineError, LineProblem, MAX_LINE};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{RuleSet, Source, World};
 
@@ -284,12 +284,14 @@ fn a_10_mb_event_line_is_refused_and_the_next_line_still_read() {
     let read: Vec<_> = EventLines::new(&input[..]).collect();
     assert_eq!(read.len(), 2);
     match &read[0] {
-        Err(e @ LineError::TooLong { line: 1, max }) => {
-            assert_eq!(*max, MAX_EVENT_LINE);
-            assert_eq!(
-                e.to_string(),
-                "line 1: the line is longer than 65536 bytes, the most an event may take"
-            );
+        Err(
+            e @ LineError::Line {
+                line: 1,
+                problem: LineProblem::TooLong { max },
+            },
+        ) => {
+            assert_eq!(*max, MAX_LINE);
+            assert_eq!(e.to_string(), "line 1: the line is longer than 1048576 bytes");
         }
         other => panic!("{other:?}"),
     }
@@ -327,10 +329,7 @@ fn a_10_mb_timeline_line_is_refused_and_reading_goes_on() {
     assert_eq!(err.pos.line, 2);
     assert_eq!(
         err.message,
-        format!(
-            "the line is longer than {} bytes",
-            commroute::engine::event::MAX_EVENT_LINE
-        )
+        format!("the line is longer than {} bytes", commroute::jsonl::MAX_LINE)
     );
     let next = timeline.next_event().unwrap().unwrap();
     assert_eq!(next.id, "e2");

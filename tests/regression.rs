@@ -198,7 +198,7 @@ fn a_byte_order_mark_is_accepted_in_every_kind_of_file() {
     std::fs::write(d.join("events.jsonl"), format!("{BOM}{line}")).unwrap();
     let world = World::load(&d.join("world.yaml")).unwrap();
     assert_eq!(
-        commroute::authoring::impact::read_events(&d.join("events.jsonl"), &world)
+        commroute::authoring::impact::read_recorded_events(&d.join("events.jsonl"), &world)
             .unwrap()
             .len(),
         1

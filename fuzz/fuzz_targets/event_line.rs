@@ -1,5 +1,6 @@
-//! The event parser: JSON Lines as `route batch` reads them, through
-//! `EventLines` (with a small line limit, so long lines are exercised too).
+//! The event parser: JSON Lines framed and parsed by the code `route batch`
+//! and `diff --events` use, through `EventLines` (with a small line limit,
+//! so long lines are exercised too).
 //! Each event is resolved against the example world and routed both ways
 //! with the shipped rules.
 #![no_main]
@@ -9,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use commroute::engine::event::EventLines;
+use commroute::jsonl::EventLines;
 use commroute::EventLine;
 
 fuzz_target!(|data: &[u8]| {

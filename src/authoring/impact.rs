@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::authoring::analysis::{self, Classes, InboundClass, OutboundClass, Row};
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
-use crate::engine::event::EventLine;
+use crate::jsonl::{EventLine, EventLines, LineError, LineProblem};
 use crate::rules::{RuleSet, FILES};
 use crate::scenario::{self, Actual, ScenarioFile};
 use crate::world::World;
@@ -64,37 +64,52 @@ pub struct Recorded {
     pub event: EventLine,
 }
 
-/// Reads a JSON Lines file of events (blank lines and `#` comments skipped),
-/// reporting every bad line with its line and column.
-pub fn read_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnostics> {
-    let source = Source::read(path)?;
+/// Reads a JSON Lines file of recorded events for `diff --events`, streamed
+/// through [`EventLines`] (the framing and parser of `route batch`: blank
+/// lines and `#` comments skipped, one line limit), and checks each against
+/// the world, reporting every bad line with its line and column.
+pub fn read_recorded_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnostics> {
+    let (file, _) = Source::open(path)?;
     let mut out = Vec::new();
     let mut diags = Diagnostics::default();
-    for (i, line) in source.text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        match serde_json::from_str::<EventLine>(trimmed) {
-            Ok(event) => {
-                let resolved = match &event {
-                    EventLine::Inbound { request, .. } => request.resolve(world).map(|_| ()),
-                    EventLine::Outbound { request, .. } => request.resolve(world).map(|_| ()),
-                };
-                match resolved {
-                    Ok(()) => out.push(Recorded { line: i + 1, event }),
-                    Err(e) => diags.push(Diagnostic::new(path, Pos::new(i + 1, 1), e.message).subject(format!(
-                        "event `{}`, field `{}`",
-                        event.id(),
-                        e.field
-                    ))),
-                }
+    for read in EventLines::new(std::io::BufReader::with_capacity(1 << 16, file)) {
+        let (line, event) = match read {
+            Ok(read) => read,
+            Err(LineError::Line {
+                line,
+                problem: LineProblem::Json { message, column },
+            }) => {
+                diags.push(Diagnostic::new(
+                    path,
+                    Pos::new(line, column.max(1)),
+                    format!("not an event: {message}"),
+                ));
+                continue;
             }
-            Err(e) => diags.push(Diagnostic::new(
-                path,
-                Pos::new(i + 1, e.column().max(1)),
-                format!("not an event: {e}"),
-            )),
+            Err(LineError::Line { line, problem }) => {
+                diags.push(Diagnostic::new(path, Pos::new(line, 1), problem.to_string()));
+                continue;
+            }
+            Err(LineError::Io(e)) => {
+                diags.push(Diagnostic::new(
+                    path,
+                    Pos::default(),
+                    format!("cannot read the file: {e}"),
+                ));
+                break;
+            }
+        };
+        let resolved = match &event {
+            EventLine::Inbound { request, .. } => request.resolve(world).map(|_| ()),
+            EventLine::Outbound { request, .. } => request.resolve(world).map(|_| ()),
+        };
+        match resolved {
+            Ok(()) => out.push(Recorded { line, event }),
+            Err(e) => diags.push(Diagnostic::new(path, Pos::new(line, 1), e.message).subject(format!(
+                "event `{}`, field `{}`",
+                event.id(),
+                e.field
+            ))),
         }
     }
     diags.into_result(out)

@@ -61,7 +61,7 @@ pub fn run(args: Args) -> CliResult {
         None => None,
     };
     let events = match (&args.events, &world) {
-        (Some(e), Some(w)) => Some(impact::read_events(e, w)?),
+        (Some(e), Some(w)) => Some(impact::read_recorded_events(e, w)?),
         _ => None,
     };
     if !diags.is_empty() {

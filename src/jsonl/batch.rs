@@ -8,22 +8,23 @@
 //! the input's order without sorting. Every channel is bounded, so at most a
 //! few chunks per worker are in flight whatever the size of the input. A line
 //! that cannot be decided becomes an error line naming its id and line number;
-//! the run goes on.
+//! the run goes on. Each line is framed and parsed by the same code as every
+//! JSON Lines reader ([`crate::jsonl`]): the chunks only decide where the
+//! work is cut.
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::engine::event::{resolve_inbound, resolve_outbound, EventLine, Outbound};
-use crate::jsonl::{push_json_str, scan_event, write_error, Kind, Names};
+use crate::engine::event::{resolve_inbound, resolve_outbound, Outbound};
+use crate::jsonl::{
+    frame, parse_event, push_json_str, write_error, Direction, EventLine, LineProblem, Names, ParsedEvent, MAX_LINE,
+};
 use crate::rules::RuleSet;
 use crate::world::World;
 
 /// How many bytes of input a chunk holds (it ends at the last whole line).
 const CHUNK: usize = 64 * 1024;
-/// A line longer than this is reported as an error and skipped, so one
-/// enormous line cannot make memory grow.
-pub const MAX_LINE: usize = 1024 * 1024;
 /// Chunks queued per worker, each way.
 const DEPTH: usize = 2;
 
@@ -44,22 +45,26 @@ impl Default for Options {
 
 /// What a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
+pub struct BatchSummary {
+    /// Client messages decided.
     pub inbound: u64,
+    /// Staff messages decided.
     pub outbound: u64,
     /// Lines that became error lines.
     pub errors: u64,
-    /// Blank lines, skipped.
+    /// Blank lines and `#` comment lines, skipped.
     pub blank: u64,
+    /// How long the batch took, reading to writing.
     pub elapsed: Duration,
 }
 
-impl Summary {
+impl BatchSummary {
+    /// Events decided, both ways.
     pub fn decided(&self) -> u64 {
         self.inbound + self.outbound
     }
 
-    fn add(&mut self, other: &Summary) {
+    fn add(&mut self, other: &BatchSummary) {
         self.inbound += other.inbound;
         self.outbound += other.outbound;
         self.errors += other.errors;
@@ -67,7 +72,7 @@ impl Summary {
     }
 }
 
-impl std::fmt::Display for Summary {
+impl std::fmt::Display for BatchSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let secs = self.elapsed.as_secs_f64();
         write!(
@@ -94,7 +99,7 @@ struct Chunk {
 
 struct Done {
     out: Vec<u8>,
-    summary: Summary,
+    summary: BatchSummary,
 }
 
 /// Routes every event line of `input` and writes one decision line per event
@@ -106,11 +111,11 @@ pub fn run(
     input: impl Read + Send,
     output: &mut impl Write,
     options: Options,
-) -> io::Result<Summary> {
+) -> io::Result<BatchSummary> {
     let started = Instant::now();
     let names = Names::new(rules, world);
     let workers = options.threads.max(1);
-    let mut total = Summary::default();
+    let mut total = BatchSummary::default();
     std::thread::scope(|scope| -> io::Result<()> {
         let mut to_workers = Vec::with_capacity(workers);
         let mut from_workers = Vec::with_capacity(workers);
@@ -171,7 +176,9 @@ fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>) -> io::Res
                 }
                 scanned = buf.len();
             }
-            if buf.len() > MAX_LINE {
+            // No line end in sight: one line, longer than a line may be
+            // (one byte more is room for a `\r` before the `\n`).
+            if buf.len() > MAX_LINE + 1 {
                 break None;
             }
             let want = CHUNK.max(buf.len() / 2);
@@ -255,7 +262,7 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
     let mut id_json = Vec::with_capacity(64);
     for chunk in rx {
         let mut out = Vec::with_capacity(chunk.data.len() * 2);
-        let mut summary = Summary::default();
+        let mut summary = BatchSummary::default();
         if chunk.oversized {
             summary.errors += 1;
             write_error(&mut out, b"null", chunk.first_line, &too_long());
@@ -267,21 +274,25 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
             Some(data.split(|&b| b == b'\n'))
         };
         for (n, line) in (chunk.first_line..).zip(lines.into_iter().flatten()) {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                summary.blank += 1;
-                continue;
-            }
-            if line.len() > MAX_LINE {
-                // The reader cut it whole because its end came in the same read.
-                summary.errors += 1;
-                write_error(&mut out, b"null", n, &too_long());
-                continue;
-            }
+            // The same framing as every JSON Lines reader. A line over the
+            // limit may come here whole when its end came in the same read.
+            let text = match frame(line, MAX_LINE) {
+                Ok(Some(text)) => text,
+                Ok(None) => {
+                    summary.blank += 1;
+                    continue;
+                }
+                Err(problem) => {
+                    summary.errors += 1;
+                    write_error(&mut out, b"null", n, &problem.to_string());
+                    continue;
+                }
+            };
             decide_line(
                 rules,
                 world,
                 names,
-                line,
+                text,
                 n,
                 &mut outbound,
                 &mut id_json,
@@ -296,31 +307,31 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
 }
 
 fn too_long() -> String {
-    format!("the line is longer than {MAX_LINE} bytes")
+    LineProblem::TooLong { max: MAX_LINE }.to_string()
 }
 
-/// Decides one event line, appending its decision or error line to `out`.
+/// Decides one framed event line, appending its decision or error line to `out`.
 #[allow(clippy::too_many_arguments)]
-pub fn decide_line(
+fn decide_line(
     rules: &RuleSet,
     world: &World,
     names: &Names,
-    line: &[u8],
+    line: &str,
     line_no: u64,
     outbound: &mut Outbound,
     id_json: &mut Vec<u8>,
     out: &mut Vec<u8>,
-    summary: &mut Summary,
+    summary: &mut BatchSummary,
 ) {
     id_json.clear();
-    let result = match scan_event(line) {
-        Some(ev) => {
+    let result = match parse_event(line) {
+        Ok(ParsedEvent::Scanned(ev)) => {
             // The scanner only accepts ids without escapes: quote as is.
             id_json.push(b'"');
             id_json.extend_from_slice(ev.id.as_bytes());
             id_json.push(b'"');
-            match ev.kind {
-                Kind::Inbound => decide_inbound(
+            match ev.direction {
+                Direction::Inbound => decide_inbound(
                     rules,
                     world,
                     names,
@@ -331,7 +342,7 @@ pub fn decide_line(
                     id_json,
                     out,
                 ),
-                Kind::Outbound => decide_outbound(
+                Direction::Outbound => decide_outbound(
                     rules,
                     world,
                     names,
@@ -344,50 +355,48 @@ pub fn decide_line(
                 ),
             }
         }
-        None => match serde_json::from_slice::<EventLine>(line) {
-            Ok(ev) => {
-                push_json_str(id_json, ev.id());
-                match &ev {
-                    EventLine::Inbound { request: r, .. } => decide_inbound(
-                        rules,
-                        world,
-                        names,
-                        &r.client,
-                        r.answering.as_deref(),
-                        r.staff.as_deref(),
-                        r.from.as_deref(),
-                        id_json,
-                        out,
-                    ),
-                    EventLine::Outbound { request: r, .. } => decide_outbound(
-                        rules,
-                        world,
-                        names,
-                        &r.client,
-                        &r.from_account,
-                        &r.text,
-                        outbound,
-                        id_json,
-                        out,
-                    ),
-                }
+        Ok(ParsedEvent::Owned(ev)) => {
+            push_json_str(id_json, ev.id());
+            match &ev {
+                EventLine::Inbound { request: r, .. } => decide_inbound(
+                    rules,
+                    world,
+                    names,
+                    &r.client,
+                    r.answering.as_deref(),
+                    r.staff.as_deref(),
+                    r.from.as_deref(),
+                    id_json,
+                    out,
+                ),
+                EventLine::Outbound { request: r, .. } => decide_outbound(
+                    rules,
+                    world,
+                    names,
+                    &r.client,
+                    &r.from_account,
+                    &r.text,
+                    outbound,
+                    id_json,
+                    out,
+                ),
             }
-            Err(e) => {
-                // Name the line's id when it has one, even if the rest is wrong.
-                match serde_json::from_slice::<serde_json::Value>(line)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(|id| id.as_str().map(str::to_owned)))
-                {
-                    Some(id) => push_json_str(id_json, &id),
-                    None => id_json.extend_from_slice(b"null"),
-                }
-                Err(format!("not an event line: {e}"))
+        }
+        Err(e) => {
+            // Name the line's id when it has one, even if the rest is wrong.
+            match serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|id| id.as_str().map(str::to_owned)))
+            {
+                Some(id) => push_json_str(id_json, &id),
+                None => id_json.extend_from_slice(b"null"),
             }
-        },
+            Err(format!("not an event line: {e}"))
+        }
     };
     match result {
-        Ok(Kind::Inbound) => summary.inbound += 1,
-        Ok(Kind::Outbound) => summary.outbound += 1,
+        Ok(Direction::Inbound) => summary.inbound += 1,
+        Ok(Direction::Outbound) => summary.outbound += 1,
         Err(message) => {
             summary.errors += 1;
             write_error(out, id_json, line_no, &message);
@@ -406,11 +415,11 @@ fn decide_inbound(
     from: Option<&str>,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Kind, String> {
+) -> Result<Direction, String> {
     let ev = resolve_inbound(world, client, answering, staff, from).map_err(|e| e.to_string())?;
     let d = rules.route_inbound(world, &ev).map_err(|e| e.to_string())?;
     names.write_inbound(out, id_json, &d);
-    Ok(Kind::Inbound)
+    Ok(Direction::Inbound)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -424,7 +433,7 @@ fn decide_outbound(
     ev: &mut Outbound,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Kind, String> {
+) -> Result<Direction, String> {
     let (c, sender) = resolve_outbound(world, client, from_account).map_err(|e| e.to_string())?;
     ev.client = c;
     ev.sender = sender;
@@ -432,5 +441,5 @@ fn decide_outbound(
     ev.text.push_str(text);
     let d = rules.route_outbound(world, ev).map_err(|e| e.to_string())?;
     names.write_outbound(out, id_json, &d);
-    Ok(Kind::Outbound)
+    Ok(Direction::Outbound)
 }

@@ -538,5 +538,5 @@ fn static_key(k: &str) -> &'static str {
 
 /// Reads the `events:` of a timeline scenario.
 pub(crate) fn read_scenario_events(doc: &mut Doc, node: &Node, world: &World, path: &Path) -> Vec<Event> {
-    timeline::read_events(doc, node, world, path.parent().unwrap_or(Path::new(".")))
+    timeline::read_yaml_events(doc, node, world, path.parent().unwrap_or(Path::new(".")))
 }
