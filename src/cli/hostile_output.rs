@@ -9,7 +9,7 @@
 //! it, and what it wrote to stdout and stderr must hold no byte 0x00–0x08,
 //! 0x0B–0x1F or 0x7F, no C1 control and no bidi control. Each run must also
 //! show an escape (`\u{..}`, `\n`, ...), so the hostile data did reach it.
-//! `tests/terminal.rs` runs a few of the same through the real binary.
+//! `tests/cli/terminal.rs` runs a few of the same through the real binary.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 
 use commroute::{scenario, RuleSet};
 
-#[path = "support/rules.rs"]
-mod rules;
-use rules::copy_shipped_rules;
+use crate::support::rules::copy_shipped_rules;
 
 /// Copies the shipped rules into a temporary directory with two inbound rules swapped.
 fn rules_with_swapped(first: &str, second: &str) -> tempfile::TempDir {

@@ -9,8 +9,7 @@ use commroute::engine::event::EventLine;
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{InboundRequest, RuleSet, Source, World};
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 fn shipped() -> RuleSet {
     RuleSet::load_dir(Path::new("rules")).unwrap()
