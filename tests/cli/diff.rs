@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use commroute::authoring::analysis::{Classes, Place};
 use commroute::authoring::impact::{self, Recorded};
 use commroute::engine::event::EventLine;
-use commroute::scenario::{self, ScenarioFile};
+use commroute::scenario::{self, ScenarioFile, Suite};
 use commroute::{InboundRequest, RuleSet, Source, World};
 
 use crate::support::process;
@@ -16,11 +16,9 @@ fn shipped() -> RuleSet {
 }
 
 fn scenarios() -> Vec<ScenarioFile> {
-    scenario::discover(&[PathBuf::from("scenarios")])
-        .unwrap()
-        .iter()
-        .map(|f| ScenarioFile::load(f).unwrap())
-        .collect()
+    let suite = Suite::load(&[PathBuf::from(scenario::DEFAULT_DIR)], None).unwrap();
+    assert!(suite.broken.is_empty(), "{}", suite.broken);
+    suite.files
 }
 
 /// The shipped rules with `reply-to-location-message` moved above
