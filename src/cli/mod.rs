@@ -1,7 +1,7 @@
 //! The command line: the only place that knows clap and comfy-table.
 //!
 //! Arguments are turned into the library's own types straight away; each
-//! subcommand lives in its own file and returns an [`Exit`]. Results go to
+//! subcommand lives in its own file and returns an `Exit`. Results go to
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
 mod analyze;
