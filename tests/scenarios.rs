@@ -4,8 +4,9 @@
 //! simulator into a store in memory; its snapshot holds what every event did,
 //! every conversation and the SMS usage.
 //!
-//! Each test runs the file through `commroute::scenario::run_file`, the same
-//! function behind `commroute test`, against the rules in `rules/`. A failing
+//! Each test loads and runs the file through `commroute::scenario::Suite`,
+//! the same path behind `commroute test`, against the rules in `rules/`; the
+//! files are those under the same default folder. A failing
 //! case fails the test with expected and actual side by side and the trace;
 //! then the full decision of every case (landing, recipients, deciding rule,
 //! and why each earlier rule did not apply) is compared with its reviewed
@@ -13,11 +14,17 @@
 
 use std::path::Path;
 
-use commroute::{scenario, RuleSet};
+use commroute::scenario::{self, Suite};
+use commroute::RuleSet;
 
 fn scenario_file(path: &Path) -> datatest_stable::Result<()> {
     let rules = RuleSet::load_dir(Path::new("rules")).map_err(|d| d.to_string())?;
-    let report = scenario::run_file(path, &rules, None).map_err(|d| d.to_string())?;
+    let suite = Suite::load(&[path.to_path_buf()], Some(&rules)).map_err(|d| d.to_string())?;
+    if !suite.broken.is_empty() {
+        return Err(suite.broken.to_string().into());
+    }
+    let mut files = suite.run(&rules, None).files;
+    let report = files.pop().expect("a file that loads gives one report");
     if report.cases.is_empty() {
         return Err(format!("{} has no cases", path.display()).into());
     }
@@ -31,7 +38,7 @@ fn scenario_file(path: &Path) -> datatest_stable::Result<()> {
         return Err(failures.join("\n").into());
     }
     let suffix = path
-        .strip_prefix("scenarios")
+        .strip_prefix(scenario::DEFAULT_DIR)
         .unwrap_or(path)
         .with_extension("")
         .to_string_lossy()
@@ -52,5 +59,5 @@ fn scenario_file(path: &Path) -> datatest_stable::Result<()> {
 }
 
 datatest_stable::harness! {
-    { test = scenario_file, root = "scenarios", pattern = r"\.ya?ml$" },
+    { test = scenario_file, root = scenario::DEFAULT_DIR, pattern = r"\.ya?ml$" },
 }

@@ -6,7 +6,7 @@ use super::output::{csv_line, json_line, shown, table};
 use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     rules: RulesArg,
     #[arg(long, value_enum, default_value_t)]
@@ -16,7 +16,7 @@ pub struct Args {
     witness: Option<usize>,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
     let classes = Classes::for_rules(&[&rules]);
     let a = analysis::analyze(&rules, &classes);
@@ -51,7 +51,7 @@ fn live(row: &Row) -> String {
         .join("; ")
 }
 
-pub fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> String {
+pub(crate) fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> String {
     let mut text = String::new();
     match format {
         TableFormat::Json => {

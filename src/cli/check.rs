@@ -3,12 +3,12 @@
 use super::{err, out, CliResult, Exit, RulesArg};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     rules: RulesArg,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     match args.rules.load() {
         Ok((rules, from)) => {
             let d = &rules.delivery;

@@ -13,7 +13,7 @@ use super::output::{json_line, shown};
 use super::{err, out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The files to check
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
@@ -21,7 +21,7 @@ pub struct Args {
     format: Format,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     let mut text = String::new();
     let mut refused = 0;
     let mut unreadable = 0;

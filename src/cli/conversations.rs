@@ -11,7 +11,7 @@ use super::simulate::DEFAULT_DB;
 use super::{out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// The conversation store written by `commroute simulate`
     #[arg(long, value_name = "FILE", default_value = DEFAULT_DB)]
     db: PathBuf,
@@ -26,7 +26,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct OneArgs {
+pub(crate) struct OneArgs {
     #[arg(long, value_name = "FILE", default_value = DEFAULT_DB)]
     db: PathBuf,
     /// The client whose conversation to show
@@ -36,7 +36,7 @@ pub struct OneArgs {
     format: Format,
 }
 
-pub fn open(db: &Path) -> anyhow::Result<Store> {
+pub(crate) fn open(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
         return Err(anyhow!(
             "no database at `{}`; replay a timeline into it first with `commroute simulate TIMELINE --db {}`",
@@ -48,7 +48,7 @@ pub fn open(db: &Path) -> anyhow::Result<Store> {
     Ok(Store::open_read_only(db)?)
 }
 
-pub fn list(a: ListArgs) -> CliResult {
+pub(crate) fn list(a: ListArgs) -> CliResult {
     let store = open(&a.db)?;
     let all = store
         .conversations_at(&a.location, None)
@@ -126,7 +126,7 @@ pub fn list(a: ListArgs) -> CliResult {
     Ok(Exit::Ok)
 }
 
-pub fn one(a: OneArgs) -> CliResult {
+pub(crate) fn one(a: OneArgs) -> CliResult {
     let store = open(&a.db)?;
     let Some(c) = store
         .conversation(&a.client)

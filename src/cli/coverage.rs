@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use crate::authoring::coverage::{self, Coverage};
-use crate::scenario::{self, FileReport};
+use crate::scenario::{self, DefaultDir, Suite};
 
 use super::output::{json_line, shown, table};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or directories [default: scenarios]
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -29,31 +29,21 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        args.paths
-    };
-    let mut reports: Vec<FileReport> = Vec::new();
-    let mut broken = crate::Diagnostics::default();
-    for f in scenario::discover(&paths)? {
-        match scenario::run_file(&f, &rules, None) {
-            Ok(r) => reports.push(r),
-            Err(d) => broken.extend(d),
-        }
+    let paths = scenario::paths_or_default(&args.paths, DefaultDir::Required);
+    let suite = Suite::load(&paths, Some(&rules))?;
+    if !suite.broken.is_empty() {
+        return Err(suite.broken.sorted().into());
     }
-    if !broken.is_empty() {
-        return Err(broken.sorted().into());
-    }
-    let c = coverage::measure(&rules, &reports);
+    let report = suite.run(&rules, None);
+    let c = coverage::measure(&rules, &report.files);
     let text = render(&c, args.format, &from);
     match args.format {
         Format::Json => out_exact(&text)?,
         Format::Table => out(&text)?,
     }
-    let failed: usize = reports.iter().map(FileReport::failed).sum();
+    let failed = report.failed();
     if failed > 0 {
         err(&format!(
             "note: {failed} scenario cases fail; `commroute test` shows why\n"

@@ -1,17 +1,17 @@
 //! `commroute diff`: every input whose outcome a rules change alters.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::authoring::impact::{self, Impact};
-use crate::scenario::{self, ScenarioFile};
-use crate::{Diagnostics, RuleSet, World};
+use crate::scenario::{self, DefaultDir, Suite};
+use crate::{RuleSet, World};
 use anyhow::Context;
 
 use super::output::{json_line, shown, table};
 use super::{out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The rules before the change: a directory, or a git revision (its `rules/` is read through git)
     #[arg(long, value_name = "REV_OR_DIR")]
     base: String,
@@ -34,28 +34,11 @@ pub struct Args {
     format: Format,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     let base = impact::load_base(&args.base, &args.head)?;
     let head = RuleSet::load_dir(&args.head)?;
-    let paths = if args.scenarios.is_empty() {
-        if Path::new("scenarios").is_dir() {
-            vec![PathBuf::from("scenarios")]
-        } else {
-            vec![]
-        }
-    } else {
-        args.scenarios.clone()
-    };
-    let mut files = Vec::new();
-    let mut diags = Diagnostics::default();
-    if !paths.is_empty() {
-        for f in scenario::discover(&paths)? {
-            match ScenarioFile::load(&f) {
-                Ok(s) => files.push(s),
-                Err(d) => diags.extend(d),
-            }
-        }
-    }
+    let paths = scenario::paths_or_default(&args.scenarios, DefaultDir::IfPresent);
+    let suite = Suite::load(&paths, None)?;
     let world = match &args.world {
         Some(w) => Some(World::load(w)?),
         None => None,
@@ -64,14 +47,14 @@ pub fn run(args: Args) -> CliResult {
         (Some(e), Some(w)) => Some(impact::read_recorded_events(e, w)?),
         _ => None,
     };
-    if !diags.is_empty() {
-        return Err(diags.sorted().into());
+    if !suite.broken.is_empty() {
+        return Err(suite.broken.sorted().into());
     }
     let recorded = match (&world, &events) {
         (Some(w), Some(e)) => Some((w, e.as_slice())),
         _ => None,
     };
-    let result = impact::compare(&base, &head, &files, recorded);
+    let result = impact::compare(&base, &head, &suite.files, recorded);
     let text = render(&result, args.format);
     match args.format {
         Format::Json => out_exact(&text),

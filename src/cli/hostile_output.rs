@@ -9,7 +9,7 @@
 //! it, and what it wrote to stdout and stderr must hold no byte 0x00–0x08,
 //! 0x0B–0x1F or 0x7F, no C1 control and no bidi control. Each run must also
 //! show an escape (`\u{..}`, `\n`, ...), so the hostile data did reach it.
-//! `tests/terminal.rs` runs a few of the same through the real binary.
+//! `tests/cli/terminal.rs` runs a few of the same through the real binary.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -148,177 +148,14 @@ impl Files {
     fn new(h: &Hostile) -> Files {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let [parent, child, loc_a, loc_b, staff, global, local, rule] = ids(h);
-        let t = &h.texts;
-        let world = format!(
-            "accounts:\n  - {{id: {}, name: {}}}\n  - {{id: {}, name: {}, parent: {}}}\n\
-             locations:\n  - {{id: {}, name: {}, account: {}}}\n  - {{id: {}, name: {}, account: {}}}\n\
-             staff:\n  - {{id: {}, name: {}, locations: [{}, {}], logged_in_at: {}}}\n\
-             clients:\n  - {{id: {}, name: {}, account: {}, locations: [{}], last_appointment_at: {}, guest_app: true}}\n  \
-             - {{id: {}, name: {}, account: {}, locations: [{}, {}], phone: \"+1 650 253 0000\", sms_opt_in: true}}\n",
-            yq(&parent),
-            yq(&t[0]),
-            yq(&child),
-            yq(&t[1]),
-            yq(&parent),
-            yq(&loc_a),
-            yq(&t[2]),
-            yq(&child),
-            yq(&loc_b),
-            yq(&t[3]),
-            yq(&child),
-            yq(&staff),
-            yq(&t[4]),
-            yq(&loc_a),
-            yq(&loc_b),
-            yq(&loc_a),
-            yq(&global),
-            yq(&t[5]),
-            yq(&parent),
-            yq(&loc_a),
-            yq(&loc_a),
-            yq(&local),
-            yq(&t[6]),
-            yq(&child),
-            yq(&loc_a),
-            yq(&loc_b),
-        );
-        let world_path = d.join(format!("world{}.yaml", h.file));
-        std::fs::write(&world_path, &world).unwrap();
-        // A world with problems: an unknown key and an unknown location, both hostile.
-        let bad_world = d.join("bad-world.yaml");
-        std::fs::write(
-            &bad_world,
-            world
-                .replace("guest_app: true", &format!("{}: true", yq(&h.ids[9])))
-                .replace(
-                    &format!("locations: [{}, {}], phone", yq(&loc_a), yq(&loc_b)),
-                    &format!("locations: [{}], phone", yq(&h.ids[9])),
-                ),
-        )
-        .unwrap();
-
-        // The shipped rules, with a hostile rule id and description.
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let rules = d.join(format!("rules{}", h.file));
-        std::fs::create_dir(&rules).unwrap();
-        for f in crate::rules::FILES {
-            std::fs::copy(shipped.join(f), rules.join(f)).unwrap();
-        }
-        let inbound = std::fs::read_to_string(rules.join("inbound.yaml")).unwrap();
-        let changed = inbound.replace(
-            "  - id: campaign-reply-with-history\n    description: >",
-            &format!(
-                "  - id: {}\n    description: {}\n    x-description: >",
-                yq(&rule),
-                yq(&t[7])
-            ),
-        );
-        // `x-description` is not a key: fold the old description into a comment.
-        let changed = fold_key(&changed, "    x-description: >");
-        assert_ne!(changed, inbound);
-        std::fs::write(rules.join("inbound.yaml"), &changed).unwrap();
-        let bad_rules = d.join("bad-rules");
-        std::fs::create_dir(&bad_rules).unwrap();
-        for f in crate::rules::FILES {
-            std::fs::copy(rules.join(f), bad_rules.join(f)).unwrap();
-        }
-        std::fs::write(
-            bad_rules.join("inbound.yaml"),
-            changed.replacen("    when:", &format!("    {}: 1\n    when:", yq(&h.ids[9])), 1),
-        )
-        .unwrap();
-
-        // A scenario whose cases fail, so expected and actual are printed.
-        let scenario = d.join(format!("scenario{}.yaml", h.file));
-        std::fs::write(
-            &scenario,
-            format!(
-                "description: {}\nworld: {}\ncases:\n  - name: {}\n    inbound: {{client: {}, answering: {}}}\n    \
-                 expect: {{lands_at: [{}], delivered_to: [], rule: {}}}\n  - name: {}\n    \
-                 outbound: {{client: {}, from_account: {}, text: {}}}\n    \
-                 expect: {{channel: push, ghost_text: {}, rule: push}}\n",
-                yq(&t[0]),
-                yq(world_path.file_name().unwrap().to_str().unwrap()),
-                // Case names must differ within a file; the texts may not.
-                yq(&format!("{} (1)", t[1])),
-                yq(&global),
-                yq(&format!("campaign@{loc_a}")),
-                yq(&loc_b),
-                yq(&rule),
-                yq(&format!("{} (2)", t[2])),
-                yq(&global),
-                yq(&child),
-                yq(&t[3]),
-                yq(&t[4]),
-            ),
-        )
-        .unwrap();
-
-        // A timeline: logins, messages both ways, a photo, a failed SMS
-        // (notice and audio cue), a failed push (fallback).
-        let photo = d.join(format!("photo{}.png", h.file));
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos/swatch.png"),
-            &photo,
-        )
-        .unwrap();
-        let e = |n: usize| yq(&format!("e{n}{}", h.ids[7]));
-        let events = [
-            format!("{{id: {}, at: 2026-03-02T09:00:00Z, type: login, staff: {}, location: {}}}", e(1), yq(&staff), yq(&loc_a)),
-            format!(
-                "{{id: {}, at: 2026-03-02T09:01:00Z, type: client_message, client: {}, answering: {}, text: {}}}",
-                e(2),
-                yq(&local),
-                yq(&format!("confirmation@{loc_a}")),
-                yq(&t[5])
-            ),
-            format!(
-                "{{id: {}, at: 2026-03-02T09:02:00Z, type: staff_message, staff: {}, client: {}, text: {}, photos: [{}]}}",
-                e(3),
-                yq(&staff),
-                yq(&local),
-                yq(&t[6]),
-                yq(photo.file_name().unwrap().to_str().unwrap())
-            ),
-            format!("{{id: {}, at: 2026-03-02T09:03:00Z, type: delivery, message: {}, status: failed}}", e(4), e(3)),
-            format!(
-                "{{id: {}, at: 2026-03-02T09:04:00Z, type: staff_message, staff: {}, client: {}, text: {}}}",
-                e(5),
-                yq(&staff),
-                yq(&global),
-                yq(&t[7])
-            ),
-            format!("{{id: {}, at: 2026-03-02T09:05:00Z, type: delivery, message: {}, status: failed}}", e(6), e(5)),
-            format!(
-                "{{id: {}, at: 2026-03-02T09:06:00Z, type: client_message, client: {}, text: {}}}",
-                e(7),
-                yq(&global),
-                yq(&t[0])
-            ),
-        ];
-        let timeline = d.join(format!("timeline{}.yaml", h.file));
-        let body = format!(
-            "description: {}\nworld: {}\nevents:\n{}",
-            yq(&t[1]),
-            yq(world_path.file_name().unwrap().to_str().unwrap()),
-            events.iter().map(|e| format!("  - {e}\n")).collect::<String>()
-        );
-        std::fs::write(&timeline, &body).unwrap();
-        let bad_timeline = d.join("bad-timeline.yaml");
-        std::fs::write(
-            &bad_timeline,
-            body.replacen(
-                &format!("client: {}", yq(&local)),
-                &format!("client: {}", yq(&h.ids[9])),
-                1,
-            ),
-        )
-        .unwrap();
+        let (world, bad_world) = write_worlds(d, h);
+        let (rules, bad_rules) = write_rules(d, h);
+        let scenario = write_scenario(d, h, &world);
+        let (timeline, bad_timeline, photo) = write_timelines(d, h, &world);
         Files {
             db: d.join("store.db"),
             dir,
-            world: world_path,
+            world,
             bad_world,
             rules,
             bad_rules,
@@ -328,6 +165,208 @@ impl Files {
             photo,
         }
     }
+}
+
+/// The world of a case, and one with problems: an unknown key and an
+/// unknown location, both hostile.
+fn write_worlds(d: &Path, h: &Hostile) -> (PathBuf, PathBuf) {
+    let [parent, child, loc_a, loc_b, staff, global, local, _] = ids(h);
+    let t = &h.texts;
+    let world = format!(
+        "accounts:\n  - {{id: {}, name: {}}}\n  - {{id: {}, name: {}, parent: {}}}\n\
+         locations:\n  - {{id: {}, name: {}, account: {}}}\n  - {{id: {}, name: {}, account: {}}}\n\
+         staff:\n  - {{id: {}, name: {}, locations: [{}, {}], logged_in_at: {}}}\n\
+         clients:\n  - {{id: {}, name: {}, account: {}, locations: [{}], last_appointment_at: {}, guest_app: true}}\n  \
+         - {{id: {}, name: {}, account: {}, locations: [{}, {}], phone: \"+1 650 253 0000\", sms_opt_in: true}}\n",
+        yq(&parent),
+        yq(&t[0]),
+        yq(&child),
+        yq(&t[1]),
+        yq(&parent),
+        yq(&loc_a),
+        yq(&t[2]),
+        yq(&child),
+        yq(&loc_b),
+        yq(&t[3]),
+        yq(&child),
+        yq(&staff),
+        yq(&t[4]),
+        yq(&loc_a),
+        yq(&loc_b),
+        yq(&loc_a),
+        yq(&global),
+        yq(&t[5]),
+        yq(&parent),
+        yq(&loc_a),
+        yq(&loc_a),
+        yq(&local),
+        yq(&t[6]),
+        yq(&child),
+        yq(&loc_a),
+        yq(&loc_b),
+    );
+    let world_path = d.join(format!("world{}.yaml", h.file));
+    std::fs::write(&world_path, &world).unwrap();
+    let bad_world = d.join("bad-world.yaml");
+    std::fs::write(
+        &bad_world,
+        world
+            .replace("guest_app: true", &format!("{}: true", yq(&h.ids[9])))
+            .replace(
+                &format!("locations: [{}, {}], phone", yq(&loc_a), yq(&loc_b)),
+                &format!("locations: [{}], phone", yq(&h.ids[9])),
+            ),
+    )
+    .unwrap();
+    (world_path, bad_world)
+}
+
+/// The shipped rules with a hostile rule id and description, and a copy
+/// with a hostile unknown key.
+fn write_rules(d: &Path, h: &Hostile) -> (PathBuf, PathBuf) {
+    let rule = &ids(h)[7];
+    let t = &h.texts;
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = d.join(format!("rules{}", h.file));
+    std::fs::create_dir(&rules).unwrap();
+    for f in crate::rules::FILES {
+        std::fs::copy(shipped.join(f), rules.join(f)).unwrap();
+    }
+    let inbound = std::fs::read_to_string(rules.join("inbound.yaml")).unwrap();
+    let changed = inbound.replace(
+        "  - id: campaign-reply-with-history\n    description: >",
+        &format!(
+            "  - id: {}\n    description: {}\n    x-description: >",
+            yq(rule),
+            yq(&t[7])
+        ),
+    );
+    // `x-description` is not a key: fold the old description into a comment.
+    let changed = fold_key(&changed, "    x-description: >");
+    assert_ne!(changed, inbound);
+    std::fs::write(rules.join("inbound.yaml"), &changed).unwrap();
+    let bad_rules = d.join("bad-rules");
+    std::fs::create_dir(&bad_rules).unwrap();
+    for f in crate::rules::FILES {
+        std::fs::copy(rules.join(f), bad_rules.join(f)).unwrap();
+    }
+    std::fs::write(
+        bad_rules.join("inbound.yaml"),
+        changed.replacen("    when:", &format!("    {}: 1\n    when:", yq(&h.ids[9])), 1),
+    )
+    .unwrap();
+    (rules, bad_rules)
+}
+
+/// A scenario whose cases fail, so expected and actual are printed.
+fn write_scenario(d: &Path, h: &Hostile, world_path: &Path) -> PathBuf {
+    let [_, child, loc_a, loc_b, _, global, _, rule] = ids(h);
+    let t = &h.texts;
+    let scenario = d.join(format!("scenario{}.yaml", h.file));
+    std::fs::write(
+        &scenario,
+        format!(
+            "description: {}\nworld: {}\ncases:\n  - name: {}\n    inbound: {{client: {}, answering: {}}}\n    \
+             expect: {{lands_at: [{}], delivered_to: [], rule: {}}}\n  - name: {}\n    \
+             outbound: {{client: {}, from_account: {}, text: {}}}\n    \
+             expect: {{channel: push, ghost_text: {}, rule: push}}\n",
+            yq(&t[0]),
+            yq(world_path.file_name().unwrap().to_str().unwrap()),
+            // Case names must differ within a file; the texts may not.
+            yq(&format!("{} (1)", t[1])),
+            yq(&global),
+            yq(&format!("campaign@{loc_a}")),
+            yq(&loc_b),
+            yq(&rule),
+            yq(&format!("{} (2)", t[2])),
+            yq(&global),
+            yq(&child),
+            yq(&t[3]),
+            yq(&t[4]),
+        ),
+    )
+    .unwrap();
+    scenario
+}
+
+/// A timeline: logins, messages both ways, a photo, a failed SMS (notice
+/// and audio cue), a failed push (fallback); and a copy naming an unknown
+/// client. Returns the timeline, the broken one and the photo.
+fn write_timelines(d: &Path, h: &Hostile, world_path: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let [_, _, loc_a, _, staff, global, local, _] = ids(h);
+    let t = &h.texts;
+    let photo = d.join(format!("photo{}.png", h.file));
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos/swatch.png"),
+        &photo,
+    )
+    .unwrap();
+    let e = |n: usize| yq(&format!("e{n}{}", h.ids[7]));
+    let events = [
+        format!(
+            "{{id: {}, at: 2026-03-02T09:00:00Z, type: login, staff: {}, location: {}}}",
+            e(1),
+            yq(&staff),
+            yq(&loc_a)
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:01:00Z, type: client_message, client: {}, answering: {}, text: {}}}",
+            e(2),
+            yq(&local),
+            yq(&format!("confirmation@{loc_a}")),
+            yq(&t[5])
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:02:00Z, type: staff_message, staff: {}, client: {}, text: {}, photos: [{}]}}",
+            e(3),
+            yq(&staff),
+            yq(&local),
+            yq(&t[6]),
+            yq(photo.file_name().unwrap().to_str().unwrap())
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:03:00Z, type: delivery, message: {}, status: failed}}",
+            e(4),
+            e(3)
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:04:00Z, type: staff_message, staff: {}, client: {}, text: {}}}",
+            e(5),
+            yq(&staff),
+            yq(&global),
+            yq(&t[7])
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:05:00Z, type: delivery, message: {}, status: failed}}",
+            e(6),
+            e(5)
+        ),
+        format!(
+            "{{id: {}, at: 2026-03-02T09:06:00Z, type: client_message, client: {}, text: {}}}",
+            e(7),
+            yq(&global),
+            yq(&t[0])
+        ),
+    ];
+    let timeline = d.join(format!("timeline{}.yaml", h.file));
+    let body = format!(
+        "description: {}\nworld: {}\nevents:\n{}",
+        yq(&t[1]),
+        yq(world_path.file_name().unwrap().to_str().unwrap()),
+        events.iter().map(|e| format!("  - {e}\n")).collect::<String>()
+    );
+    std::fs::write(&timeline, &body).unwrap();
+    let bad_timeline = d.join("bad-timeline.yaml");
+    std::fs::write(
+        &bad_timeline,
+        body.replacen(
+            &format!("client: {}", yq(&local)),
+            &format!("client: {}", yq(&h.ids[9])),
+            1,
+        ),
+    )
+    .unwrap();
+    (timeline, bad_timeline, photo)
 }
 
 /// The ids of a case: accounts (parent, child), locations A and B, the
@@ -418,12 +457,18 @@ fn check_safe(name: &str, (code, text): &(Exit, String), expected: Exit) -> Resu
 
 fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
     let f = Files::new(h);
+    route_printers(h, &f)?;
+    check_and_test_printers(h, &f)?;
+    store_printers(h, &f)
+}
+
+/// `route inbound` and `route outbound`: tables, explanations, JSON and errors.
+fn route_printers(h: &Hostile, f: &Files) -> Result<(), TestCaseError> {
     let [_, child, loc_a, loc_b, staff, global, local, _] = ids(h);
     let unknown = h.ids[9].clone();
     let typed = format!("hi {}", h.ids[7]);
     let world = f.world.as_os_str();
     let rules = f.rules.as_os_str();
-    let db = f.db.as_os_str();
     let answering = format!("campaign@{loc_a}");
 
     check(
@@ -536,6 +581,13 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
         ])),
         Exit::Usage,
     )?;
+    Ok(())
+}
+
+/// `check`, `test` and `coverage`.
+fn check_and_test_printers(h: &Hostile, f: &Files) -> Result<(), TestCaseError> {
+    let unknown = h.ids[9].clone();
+    let rules = f.rules.as_os_str();
     check("check", run_captured(&os(&[&"check", &"--rules", &rules])), Exit::Ok)?;
     check(
         "check, rules with problems",
@@ -564,6 +616,15 @@ fn every_printer(h: &Hostile) -> Result<(), TestCaseError> {
         run_captured(&os(&[&"coverage", &f.scenario, &"--rules", &rules])),
         Exit::Ok,
     )?;
+    Ok(())
+}
+
+/// `simulate` and the commands that read its store, then `check-photo`.
+fn store_printers(h: &Hostile, f: &Files) -> Result<(), TestCaseError> {
+    let [_, _, loc_a, _, _, global, local, _] = ids(h);
+    let unknown = h.ids[9].clone();
+    let rules = f.rules.as_os_str();
+    let db = f.db.as_os_str();
     check(
         "simulate, a bad timeline",
         run_captured(&os(&[

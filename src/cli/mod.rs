@@ -1,7 +1,7 @@
 //! The command line: the only place that knows clap and comfy-table.
 //!
 //! Arguments are turned into the library's own types straight away; each
-//! subcommand lives in its own file and returns an [`Exit`]. Results go to
+//! subcommand lives in its own file and returns an `Exit`. Results go to
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
 mod analyze;
@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// How a run ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Everything held.
     Ok = 0,
     /// A check said no: a scenario failed, or `check` found problems.
@@ -38,7 +38,7 @@ pub enum Exit {
 
 /// An error that ends the run: bad input files (all their problems), or
 /// anything else with its context chain.
-pub enum Failure {
+pub(crate) enum Failure {
     Diagnostics(Diagnostics),
     Other(anyhow::Error),
 }
@@ -55,7 +55,7 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-pub type CliResult = Result<Exit, Failure>;
+pub(crate) type CliResult = Result<Exit, Failure>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,7 +99,7 @@ enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Table,
     Json,
@@ -107,7 +107,7 @@ pub enum Format {
 
 /// The formats of the commands whose output is one table (`analyze`, `usage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum TableFormat {
+pub(crate) enum TableFormat {
     #[default]
     Table,
     Json,
@@ -117,7 +117,7 @@ pub enum TableFormat {
 /// Where the rules come from: `--rules DIR`, else `./rules` if it exists,
 /// else the shipped rules built into the binary.
 #[derive(Debug, clap::Args)]
-pub struct RulesArg {
+pub(crate) struct RulesArg {
     /// Directory holding inbound.yaml, delivery.yaml and outbound.yaml [default: ./rules if present, else the shipped rules]
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
@@ -125,7 +125,7 @@ pub struct RulesArg {
 
 /// Which rules a run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RulesFrom {
+pub(crate) enum RulesFrom {
     /// A directory: `--rules DIR`, or `./rules`.
     Dir(PathBuf),
     /// The shipped rules built into the binary.
@@ -134,7 +134,7 @@ pub enum RulesFrom {
 
 impl RulesFrom {
     /// The `rules` field of JSON output: the directory, or `shipped`.
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         match self {
             RulesFrom::Dir(d) => d.display().to_string(),
             RulesFrom::Shipped => "shipped".into(),
@@ -152,18 +152,18 @@ impl std::fmt::Display for RulesFrom {
 }
 
 /// The note on stderr when no rules directory is given or found.
-pub const SHIPPED_RULES_NOTE: &str =
+pub(crate) const SHIPPED_RULES_NOTE: &str =
     "note: using the shipped rules built into commroute (no ./rules here); pass --rules DIR to use your own\n";
 
 impl RulesArg {
     /// The directory given with `--rules`, if any.
-    pub fn dir(&self) -> Option<PathBuf> {
+    pub(crate) fn dir(&self) -> Option<PathBuf> {
         self.rules.clone()
     }
 
     /// Loads the rules; says so on stderr when they are the shipped ones,
     /// which are used silently otherwise (outside a checkout, say).
-    pub fn load(&self) -> Result<(RuleSet, RulesFrom), Diagnostics> {
+    pub(crate) fn load(&self) -> Result<(RuleSet, RulesFrom), Diagnostics> {
         match &self.rules {
             Some(dir) => Ok((RuleSet::load_dir(dir)?, RulesFrom::Dir(dir.clone()))),
             None if Path::new("rules").is_dir() => {
@@ -177,13 +177,15 @@ impl RulesArg {
     }
 }
 
+/// The `commroute` binary: runs the command line it was started with and
+/// returns its exit code (0 ok, 1 a check failed, 2 a usage or input error).
 pub fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(run(std::env::args_os()) as u8)
 }
 
 /// Runs one command line (program name first), as the binary does, and
 /// returns how it ended. Tests call it in-process with [`capture`].
-pub fn run<I, T>(args: I) -> Exit
+pub(crate) fn run<I, T>(args: I) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -241,7 +243,7 @@ where
 }
 
 /// Prints an error that ended a run on stderr.
-pub fn report(failure: &Failure) {
+pub(crate) fn report(failure: &Failure) {
     match failure {
         Failure::Diagnostics(d) => err(&format!("{d}\n")),
         // The chain is one line: a value quoted in it is shortened and shown
@@ -261,12 +263,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// control or bidi character that reached the text is shown escaped
 /// ([`text::guarded`]); the text's own line feeds stay. A closed pipe ends
 /// the run quietly.
-pub fn out(text: &str) -> anyhow::Result<()> {
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     out_exact(&text::guarded(text))
 }
 
 /// Writes machine-readable output (JSON, CSV, XML) to stdout exactly as given.
-pub fn out_exact(text: &str) -> anyhow::Result<()> {
+pub(crate) fn out_exact(text: &str) -> anyhow::Result<()> {
     let mut stdout = stdout();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
@@ -274,7 +276,7 @@ pub fn out_exact(text: &str) -> anyhow::Result<()> {
 }
 
 /// Writes a message to stderr, guarded like [`out`].
-pub fn err(text: &str) {
+pub(crate) fn err(text: &str) {
     let text = text::guarded(text);
     if !capture::stderr(&text) {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -282,7 +284,7 @@ pub fn err(text: &str) {
 }
 
 /// Stdout, or the capture buffer when a test captures the output.
-pub fn stdout() -> Box<dyn Write> {
+pub(crate) fn stdout() -> Box<dyn Write> {
     if capture::active() {
         Box::new(capture::Stdout)
     } else {
@@ -291,7 +293,7 @@ pub fn stdout() -> Box<dyn Write> {
 }
 
 /// In-process runs for tests: what a run wrote to stdout and stderr.
-pub mod capture {
+pub(crate) mod capture {
     use std::cell::RefCell;
     use std::io::Write;
 
@@ -299,12 +301,12 @@ pub mod capture {
         static BUFFERS: RefCell<Option<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(None) };
     }
 
-    pub fn active() -> bool {
+    pub(crate) fn active() -> bool {
         BUFFERS.with(|b| b.borrow().is_some())
     }
 
     /// Appends to the captured stderr; false when nothing is captured.
-    pub fn stderr(text: &str) -> bool {
+    pub(crate) fn stderr(text: &str) -> bool {
         BUFFERS.with(|b| match b.borrow_mut().as_mut() {
             Some((_, err)) => {
                 err.extend_from_slice(text.as_bytes());
@@ -315,7 +317,7 @@ pub mod capture {
     }
 
     /// A writer appending to the captured stdout.
-    pub struct Stdout;
+    pub(crate) struct Stdout;
 
     impl Write for Stdout {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -335,7 +337,7 @@ pub mod capture {
     /// Runs `f` on this thread with stdout and stderr captured; returns its
     /// result and the bytes written to each.
     #[cfg(test)]
-    pub fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>, Vec<u8>) {
+    pub(crate) fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>, Vec<u8>) {
         BUFFERS.with(|b| *b.borrow_mut() = Some((Vec::new(), Vec::new())));
         let r = f();
         let (out, err) = BUFFERS.with(|b| b.borrow_mut().take()).unwrap_or_default();

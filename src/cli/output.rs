@@ -9,7 +9,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 /// A table with a header row, sized to the terminal when there is one.
-pub fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -21,7 +21,7 @@ pub fn table(header: &[&str]) -> Table {
 }
 
 /// A two-column table of labelled values.
-pub fn fields(rows: &[(&str, String)]) -> String {
+pub(crate) fn fields(rows: &[(&str, String)]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
@@ -35,12 +35,12 @@ pub fn fields(rows: &[(&str, String)]) -> String {
 }
 
 /// One value of data as a table cell or part of a sentence shows it.
-pub fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     crate::text::shown(s).into_owned()
 }
 
 /// One JSON document on one line, with a `type` field first.
-pub fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
+pub(crate) fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
     let mut v = serde_json::to_value(value).expect("reports serialise");
     if let serde_json::Value::Object(map) = &mut v {
         let mut with_type = serde_json::Map::new();
@@ -55,7 +55,7 @@ pub fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
 /// `serde_json` writes raw, written as `\u00XX` escapes: the same JSON value,
 /// without characters a terminal may act on. They can only occur inside
 /// strings, where the escape is valid.
-pub fn json_controls_escaped(json: String) -> String {
+pub(crate) fn json_controls_escaped(json: String) -> String {
     // DEL is 0x7F; U+0080–U+009F are 0xC2 0x80–0x9F in UTF-8.
     if !json.bytes().any(|b| b == 0x7f || b == 0xc2) {
         return json;
@@ -72,7 +72,7 @@ pub fn json_controls_escaped(json: String) -> String {
 }
 
 /// One CSV record (RFC 4180: fields with commas, quotes or newlines are quoted).
-pub fn csv_line(fields: &[&str]) -> String {
+pub(crate) fn csv_line(fields: &[&str]) -> String {
     let quoted: Vec<String> = fields
         .iter()
         .map(|f| {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::explain::trace_text;
 use crate::jsonl::batch;
-use crate::scenario::fixture::{self, flow_list, scalar, SavedCase, SavedEvent};
+use crate::scenario::fixture::{self, SavedCase};
+use crate::scenario::login::{self, Login, LoginError};
 use crate::{InboundRequest, OutboundRequest, World};
 use anyhow::{anyhow, Context};
 
@@ -14,7 +15,7 @@ use super::output::{fields, json_line, shown};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Where a client's message lands and who receives it live.
     Inbound(InboundArgs),
     /// Which channel carries a staff message, with its ghost text.
@@ -24,7 +25,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct BatchArgs {
+pub(crate) struct BatchArgs {
     /// The world file (accounts, locations, staff, clients)
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
@@ -39,7 +40,7 @@ pub struct BatchArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InboundArgs {
+pub(crate) struct InboundArgs {
     /// The world file (accounts, locations, staff, clients)
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
@@ -77,7 +78,7 @@ pub struct InboundArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct OutboundArgs {
+pub(crate) struct OutboundArgs {
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
     /// The client written to
@@ -104,7 +105,7 @@ pub struct OutboundArgs {
     rules: RulesArg,
 }
 
-pub fn run(cmd: Command) -> CliResult {
+pub(crate) fn run(cmd: Command) -> CliResult {
     match cmd {
         Command::Inbound(a) => inbound(a),
         Command::Outbound(a) => outbound(a),
@@ -112,41 +113,27 @@ pub fn run(cmd: Command) -> CliResult {
     }
 }
 
-/// Applies `--logout` then `--login` to the world.
-fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyhow::Result<()> {
-    let staff = |world: &World, id: &str, flag: &str| {
-        world
-            .staff_member(id)
-            .ok_or_else(|| anyhow!("{flag} `{id}`: unknown staff member"))
-    };
+/// Applies `--logout` then `--login` to the world; returns the logins.
+fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyhow::Result<Vec<Login>> {
     for id in logout {
-        let s = staff(world, id, "--logout")?;
-        world.set_login(s, None);
+        login::log_out(world, id).map_err(|e| anyhow!("--logout `{id}`: {e}"))?;
     }
+    let mut logins = Vec::with_capacity(login.len());
     for spec in login {
-        let (id, loc) = spec
-            .split_once('@')
-            .ok_or_else(|| anyhow!("--login `{spec}`: write STAFF@LOCATION, e.g. sam@A"))?;
-        let s = staff(world, id, "--login")?;
-        let l = world
-            .location(loc)
-            .ok_or_else(|| anyhow!("--login `{spec}`: unknown location `{loc}`"))?;
-        let member = &world.staff[s as usize];
-        if !member.locations.contains(l) {
-            return Err(anyhow!(
-                "--login `{spec}`: `{id}` is not associated with `{loc}` (their locations: {})",
-                world.loc_ids(&member.locations).join(", ")
-            ));
-        }
-        world.set_login(s, Some(l));
+        let l = Login::parse(spec).map_err(|e| anyhow!("--login `{spec}`: {e}"))?;
+        l.apply(world).map_err(|e| match e {
+            LoginError::UnknownStaff => anyhow!("--login `{}`: {e}", l.staff),
+            _ => anyhow!("--login `{spec}`: {e}"),
+        })?;
+        logins.push(l);
     }
-    Ok(())
+    Ok(logins)
 }
 
 fn inbound(a: InboundArgs) -> CliResult {
     let (rules, from) = a.rules.load()?;
     let mut world = World::load(&a.world)?;
-    apply_logins(&mut world, &a.login, &a.logout)?;
+    let logins = apply_logins(&mut world, &a.login, &a.logout)?;
     let req = InboundRequest {
         client: a.client.clone(),
         answering: a.answering.clone(),
@@ -164,32 +151,7 @@ fn inbound(a: InboundArgs) -> CliResult {
     .context("the rules could not decide this message")?;
     let report = decision.report(&rules, &world);
     if let Some(path) = &a.save_case {
-        let login = a
-            .login
-            .iter()
-            .filter_map(|l| l.split_once('@').map(|(s, l)| (s.to_owned(), l.to_owned())))
-            .collect();
-        let name = a.name.clone().unwrap_or_else(|| match (&req.answering, &req.staff) {
-            (Some(k), _) => format!("{} answers {k}", req.client),
-            (None, Some(s)) => format!("{s} started a conversation with {}", req.client),
-            _ => format!("{} writes out of the blue", req.client),
-        });
-        let case = SavedCase {
-            name,
-            login,
-            logout: a.logout.clone(),
-            event: SavedEvent::Inbound {
-                client: req.client.clone(),
-                answering: req.answering.clone(),
-                staff: req.staff.clone(),
-                from: req.from.clone(),
-            },
-            expect: vec![
-                ("lands_at", flow_list(&report.lands_at)),
-                ("delivered_to", flow_list(&report.delivered_to)),
-                ("rule", scalar(&report.rule)),
-            ],
-        };
+        let case = SavedCase::inbound(a.name.clone(), logins, a.logout.clone(), &req, &report);
         let line = fixture::save_case(path, &a.world, &case)?;
         saved(&case.name, path, line);
     }
@@ -259,25 +221,7 @@ fn outbound(a: OutboundArgs) -> CliResult {
     .context("the rules could not decide this message")?;
     let report = decision.report(&rules);
     if let Some(path) = &a.save_case {
-        let case = SavedCase {
-            name: a
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("{} writes to {}", req.from_account, req.client)),
-            login: vec![],
-            logout: vec![],
-            event: SavedEvent::Outbound {
-                client: req.client.clone(),
-                from_account: req.from_account.clone(),
-                text: req.text.clone(),
-            },
-            expect: vec![
-                ("channel", scalar(report.channel.name())),
-                ("ghost_text", scalar(&report.ghost_text)),
-                ("text", scalar(&report.text)),
-                ("rule", scalar(&report.rule)),
-            ],
-        };
+        let case = SavedCase::outbound(a.name.clone(), &req, &report);
         let line = fixture::save_case(path, &a.world, &case)?;
         saved(&case.name, path, line);
     }

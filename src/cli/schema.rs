@@ -5,7 +5,7 @@ use crate::authoring::schema::{self, FileKind};
 use super::{out_exact, CliResult, Exit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// rules/inbound.yaml, rules/delivery.yaml, rules/outbound.yaml
     Rules,
     /// world files
@@ -17,13 +17,13 @@ pub enum Kind {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The kind of file
     #[arg(value_enum)]
     kind: Kind,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     let kind = match args.kind {
         Kind::Rules => FileKind::Rules,
         Kind::World => FileKind::World,

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::scenario::{self, FileReport};
+use crate::scenario::{self, junit, CaseReport, DefaultDir, Suite, SuiteReport};
 
 use super::output::{json_line, shown, table};
-use super::{err, out, out_exact, report, CliResult, Exit, RulesArg};
+use super::{err, out, out_exact, report, CliResult, Exit, RulesArg, RulesFrom};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum TestFormat {
+pub(crate) enum TestFormat {
     #[default]
     Table,
     Json,
@@ -19,7 +19,7 @@ pub enum TestFormat {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or directories [default: scenarios]
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -35,7 +35,7 @@ pub struct Args {
     watch: bool,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub(crate) fn run(args: Args) -> CliResult {
     if !args.watch {
         return run_once(&args);
     }
@@ -84,90 +84,21 @@ fn watch_list(args: &Args) -> Vec<(PathBuf, Option<SystemTime>)> {
 }
 
 fn scenario_paths(args: &Args) -> Vec<PathBuf> {
-    if args.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        args.paths.clone()
-    }
+    scenario::paths_or_default(&args.paths, DefaultDir::Required)
 }
 
 fn run_once(args: &Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
     let paths = scenario_paths(args);
-    let files = scenario::discover(&paths)?;
-    let mut reports: Vec<FileReport> = Vec::new();
-    let mut broken = crate::Diagnostics::default();
-    for f in &files {
-        match scenario::run_file(f, &rules, args.filter.as_deref()) {
-            Ok(r) => reports.push(r),
-            Err(d) => broken.extend(d),
-        }
-    }
-    let passed: usize = reports.iter().map(FileReport::passed).sum();
-    let failed: usize = reports.iter().map(FileReport::failed).sum();
+    let suite = Suite::load(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
+    let (passed, failed) = (suite.passed(), suite.failed());
     match args.format {
-        TestFormat::Junit => out_exact(&crate::scenario::junit::report(&reports, &broken))?,
-        TestFormat::Json => {
-            let mut text = String::new();
-            for r in &reports {
-                for c in &r.cases {
-                    #[derive(serde::Serialize)]
-                    struct Line<'a> {
-                        file: String,
-                        #[serde(flatten)]
-                        case: &'a scenario::CaseReport,
-                    }
-                    text.push_str(&json_line(
-                        "case",
-                        &Line {
-                            file: r.path.display().to_string(),
-                            case: c,
-                        },
-                    ));
-                }
-            }
-            text.push_str(&json_line(
-                "summary",
-                &serde_json::json!({"passed": passed, "failed": failed, "broken_files": broken.len(), "rules": from.json()}),
-            ));
-            out_exact(&text)?;
-        }
-        TestFormat::Table => {
-            let mut t = table(&["file", "case", "result", "deciding rule"]);
-            let mut details = String::new();
-            for r in &reports {
-                for c in &r.cases {
-                    let file = shown(&r.path.display().to_string());
-                    t.add_row(vec![
-                        file.clone(),
-                        shown(&c.name),
-                        if c.passed { "pass" } else { "FAIL" }.into(),
-                        shown(c.rule()),
-                    ]);
-                    if !c.passed {
-                        details.push_str(&format!(
-                            "\nFAIL {file}:{} › {}\n{}",
-                            c.line,
-                            shown(&c.name),
-                            c.failure_text()
-                        ));
-                    }
-                }
-            }
-            let mut text = String::new();
-            if !reports.is_empty() {
-                text.push_str(&format!("{t}\n"));
-            }
-            text.push_str(&details);
-            if !details.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(&format!("{passed} passed, {failed} failed\n"));
-            out(&text)?;
-        }
+        TestFormat::Junit => out_exact(&junit::xml(&suite.files, &suite.broken))?,
+        TestFormat::Json => out_exact(&json_lines(&suite, &from))?,
+        TestFormat::Table => out(&table_text(&suite))?,
     }
-    if !broken.is_empty() {
-        err(&format!("{}\n", broken.clone().sorted()));
+    if !suite.broken.is_empty() {
+        err(&format!("{}\n", suite.broken.clone().sorted()));
         return Ok(Exit::Usage);
     }
     if passed + failed == 0 {
@@ -186,4 +117,66 @@ fn run_once(args: &Args) -> CliResult {
         return Ok(Exit::Usage);
     }
     Ok(if failed > 0 { Exit::Failed } else { Exit::Ok })
+}
+
+/// One JSON line per case, then the summary.
+fn json_lines(suite: &SuiteReport, from: &RulesFrom) -> String {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        file: String,
+        #[serde(flatten)]
+        case: &'a CaseReport,
+    }
+    let mut text = String::new();
+    for r in &suite.files {
+        for c in &r.cases {
+            text.push_str(&json_line(
+                "case",
+                &Line {
+                    file: r.path.display().to_string(),
+                    case: c,
+                },
+            ));
+        }
+    }
+    text.push_str(&json_line(
+        "summary",
+        &serde_json::json!({"passed": suite.passed(), "failed": suite.failed(), "broken_files": suite.broken.len(), "rules": from.json()}),
+    ));
+    text
+}
+
+/// One row per case, then each failure in full, then `N passed, M failed`.
+fn table_text(suite: &SuiteReport) -> String {
+    let mut t = table(&["file", "case", "result", "deciding rule"]);
+    let mut details = String::new();
+    for r in &suite.files {
+        for c in &r.cases {
+            let file = shown(&r.path.display().to_string());
+            t.add_row(vec![
+                file.clone(),
+                shown(&c.name),
+                if c.passed { "pass" } else { "FAIL" }.into(),
+                shown(c.rule()),
+            ]);
+            if !c.passed {
+                details.push_str(&format!(
+                    "\nFAIL {file}:{} › {}\n{}",
+                    c.line,
+                    shown(&c.name),
+                    c.failure_text()
+                ));
+            }
+        }
+    }
+    let mut text = String::new();
+    if !suite.files.is_empty() {
+        text.push_str(&format!("{t}\n"));
+    }
+    text.push_str(&details);
+    if !details.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("{} passed, {} failed\n", suite.passed(), suite.failed()));
+    text
 }

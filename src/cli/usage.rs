@@ -12,14 +12,14 @@ use super::simulate::DEFAULT_DB;
 use super::{out, out_exact, CliResult, Exit, TableFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum By {
+pub(crate) enum By {
     #[default]
     Account,
     Location,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[arg(long, value_name = "FILE", default_value = DEFAULT_DB)]
     db: PathBuf,
     /// Group by the billed account or location
@@ -45,7 +45,7 @@ fn check_month(m: &str) -> Result<(), String> {
         .map_err(|e| format!("--month `{m}`: {e}; write a month as YYYY-MM, e.g. 2026-03"))
 }
 
-pub fn run(a: Args) -> CliResult {
+pub(crate) fn run(a: Args) -> CliResult {
     if let Some(m) = &a.month {
         check_month(m).map_err(|e| anyhow!(e))?;
     }

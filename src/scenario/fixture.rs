@@ -1,19 +1,25 @@
 //! Fixtures from real decisions: a decision confirmed by ops becomes a
 //! scenario case, with its current outcome as the expectation.
 //!
-//! [`save_case`] appends one case to a scenario file, creating the file (with
-//! a reference to the world file, relative to the scenario) when it does not
-//! exist. The new text is parsed as a scenario before it is written, so a file
-//! is never left half-edited or invalid.
+//! [`SavedCase::inbound`] and [`SavedCase::outbound`] decide what a saved
+//! case holds: its default name, the world changes and which fields of the
+//! outcome become its expectation. [`save_case`] appends one case to a
+//! scenario file, creating the file (with a reference to the world file,
+//! relative to the scenario) when it does not exist. The new text is parsed
+//! as a scenario before it is written, so a file is never left half-edited or
+//! invalid. The command line (`route --save-case`) only says where.
 
 use std::path::{Component, Path, PathBuf};
 
+use super::login::Login;
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
+use crate::engine::decision::{InboundReport, OutboundReport};
+use crate::engine::event::{InboundRequest, OutboundRequest};
 use crate::scenario::ScenarioFile;
 
 /// The event of a saved case, as written in a scenario file.
 #[derive(Debug, Clone)]
-pub enum SavedEvent {
+enum SavedEvent {
     Inbound {
         client: String,
         answering: Option<String>,
@@ -29,27 +35,82 @@ pub enum SavedEvent {
 
 /// One case to save: the world changes that make it, the event and what came out.
 #[derive(Debug, Clone)]
-pub struct SavedCase {
-    pub name: String,
-    /// `(staff, location)` logins applied before deciding.
-    pub login: Vec<(String, String)>,
-    pub logout: Vec<String>,
-    pub event: SavedEvent,
+pub(crate) struct SavedCase {
+    pub(crate) name: String,
+    /// Logins applied before deciding.
+    login: Vec<Login>,
+    logout: Vec<String>,
+    event: SavedEvent,
     /// `(field, value)` pairs of the expectation, values already YAML.
-    pub expect: Vec<(&'static str, String)>,
+    expect: Vec<(&'static str, String)>,
 }
 
 /// A YAML scalar for any text (JSON strings are YAML double-quoted scalars).
-pub fn scalar(s: &str) -> String {
+fn scalar(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
 /// A YAML flow list of scalars.
-pub fn flow_list(items: &[String]) -> String {
+fn flow_list(items: &[String]) -> String {
     format!("[{}]", items.iter().map(|s| scalar(s)).collect::<Vec<_>>().join(", "))
 }
 
 impl SavedCase {
+    /// An inbound decision as a case: named `name`, else after the event;
+    /// it expects where the message landed, who received it live and the
+    /// deciding rule.
+    pub(crate) fn inbound(
+        name: Option<String>,
+        login: Vec<Login>,
+        logout: Vec<String>,
+        req: &InboundRequest,
+        report: &InboundReport,
+    ) -> SavedCase {
+        let name = name.unwrap_or_else(|| match (&req.answering, &req.staff) {
+            (Some(k), _) => format!("{} answers {k}", req.client),
+            (None, Some(s)) => format!("{s} started a conversation with {}", req.client),
+            _ => format!("{} writes out of the blue", req.client),
+        });
+        SavedCase {
+            name,
+            login,
+            logout,
+            event: SavedEvent::Inbound {
+                client: req.client.clone(),
+                answering: req.answering.clone(),
+                staff: req.staff.clone(),
+                from: req.from.clone(),
+            },
+            expect: vec![
+                ("lands_at", flow_list(&report.lands_at)),
+                ("delivered_to", flow_list(&report.delivered_to)),
+                ("rule", scalar(&report.rule)),
+            ],
+        }
+    }
+
+    /// An outbound decision as a case: named `name`, else after the event;
+    /// it expects the channel, the ghost text, the text sent and the
+    /// deciding rule.
+    pub(crate) fn outbound(name: Option<String>, req: &OutboundRequest, report: &OutboundReport) -> SavedCase {
+        SavedCase {
+            name: name.unwrap_or_else(|| format!("{} writes to {}", req.from_account, req.client)),
+            login: vec![],
+            logout: vec![],
+            event: SavedEvent::Outbound {
+                client: req.client.clone(),
+                from_account: req.from_account.clone(),
+                text: req.text.clone(),
+            },
+            expect: vec![
+                ("channel", scalar(report.channel.name())),
+                ("ghost_text", scalar(&report.ghost_text)),
+                ("text", scalar(&report.text)),
+                ("rule", scalar(&report.rule)),
+            ],
+        }
+    }
+
     fn yaml(&self) -> String {
         let mut y = format!("  - name: {}\n", scalar(&self.name));
         if !self.logout.is_empty() {
@@ -59,7 +120,7 @@ impl SavedCase {
             let pairs: Vec<String> = self
                 .login
                 .iter()
-                .map(|(s, l)| format!("{}: {}", scalar(s), scalar(l)))
+                .map(|l| format!("{}: {}", scalar(&l.staff), scalar(&l.location)))
                 .collect();
             y.push_str(&format!("    login: {{{}}}\n", pairs.join(", ")));
         }
@@ -125,7 +186,7 @@ fn relative(from_dir: &Path, to: &Path) -> PathBuf {
 
 /// Appends `case` to the scenario file at `path`, creating it with a
 /// reference to `world` when it does not exist. Returns the case's line.
-pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, Diagnostics> {
+pub(crate) fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, Diagnostics> {
     let existing = if path.exists() { Some(Source::read(path)?) } else { None };
     let (mut text, before) = match &existing {
         Some(src) => {
@@ -185,4 +246,58 @@ pub fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, D
     std::fs::write(path, text)
         .map_err(|e| Diagnostic::new(path, Pos::default(), format!("cannot write the file: {e}")))?;
     Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_inbound_case_expects_landing_recipients_and_rule() {
+        let req = InboundRequest {
+            client: "cleo".into(),
+            answering: Some("campaign@B".into()),
+            ..Default::default()
+        };
+        let report = InboundReport {
+            lands_at: vec!["A".into()],
+            delivered_to: vec![],
+            rule: "campaign-reply-with-history".into(),
+            trace: vec![],
+        };
+        let login = vec![Login::parse("sam@A").unwrap()];
+        let case = SavedCase::inbound(None, login, vec!["rae".into()], &req, &report);
+        assert_eq!(
+            case.yaml(),
+            "  - name: \"cleo answers campaign@B\"\n    logout: [\"rae\"]\n    login: {\"sam\": \"A\"}\n    \
+             inbound: {client: \"cleo\", answering: \"campaign@B\"}\n    \
+             expect: {lands_at: [\"A\"], delivered_to: [], rule: \"campaign-reply-with-history\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_saved_outbound_case_expects_channel_texts_and_rule() {
+        let req = OutboundRequest {
+            client: "cleo".into(),
+            from_account: "glow-downtown".into(),
+            text: "See you".into(),
+        };
+        let case = SavedCase::outbound(Some("named".into()), &req, &outbound_report());
+        assert_eq!(case.name, "named");
+        let keys: Vec<&str> = case.expect.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["channel", "ghost_text", "text", "rule"]);
+        let unnamed = SavedCase::outbound(None, &req, &outbound_report());
+        assert_eq!(unnamed.name, "glow-downtown writes to cleo");
+    }
+
+    fn outbound_report() -> OutboundReport {
+        OutboundReport {
+            channel: crate::rules::facts::Channel::Sms,
+            ghost_text: String::new(),
+            text: "See you".into(),
+            rule: "sms".into(),
+            text_rule: String::new(),
+            trace: vec![],
+        }
+    }
 }

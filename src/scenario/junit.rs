@@ -11,7 +11,7 @@ use crate::diag::Diagnostics;
 use crate::scenario::FileReport;
 
 /// Escapes text for XML content and attribute values; drops characters XML 1.0 cannot hold.
-pub fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -29,7 +29,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The JUnit report of a scenario run; `broken` are files that could not be loaded.
-pub fn report(reports: &[FileReport], broken: &Diagnostics) -> String {
+pub(crate) fn xml(reports: &[FileReport], broken: &Diagnostics) -> String {
     let tests: usize = reports.iter().map(|r| r.cases.len()).sum::<usize>() + broken.len();
     let failures: usize = reports.iter().map(FileReport::failed).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

@@ -1,8 +1,6 @@
 //! Processes and pipes in tests, each with a deadline: a test that waits
 //! for a child or a pipe fails with a message when the deadline passes,
 //! instead of hanging the whole suite (CI has no test timeout of its own).
-// Each test crate that includes this uses part of it.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -1,8 +1,6 @@
 //! One invocation of the `commroute` binary, as the CLI tests run it
-//! (`tests/cli.rs`, `tests/authoring_cli.rs`, `tests/simulate.rs`), with a
-//! deadline (`support/process.rs`): a command that hangs fails its test.
-// Each test crate that includes this uses part of it.
-#![allow(dead_code)]
+//! (`tests/cli/`), with a deadline ([`super::process`]): a command that
+//! hangs fails its test.
 
 use std::path::Path;
 use std::process::{Command, Output};

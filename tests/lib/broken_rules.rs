@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use commroute::{scenario, RuleSet};
+use commroute::scenario::{self, Suite};
+use commroute::RuleSet;
 
-#[path = "support/rules.rs"]
-mod rules;
-use rules::copy_shipped_rules;
+use crate::support::rules::copy_shipped_rules;
 
 /// Copies the shipped rules into a temporary directory with two inbound rules swapped.
 fn rules_with_swapped(first: &str, second: &str) -> tempfile::TempDir {
@@ -30,12 +29,12 @@ fn rules_with_swapped(first: &str, second: &str) -> tempfile::TempDir {
 }
 
 fn failing_cases(rules: &RuleSet) -> Vec<(PathBuf, String)> {
-    let files = scenario::discover(&[PathBuf::from("scenarios")]).unwrap();
+    let suite = Suite::load(&[PathBuf::from(scenario::DEFAULT_DIR)], Some(rules)).unwrap();
+    assert!(suite.broken.is_empty(), "{}", suite.broken);
     let mut out = Vec::new();
-    for f in files {
-        let report = scenario::run_file(&f, rules, None).unwrap();
+    for report in suite.run(rules, None).files {
         for c in report.cases.iter().filter(|c| !c.passed) {
-            out.push((f.clone(), c.name.clone()));
+            out.push((report.path.clone(), c.name.clone()));
         }
     }
     out

@@ -5,22 +5,19 @@ use std::path::{Path, PathBuf};
 
 use commroute::authoring::analysis::{Classes, Place};
 use commroute::authoring::impact::{self, Recorded};
-use commroute::scenario::{self, ScenarioFile};
+use commroute::scenario::{self, ScenarioFile, Suite};
 use commroute::{EventLine, InboundRequest, RuleSet, Source, World};
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 fn shipped() -> RuleSet {
     RuleSet::load_dir(Path::new("rules")).unwrap()
 }
 
 fn scenarios() -> Vec<ScenarioFile> {
-    scenario::discover(&[PathBuf::from("scenarios")])
-        .unwrap()
-        .iter()
-        .map(|f| ScenarioFile::load(f).unwrap())
-        .collect()
+    let suite = Suite::load(&[PathBuf::from(scenario::DEFAULT_DIR)], None).unwrap();
+    assert!(suite.broken.is_empty(), "{}", suite.broken);
+    suite.files
 }
 
 /// The shipped rules with `reply-to-location-message` moved above

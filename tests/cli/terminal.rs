@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::process;
+use crate::support::run::Run;
 
 const WORLD: &str = "examples/glow-world.yaml";
 const SHIPPED_RULES_NOTE: &str =

@@ -3,16 +3,11 @@
 
 use std::path::Path;
 
-#[path = "support/rules.rs"]
-mod rules;
-use rules::copy_shipped_rules;
+use crate::support::rules::copy_shipped_rules;
 use std::process::Command;
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::process;
+use crate::support::run::Run;
 
 /// A copy of the shipped rules with `extra` inserted into inbound.yaml before rule `before`.
 fn rules_with(extra: &str, before: &str) -> tempfile::TempDir {

@@ -6,8 +6,7 @@ use std::process::Command;
 
 use commroute::jsonl::batch::{self, Options};
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 use commroute::diag::Source;
 use commroute::generate::{write_events, write_world, Shape};
 use commroute::{EventLine, RuleSet, World};

@@ -3,15 +3,9 @@
 
 use std::path::Path;
 
-#[path = "support/rules.rs"]
-mod rules;
-use rules::copy_shipped_rules;
+use crate::support::rules::copy_shipped_rules;
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::run::Run;
 
 const WORLD: &str = "examples/glow-world.yaml";
 

@@ -33,8 +33,7 @@ use commroute::{InboundRequest, OutboundRequest, RuleSet, Source, World};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-#[path = "support/proptest.rs"]
-mod props;
+use crate::support::proptest as props;
 
 // ---------------------------------------------------------------------------
 // The random world

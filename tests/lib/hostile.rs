@@ -12,9 +12,7 @@ use commroute::jsonl::{EventLines, LineError, LineProblem, MAX_LINE};
 use commroute::scenario::{self, ScenarioFile};
 use commroute::{RuleSet, Source, World};
 
-#[path = "support/rules.rs"]
-mod rules;
-use rules::copy_shipped_rules;
+use crate::support::rules::copy_shipped_rules;
 
 /// The message of the only diagnostic, with its location.
 fn only(diags: commroute::Diagnostics) -> (String, String) {

@@ -10,13 +10,9 @@ use commroute::replay::timeline::YamlTimeline;
 use commroute::scenario::ScenarioFile;
 use commroute::World;
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/rules.rs"]
-mod rules;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::process;
+use crate::support::rules;
+use crate::support::run::Run;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -21,8 +21,7 @@ use phonenumber::country::Id;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-#[path = "support/proptest.rs"]
-mod props;
+use crate::support::proptest as props;
 
 /// The account countries every number is read for.
 const COUNTRIES: [Id; 7] = [Id::US, Id::CA, Id::GB, Id::JM, Id::PR, Id::FR, Id::AU];

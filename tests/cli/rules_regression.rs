@@ -3,11 +3,7 @@
 //! bad-input corpus (`tests/bad_input/`) with their reviewed messages; these
 //! tests pin what the commands do with them.
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::run::Run;
 
 #[test]
 fn a_typo_in_an_expected_id_is_a_load_error_not_a_failing_case() {

@@ -8,8 +8,7 @@ use std::process::Command;
 
 use commroute::replay::photo::{self, Kind, MAX_BYTES, NOT_AN_IMAGE, SUPPORTED};
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;

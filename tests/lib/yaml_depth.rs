@@ -14,8 +14,7 @@ use commroute::yaml::{Doc, MAX_DEPTH};
 use commroute::Source;
 use proptest::prelude::*;
 
-#[path = "support/proptest.rs"]
-mod config;
+use crate::support::proptest as config;
 
 /// A node of a generated document.
 #[derive(Debug, Clone)]

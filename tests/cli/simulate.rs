@@ -5,11 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-#[path = "support/process.rs"]
-mod process;
-#[path = "support/run.rs"]
-mod run;
-use run::Run;
+use crate::support::run::Run;
 
 /// What stderr starts with where there is no `./rules` (the temporary
 /// directories some tests run in): the shipped rules are used, and said so.

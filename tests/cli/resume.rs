@@ -8,8 +8,7 @@ use std::process::Command;
 
 use commroute::replay::store::Store;
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 const EVENTS: usize = 40_000;
 

@@ -1,0 +1,23 @@
+//! The tests that drive the `commroute` binary, one test binary with a
+//! module per area (linking the library, SQLite and Rhai once instead of
+//! once per file). Library-level tests are in `tests/lib/`; the datatest
+//! harnesses (`tests/scenarios.rs`, `tests/bad_input.rs`, `tests/schemas.rs`)
+//! stay binaries of their own so each file is its own named test.
+//!
+//! Snapshots are in `tests/cli/snapshots/`, named after the module
+//! (`cli__simulate__table.snap`).
+
+// Shared with `tests/lib/`, so it lives beside both.
+#[path = "../support/mod.rs"]
+mod support;
+
+mod authoring;
+mod batch;
+mod commands;
+mod diff;
+mod photos;
+mod regression;
+mod resume;
+mod rules_regression;
+mod simulate;
+mod terminal;
