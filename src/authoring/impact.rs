@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::authoring::analysis::{self, Classes, InboundClass, OutboundClass, Row};
+use crate::authoring::analysis::{self, Analysis, Classes, InboundClass, OutboundClass, Row};
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
 use crate::jsonl::{EventLine, EventLines, LineError, LineProblem};
 use crate::rules::{RuleSet, FILES};
@@ -255,70 +255,105 @@ pub fn compare(
         ..Default::default()
     };
 
-    // Recorded events per class, and events whose own outcome changed.
-    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
-    let mut event_changes = Vec::new();
-    if let Some((world, events)) = recorded {
-        impact.events = events.len();
-        for r in events {
-            let (key, old_o, new_o, policy) = match &r.event {
-                EventLine::Inbound { request, .. } => {
-                    let ev = request.resolve(world).expect("events were resolved when read");
-                    let key = analysis::key(&InboundClass::of(world, &ev, &classes.dims));
-                    let show = |rules: &RuleSet| match rules.route_inbound(world, &ev) {
-                        Ok(d) => {
-                            let r = d.report(rules, world);
-                            (
-                                format!(
-                                    "lands at [{}]; live: [{}]",
-                                    r.lands_at.join(", "),
-                                    r.delivered_to.join(", ")
-                                ),
-                                r.rule,
-                            )
-                        }
-                        Err(e) => (format!("error: {e}"), e.rule),
-                    };
-                    (key, show(base), show(head), "inbound")
-                }
-                EventLine::Outbound { request, .. } => {
-                    let ev = request.resolve(world).expect("events were resolved when read");
-                    let key = analysis::key(&OutboundClass::of(world, &ev));
-                    let show = |rules: &RuleSet| match rules.route_outbound(world, &ev) {
-                        Ok(d) => {
-                            let r = d.report(rules);
-                            (
-                                format!("{}, text `{}`", r.channel, r.text),
-                                format!("{} + {}", r.rule, r.text_rule),
-                            )
-                        }
-                        Err(e) => (format!("error: {e}"), e.rule),
-                    };
-                    (key, show(base), show(head), "outbound")
-                }
-            };
-            *per_class.entry(format!("{policy}/{key}")).or_default() += 1;
-            if old_o != new_o {
-                impact.events_changed += 1;
-                event_changes.push((
-                    format!("{policy}/{key}"),
-                    Change {
-                        kind: "event",
-                        policy,
-                        input: format!("event `{}` (line {})", r.event.id(), r.line),
-                        example: String::new(),
-                        old_outcome: old_o.0,
-                        new_outcome: new_o.0,
-                        old_rule: old_o.1,
-                        new_rule: new_o.1,
-                        events: None,
-                    },
-                ));
-            }
+    let (per_class, event_changes) = match recorded {
+        Some((world, events)) => {
+            impact.events = events.len();
+            recorded_changes(base, head, &classes, world, events, &mut impact)
+        }
+        None => Default::default(),
+    };
+    let changed_classes = class_changes(&old, &new, &per_class, recorded.is_some(), &mut impact);
+    case_changes(base, head, scenarios, &mut impact);
+
+    // Events whose change no matrix class explains (rules with Rhai or literal ids).
+    for (class, c) in event_changes {
+        if !changed_classes.contains(&class) {
+            impact.changes.push(c);
         }
     }
+    impact
+}
 
-    // The matrix.
+/// Decides every recorded event with both rule sets: how many events fall in
+/// each class (`policy/class`), and the events whose own outcome changed.
+fn recorded_changes(
+    base: &RuleSet,
+    head: &RuleSet,
+    classes: &Classes,
+    world: &World,
+    events: &[Recorded],
+    impact: &mut Impact,
+) -> (BTreeMap<String, usize>, Vec<(String, Change)>) {
+    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
+    let mut event_changes = Vec::new();
+    for r in events {
+        let (key, old_o, new_o, policy) = match &r.event {
+            EventLine::Inbound { request, .. } => {
+                let ev = request.resolve(world).expect("events were resolved when read");
+                let key = analysis::key(&InboundClass::of(world, &ev, &classes.dims));
+                let show = |rules: &RuleSet| match rules.route_inbound(world, &ev) {
+                    Ok(d) => {
+                        let r = d.report(rules, world);
+                        (
+                            format!(
+                                "lands at [{}]; live: [{}]",
+                                r.lands_at.join(", "),
+                                r.delivered_to.join(", ")
+                            ),
+                            r.rule,
+                        )
+                    }
+                    Err(e) => (format!("error: {e}"), e.rule),
+                };
+                (key, show(base), show(head), "inbound")
+            }
+            EventLine::Outbound { request, .. } => {
+                let ev = request.resolve(world).expect("events were resolved when read");
+                let key = analysis::key(&OutboundClass::of(world, &ev));
+                let show = |rules: &RuleSet| match rules.route_outbound(world, &ev) {
+                    Ok(d) => {
+                        let r = d.report(rules);
+                        (
+                            format!("{}, text `{}`", r.channel, r.text),
+                            format!("{} + {}", r.rule, r.text_rule),
+                        )
+                    }
+                    Err(e) => (format!("error: {e}"), e.rule),
+                };
+                (key, show(base), show(head), "outbound")
+            }
+        };
+        *per_class.entry(format!("{policy}/{key}")).or_default() += 1;
+        if old_o != new_o {
+            impact.events_changed += 1;
+            event_changes.push((
+                format!("{policy}/{key}"),
+                Change {
+                    kind: "event",
+                    policy,
+                    input: format!("event `{}` (line {})", r.event.id(), r.line),
+                    example: String::new(),
+                    old_outcome: old_o.0,
+                    new_outcome: new_o.0,
+                    old_rule: old_o.1,
+                    new_rule: new_o.1,
+                    events: None,
+                },
+            ));
+        }
+    }
+    (per_class, event_changes)
+}
+
+/// The classes of the decision matrix whose outcome or rule changed; returns
+/// their keys (`policy/class`).
+fn class_changes(
+    old: &Analysis,
+    new: &Analysis,
+    per_class: &BTreeMap<String, usize>,
+    with_events: bool,
+    impact: &mut Impact,
+) -> std::collections::BTreeSet<String> {
     let mut changed_classes = std::collections::BTreeSet::new();
     for (o, n) in old.rows.iter().zip(&new.rows) {
         debug_assert_eq!(o.class, n.class);
@@ -342,11 +377,14 @@ pub fn compare(
             new_outcome,
             old_rule: rule_of(o),
             new_rule: rule_of(n),
-            events: recorded.map(|_| per_class.get(&class_key).copied().unwrap_or(0)),
+            events: with_events.then(|| per_class.get(&class_key).copied().unwrap_or(0)),
         });
     }
+    changed_classes
+}
 
-    // Scenario cases.
+/// The scenario cases whose outcome or rule changed.
+fn case_changes(base: &RuleSet, head: &RuleSet, scenarios: &[ScenarioFile], impact: &mut Impact) {
     for file in scenarios {
         for case in &file.cases {
             impact.cases += 1;
@@ -373,14 +411,6 @@ pub fn compare(
             }
         }
     }
-
-    // Events whose change no matrix class explains (rules with Rhai or literal ids).
-    for (class, c) in event_changes {
-        if !changed_classes.contains(&class) {
-            impact.changes.push(c);
-        }
-    }
-    impact
 }
 
 fn case_outcome(a: &Actual) -> (String, String) {

@@ -220,7 +220,10 @@ impl Tally {
                     .entry((policy, r.id.clone()))
                     .or_default()
                     .insert(decider.to_owned());
-                self.failures.later.entry((policy, r.id.clone())).or_insert(message.to_string());
+                self.failures
+                    .later
+                    .entry((policy, r.id.clone()))
+                    .or_insert(message.to_string());
             }
         }
     }
