@@ -319,23 +319,23 @@ struct TextRule {
     text: String,
 }
 
-fn reference(name: &str) -> Schema {
+fn schema_ref(name: &str) -> Schema {
     schemars::json_schema!({ "$ref": format!("#/$defs/{name}") })
 }
 fn inbound_when(_: &mut SchemaGenerator) -> Schema {
-    reference("InboundCondition")
+    schema_ref("InboundCondition")
 }
 fn delivery_when(_: &mut SchemaGenerator) -> Schema {
-    reference("DeliveryCondition")
+    schema_ref("DeliveryCondition")
 }
 fn outbound_when(_: &mut SchemaGenerator) -> Schema {
-    reference("OutboundCondition")
+    schema_ref("OutboundCondition")
 }
 fn text_when(_: &mut SchemaGenerator) -> Schema {
-    reference("TextCondition")
+    schema_ref("TextCondition")
 }
 fn inbound_locations(_: &mut SchemaGenerator) -> Schema {
-    reference("InboundLocations")
+    schema_ref("InboundLocations")
 }
 
 fn def_name(policy: PolicyKind) -> &'static str {

@@ -2,7 +2,7 @@
 
 use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
-use super::output::{csv_line, json_line, shown, table};
+use super::output::{csv_line, json_line, shown_owned, table};
 use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
@@ -26,11 +26,11 @@ pub(crate) fn run(args: Args) -> CliResult {
         };
         out(&format!(
             "# row {n}: {} ({})\n# {}, decided by `{}`\n# save this file as witness.yaml, then: {} --explain\n{}",
-            shown(&row.description),
+            shown_owned(&row.description),
             row.policy,
-            shown(&row.outcome),
-            shown(&row.rule),
-            shown(&row.witness.command),
+            shown_owned(&row.outcome),
+            shown_owned(&row.rule),
+            shown_owned(&row.witness.command),
             row.witness.world
         ))?;
         return Ok(Exit::Ok);
@@ -101,39 +101,39 @@ pub(crate) fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> Str
         TableFormat::Table => {
             let mut t = table(&["#", "policy", "class", "example", "outcome", "deciding rule"]);
             for (i, r) in a.rows.iter().enumerate() {
-                let mut rule = shown(&r.rule);
+                let mut rule = shown_owned(&r.rule);
                 if let Some(t) = &r.text_rule {
-                    rule.push_str(&format!(" + {}", shown(t)));
+                    rule.push_str(&format!(" + {}", shown_owned(t)));
                 }
                 if !r.partial.is_empty() {
                     rule.push_str(&format!(
                         " (evaluated on the witness: {})",
-                        shown(&r.partial.join(", "))
+                        shown_owned(&r.partial.join(", "))
                     ));
                 }
                 t.add_row(vec![
                     (i + 1).to_string(),
                     r.policy.to_string(),
-                    shown(&r.description),
-                    shown(&r.example),
-                    shown(&r.outcome),
+                    shown_owned(&r.description),
+                    shown_owned(&r.example),
+                    shown_owned(&r.outcome),
                     rule,
                 ]);
             }
             text.push_str(&format!("{t}\n"));
             for s in &a.shadowed {
-                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, shown(&s.reason)));
+                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, shown_owned(&s.reason)));
             }
             for g in &a.gaps {
                 text.push_str(&format!(
                     "gap: {}: {} (for example: {})\n",
-                    shown(&g.class),
-                    shown(&g.reason),
-                    shown(&g.example)
+                    shown_owned(&g.class),
+                    shown_owned(&g.reason),
+                    shown_owned(&g.example)
                 ));
             }
             for r in &a.redundant {
-                text.push_str(&format!("note: {} rule {}\n", r.policy, shown(&r.reason)));
+                text.push_str(&format!("note: {} rule {}\n", r.policy, shown_owned(&r.reason)));
             }
             text.push_str(&format!(
                 "{} classes, {} shadowed rules, {} gaps\n",

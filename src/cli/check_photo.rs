@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::replay::photo;
 
-use super::output::{json_line, shown};
+use super::output::{json_line, shown_owned};
 use super::{err, out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +68,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                     let word = if v.accepted { "ok" } else { "refused" };
                     text.push_str(&format!(
                         "{}: {word} ({}, {} bytes)\n",
-                        shown(&file),
+                        shown_owned(&file),
                         v.kind.name(),
                         v.bytes
                     ));
@@ -76,7 +76,11 @@ pub(crate) fn run(args: Args) -> CliResult {
                         text.push_str(&format!("  {line}\n"));
                     }
                 }
-                Err(e) => text.push_str(&format!("{}: not checked: {}\n", shown(&file), shown(&why(e)))),
+                Err(e) => text.push_str(&format!(
+                    "{}: not checked: {}\n",
+                    shown_owned(&file),
+                    shown_owned(&why(e))
+                )),
             },
         }
     }

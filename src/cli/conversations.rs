@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::replay::store::{Store, IN_STORE};
 use anyhow::anyhow;
 
-use super::output::{fields, json_line, shown, table};
+use super::output::{fields, json_line, shown_owned, table};
 use super::simulate::DEFAULT_DB;
 use super::{out, out_exact, CliResult, Exit, Format};
 
@@ -97,11 +97,11 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
             for c in listed {
                 let arrow = if c.direction == "inbound" { "←" } else { "→" };
                 t.add_row(vec![
-                    shown(&c.client),
-                    shown(&c.last_at),
-                    format!("{arrow} {}", shown(&c.last_message)),
-                    shown(&c.channel),
-                    shown(&c.status),
+                    shown_owned(&c.client),
+                    shown_owned(&c.last_at),
+                    format!("{arrow} {}", shown_owned(&c.last_message)),
+                    shown_owned(&c.channel),
+                    shown_owned(&c.status),
                     c.unread.to_string(),
                 ]);
             }
@@ -115,10 +115,10 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
                 format!(
                     "{} of {total} {noun} at {} (the store's screen shows at most {IN_STORE})\n",
                     listed.len(),
-                    shown(&a.location)
+                    shown_owned(&a.location)
                 )
             } else {
-                format!("{total} {noun} at {}\n", shown(&a.location))
+                format!("{total} {noun} at {}\n", shown_owned(&a.location))
             });
             out(&text)?;
         }
@@ -149,19 +149,19 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
         Format::Json => out_exact(&json_line("conversation", &c))?,
         Format::Table => {
             let started = match (&c.staff, &c.started_from) {
-                (Some(s), Some(f)) => format!("staff: {} from {}", shown(s), shown(f)),
+                (Some(s), Some(f)) => format!("staff: {} from {}", shown_owned(s), shown_owned(f)),
                 _ if c.answering == "nothing" => "the client, out of the blue".into(),
-                _ => format!("the client, answering a {}", shown(&c.answering)),
+                _ => format!("the client, answering a {}", shown_owned(&c.answering)),
             };
             let unread = c
                 .unread
                 .iter()
-                .map(|(l, n)| format!("{}: {n}", shown(l)))
+                .map(|(l, n)| format!("{}: {n}", shown_owned(l)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let list = |ids: &[String]| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(", ");
+            let list = |ids: &[String]| ids.iter().map(|i| shown_owned(i)).collect::<Vec<_>>().join(", ");
             let mut text = fields(&[
-                ("client", shown(&c.client)),
+                ("client", shown_owned(&c.client)),
                 ("started by", started),
                 ("unread", unread),
             ]);
@@ -169,12 +169,12 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
             for m in &c.messages {
                 let inbound = m.direction == "inbound";
                 // Data is shown escaped; the line breaks inside a cell are ours.
-                let mut text = shown(&m.text);
+                let mut text = shown_owned(&m.text);
                 for p in &m.attachments {
-                    text.push_str(&format!("\n[photo {}]", shown(p)));
+                    text.push_str(&format!("\n[photo {}]", shown_owned(p)));
                 }
                 for a in m.attempts.iter().skip(1).filter(|a| a.text != m.text) {
-                    text.push_str(&format!("\n[by {}: {}]", shown(&a.channel), shown(&a.text)));
+                    text.push_str(&format!("\n[by {}: {}]", shown_owned(&a.channel), shown_owned(&a.text)));
                 }
                 let place = if inbound {
                     let mut s = format!("landed at {}", list(&m.locations));
@@ -185,20 +185,20 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
                 } else {
                     format!("sent from {}", list(&m.locations))
                 };
-                let mut status = shown(&m.status);
+                let mut status = shown_owned(&m.status);
                 if m.attempts.len() > 1 {
                     status = m
                         .attempts
                         .iter()
-                        .map(|x| format!("{} {}", shown(&x.channel), shown(&x.status)))
+                        .map(|x| format!("{} {}", shown_owned(&x.channel), shown_owned(&x.status)))
                         .collect::<Vec<_>>()
                         .join(" → ");
                 }
                 t.add_row(vec![
-                    shown(&m.at),
+                    shown_owned(&m.at),
                     if inbound { "←" } else { "→" }.into(),
-                    shown(&m.channel),
-                    shown(&m.sender),
+                    shown_owned(&m.channel),
+                    shown_owned(&m.sender),
                     text,
                     place,
                     status,
@@ -210,11 +210,11 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
                         format!("audio cue for {}", list(&n.audio_cue_to))
                     };
                     t.add_row(vec![
-                        shown(&n.at),
+                        shown_owned(&n.at),
                         "!".into(),
                         String::new(),
                         String::new(),
-                        shown(&n.text),
+                        shown_owned(&n.text),
                         cue,
                         String::new(),
                     ]);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::authoring::coverage::{self, Coverage};
 use crate::scenario::{self, DefaultDir, Suite};
 
-use super::output::{json_line, shown, table};
+use super::output::{json_line, shown_owned, table};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
@@ -84,10 +84,15 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
                     (_, 1) => "decided once".to_string(),
                     (_, n) => format!("decided {n} times"),
                 };
-                t.add_row(vec![r.policy.to_string(), shown(&r.rule), r.kind.to_string(), reached]);
+                t.add_row(vec![
+                    r.policy.to_string(),
+                    shown_owned(&r.rule),
+                    r.kind.to_string(),
+                    reached,
+                ]);
             }
             text.push_str(&format!("{t}\n"));
-            let unreached: Vec<String> = c.unreached().map(|r| shown(&r.rule)).collect();
+            let unreached: Vec<String> = c.unreached().map(|r| shown_owned(&r.rule)).collect();
             if !unreached.is_empty() {
                 text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
             }

@@ -7,7 +7,7 @@ use crate::scenario::{self, DefaultDir, Suite};
 use crate::{RuleSet, World};
 use anyhow::Context;
 
-use super::output::{json_line, shown, table};
+use super::output::{json_line, shown_owned, table};
 use super::{out, out_exact, CliResult, Exit, Format};
 
 #[derive(Debug, clap::Args)]
@@ -100,22 +100,22 @@ fn render(i: &Impact, format: Format) -> String {
                 let mut t = table(&["input", "old outcome", "new outcome", "old rule", "new rule", "events"]);
                 for c in &i.changes {
                     let input = if c.example.is_empty() {
-                        format!("{} {}: {}", c.policy, c.kind, shown(&c.input))
+                        format!("{} {}: {}", c.policy, c.kind, shown_owned(&c.input))
                     } else {
                         format!(
                             "{} {}: {} (e.g. {})",
                             c.policy,
                             c.kind,
-                            shown(&c.input),
-                            shown(&c.example)
+                            shown_owned(&c.input),
+                            shown_owned(&c.example)
                         )
                     };
                     t.add_row(vec![
                         input,
-                        shown(&c.old_outcome),
-                        shown(&c.new_outcome),
-                        shown(&c.old_rule),
-                        shown(&c.new_rule),
+                        shown_owned(&c.old_outcome),
+                        shown_owned(&c.new_outcome),
+                        shown_owned(&c.old_rule),
+                        shown_owned(&c.new_rule),
                         c.events.map(|n| n.to_string()).unwrap_or_default(),
                     ]);
                 }

@@ -77,7 +77,7 @@ enum Command {
     Test(test::Args),
     /// Decide one message.
     #[command(subcommand)]
-    Route(route::Command),
+    Route(route::RouteCommand),
     /// Replay a timeline through the rules and save every conversation.
     Simulate(simulate::Args),
     /// A location's conversations, most recent activity first.

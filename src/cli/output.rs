@@ -35,7 +35,7 @@ pub(crate) fn fields(rows: &[(&str, String)]) -> String {
 }
 
 /// One value of data as a table cell or part of a sentence shows it.
-pub(crate) fn shown(s: &str) -> String {
+pub(crate) fn shown_owned(s: &str) -> String {
     crate::text::shown(s).into_owned()
 }
 

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use crate::engine::explain::trace_text;
 use crate::jsonl::batch;
 use crate::scenario::fixture::{self, SavedCase};
-use crate::scenario::login::{self, Login, LoginError};
+use crate::scenario::login::{self, LoginError, StaffLogin};
 use crate::{InboundRequest, OutboundRequest, World};
 use anyhow::{anyhow, Context};
 
-use super::output::{fields, json_line, shown};
+use super::output::{fields, json_line, shown_owned};
 use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Subcommand)]
-pub(crate) enum Command {
+pub(crate) enum RouteCommand {
     /// Where a client's message lands and who receives it live.
     Inbound(InboundArgs),
     /// Which channel carries a staff message, with its ghost text.
@@ -105,22 +105,22 @@ pub(crate) struct OutboundArgs {
     rules: RulesArg,
 }
 
-pub(crate) fn run(cmd: Command) -> CliResult {
+pub(crate) fn run(cmd: RouteCommand) -> CliResult {
     match cmd {
-        Command::Inbound(a) => inbound(a),
-        Command::Outbound(a) => outbound(a),
-        Command::Batch(a) => batch(a),
+        RouteCommand::Inbound(a) => inbound(a),
+        RouteCommand::Outbound(a) => outbound(a),
+        RouteCommand::Batch(a) => batch(a),
     }
 }
 
 /// Applies `--logout` then `--login` to the world; returns the logins.
-fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyhow::Result<Vec<Login>> {
+fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyhow::Result<Vec<StaffLogin>> {
     for id in logout {
         login::log_out(world, id).map_err(|e| anyhow!("--logout `{id}`: {e}"))?;
     }
     let mut logins = Vec::with_capacity(login.len());
     for spec in login {
-        let l = Login::parse(spec).map_err(|e| anyhow!("--login `{spec}`: {e}"))?;
+        let l = StaffLogin::parse(spec).map_err(|e| anyhow!("--login `{spec}`: {e}"))?;
         l.apply(world).map_err(|e| match e {
             LoginError::UnknownStaff => anyhow!("--login `{}`: {e}", l.staff),
             _ => anyhow!("--login `{spec}`: {e}"),
@@ -166,11 +166,15 @@ fn inbound(a: InboundArgs) -> CliResult {
         Format::Table => {
             let loc = |id: &String| {
                 let l = world.location(id).expect("decisions name known locations");
-                format!("{} ({})", shown(id), shown(&world.locations[l as usize].name))
+                format!(
+                    "{} ({})",
+                    shown_owned(id),
+                    shown_owned(&world.locations[l as usize].name)
+                )
             };
             let lands: Vec<String> = report.lands_at.iter().map(loc).collect();
             let live = if report.delivered_to.is_empty() {
-                let ids: Vec<String> = report.lands_at.iter().map(|l| shown(l)).collect();
+                let ids: Vec<String> = report.lands_at.iter().map(|l| shown_owned(l)).collect();
                 format!("nobody live; it waits in the inbox at {}", ids.join(", "))
             } else {
                 report
@@ -179,7 +183,12 @@ fn inbound(a: InboundArgs) -> CliResult {
                     .map(|id| {
                         let s = &world.staff[world.staff_member(id).expect("known staff") as usize];
                         let at = s.logged_in_at.map(|l| world.loc_id(l).to_owned()).unwrap_or_default();
-                        format!("{} ({}, logged in at {})", shown(id), shown(&s.name), shown(&at))
+                        format!(
+                            "{} ({}, logged in at {})",
+                            shown_owned(id),
+                            shown_owned(&s.name),
+                            shown_owned(&at)
+                        )
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
@@ -237,10 +246,10 @@ fn outbound(a: OutboundArgs) -> CliResult {
             let rule = &rules.outbound.rules.rules[decision.rule];
             let mut rows = vec![
                 ("channel", report.channel.to_string()),
-                ("ghost text", shown(&report.ghost_text)),
+                ("ghost text", shown_owned(&report.ghost_text)),
             ];
             if report.channel != crate::rules::facts::Channel::None {
-                rows.push(("text sent", shown(&report.text)));
+                rows.push(("text sent", shown_owned(&report.text)));
             } else {
                 rows.push(("text sent", "nothing: sending is refused".into()));
             }
@@ -274,15 +283,19 @@ fn rules_json<S: serde::Serializer>(from: &&RulesFrom, s: S) -> Result<S::Ok, S:
 
 /// `rule-id (rules/inbound.yaml:12)`, as shown.
 fn rule_at(id: &str, file: &Path, line: usize) -> String {
-    format!("{} ({}:{line})", shown(id), shown(&file.display().to_string()))
+    format!(
+        "{} ({}:{line})",
+        shown_owned(id),
+        shown_owned(&file.display().to_string())
+    )
 }
 
 /// Says where `--save-case` saved a case.
 fn saved(name: &str, path: &Path, line: usize) {
     err(&format!(
         "saved case `{}` at {}:{line}\n",
-        shown(name),
-        shown(&path.display().to_string())
+        shown_owned(name),
+        shown_owned(&path.display().to_string())
     ));
 }
 

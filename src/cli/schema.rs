@@ -5,7 +5,7 @@ use crate::authoring::schema::{self, FileKind};
 use super::{out_exact, CliResult, Exit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Kind {
+pub(crate) enum SchemaKind {
     /// rules/inbound.yaml, rules/delivery.yaml, rules/outbound.yaml
     Rules,
     /// world files
@@ -20,15 +20,15 @@ pub(crate) enum Kind {
 pub(crate) struct Args {
     /// The kind of file
     #[arg(value_enum)]
-    kind: Kind,
+    kind: SchemaKind,
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
     let kind = match args.kind {
-        Kind::Rules => FileKind::Rules,
-        Kind::World => FileKind::World,
-        Kind::Scenario => FileKind::Scenario,
-        Kind::Timeline => FileKind::Timeline,
+        SchemaKind::Rules => FileKind::Rules,
+        SchemaKind::World => FileKind::World,
+        SchemaKind::Scenario => FileKind::Scenario,
+        SchemaKind::Timeline => FileKind::Timeline,
     };
     let text = serde_json::to_string_pretty(&schema::schema(kind)).expect("schemas serialise");
     out_exact(&format!("{text}\n"))?;

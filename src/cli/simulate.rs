@@ -10,7 +10,7 @@ use crate::replay::simulate::{Batching, EventReport, ReplaySummary, SimError};
 use crate::replay::store::Store;
 use anyhow::Context;
 
-use super::output::{json_controls_escaped, json_line, shown};
+use super::output::{json_controls_escaped, json_line, shown_owned};
 use super::{err, CliResult, Exit, Failure, Format, RulesArg};
 
 /// The database `simulate` and the reading commands use when `--db` is not given.
@@ -48,7 +48,7 @@ fn row(r: &EventReport) -> String {
         }
         crate::text::push_shown(&mut what, c);
     }
-    let list = |ids: &[String], sep: &str| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(sep);
+    let list = |ids: &[String], sep: &str| ids.iter().map(|i| shown_owned(i)).collect::<Vec<_>>().join(sep);
     let mut notes = list(&r.notices, "; ");
     if !r.audio_cue.is_empty() {
         if !notes.is_empty() {
@@ -61,12 +61,12 @@ fn row(r: &EventReport) -> String {
     }
     format!(
         "{:<20}  {:<10}  {:<49}  {:<7}  {:<9}  {:<16}  {}\n",
-        shown(&r.at),
-        shown(&r.id),
+        shown_owned(&r.at),
+        shown_owned(&r.id),
         what,
         r.channel.unwrap_or(""),
         match &r.sent_from {
-            Some(f) => format!("from {}", shown(f)),
+            Some(f) => format!("from {}", shown_owned(f)),
             None => list(&r.lands_at, ","),
         },
         list(&r.live, ","),
@@ -94,7 +94,7 @@ fn summary_text(format: Format, summary: &ReplaySummary, rules: String, db: &Pat
             summary.events,
             summary.applied,
             summary.already_recorded,
-            shown(&db.display().to_string())
+            shown_owned(&db.display().to_string())
         ),
     }
 }

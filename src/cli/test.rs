@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::scenario::{self, junit, CaseReport, DefaultDir, Suite, SuiteReport};
 
-use super::output::{json_line, shown, table};
+use super::output::{json_line, shown_owned, table};
 use super::{err, out, out_exact, report, CliResult, Exit, RulesArg, RulesFrom};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -152,18 +152,18 @@ fn table_text(suite: &SuiteReport) -> String {
     let mut details = String::new();
     for r in &suite.files {
         for c in &r.cases {
-            let file = shown(&r.path.display().to_string());
+            let file = shown_owned(&r.path.display().to_string());
             t.add_row(vec![
                 file.clone(),
-                shown(&c.name),
+                shown_owned(&c.name),
                 if c.passed { "pass" } else { "FAIL" }.into(),
-                shown(c.rule()),
+                shown_owned(c.rule()),
             ]);
             if !c.passed {
                 details.push_str(&format!(
                     "\nFAIL {file}:{} › {}\n{}",
                     c.line,
-                    shown(&c.name),
+                    shown_owned(&c.name),
                     c.failure_text()
                 ));
             }

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use clap::ValueEnum;
 
 use super::conversations::open;
-use super::output::{json_line, shown, table};
+use super::output::{json_line, shown_owned, table};
 use super::simulate::DEFAULT_DB;
 use super::{out, out_exact, CliResult, Exit, TableFormat};
 
@@ -102,8 +102,8 @@ pub(crate) fn run(a: Args) -> CliResult {
             ]);
             for r in &rows {
                 t.add_row(vec![
-                    shown(&r.month),
-                    shown(&r.key),
+                    shown_owned(&r.month),
+                    shown_owned(&r.key),
                     r.sms_inbound.to_string(),
                     r.sms_outbound.to_string(),
                     r.sms_messages.to_string(),

@@ -42,7 +42,7 @@ pub struct Outbound {
 fn split_answer(s: &str) -> Result<(&str, &str), EventError> {
     match s.split_once('@') {
         Some((kind, loc)) if !kind.is_empty() && !loc.is_empty() => Ok((kind.trim(), loc.trim())),
-        _ => Err(err(
+        _ => Err(event_error(
             "answering",
             format!(
                 "`{s}` is not KIND@LOCATION; write for example `confirmation@A` (kinds: confirmation, reminder, campaign, other)"
@@ -91,7 +91,7 @@ pub struct EventError {
     pub message: String,
 }
 
-fn err(field: &'static str, message: impl Into<String>) -> EventError {
+fn event_error(field: &'static str, message: impl Into<String>) -> EventError {
     EventError {
         field,
         message: message.into(),
@@ -111,7 +111,7 @@ fn unknown<'a>(field: &'static str, what: &str, id: &str, known: impl ExactSizeI
         Some(s) => format!("; did you mean `{s}`?"),
         None => String::new(),
     };
-    err(field, format!("unknown {what} `{id}`{hint}"))
+    event_error(field, format!("unknown {what} `{id}`{hint}"))
 }
 
 impl InboundRequest {
@@ -139,7 +139,7 @@ pub(crate) fn resolve_inbound(
     let client = client_of(world, client_id)?;
     let start = match (staff, answering) {
         (Some(_), Some(_)) => {
-            return Err(err(
+            return Err(event_error(
                 "answering",
                 "a conversation is started either by a staff member (`staff`) or by the client (`answering`), not both",
             ))
@@ -155,7 +155,7 @@ pub(crate) fn resolve_inbound(
                             .location(lid)
                             .ok_or_else(|| unknown("from", "location", lid, world.locations.iter().map(|l| l.id.as_str())))?;
                         if !member.locations.contains(loc) {
-                            return Err(err(
+                            return Err(event_error(
                                 "from",
                                 format!(
                                     "staff member `{sid}` is not associated with location `{lid}` (their locations: {})",
@@ -169,7 +169,7 @@ pub(crate) fn resolve_inbound(
                     None => match member.logged_in_at {
                         Some(l) => l,
                         None => {
-                            return Err(err(
+                            return Err(event_error(
                                 "from",
                                 format!(
                                     "staff member `{sid}` has several locations ({}) and is not logged in: say which one they started the conversation from",
@@ -183,7 +183,7 @@ pub(crate) fn resolve_inbound(
         }
         (None, answering) => {
             if from.is_some() {
-                return Err(err(
+                return Err(event_error(
                     "from",
                     "`from` is the location a staff member started the conversation from; give `staff` too",
                 ));
@@ -197,7 +197,7 @@ pub(crate) fn resolve_inbound(
                     let (kind, location) = split_answer(text)?;
                     let kind = match Answering::parse(kind) {
                             Some(Answering::Nothing) | None => {
-                                return Err(err(
+                                return Err(event_error(
                                     "answering",
                                     format!("`{kind}` is not a kind of location message; use confirmation, reminder, campaign or other"),
                                 ))

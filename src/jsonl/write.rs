@@ -36,7 +36,7 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-fn quoted(s: &str) -> Vec<u8> {
+fn json_quoted(s: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len() + 2);
     push_json_str(&mut v, s);
     v
@@ -55,18 +55,18 @@ pub(crate) struct Names {
 impl Names {
     pub(crate) fn new(rules: &RuleSet, world: &World) -> Names {
         Names {
-            locations: world.locations.iter().map(|l| quoted(&l.id)).collect(),
-            staff: world.staff.iter().map(|s| quoted(&s.id)).collect(),
-            inbound_rules: rules.inbound.rules.rules.iter().map(|r| quoted(&r.id)).collect(),
-            outbound_rules: rules.outbound.rules.rules.iter().map(|r| quoted(&r.id)).collect(),
+            locations: world.locations.iter().map(|l| json_quoted(&l.id)).collect(),
+            staff: world.staff.iter().map(|s| json_quoted(&s.id)).collect(),
+            inbound_rules: rules.inbound.rules.rules.iter().map(|r| json_quoted(&r.id)).collect(),
+            outbound_rules: rules.outbound.rules.rules.iter().map(|r| json_quoted(&r.id)).collect(),
             ghost_texts: rules
                 .outbound
                 .rules
                 .rules
                 .iter()
-                .map(|r| quoted(&r.outcome.ghost_text))
+                .map(|r| json_quoted(&r.outcome.ghost_text))
                 .collect(),
-            text_rules: rules.outbound.text.rules.iter().map(|r| quoted(&r.id)).collect(),
+            text_rules: rules.outbound.text.rules.iter().map(|r| json_quoted(&r.id)).collect(),
         }
     }
 

@@ -11,7 +11,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::login::Login;
+use super::login::StaffLogin;
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
 use crate::engine::decision::{InboundReport, OutboundReport};
 use crate::engine::event::{InboundRequest, OutboundRequest};
@@ -38,7 +38,7 @@ enum SavedEvent {
 pub(crate) struct SavedCase {
     pub(crate) name: String,
     /// Logins applied before deciding.
-    login: Vec<Login>,
+    login: Vec<StaffLogin>,
     logout: Vec<String>,
     event: SavedEvent,
     /// `(field, value)` pairs of the expectation, values already YAML.
@@ -61,7 +61,7 @@ impl SavedCase {
     /// deciding rule.
     pub(crate) fn inbound(
         name: Option<String>,
-        login: Vec<Login>,
+        login: Vec<StaffLogin>,
         logout: Vec<String>,
         req: &InboundRequest,
         report: &InboundReport,
@@ -265,7 +265,7 @@ mod tests {
             rule: "campaign-reply-with-history".into(),
             trace: vec![],
         };
-        let login = vec![Login::parse("sam@A").unwrap()];
+        let login = vec![StaffLogin::parse("sam@A").unwrap()];
         let case = SavedCase::inbound(None, login, vec!["rae".into()], &req, &report);
         assert_eq!(
             case.yaml(),

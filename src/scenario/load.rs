@@ -351,7 +351,7 @@ fn case_world(doc: &mut Doc, m: &MarkedMappingNode, base: &Arc<World>, subj: Opt
 
 pub(super) fn staff_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u32> {
     let known = world.staff.iter().map(|s| s.id.as_str());
-    reference(
+    look_up(
         doc,
         world.staff_member(&id.value),
         id,
@@ -363,7 +363,7 @@ pub(super) fn staff_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&st
 
 pub(super) fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u16> {
     let known = world.locations.iter().map(|l| l.id.as_str());
-    reference(
+    look_up(
         doc,
         world.location(&id.value),
         id,
@@ -375,12 +375,12 @@ pub(super) fn loc_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>
 
 pub(super) fn client_ref(doc: &mut Doc, world: &World, id: &Str, subj: Option<&str>) -> Option<u32> {
     let known = world.clients.iter().map(|c| c.id.as_str());
-    reference(doc, world.client(&id.value), id, subj, ("client", "clients"), known)
+    look_up(doc, world.client(&id.value), id, subj, ("client", "clients"), known)
 }
 
 /// A looked-up reference, or an error naming it with the closest known id
 /// (or listing the known ids when none is close).
-fn reference<'w, T>(
+fn look_up<'w, T>(
     doc: &mut Doc,
     found: Option<T>,
     id: &Str,

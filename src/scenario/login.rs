@@ -35,18 +35,18 @@ pub enum LoginError {
 
 /// A login as written: staff member `staff` at location `location`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Login {
+pub struct StaffLogin {
     /// The staff member's id.
     pub staff: String,
     /// The location's id.
     pub location: String,
 }
 
-impl Login {
-    /// Parses `STAFF@LOCATION` (`sam@A`); the ids are checked by [`Login::apply`].
-    pub fn parse(spec: &str) -> Result<Login, LoginError> {
+impl StaffLogin {
+    /// Parses `STAFF@LOCATION` (`sam@A`); the ids are checked by [`StaffLogin::apply`].
+    pub fn parse(spec: &str) -> Result<StaffLogin, LoginError> {
         let (staff, location) = spec.split_once('@').ok_or(LoginError::NotStaffAtLocation)?;
-        Ok(Login {
+        Ok(StaffLogin {
             staff: staff.to_owned(),
             location: location.to_owned(),
         })
@@ -94,14 +94,14 @@ mod tests {
     #[test]
     fn a_login_is_staff_at_location() {
         assert_eq!(
-            Login::parse("sam@A"),
-            Ok(Login {
+            StaffLogin::parse("sam@A"),
+            Ok(StaffLogin {
                 staff: "sam".into(),
                 location: "A".into()
             })
         );
-        assert_eq!(Login::parse("sam"), Err(LoginError::NotStaffAtLocation));
+        assert_eq!(StaffLogin::parse("sam"), Err(LoginError::NotStaffAtLocation));
         // Only the first `@` splits; the ids are checked against the world later.
-        assert_eq!(Login::parse("a@b@c").unwrap().location, "b@c");
+        assert_eq!(StaffLogin::parse("a@b@c").unwrap().location, "b@c");
     }
 }

@@ -272,7 +272,7 @@ fn timeline_scalar(n: &Node) -> String {
     }
 }
 
-fn list<S: AsRef<str>>(v: impl IntoIterator<Item = S>) -> String {
+fn bracketed<S: AsRef<str>>(v: impl IntoIterator<Item = S>) -> String {
     format!(
         "[{}]",
         v.into_iter()
@@ -434,11 +434,11 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
         Subject::Event(id) => {
             if let Some(r) = o.events.iter().find(|r| &r.id == id) {
                 put("channel", r.channel.unwrap_or("-").to_owned());
-                put("lands_at", list(&r.lands_at));
+                put("lands_at", bracketed(&r.lands_at));
                 put("sent_from", r.sent_from.clone().unwrap_or_else(|| "-".into()));
-                put("live", list(&r.live));
-                put("notices", list(&r.notices));
-                put("audio_cue", list(&r.audio_cue));
+                put("live", bracketed(&r.live));
+                put("notices", bracketed(&r.notices));
+                put("audio_cue", bracketed(&r.audio_cue));
             }
         }
         Subject::Conversations { location, in_store } => {
@@ -446,10 +446,10 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
             match store.conversations_at(location, limit) {
                 Ok(rows) => {
                     put("count", rows.len().to_string());
-                    put("clients", list(rows.iter().map(|r| &r.client)));
+                    put("clients", bracketed(rows.iter().map(|r| &r.client)));
                     put(
                         "unread",
-                        list(rows.iter().map(|r| format!("{}: {}", r.client, r.unread))),
+                        bracketed(rows.iter().map(|r| format!("{}: {}", r.client, r.unread))),
                     );
                 }
                 Err(e) => put("error", e.to_string()),
@@ -458,12 +458,12 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
         Subject::Conversation(client) => {
             if let Some(v) = o.conversations.iter().find(|v| &v.client == client) {
                 put("messages", v.messages.len().to_string());
-                put("channels", list(v.messages.iter().map(|m| &m.channel)));
-                put("statuses", list(v.messages.iter().map(|m| &m.status)));
-                put("texts", list(v.messages.iter().map(|m| &m.text)));
+                put("channels", bracketed(v.messages.iter().map(|m| &m.channel)));
+                put("statuses", bracketed(v.messages.iter().map(|m| &m.status)));
+                put("texts", bracketed(v.messages.iter().map(|m| &m.text)));
                 put(
                     "attempts",
-                    list(v.messages.iter().filter(|m| !m.attempts.is_empty()).map(|m| {
+                    bracketed(v.messages.iter().filter(|m| !m.attempts.is_empty()).map(|m| {
                         m.attempts
                             .iter()
                             .map(|a| format!("{} {}", a.channel, a.status))
@@ -472,9 +472,9 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
                     })),
                 );
                 let notices = v.messages.iter().flat_map(|m| m.notices.iter());
-                put("notices", list(notices.clone().map(|n| &n.text)));
-                put("audio_cue", list(notices.flat_map(|n| n.audio_cue_to.iter())));
-                put("unread", list(v.unread.iter().map(|(l, n)| format!("{l}: {n}"))));
+                put("notices", bracketed(notices.clone().map(|n| &n.text)));
+                put("audio_cue", bracketed(notices.flat_map(|n| n.audio_cue_to.iter())));
+                put("unread", bracketed(v.unread.iter().map(|(l, n)| format!("{l}: {n}"))));
             } else {
                 put("messages", "0".into());
             }

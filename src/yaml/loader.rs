@@ -44,13 +44,13 @@ enum Frame {
 struct Loader<'a> {
     stack: Vec<Frame>,
     done: Option<Node>,
-    error: Option<Failure>,
+    error: Option<LoadStop>,
     stream: Option<Stream<'a>>,
 }
 
 /// Why a document could not be loaded.
 #[derive(Debug)]
-pub enum Failure {
+pub enum LoadStop {
     /// What `marked_yaml`'s own loader would refuse (syntax, anchors, tags,
     /// non-scalar or duplicate keys, a top level that is not a mapping).
     Yaml(LoadError),
@@ -61,9 +61,9 @@ pub enum Failure {
     SecondDocument(Marker),
 }
 
-impl From<LoadError> for Failure {
+impl From<LoadError> for LoadStop {
     fn from(e: LoadError) -> Self {
-        Failure::Yaml(e)
+        LoadStop::Yaml(e)
     }
 }
 
@@ -72,7 +72,7 @@ fn marker(mark: YamlMarker) -> Marker {
 }
 
 impl Loader<'_> {
-    fn fail(&mut self, e: impl Into<Failure>) {
+    fn fail(&mut self, e: impl Into<LoadStop>) {
         self.error = Some(e.into());
     }
 
@@ -156,7 +156,7 @@ impl Loader<'_> {
                 self.fail(LoadError::MappingKeyMustBeScalar(at));
             }
             Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() > MAX_DEPTH => {
-                self.fail(Failure::TooDeep(at));
+                self.fail(LoadStop::TooDeep(at));
             }
             Event::MappingStart(..) => self.stack.push(Frame::Mapping {
                 start: at,
@@ -204,7 +204,7 @@ impl Loader<'_> {
 /// than [`MAX_DEPTH`] is ever built or walked. After the document, the rest
 /// of the file is read too: a second document is refused rather than
 /// ignored, so a file is read whole or not at all.
-pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Result<Node, Failure> {
+pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Result<Node, LoadStop> {
     let mut loader = Loader {
         stack: Vec::new(),
         done: None,
@@ -216,14 +216,14 @@ pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Re
     loop {
         let (ev, mark) = parser
             .next_token()
-            .map_err(|e| Failure::Yaml(LoadError::ScanError(marker(*e.marker()), e)))?;
+            .map_err(|e| LoadStop::Yaml(LoadError::ScanError(marker(*e.marker()), e)))?;
         match ev {
             Event::StreamEnd if loader.done.is_none() => loader.on_event(ev, mark),
             Event::StreamEnd => break,
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(Failure::SecondDocument(marker(mark)));
+                    return Err(LoadStop::SecondDocument(marker(mark)));
                 }
             }
             _ if loader.done.is_some() => {}
@@ -236,5 +236,5 @@ pub fn parse(text: impl Iterator<Item = char>, stream: Option<Stream<'_>>) -> Re
     // The parser ends every document it accepts, so a document was placed.
     loader
         .done
-        .ok_or_else(|| Failure::Yaml(LoadError::TopLevelMustBeMapping(Marker::new(0, 0, 1, 1))))
+        .ok_or_else(|| LoadStop::Yaml(LoadError::TopLevelMustBeMapping(Marker::new(0, 0, 1, 1))))
 }

@@ -12,7 +12,7 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode
 use marked_yaml::{LoadError, Node};
 
 mod loader;
-use loader::Failure;
+use loader::LoadStop;
 pub use loader::Stream;
 
 use crate::diag::{did_you_mean, one_of, Diagnostic, Diagnostics, Pos, Source};
@@ -63,15 +63,15 @@ impl Doc {
         }
         let node = match parsed {
             Ok(Ok(node)) => node,
-            Ok(Err(Failure::Yaml(LoadError::ScanError(m, e)))) if e.info().contains("recursion limit exceeded") => {
+            Ok(Err(LoadStop::Yaml(LoadError::ScanError(m, e)))) if e.info().contains("recursion limit exceeded") => {
                 // The scanner looks ahead along a line for a key's `:` and
                 // stops at 255 open flow collections, before the parser has
                 // said where they open. Read again up to that point: the
                 // loader then stops where the 65th level opens.
                 let upto = Checked::new(text.chars().take(m.character()));
                 return Err(match loader::parse(upto, None) {
-                    Err(e @ Failure::TooDeep(_)) => load_error(&source, e),
-                    _ => load_error(&source, Failure::TooDeep(m)),
+                    Err(e @ LoadStop::TooDeep(_)) => load_error(&source, e),
+                    _ => load_error(&source, LoadStop::TooDeep(m)),
                 }
                 .into());
             }
@@ -277,14 +277,14 @@ fn parser_panicked(path: &std::path::Path) -> Diagnostic {
         .help("check the file is plain YAML without anchors, aliases or tags")
 }
 
-fn load_error(source: &Source, e: Failure) -> Diagnostic {
+fn load_error(source: &Source, e: LoadStop) -> Diagnostic {
     let at = |m: &marked_yaml::Marker| Pos::new(m.line(), m.column());
     let e = match e {
-        Failure::TooDeep(m) => {
+        LoadStop::TooDeep(m) => {
             return Diagnostic::at(source, at(&m), format!("the file nests deeper than {MAX_DEPTH} levels"))
                 .help("flatten the structure; no commroute file needs this much nesting")
         }
-        Failure::SecondDocument(m) => {
+        LoadStop::SecondDocument(m) => {
             return Diagnostic::at(
                 source,
                 at(&m),
@@ -294,10 +294,10 @@ fn load_error(source: &Source, e: Failure) -> Diagnostic {
         }
         // The scanner looks ahead along a line for a key's `:` and stops at
         // 255 open flow collections; that is real nesting too.
-        Failure::Yaml(LoadError::ScanError(m, e)) if e.info().contains("recursion limit exceeded") => {
-            return load_error(source, Failure::TooDeep(m))
+        LoadStop::Yaml(LoadError::ScanError(m, e)) if e.info().contains("recursion limit exceeded") => {
+            return load_error(source, LoadStop::TooDeep(m))
         }
-        Failure::Yaml(e) => e,
+        LoadStop::Yaml(e) => e,
     };
     match e {
         // Not YAML of `key: value` lines at all (a text file of another kind,

@@ -34,7 +34,7 @@ pub struct Gap {
     pub reason: String,
 }
 
-fn quoted(ids: &[String], sep: &str) -> String {
+fn quoted_ids(ids: &[String], sep: &str) -> String {
     ids.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(sep)
 }
 
@@ -65,14 +65,14 @@ pub(super) fn never_deciding(rules: &RuleSet, tally: &Tally) -> Vec<Shadowed> {
         let reason = if let Some(message) = failures.later.get(&k) {
             format!(
                 "`{id}` never decides: every input reaches {} first, and where `{id}` is tried it fails: {message}",
-                quoted(&by, ", ")
+                quoted_ids(&by, ", ")
             )
         } else if by.is_empty() {
             format!("`{id}` holds for no input: its condition can never be met")
         } else {
             format!(
                 "`{id}` never decides: every input it matches is taken by {}",
-                quoted(&by, ", ")
+                quoted_ids(&by, ", ")
             )
         };
         shadowed.push(Shadowed {
@@ -123,7 +123,7 @@ pub(super) fn redundant_grants(rules: &RuleSet, granted: &GrantUse) -> Vec<Shado
                 reason: format!(
                     "`{}` never admits anyone that {} does not also admit: without it the same staff receive every message live",
                     g.id,
-                    quoted(&by, " or ")
+                    quoted_ids(&by, " or ")
                 ),
                 by,
             }

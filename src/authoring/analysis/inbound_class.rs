@@ -99,7 +99,7 @@ fn answering_name<S: serde::Serializer>(a: &Answering, s: S) -> Result<S::Ok, S:
 
 /// A concrete inbound situation over numbered locations `0..n`.
 #[derive(Debug, Clone)]
-pub(super) struct Shape {
+pub(super) struct InboundShape {
     pub(super) n: usize,
     pub(super) client: LocSet,
     pub(super) staff: Option<LocSet>,
@@ -131,7 +131,7 @@ impl InboundClass {
             ),
         };
         classify(
-            &Shape {
+            &InboundShape {
                 n: world.locations.len(),
                 client: c.locations.clone(),
                 staff,
@@ -214,7 +214,7 @@ impl InboundClass {
     }
 }
 
-fn classify(s: &Shape, dims: &Dims) -> InboundClass {
+fn classify(s: &InboundShape, dims: &Dims) -> InboundClass {
     let empty = LocSet::new();
     let staff = s.staff.as_ref().unwrap_or(&empty);
     let points = [s.last, s.from, s.answered];
@@ -240,12 +240,12 @@ fn classify(s: &Shape, dims: &Dims) -> InboundClass {
 }
 
 /// Every inbound class, each with a witness shape, in a stable order.
-pub(super) fn inbound_shapes(dims: &Dims) -> Vec<(InboundClass, Shape)> {
+pub(super) fn inbound_shapes(dims: &Dims) -> Vec<(InboundClass, InboundShape)> {
     let mut seen = BTreeMap::new();
     let contacts: Vec<u8> = (0..=dims.inbound_contact)
         .filter(|b| b & !dims.inbound_contact == 0)
         .collect();
-    let mut add = |shape: Shape| {
+    let mut add = |shape: InboundShape| {
         let class = classify(&shape, dims);
         seen.entry(class).or_insert(shape);
     };
@@ -279,7 +279,7 @@ impl ShapeBuilder {
 }
 
 /// The shapes where the client started the conversation.
-fn client_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(Shape)) {
+fn client_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(InboundShape)) {
     let kinds = [
         Answering::Confirmation,
         Answering::Reminder,
@@ -313,7 +313,7 @@ fn client_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(Shape)) {
                         if b.client.is_empty() || b.client.len() > cap + 2 {
                             continue;
                         }
-                        add(Shape {
+                        add(InboundShape {
                             n: b.n as usize,
                             client: LocSet::from_unsorted(b.client),
                             staff: None,
@@ -331,7 +331,7 @@ fn client_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(Shape)) {
 }
 
 /// The shapes where a staff member started the conversation.
-fn staff_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(Shape)) {
+fn staff_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(InboundShape)) {
     for from in [Place::Shared, Place::StaffOnly] {
         for last in [Place::None, Place::Shared, Place::ClientOnly] {
             for same in [false, true] {
@@ -360,7 +360,7 @@ fn staff_started_shapes(cap: usize, contact: u8, add: &mut impl FnMut(Shape)) {
                             if b.client.is_empty() {
                                 continue;
                             }
-                            add(Shape {
+                            add(InboundShape {
                                 n: b.n as usize,
                                 client: LocSet::from_unsorted(b.client),
                                 staff: Some(LocSet::from_unsorted(b.staff)),

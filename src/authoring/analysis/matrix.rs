@@ -14,7 +14,7 @@ use super::dims::partial_reason;
 use super::findings::{idle_grants, never_deciding, redundant_grants, Gap, Shadowed};
 use super::inbound_class::InboundClass;
 use super::live::{live_cells, LiveCell};
-use super::witness::{inbound_command, list, InboundWitness, OutboundWitness};
+use super::witness::{id_list, inbound_command, InboundWitness, OutboundWitness};
 use crate::engine::decision::{InboundDecision, OutboundDecision};
 use crate::engine::event::Inbound;
 use crate::engine::{inbound_ctx, EvalError};
@@ -357,7 +357,7 @@ fn inbound_decided(
         class: key(class),
         description: class.describe(),
         example: w.example.clone(),
-        outcome: format!("lands at {}", list(ids.iter().cloned())),
+        outcome: format!("lands at {}", id_list(ids.iter().cloned())),
         rule: rule.id.clone(),
         text_rule: None,
         live: vec![],

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::classes::{Access, Assoc, Login, OutboundClass, RecipientClass};
 use super::dims::CONTACT_FACTS;
-use super::inbound_class::Shape;
+use super::inbound_class::InboundShape;
 use crate::engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
 use crate::world::locset::{Loc, LocSet};
 use crate::world::{NewAccount, NewClient, NewLocation, NewStaff, World};
@@ -33,7 +33,7 @@ fn loc_name(l: Loc) -> String {
 }
 
 /// Ids written as a YAML flow list: `[A, B]`.
-pub(super) fn list(ids: impl IntoIterator<Item = String>) -> String {
+pub(super) fn id_list(ids: impl IntoIterator<Item = String>) -> String {
     format!("[{}]", ids.into_iter().collect::<Vec<_>>().join(", "))
 }
 
@@ -151,13 +151,13 @@ fn staff_yaml(s: &NewStaff, note: Option<&str>) -> String {
         "  - {{id: {}, name: {}, locations: {}",
         s.id,
         s.name,
-        list(s.locations.iter().cloned())
+        id_list(s.locations.iter().cloned())
     );
     if let Some(l) = &s.logged_in_at {
         y.push_str(&format!(", logged_in_at: {l}"));
     }
     if let Some(a) = &s.access {
-        y.push_str(&format!(", communicator_access: {}", list(a.iter().cloned())));
+        y.push_str(&format!(", communicator_access: {}", id_list(a.iter().cloned())));
     }
     y.push('}');
     if let Some(note) = note {
@@ -173,7 +173,7 @@ fn client_yaml(c: &NewClient) -> String {
         c.id,
         c.name,
         c.account,
-        list(c.locations.iter().cloned())
+        id_list(c.locations.iter().cloned())
     );
     if let Some(l) = &c.last_appointment_at {
         y.push_str(&format!(", last_appointment_at: {l}"));
@@ -218,7 +218,7 @@ pub(super) struct InboundWitness {
 /// The witness of an inbound shape: its locations `A`, `B`… and `Z`
 /// outside everything, the client, and the staff member who started the
 /// conversation, if one did.
-pub(super) fn inbound_witness(shape: &Shape) -> InboundWitness {
+pub(super) fn inbound_witness(shape: &InboundShape) -> InboundWitness {
     let global = shape.contact & 1 != 0;
     let bit = |i: usize| shape.contact & (1 << i) != 0;
     let ids = |s: &LocSet| s.iter().map(loc_name).collect::<Vec<_>>();
@@ -244,7 +244,7 @@ pub(super) fn inbound_witness(shape: &Shape) -> InboundWitness {
         [bit(1), bit(2), bit(3), bit(4), bit(5)],
     ));
     let world = spec.build();
-    let (request, example) = inbound_request(shape, list(ids(&shape.client)));
+    let (request, example) = inbound_request(shape, id_list(ids(&shape.client)));
     let event = request.resolve(&world).expect("witness events resolve");
     InboundWitness {
         world,
@@ -256,7 +256,7 @@ pub(super) fn inbound_witness(shape: &Shape) -> InboundWitness {
 }
 
 /// The event of an inbound shape's witness, and the witness in words.
-fn inbound_request(shape: &Shape, client_locations: String) -> (InboundRequest, String) {
+fn inbound_request(shape: &InboundShape, client_locations: String) -> (InboundRequest, String) {
     let bit = |i: usize| shape.contact & (1 << i) != 0;
     let mut request = InboundRequest {
         client: "client".into(),
@@ -272,7 +272,7 @@ fn inbound_request(shape: &Shape, client_locations: String) -> (InboundRequest, 
             request.from = Some(loc_name(f));
             example.push_str(&format!(
                 ", staff at {} started it from {}",
-                list(s.iter().map(loc_name)),
+                id_list(s.iter().map(loc_name)),
                 loc_name(f)
             ));
         }

@@ -9,7 +9,7 @@ use super::{Result, Store};
 /// What an event recorded by an earlier run was, to compare with the
 /// event a resumed replay has at that position.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Recorded {
+pub(crate) struct RecordedPosition {
     pub(crate) seq: i64,
     pub(crate) at: String,
     pub(crate) kind: String,
@@ -87,12 +87,12 @@ impl Store {
     }
 
     /// The event recorded with an id, if any.
-    pub(crate) fn recorded(&self, id: &str) -> Result<Option<Recorded>> {
+    pub(crate) fn recorded(&self, id: &str) -> Result<Option<RecordedPosition>> {
         Ok(self
             .conn
             .prepare_cached("SELECT seq, at, type, digest FROM events WHERE id = ?1")?
             .query_row([id], |r| {
-                Ok(Recorded {
+                Ok(RecordedPosition {
                     seq: r.get(0)?,
                     at: r.get(1)?,
                     kind: r.get(2)?,

@@ -32,11 +32,11 @@ pub(crate) enum Returns {
 }
 
 impl Returns {
-    fn allows(self, kind: Kind) -> bool {
+    fn allows(self, kind: ValueKind) -> bool {
         match self {
-            Returns::Bool => kind == Kind::Bool,
-            Returns::Locations => matches!(kind, Kind::Text | Kind::Array | Kind::Unit),
-            Returns::Text => kind == Kind::Text,
+            Returns::Bool => kind == ValueKind::Bool,
+            Returns::Locations => matches!(kind, ValueKind::Text | ValueKind::Array | ValueKind::Unit),
+            Returns::Text => kind == ValueKind::Text,
         }
     }
 
@@ -52,7 +52,7 @@ impl Returns {
 /// The kind of a value a compiled script gives, where the script itself
 /// says it (a literal, a comparison, an `if` whose branches are literals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum ValueKind {
     Bool,
     Int,
     Char,
@@ -62,22 +62,22 @@ enum Kind {
     Unit,
 }
 
-impl Kind {
-    fn of(d: &Dynamic) -> Option<Kind> {
+impl ValueKind {
+    fn of(d: &Dynamic) -> Option<ValueKind> {
         Some(if d.is_bool() {
-            Kind::Bool
+            ValueKind::Bool
         } else if d.is_int() {
-            Kind::Int
+            ValueKind::Int
         } else if d.is_char() {
-            Kind::Char
+            ValueKind::Char
         } else if d.is_string() {
-            Kind::Text
+            ValueKind::Text
         } else if d.is_array() {
-            Kind::Array
+            ValueKind::Array
         } else if d.is_map() {
-            Kind::Map
+            ValueKind::Map
         } else if d.is_unit() {
-            Kind::Unit
+            ValueKind::Unit
         } else {
             return None;
         })
@@ -85,13 +85,13 @@ impl Kind {
 
     fn a_name(self) -> &'static str {
         match self {
-            Kind::Bool => "`true` or `false`",
-            Kind::Int => "a number",
-            Kind::Char => "a character",
-            Kind::Text => "a string",
-            Kind::Array => "a list",
-            Kind::Map => "a map",
-            Kind::Unit => "nothing (`()`)",
+            ValueKind::Bool => "`true` or `false`",
+            ValueKind::Int => "a number",
+            ValueKind::Char => "a character",
+            ValueKind::Text => "a string",
+            ValueKind::Array => "a list",
+            ValueKind::Map => "a map",
+            ValueKind::Unit => "nothing (`()`)",
         }
     }
 }
@@ -99,17 +99,17 @@ impl Kind {
 /// Every value a compiled script can give whose kind is known at load, with
 /// where it is written. Values only known when the script runs (a variable,
 /// a function call) are left out: those are checked when the script runs.
-fn results(ast: &AST) -> Vec<(Kind, rhai::Position)> {
+fn results(ast: &AST) -> Vec<(ValueKind, rhai::Position)> {
     let mut out = Vec::new();
     block_results(ast.statements(), rhai::Position::new(1, 1), &mut out);
     out
 }
 
 /// What a block gives: the value of its last statement, `()` when empty.
-fn block_results(stmts: &[rhai::Stmt], at: rhai::Position, out: &mut Vec<(Kind, rhai::Position)>) {
+fn block_results(stmts: &[rhai::Stmt], at: rhai::Position, out: &mut Vec<(ValueKind, rhai::Position)>) {
     use rhai::Stmt;
     let Some(last) = stmts.last() else {
-        out.push((Kind::Unit, at));
+        out.push((ValueKind::Unit, at));
         return;
     };
     match last {
@@ -125,25 +125,25 @@ fn block_results(stmts: &[rhai::Stmt], at: rhai::Position, out: &mut Vec<(Kind, 
                 expr_results(&arm.rhs, out);
             }
         }
-        Stmt::Var(_, _, pos) => out.push((Kind::Unit, *pos)),
-        Stmt::Assignment(a) => out.push((Kind::Unit, a.0.position())),
+        Stmt::Var(_, _, pos) => out.push((ValueKind::Unit, *pos)),
+        Stmt::Assignment(a) => out.push((ValueKind::Unit, a.0.position())),
         Stmt::Return(Some(e), _, _) => expr_results(e, out),
-        Stmt::Return(None, _, pos) => out.push((Kind::Unit, *pos)),
+        Stmt::Return(None, _, pos) => out.push((ValueKind::Unit, *pos)),
         _ => {}
     }
 }
 
-fn expr_results(e: &rhai::Expr, out: &mut Vec<(Kind, rhai::Position)>) {
+fn expr_results(e: &rhai::Expr, out: &mut Vec<(ValueKind, rhai::Position)>) {
     use rhai::Expr;
     let kind = match e {
-        Expr::BoolConstant(..) | Expr::And(..) | Expr::Or(..) => Kind::Bool,
-        Expr::IntegerConstant(..) => Kind::Int,
-        Expr::CharConstant(..) => Kind::Char,
-        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Kind::Text,
-        Expr::Array(..) => Kind::Array,
-        Expr::Map(..) => Kind::Map,
-        Expr::Unit(..) => Kind::Unit,
-        Expr::DynamicConstant(d, _) => match Kind::of(d) {
+        Expr::BoolConstant(..) | Expr::And(..) | Expr::Or(..) => ValueKind::Bool,
+        Expr::IntegerConstant(..) => ValueKind::Int,
+        Expr::CharConstant(..) => ValueKind::Char,
+        Expr::StringConstant(..) | Expr::InterpolatedString(..) => ValueKind::Text,
+        Expr::Array(..) => ValueKind::Array,
+        Expr::Map(..) => ValueKind::Map,
+        Expr::Unit(..) => ValueKind::Unit,
+        Expr::DynamicConstant(d, _) => match ValueKind::of(d) {
             Some(k) => k,
             None => return,
         },
