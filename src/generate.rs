@@ -16,12 +16,17 @@ use std::io::{self, Write};
 pub struct Shape {
     /// Global groups, each with `children` franchise accounts.
     pub groups: usize,
+    /// Franchise accounts per global group.
     pub children: usize,
     /// Accounts without a parent or children.
     pub standalone: usize,
+    /// Salon locations, spread over all the accounts.
     pub locations: usize,
+    /// Staff members, each working at one or more locations.
     pub staff: usize,
+    /// Clients of the salon group.
     pub clients: usize,
+    /// The seed: the same shape and seed write the same world.
     pub seed: u64,
 }
 
@@ -48,6 +53,7 @@ impl Shape {
         seed: 1,
     };
 
+    /// How many accounts the world has: groups, their franchises and the standalone ones.
     pub fn accounts(&self) -> usize {
         self.groups * (1 + self.children) + self.standalone
     }
@@ -55,7 +61,7 @@ impl Shape {
 
 /// A small, fast, deterministic random source (SplitMix64).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {

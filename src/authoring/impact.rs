@@ -27,13 +27,19 @@ use crate::world::World;
 pub struct Change {
     /// `class` (a matrix row), `case` (a scenario case) or `event` (a recorded event).
     pub kind: &'static str,
+    /// The policy whose outcome changed: `inbound` or `outbound`.
     pub policy: &'static str,
     /// The class in words, `file:line › case`, or the event id.
     pub input: String,
+    /// A concrete witness of the class with its ids (empty for cases and events).
     pub example: String,
+    /// The outcome under the base rules, in words.
     pub old_outcome: String,
+    /// The outcome under the head rules, in words.
     pub new_outcome: String,
+    /// The rule that decided under the base rules (with the text rule, if any).
     pub old_rule: String,
+    /// The rule that decided under the head rules (with the text rule, if any).
     pub new_rule: String,
     /// Recorded events of this class (classes only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,15 +49,21 @@ pub struct Change {
 /// What was compared and what changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Impact {
+    /// Every input whose outcome differs: classes, then scenario cases, then
+    /// recorded events that no changed class accounts for.
     pub changes: Vec<Change>,
+    /// How many matrix classes were compared.
     pub classes: usize,
+    /// How many scenario cases were compared.
     pub cases: usize,
+    /// How many recorded events were compared.
     pub events: usize,
     /// Recorded events whose own outcome changed.
     pub events_changed: usize,
 }
 
 impl Impact {
+    /// Whether the change leaves every compared outcome as it was.
     pub fn is_unchanged(&self) -> bool {
         self.changes.is_empty()
     }
@@ -60,7 +72,9 @@ impl Impact {
 /// A recorded event, resolved against the world, with its line.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The event's line in its file, from 1.
     pub line: usize,
+    /// The event as read from that line.
     pub event: EventLine,
 }
 

@@ -21,13 +21,16 @@ use crate::rules::facts::{Fact, FactType, PolicyKind};
 pub enum FileKind {
     /// `rules/inbound.yaml`, `rules/delivery.yaml`, `rules/outbound.yaml` (one schema for the three).
     Rules,
+    /// A world file: the salon group's accounts, locations, staff and clients.
     World,
+    /// A scenario file: cases with the outcome each must have.
     Scenario,
     /// Timeline files (world and ordered, identified events).
     Timeline,
 }
 
 impl FileKind {
+    /// Every kind, with the name it goes by (`rules`, `world`, `scenario`, `timeline`).
     pub const ALL: [(&'static str, FileKind); 4] = [
         ("rules", FileKind::Rules),
         ("world", FileKind::World),

@@ -18,11 +18,14 @@ pub use source::{looks_binary, not_a_file, Source, WithoutBom, BOM, MAX_FILE_SIZ
 /// A position in a source file, 1-based like editors show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
+    /// The line, from 1; 0 when the position is the whole file.
     pub line: usize,
+    /// The column, from 1.
     pub col: usize,
 }
 
 impl Pos {
+    /// The position at `line` and `col`, both from 1.
     pub const fn new(line: usize, col: usize) -> Self {
         Pos { line, col }
     }
@@ -43,12 +46,15 @@ impl Pos {
 /// One problem in one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The file the problem is in, as the user named it.
     pub path: PathBuf,
     /// Line 0 means the problem concerns the whole file.
     pub pos: Pos,
     /// What the problem is about, e.g. "rule `push`" or "client `cleo`".
     pub subject: Option<String>,
+    /// What is wrong, in a sentence.
     pub message: String,
+    /// What would be valid, or how to fix it, when there is something to say.
     pub help: Option<String>,
     /// The offending line, kept so the diagnostic renders without the file;
     /// for a long line, only an excerpt around the column (see [`Diagnostic::at`]).
@@ -59,6 +65,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A problem at `pos` in `path`, without a subject, help or source line.
     pub fn new(path: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic {
             path: path.into(),
@@ -90,11 +97,13 @@ impl Diagnostic {
         d
     }
 
+    /// Names the entry the problem concerns, e.g. "rule `push`".
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
         self
     }
 
+    /// Adds what would be valid, or how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -209,18 +218,22 @@ impl<'a> Window<'a> {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Records one more problem.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
 
+    /// Whether no problem was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// How many problems were found.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Adds every problem another load (or another file) found.
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }

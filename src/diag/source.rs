@@ -28,6 +28,7 @@ pub struct WithoutBom<R> {
 }
 
 impl<R: Read> WithoutBom<R> {
+    /// Wraps a stream whose first bytes may be a byte order mark.
     pub fn new(inner: R) -> Self {
         WithoutBom {
             inner,
@@ -116,7 +117,9 @@ pub fn not_a_file(meta: &std::fs::Metadata) -> Option<&'static str> {
 /// A source file: its name as the user gave it and its text, shared cheaply.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The file's name as the user gave it, for diagnostics.
     pub path: PathBuf,
+    /// The file's text, without a leading byte order mark.
     pub text: Arc<str>,
     /// Where each line starts, found the first time a line is looked up, so
     /// that a file with many problems is not scanned once per problem.
@@ -131,6 +134,8 @@ pub struct Source {
 const CHAR_MARK: usize = 256;
 
 impl Source {
+    /// A source from text already in memory (the shipped rules, a file read
+    /// from git, tests), with none of the size and encoding checks of [`Source::read`].
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
         Source {
             path: path.into(),

@@ -27,6 +27,7 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// The policy's name as rules files and reports write it: `inbound`, `delivery`...
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Inbound => "inbound",
@@ -40,26 +41,36 @@ impl PolicyKind {
 /// Who started a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Starter {
+    /// The client wrote first (answering a location's message or out of the blue).
     Client,
+    /// A staff member wrote to the client first.
     Staff,
 }
 
 /// What kind of location message a client is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Answering {
+    /// An appointment confirmation a location sent.
     Confirmation,
+    /// An appointment reminder a location sent.
     Reminder,
+    /// A marketing campaign a location sent.
     Campaign,
+    /// Any other kind of message a location sent.
     Other,
     /// Nothing: a message out of the blue, or a reply in a staff conversation.
     Nothing,
 }
 
+/// The words `conversation.answering` takes, in [`Answering`]'s order.
 pub const ANSWERING_VALUES: &[&str] = &["confirmation", "reminder", "campaign", "other", "nothing"];
+/// The words `conversation.started_by` takes, in [`Starter`]'s order.
 pub const STARTED_BY_VALUES: &[&str] = &["client", "staff"];
+/// The words a channel is written with, in [`Channel`]'s order.
 pub const CHANNEL_VALUES: &[&str] = &["push", "sms", "email", "none"];
 
 impl Answering {
+    /// Reads what a client answers from its word; `None` if the word is not one.
     pub fn parse(s: &str) -> Option<Answering> {
         Some(match s {
             "confirmation" => Answering::Confirmation,
@@ -70,6 +81,7 @@ impl Answering {
             _ => return None,
         })
     }
+    /// The word rules and reports use for it: `confirmation`, `nothing`...
     pub fn name(self) -> &'static str {
         ANSWERING_VALUES[self as usize]
     }
@@ -79,13 +91,18 @@ impl Answering {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
+    /// A push notification to the client's app.
     Push,
+    /// A text message to the client's phone.
     Sms,
+    /// An email to the client.
     Email,
+    /// No channel: sending is refused.
     None,
 }
 
 impl Channel {
+    /// Reads a channel from its word; `None` if the word is not a channel.
     pub fn parse(s: &str) -> Option<Channel> {
         Some(match s {
             "push" => Channel::Push,
@@ -95,6 +112,7 @@ impl Channel {
             _ => return None,
         })
     }
+    /// The word rules and reports use for it: `push`, `sms`, `email`, `none`.
     pub fn name(self) -> &'static str {
         CHANNEL_VALUES[self as usize]
     }
@@ -109,11 +127,13 @@ impl fmt::Display for Channel {
 /// The type of a fact, which decides the tests that apply to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactType {
+    /// Yes or no.
     Bool,
     /// One of a fixed list of words.
     Enum(&'static [&'static str]),
     /// A location, or nothing.
     Location,
+    /// A set of locations (possibly empty).
     LocationSet,
     /// An account, or nothing.
     Account,
@@ -134,6 +154,7 @@ impl FactType {
         }
     }
 
+    /// The type's short name for tables of facts: "yes/no", "location (optional)"...
     pub fn name(self) -> &'static str {
         match self {
             FactType::Bool => "yes/no",
@@ -150,11 +171,13 @@ macro_rules! facts {
     ($( $variant:ident => $name:literal, $ty:expr, [$($policy:ident),*], $label:literal, $absent:expr, $doc:literal, $example:literal; )*) => {
         /// A fact a rule may read.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Fact { $($variant),* }
+        pub enum Fact { $(#[doc = $doc] $variant),* }
 
         impl Fact {
+            /// Every fact, in catalogue order.
             pub const ALL: &'static [Fact] = &[$(Fact::$variant),*];
 
+            /// The fact's catalogue entry: name, type, policies, wording.
             pub fn info(self) -> &'static FactInfo {
                 match self {
                     $(Fact::$variant => &FactInfo {
@@ -175,15 +198,20 @@ macro_rules! facts {
 /// What the catalogue says about one fact.
 #[derive(Debug)]
 pub struct FactInfo {
+    /// The dotted name rules files use: `client.locations`.
     pub name: &'static str,
+    /// The fact's type, which decides the tests a condition may apply to it.
     pub ty: FactType,
+    /// The policies whose rules may read the fact.
     pub policies: &'static [PolicyKind],
     /// A noun phrase for explanations: "the client's locations".
     pub label: &'static str,
     /// What an explanation says when an optional fact is missing, or when a
     /// yes/no fact is no.
     pub absent: Option<&'static str>,
+    /// A sentence or two for rule editors (the README's fact table).
     pub doc: &'static str,
+    /// A condition that reads the fact, as a rules file would write it.
     pub example: &'static str,
 }
 
@@ -293,14 +321,17 @@ impl Fact {
         )
     }
 
+    /// The fact's dotted name: `client.locations`.
     pub fn name(self) -> &'static str {
         self.info().name
     }
 
+    /// The fact a rules file names; `None` if the catalogue has no such fact.
     pub fn by_name(name: &str) -> Option<Fact> {
         Fact::ALL.iter().copied().find(|f| f.name() == name)
     }
 
+    /// Whether rules of this policy may read the fact.
     pub fn readable_in(self, policy: PolicyKind) -> bool {
         self.info().policies.contains(&policy)
     }
@@ -318,11 +349,17 @@ impl Fact {
 /// The value of a fact, as seen while explaining a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// A yes/no fact's value.
     Bool(bool),
+    /// A word fact's value, one of its word list.
     Word(&'static str),
+    /// A location fact's value, or `None` when it is missing.
     Location(Option<Loc>),
+    /// A set-of-locations fact's value.
     Set(LocSet),
+    /// An account fact's value, or `None` when it is missing.
     Account(Option<AccountIdx>),
+    /// A text fact's value (a name, the message typed).
     Text(String),
 }
 
@@ -346,12 +383,19 @@ static EMPTY: LocSet = LocSet::new();
 /// The facts of one event. Built once per event; every rule reads it.
 #[derive(Debug, Clone)]
 pub struct Ctx<'w> {
+    /// The salon group's data the event is read against.
     pub world: &'w World,
+    /// The client's number in the world.
     pub client_ix: ClientIdx,
+    /// The client the conversation is with.
     pub client: &'w Client,
+    /// Who started the conversation.
     pub started_by: Starter,
+    /// What kind of location message the client is answering, if any.
     pub answering: Answering,
+    /// The location that sent the message the client is answering.
     pub answered_location: Option<Loc>,
+    /// The location a staff member started the conversation from.
     pub started_from: Option<Loc>,
     /// The staff member who started the conversation.
     pub staff: Option<(StaffIdx, &'w Staff)>,
@@ -361,12 +405,15 @@ pub struct Ctx<'w> {
     pub recipient: Option<(StaffIdx, &'w Staff)>,
     /// Outbound only: the sending account.
     pub sender: Option<AccountIdx>,
-    /// Text only: the chosen channel, and the text staff typed.
+    /// Text only: the channel the outbound policy chose.
     pub channel: Channel,
+    /// Text only: the text staff typed.
     pub text: &'w str,
 }
 
 impl<'w> Ctx<'w> {
+    /// The facts of a client-started message out of the blue; callers then
+    /// set the fields their event gives.
     pub fn new(world: &'w World, client: ClientIdx) -> Self {
         Ctx {
             world,
@@ -385,6 +432,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
+    /// The value of a yes/no fact (`false` for a fact of another type).
     #[inline]
     pub fn bool(&self, f: Fact) -> bool {
         let c = self.client;
@@ -418,6 +466,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
+    /// The value of a location fact (`None` for a fact of another type).
     #[inline]
     pub fn location(&self, f: Fact) -> Option<Loc> {
         match f {
@@ -429,6 +478,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
+    /// The value of a set-of-locations fact (empty for a fact of another type).
     #[inline(always)]
     pub fn set(&self, f: Fact) -> &LocSet {
         match f {
@@ -441,6 +491,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
+    /// The value of an account fact (`None` for a fact of another type).
     #[inline]
     pub fn account(&self, f: Fact) -> Option<AccountIdx> {
         match f {
@@ -451,6 +502,7 @@ impl<'w> Ctx<'w> {
         }
     }
 
+    /// The value of a text fact (empty for a fact of another type).
     pub fn text_of(&self, f: Fact) -> &str {
         match f {
             Fact::SenderAccountName => self

@@ -80,9 +80,13 @@ impl Subject {
 /// conversation and the usage, for the reviewed snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineOutcome {
+    /// What each event of the timeline did, in timeline order.
     pub events: Vec<EventReport>,
+    /// Every conversation the replay stored, with its messages.
     pub conversations: Vec<ConversationView>,
+    /// SMS and MMS usage per account and month.
     pub usage_by_account: Vec<UsageRow>,
+    /// SMS and MMS usage per location and month.
     pub usage_by_location: Vec<UsageRow>,
     /// Every decision the rules made, explained, with its event's position
     /// (for `coverage`, and for why a check failed).

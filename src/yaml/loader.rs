@@ -21,7 +21,9 @@ use super::MAX_DEPTH;
 
 /// Where the entries of the top-level list `key` go, one by one.
 pub struct Stream<'a> {
+    /// The top-level key whose list is streamed, e.g. `clients`.
     pub key: &'a str,
+    /// Called with each entry of that list, in file order.
     pub sink: &'a mut dyn FnMut(Node),
 }
 

@@ -4,7 +4,7 @@
 //! module: `marked_yaml` keeps the line and column of every node, and [`Doc`]
 //! offers small typed accessors that record a [`Diagnostic`] and carry on
 //! instead of stopping at the first problem. Anchors and aliases are refused by
-//! the loader, so an alias bomb cannot expand. The loader ([`loader`]) builds
+//! the loader, so an alias bomb cannot expand. The loader (`loader.rs`) builds
 //! `marked_yaml`'s nodes itself so that one long top-level list can be read
 //! entry by entry ([`Doc::parse_streaming`]).
 
@@ -27,11 +27,14 @@ pub const MAX_DEPTH: usize = 64;
 /// A string read from a file, with where it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Str {
+    /// The text as written (numbers and booleans keep their spelling).
     pub value: String,
+    /// Where the value starts in its file.
     pub pos: Pos,
 }
 
 impl Str {
+    /// The text, without its position.
     pub fn as_str(&self) -> &str {
         &self.value
     }
@@ -39,7 +42,9 @@ impl Str {
 
 /// A YAML document being read: its source and the problems found so far.
 pub struct Doc {
+    /// The file being read, kept to quote its lines in diagnostics.
     pub source: Source,
+    /// Every problem recorded so far; reading goes on after each.
     pub diags: Diagnostics,
 }
 
@@ -87,6 +92,8 @@ impl Doc {
         ))
     }
 
+    /// Records a problem at `pos`, quoting the file's line, with the entry it
+    /// concerns and what would be valid when known.
     pub fn error(&mut self, pos: Pos, subject: Option<&str>, message: impl Into<String>, help: Option<String>) {
         let mut d = Diagnostic::at(&self.source, pos, message);
         if let Some(s) = subject {
@@ -117,6 +124,7 @@ impl Doc {
         }
     }
 
+    /// The node as a list, or a recorded error.
     pub fn sequence<'a>(
         &mut self,
         node: &'a Node,
@@ -172,6 +180,7 @@ impl Doc {
         }
     }
 
+    /// A scalar read as `true` or `false`, or a recorded error.
     pub fn boolean(&mut self, node: &Node, what: &str, subject: Option<&str>) -> Option<bool> {
         let s = self.string(node, what, subject)?;
         match s.value.as_str() {
@@ -189,6 +198,7 @@ impl Doc {
         }
     }
 
+    /// A scalar read as a whole number, or a recorded error.
     pub fn integer(&mut self, node: &Node, what: &str, subject: Option<&str>) -> Option<i64> {
         let s = self.string(node, what, subject)?;
         match s.value.parse::<i64>() {
@@ -228,6 +238,7 @@ impl Doc {
         }
     }
 
+    /// `Ok(value)` when nothing was recorded, otherwise every problem, sorted.
     pub fn finish<T>(self, value: T) -> Result<T, Diagnostics> {
         self.diags.into_result(value)
     }
@@ -257,14 +268,14 @@ pub fn misspelt<'a>(map: &'a MarkedMappingNode, key: &str, allowed: &[&str]) -> 
         .map(|(_, v)| v)
 }
 
-pub fn str_of(s: &MarkedScalarNode) -> Str {
+pub(crate) fn str_of(s: &MarkedScalarNode) -> Str {
     Str {
         value: s.as_str().to_owned(),
         pos: Pos::of(s.span()),
     }
 }
 
-pub fn describe(node: &Node) -> &'static str {
+pub(crate) fn describe(node: &Node) -> &'static str {
     match node {
         Node::Scalar(_) => "a single value",
         Node::Mapping(_) => "a mapping",

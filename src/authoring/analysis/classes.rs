@@ -175,6 +175,7 @@ impl OutboundClass {
 
 /// The classes to evaluate, built once and shared by the rule sets compared.
 pub struct Classes {
+    /// What the enumeration varied, from the facts the rule sets read.
     pub dims: Dims,
     pub(super) inbound: Vec<(InboundClass, InboundWitness)>,
     pub(super) outbound: Vec<(OutboundClass, OutboundWitness)>,
