@@ -5,7 +5,7 @@
 
 pub mod photo;
 pub mod pipeline;
-pub mod segments;
+pub(crate) mod segments;
 pub mod simulate;
 pub mod store;
 pub mod timeline;

@@ -25,17 +25,26 @@ pub const SUPPORTED: &str = "Supported image types are 'jpeg', 'jpg', 'png', 'gi
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// A baseline JPEG image.
     Jpeg,
+    /// A progressive JPEG image.
     Pjpeg,
+    /// A PNG image.
     Png,
+    /// A GIF image.
     Gif,
+    /// A WebP image, recognised but not allowed.
     Webp,
+    /// A PDF document, recognised so the refusal can say so.
     Pdf,
+    /// A file with no bytes at all.
     Empty,
+    /// Content whose magic number is none of the above.
     Unknown,
 }
 
 impl Kind {
+    /// The kind's lowercase name, as shown in `check-photo` output.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Jpeg => "jpeg",
@@ -58,8 +67,11 @@ impl Kind {
 /// The verdict on one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
+    /// What the file's content says it is.
     pub kind: Kind,
+    /// The file's size in bytes.
     pub bytes: u64,
+    /// Whether the photo may be sent: an allowed kind and under the size limit.
     pub accepted: bool,
     /// The lines shown when the photo is refused (empty when accepted).
     pub refusal: Vec<String>,

@@ -15,16 +15,20 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
+    /// The GSM 03.38 7-bit alphabet: 160 septets in one SMS.
     Gsm7,
+    /// UCS-2 (UTF-16), forced by any character GSM-7 lacks: 70 units in one SMS.
     Ucs2,
 }
 
 /// The encoding of a text and how many SMS segments it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Segments {
+    /// The encoding the text travels in.
     pub encoding: Encoding,
     /// Septets for GSM-7, UTF-16 units for UCS-2.
     pub units: usize,
+    /// How many SMS segments the text takes, and is billed as (at least 1).
     pub count: usize,
 }
 

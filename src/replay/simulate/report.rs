@@ -52,27 +52,56 @@ pub struct EventReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Happening {
     /// A staff member logged in at a location.
-    LoggedIn { staff: String, location: String },
+    LoggedIn {
+        /// The staff member's id.
+        staff: String,
+        /// The location's id.
+        location: String,
+    },
     /// A staff member logged out.
-    LoggedOut { staff: String },
+    LoggedOut {
+        /// The staff member's id.
+        staff: String,
+    },
     /// A client booked or completed an appointment at a location.
     Appointment {
+        /// The client's id.
         client: String,
+        /// The location's id.
         location: String,
+        /// Completed (`true`) or only booked (`false`).
         completed: bool,
     },
     /// A client's contact facts changed.
-    ContactChanged { client: String, update: ContactUpdate },
+    ContactChanged {
+        /// The client's id.
+        client: String,
+        /// Which contact facts changed, and to what.
+        update: ContactUpdate,
+    },
     /// A client wrote a message.
-    ClientWrote { client: String, text: String },
+    ClientWrote {
+        /// The client's id.
+        client: String,
+        /// The message as written.
+        text: String,
+    },
     /// A staff member wrote to a client.
     StaffWrote {
+        /// The staff member's id.
         staff: String,
+        /// The client's id.
         client: String,
+        /// The message as written.
         text: String,
     },
     /// A delivery report on an earlier staff message.
-    Delivery { message: String, failed: bool },
+    Delivery {
+        /// The id of the staff-message event whose message it reports on.
+        message: String,
+        /// The carrier reported a failure rather than a delivery.
+        failed: bool,
+    },
 }
 
 impl fmt::Display for Happening {

@@ -6,40 +6,107 @@ use std::path::Path;
 use super::lock::{Holder, ReplayLock};
 use super::schema::SCHEMA_VERSION;
 
+/// Why the conversation store that `simulate` writes and `conversations`
+/// reads could not be opened, claimed, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// An SQLite error. Shown as SQLite words it, once: it is not the
     /// error's `source`, whose chain would print the message again.
     #[error("{0}")]
     Sql(rusqlite::Error),
+    /// SQLite could not open the database file.
     #[error("cannot open the database `{path}`: {error}")]
-    Open { path: String, error: rusqlite::Error },
+    Open {
+        /// The database file, as given to `--db`.
+        path: String,
+        /// What SQLite said.
+        error: rusqlite::Error,
+    },
+    /// A replay could not record an event in the database.
     #[error("writing to the database `{path}` failed: {error}")]
-    Write { path: String, error: rusqlite::Error },
+    Write {
+        /// The database file, as given to `--db`.
+        path: String,
+        /// What SQLite said.
+        error: rusqlite::Error,
+    },
+    /// A command could not read conversations or usage from the database.
     #[error("reading the database `{path}` failed: {error}")]
-    Read { path: String, error: rusqlite::Error },
+    Read {
+        /// The database file, as given to `--db`.
+        path: String,
+        /// What SQLite said.
+        error: rusqlite::Error,
+    },
+    /// `--db` names a directory instead of a database file.
     #[error("`{path}` is a folder, not a database; give `--db` a file")]
-    Folder { path: String },
+    Folder {
+        /// The directory given to `--db`.
+        path: String,
+    },
+    /// The replay lock file beside the database could not be created, so a
+    /// replay cannot claim the database.
     #[error("cannot open the database `{path}`: cannot create `{lock}` beside it to claim it: {error}")]
     Lock {
+        /// The database file, as given to `--db`.
         path: String,
+        /// The lock file that could not be created.
         lock: String,
+        /// Why the file system refused it.
         error: std::io::Error,
     },
+    /// Another replay holds the database's lock file.
     #[error("{}; wait for it to finish", held_by(.holder, .path))]
-    Held { path: String, holder: Option<Holder> },
+    Held {
+        /// The database file, as given to `--db`.
+        path: String,
+        /// Who holds it and since when, when the lock file says so.
+        holder: Option<Holder>,
+    },
+    /// SQLite found the database locked, by a replay or another program.
     #[error("the database `{path}` is locked: {who}; wait for it to finish or close it, then run again")]
-    Locked { path: String, who: String },
+    Locked {
+        /// The database file, as given to `--db`.
+        path: String,
+        /// Who holds the lock, in words.
+        who: String,
+    },
+    /// The database has unmerged changes in its `-wal` file, and its
+    /// directory is read-only, so SQLite cannot read it.
     #[error("cannot read the database `{path}`: its log `{path}-wal` holds changes not yet in the file, and SQLite can only read it with `{path}-shm` beside it, which it cannot create in a read-only directory; make the directory writable, or copy the database with its `-wal` file to one that is")]
-    WalUnreadable { path: String },
+    WalUnreadable {
+        /// The database file, as given to `--db`.
+        path: String,
+    },
+    /// `--db` names a file that is not an SQLite database.
     #[error("`{path}` is not an SQLite database, so not a conversation store; {DB_HELP}")]
-    NotSqlite { path: String },
+    NotSqlite {
+        /// The file given to `--db`.
+        path: String,
+    },
+    /// `--db` names an SQLite database written by something other than
+    /// commroute.
     #[error("`{path}` is an SQLite database but not a conversation store (it has {tables}); {DB_HELP}")]
-    Foreign { path: String, tables: String },
+    Foreign {
+        /// The file given to `--db`.
+        path: String,
+        /// The tables it has, listed for the message.
+        tables: String,
+    },
+    /// The database exists but no replay has written to it yet.
     #[error("`{path}` is empty, not a conversation store yet; replay a timeline into it first with `commroute simulate TIMELINE --db {path}`")]
-    Empty { path: String },
+    Empty {
+        /// The file given to `--db`.
+        path: String,
+    },
+    /// The store was written by a commroute with another schema version.
     #[error("the database `{path}` has schema version {found}, this commroute reads and writes version {SCHEMA_VERSION}; replay the timeline into a new `--db`")]
-    Version { path: String, found: String },
+    Version {
+        /// The file given to `--db`.
+        path: String,
+        /// The schema version the store records.
+        found: String,
+    },
 }
 
 /// What `--db` takes, for the messages of a file that is not a store.

@@ -24,21 +24,32 @@ pub(crate) struct ConversationSummary {
 /// One message of a conversation, with its attempts and notices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageView {
+    /// When it was written, as the timeline gives it.
     pub at: String,
+    /// The id of the timeline event that wrote it.
     pub event: String,
+    /// `inbound` (from the client) or `outbound` (from staff).
     pub direction: String,
+    /// The channel it came in on, or the channel of its latest outbound attempt.
     pub channel: String,
+    /// The client's id, or the staff member's id.
     pub sender: String,
+    /// As received, or as sent on the first attempt.
     pub text: String,
+    /// Paths of the photos attached to it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
     /// Inbound: where it landed; outbound: where it was sent from.
     pub locations: Vec<String>,
+    /// Inbound: the staff who received it live.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub live_to: Vec<String>,
+    /// `received`, `sent`, `delivered` or `failed`.
     pub status: String,
+    /// Outbound: each attempt to deliver it, first to latest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptView>,
+    /// What staff were told about it, such as a failed delivery.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<NoticeView>,
 }
@@ -57,34 +68,51 @@ pub(crate) struct Attempt {
     pub text: Option<String>,
 }
 
+/// One try at delivering a staff message, on one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttemptView {
+    /// Its number, from 1.
     pub n: i64,
+    /// When it was made.
     pub at: String,
+    /// The channel it went out on (`push`, `sms`, `mms` or `email`).
     pub channel: String,
+    /// The text sent on this attempt.
     pub text: String,
+    /// `sent`, `delivered` or `failed`.
     pub status: String,
 }
 
+/// A notice shown to staff about a message, such as a failed delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NoticeView {
+    /// When it was shown.
     pub at: String,
+    /// What it says.
     pub text: String,
+    /// The staff whose screen played the audio cue with it.
     pub audio_cue_to: Vec<String>,
 }
 
 /// A whole conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationView {
+    /// The client's id (a client has at most one conversation).
     pub client: String,
+    /// `client` or `staff`: who wrote first.
     pub started_by: String,
+    /// The staff member who started it, when staff did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff: Option<String>,
+    /// Where that staff member was logged in when they started it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_from: Option<String>,
+    /// What the client's first message answered: `confirmation`, `reminder`,
+    /// `campaign`, `other` or `nothing`.
     pub answering: String,
     /// Unread client messages per location.
     pub unread: std::collections::BTreeMap<String, i64>,
+    /// Its messages, oldest first.
     pub messages: Vec<MessageView>,
 }
 
@@ -98,13 +126,19 @@ pub(crate) enum UsageBy {
 /// SMS and MMS usage of one account or location in one month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageRow {
+    /// The month, `YYYY-MM`.
     pub month: String,
     /// The account or location id.
     pub key: String,
+    /// SMS messages received from clients.
     pub sms_inbound: i64,
+    /// SMS messages sent to clients.
     pub sms_outbound: i64,
+    /// SMS messages both ways.
     pub sms_messages: i64,
+    /// SMS segments both ways, the unit carriers bill.
     pub segments: i64,
+    /// MMS messages both ways.
     pub mms_messages: i64,
 }
 

@@ -9,8 +9,8 @@
 //! problem is reported at once; a JSON Lines timeline is streamed, so memory
 //! does not grow with its length, and a bad line stops the replay there.
 //!
-//! This file holds the event model both formats share ([`WrittenEvent`] as
-//! written, [`Event`] resolved, its [`Digest`]) and the time checks;
+//! This file holds the event model both formats share (`WrittenEvent` as
+//! written, [`Event`] resolved, its `Digest`) and the time checks;
 //! `yaml.rs` and `jsonl.rs` read the two formats, `resolve.rs` checks an
 //! event's ids against the world. Replaying is in [`crate::replay::simulate`].
 
