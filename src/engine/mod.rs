@@ -11,7 +11,7 @@
 
 pub mod decision;
 pub mod event;
-pub mod explain;
+pub(crate) mod explain;
 
 use std::path::PathBuf;
 

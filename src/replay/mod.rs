@@ -4,8 +4,8 @@
 //! attachments.
 
 pub mod photo;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub(crate) mod segments;
-pub mod simulate;
+pub(crate) mod simulate;
 pub mod store;
 pub mod timeline;

@@ -17,7 +17,7 @@
 //! sandbox in `script/`. Evaluating a rule set is the engine's work
 //! ([`crate::engine`]).
 
-pub mod condition;
+pub(crate) mod condition;
 mod error;
 pub mod facts;
 mod load;

@@ -7,7 +7,7 @@
 //! what a staff member may read, then gives one event (inbound or outbound)
 //! and what must come out. A timeline scenario gives `events:` replayed in
 //! order through the simulator and `checks:` on what they left behind (see
-//! [`timeline_checks`]). Everything is checked against the world when the file
+//! `timeline_checks`). Everything is checked against the world when the file
 //! loads, so running a case only evaluates rules.
 //!
 //! This file holds the loaded file's types. Reading and checking a file is
@@ -22,7 +22,7 @@ pub(crate) mod junit;
 mod load;
 pub(crate) mod login;
 mod run;
-pub mod timeline_checks;
+pub(crate) mod timeline_checks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,7 +12,7 @@
 //! This file holds the event model both formats share (`WrittenEvent` as
 //! written, [`Event`] resolved, its `Digest`) and the time checks;
 //! `yaml.rs` and `jsonl.rs` read the two formats, `resolve.rs` checks an
-//! event's ids against the world. Replaying is in [`crate::replay::simulate`].
+//! event's ids against the world. Replaying is in `replay::simulate`.
 
 use std::path::PathBuf;
 
