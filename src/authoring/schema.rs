@@ -29,16 +29,6 @@ pub enum FileKind {
     Timeline,
 }
 
-impl FileKind {
-    /// Every kind, with the name it goes by (`rules`, `world`, `scenario`, `timeline`).
-    pub const ALL: [(&'static str, FileKind); 4] = [
-        ("rules", FileKind::Rules),
-        ("world", FileKind::World),
-        ("scenario", FileKind::Scenario),
-        ("timeline", FileKind::Timeline),
-    ];
-}
-
 // ---------------------------------------------------------------------------
 // World files
 
