@@ -17,6 +17,7 @@ mod route;
 mod schema;
 mod simulate;
 mod test;
+pub(crate) mod ui;
 mod usage;
 
 use std::io::Write;
@@ -67,6 +68,12 @@ pub(crate) type CliResult = Result<Exit, Failure>;
 struct Args {
     #[command(subcommand)]
     command: Command,
+    /// When to colour the output: auto (a terminal, and NO_COLOR unset), always or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t, global = true)]
+    color: ui::ColorChoice,
+    /// Print no progress, and only the summary where a command has one
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +221,7 @@ where
             return Exit::Ok;
         }
     };
+    ui::init(args.color, args.quiet);
     let result = match args.command {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),

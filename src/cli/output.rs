@@ -14,7 +14,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
-    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok()) {
+    if let Some(w) = super::ui::get().width {
         t.set_width(w);
     }
     t
@@ -25,7 +25,7 @@ pub(crate) fn fields(rows: &[(&str, String)]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok()) {
+    if let Some(w) = super::ui::get().width {
         t.set_width(w);
     }
     for (k, v) in rows {

@@ -26,9 +26,6 @@ pub struct Args {
     db: PathBuf,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// Print only the summary, not one line per event
-    #[arg(long)]
-    quiet: bool,
     /// Commit after this many events (or every 200 ms, whichever comes first)
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     batch: usize,
@@ -110,7 +107,7 @@ pub fn run(args: Args) -> CliResult {
     };
     let mut outw = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let format = args.format;
-    let quiet = args.quiet;
+    let quiet = super::ui::get().quiet;
     let mut header = format == Format::Table && !quiet;
     let mut print = |batch: &[EventReport]| -> std::io::Result<()> {
         if quiet {
