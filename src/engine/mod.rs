@@ -12,6 +12,8 @@
 pub mod decision;
 pub mod event;
 pub(crate) mod explain;
+#[cfg(test)]
+mod index_differential;
 
 use std::path::PathBuf;
 
@@ -24,7 +26,7 @@ use crate::engine::event::{Inbound, Outbound, Start};
 use crate::rules::condition::Cond;
 use crate::rules::facts::{Answering, Channel, Ctx, Starter};
 use crate::rules::script::Sandbox;
-use crate::rules::{Piece, PolicyFile, Rule, RuleError, RuleSet};
+use crate::rules::{FirstMatch, Piece, PolicyFile, Rule, RuleError, RuleSet};
 use crate::world::{StaffIdx, World};
 
 /// A rule that could not be evaluated (a script failed or exceeded its limits,
@@ -56,31 +58,64 @@ fn eval_err<O>(file: &PolicyFile, rule: &Rule<O>, cause: RuleError) -> EvalError
 }
 
 /// Finds the first rule whose condition holds, recording steps when tracing.
+///
+/// The fast path asks the policy's index for the rules the event's discrete
+/// facts admit and tests only those, in file order; the explaining path walks
+/// every rule, to say why each one before the decider did not apply.
 fn first_match<'r, O, const TRACE: bool>(
     file: &PolicyFile,
-    rules: &'r [Rule<O>],
+    policy: &'r FirstMatch<O>,
     ctx: &Ctx,
     steps: &mut Vec<RuleStep>,
 ) -> Result<(usize, &'r Rule<O>), EvalError> {
+    let rules = &policy.rules;
     let sb = &file.sandbox;
+    if !TRACE {
+        if let Some(index) = &policy.index {
+            let found = index.first(ctx, |i| {
+                let rule = &rules[i];
+                rule.when.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
+            })?;
+            // Loading guarantees the last rule is `when: always`, which every
+            // event admits.
+            let i = found.expect("a first-match policy ends with a catch-all rule");
+            return Ok((i, &rules[i]));
+        }
+        return first_match_walk(file, rules, ctx);
+    }
     for (i, rule) in rules.iter().enumerate() {
-        if TRACE {
-            let failure = rule.when.why_not(ctx, sb).map_err(|m| eval_err(file, rule, m))?;
-            let applied = failure.is_none();
-            let because = if applied {
-                Some(rule.when.why(ctx, sb).map_err(|m| eval_err(file, rule, m))?)
-            } else {
-                None
-            };
-            steps.push(RuleStep {
-                rule: i,
-                failure,
-                because,
-            });
-            if applied {
-                return Ok((i, rule));
-            }
-        } else if rule.when.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))? {
+        let failure = rule.when.why_not(ctx, sb).map_err(|m| eval_err(file, rule, m))?;
+        let applied = failure.is_none();
+        let because = if applied {
+            Some(rule.when.why(ctx, sb).map_err(|m| eval_err(file, rule, m))?)
+        } else {
+            None
+        };
+        steps.push(RuleStep {
+            rule: i,
+            failure,
+            because,
+        });
+        if applied {
+            return Ok((i, rule));
+        }
+    }
+    unreachable!("a first-match policy ends with a catch-all rule")
+}
+
+/// The first rule whose condition holds, testing every rule in file order:
+/// what the index must always agree with.
+pub(crate) fn first_match_walk<'r, O>(
+    file: &PolicyFile,
+    rules: &'r [Rule<O>],
+    ctx: &Ctx,
+) -> Result<(usize, &'r Rule<O>), EvalError> {
+    for (i, rule) in rules.iter().enumerate() {
+        if rule
+            .when
+            .holds(ctx, &file.sandbox)
+            .map_err(|m| eval_err(file, rule, m))?
+        {
             return Ok((i, rule));
         }
     }
@@ -173,7 +208,7 @@ impl RuleSet {
         let mut ctx = inbound_ctx(world, ev);
         let mut trace = InboundTrace::default();
         let file = &self.inbound.file;
-        let (rule, r) = first_match::<_, TRACE>(file, &self.inbound.rules.rules, &ctx, &mut trace.rules)?;
+        let (rule, r) = first_match::<_, TRACE>(file, &self.inbound.rules, &ctx, &mut trace.rules)?;
         let lands_at = r.outcome.eval(&ctx, &file.sandbox).map_err(|m| eval_err(file, r, m))?;
         ctx.lands_at = lands_at;
 
@@ -284,7 +319,7 @@ impl RuleSet {
         let mut trace = OutboundTrace::default();
         let o = &self.outbound;
         let (rule, r, channel) = if skip.is_empty() {
-            let (i, r) = first_match::<_, TRACE>(&o.file, &o.rules.rules, &ctx, &mut trace.rules)?;
+            let (i, r) = first_match::<_, TRACE>(&o.file, &o.rules, &ctx, &mut trace.rules)?;
             (i, r, channel_of(o, r, &ctx)?)
         } else {
             let mut found = None;
@@ -322,7 +357,7 @@ impl RuleSet {
                 }
             }
         };
-        let (text_rule, t) = first_match::<_, TRACE>(&o.file, &o.text.rules, &ctx, &mut trace.text)?;
+        let (text_rule, t) = first_match::<_, TRACE>(&o.file, &o.text, &ctx, &mut trace.text)?;
         let mut text = String::with_capacity(ev.text.len() + 32);
         for piece in &t.outcome.0 {
             match piece {

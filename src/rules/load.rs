@@ -422,7 +422,7 @@ fn read_inbound(
             description,
             sandbox,
         },
-        rules: FirstMatch { rules: rules? },
+        rules: FirstMatch::new(rules?),
         opt_out_keywords,
         opt_in_keywords,
     })
@@ -590,8 +590,8 @@ fn read_outbound(
             description,
             sandbox,
         },
-        rules: FirstMatch { rules: rules? },
-        text: FirstMatch { rules: text? },
+        rules: FirstMatch::new(rules?),
+        text: FirstMatch::new(text?),
     })
 }
 

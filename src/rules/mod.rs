@@ -20,6 +20,7 @@
 pub(crate) mod condition;
 mod error;
 pub mod facts;
+pub(crate) mod index;
 mod load;
 pub mod script;
 mod template;
@@ -53,6 +54,37 @@ pub struct Rule<O> {
 pub struct FirstMatch<O> {
     /// The rules in file order; the last one is `when: always`.
     pub rules: Vec<Rule<O>>,
+    /// Which rules an event's discrete facts admit; `None` when no rule
+    /// tests a discrete fact. Built once, at load.
+    pub(crate) index: Option<index::RuleIndex>,
+}
+
+impl<O> FirstMatch<O> {
+    /// The policy of these rules, with its index built.
+    pub(crate) fn new(rules: Vec<Rule<O>>) -> Self {
+        let index = index::RuleIndex::build(rules.iter().map(|r| &r.when));
+        FirstMatch { rules, index }
+    }
+
+    /// What the policy's rule index reads and costs; `None` when no rule
+    /// tests a discrete fact, so the policy has no index.
+    pub fn index_stats(&self) -> Option<IndexStats> {
+        self.index.as_ref().map(index::RuleIndex::stats)
+    }
+}
+
+/// What a first-match policy's rule index reads and what it cost to build
+/// (the README's "The rule index" says how it works).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStats {
+    /// How many discrete facts (dimensions) the index reads from an event.
+    pub facts: usize,
+    /// How many values of those facts it tells apart, all facts together.
+    pub slots: usize,
+    /// The bytes its bitsets take.
+    pub bytes: usize,
+    /// How long building it took when the rules were loaded.
+    pub build_time: std::time::Duration,
 }
 
 /// The outcome of an outbound rule: a literal channel and ghost text, or
