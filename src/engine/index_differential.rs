@@ -17,6 +17,7 @@ use crate::diag::Source;
 use crate::engine::event::{Inbound, Outbound};
 use crate::engine::{first_match, first_match_walk, inbound_ctx, EvalError};
 use crate::rules::facts::{Channel, Ctx};
+use crate::rules::index::RuleIndex;
 use crate::rules::{FirstMatch, PolicyFile, RuleSet, SHIPPED};
 use crate::world::World;
 
@@ -209,6 +210,11 @@ fn outbound_file(channel: &[String], text: &[String]) -> String {
     s
 }
 
+/// The index of a policy, whatever its number of rules.
+fn index_of<O>(policy: &FirstMatch<O>) -> Option<RuleIndex> {
+    RuleIndex::build(policy.rules.iter().map(|r| &r.when))
+}
+
 /// The deciding rule's number, or the failing rule's id.
 fn indexed<O>(file: &PolicyFile, policy: &FirstMatch<O>, ctx: &Ctx) -> Result<usize, EvalError> {
     first_match::<_, false>(file, policy, ctx, &mut Vec::new()).map(|(i, _)| i)
@@ -253,12 +259,16 @@ fn the_indexed_first_match_decides_as_walking_every_rule_does() {
     let mut runner = TestRunner::new(config());
     runner
         .run(&strategy, |(inb, chan, text)| {
-            let rules = RuleSet::parse(
+            let mut rules = RuleSet::parse(
                 Source::new("inbound.yaml", inbound_file(&inb)),
                 Source::new("delivery.yaml", delivery),
                 Source::new("outbound.yaml", outbound_file(&chan, &text)),
             )
             .map_err(|d| TestCaseError::fail(format!("generated rules must load:\n{d}")))?;
+            // Every policy gets its index here, however few its rules.
+            rules.inbound.rules.index = index_of(&rules.inbound.rules);
+            rules.outbound.rules.index = index_of(&rules.outbound.rules);
+            rules.outbound.text.index = index_of(&rules.outbound.text);
             indexed_sets.set(indexed_sets.get() + rules.inbound.rules.index.is_some() as u64);
             for ev in &inbound {
                 let ctx = inbound_ctx(&world, ev);

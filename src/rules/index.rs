@@ -79,15 +79,23 @@ impl Key {
             Key::Count(f, cap) => ctx.set(*f).len().min(*cap),
             Key::Location(f, ids) => match ctx.location(*f) {
                 None => 0,
+                Some(_) if ids.is_empty() => 1,
                 Some(l) => ids.get(ctx.world.loc_id(l)).map_or(1, |k| k + 2),
             },
             Key::Account(f, ids) => match ctx.account(*f) {
                 None => 0,
+                Some(_) if ids.is_empty() => 1,
                 Some(a) => ids.get(ctx.world.accounts[a as usize].id.as_str()).map_or(1, |k| k + 2),
             },
         }
     }
 }
+
+/// The fewest rules a policy needs to be indexed. Below it, testing every
+/// rule in turn costs no more than reading the event's slots: the shipped
+/// outbound policy (four channel rules, two text rules) is walked, the
+/// shipped inbound policy (nine rules) is indexed.
+pub(crate) const MIN_RULES: usize = 8;
 
 /// The largest count a rule may test and still be indexed by size: sizes
 /// above it share one slot, and a test of a larger count leaves the
@@ -460,5 +468,130 @@ impl SetExpr {
             SetExpr::Intersection(p) | SetExpr::Union(p) => p.iter().any(SetExpr::can_fail),
             SetExpr::Fact(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Source;
+    use crate::engine::inbound_ctx;
+    use crate::rules::{RuleSet, SHIPPED};
+    use crate::world::World;
+    use crate::InboundRequest;
+
+    const WORLD: &str = include_str!("../../examples/glow-world.yaml");
+
+    /// The rules the index hands to the engine for one event, in order.
+    fn candidates(inbound: &str, request: InboundRequest) -> Vec<String> {
+        let world = World::parse(Source::new("world.yaml", WORLD)).unwrap();
+        let [_, d, o] = SHIPPED.map(|(n, t)| Source::new(n, t));
+        let rules = RuleSet::parse(Source::new("inbound.yaml", inbound.to_owned()), d, o).unwrap();
+        let policy = &rules.inbound.rules;
+        let index = super::RuleIndex::build(policy.rules.iter().map(|r| &r.when)).expect("indexed");
+        let ev = request.resolve(&world).unwrap();
+        let ctx = inbound_ctx(&world, &ev);
+        let mut seen = Vec::new();
+        let decided = index
+            .first(&ctx, |i| {
+                seen.push(policy.rules[i].id.clone());
+                Ok::<_, ()>(false)
+            })
+            .unwrap();
+        assert_eq!(decided, None, "the closure never says yes");
+        seen
+    }
+
+    fn policy(rules: &[(&str, &str)]) -> String {
+        let mut s = String::from("policy: inbound\ndescription: t\nrules:\n");
+        for (id, when) in rules {
+            s.push_str(&format!(
+                "  - id: {id}\n    description: t\n    when: {when}\n    lands_at: client.locations\n"
+            ));
+        }
+        s.push_str("  - id: last\n    description: t\n    when: always\n    lands_at: client.locations\n");
+        s
+    }
+
+    fn answering(kind: &str) -> InboundRequest {
+        InboundRequest {
+            client: "cleo".into(),
+            answering: Some(format!("{kind}@A")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_event_is_tested_only_against_rules_its_words_and_ids_admit() {
+        let p = policy(&[
+            ("staff", "{conversation.started_by: staff}"),
+            (
+                "campaign-at-a",
+                "{all: [conversation.answering: campaign, conversation.answered_location: A]}",
+            ),
+            (
+                "confirmation-at-b",
+                "{all: [conversation.answering: confirmation, conversation.answered_location: B]}",
+            ),
+            (
+                "confirmation-at-a",
+                "{all: [conversation.answering: confirmation, conversation.answered_location: A]}",
+            ),
+            ("not-staff", "{not: {conversation.started_by: staff}}"),
+        ]);
+        assert_eq!(
+            candidates(&p, answering("confirmation")),
+            ["confirmation-at-a", "not-staff", "last"]
+        );
+        assert_eq!(
+            candidates(&p, answering("campaign")),
+            ["campaign-at-a", "not-staff", "last"]
+        );
+    }
+
+    #[test]
+    fn counts_and_presence_are_indexed_and_set_tests_are_left_to_the_rule() {
+        // cleo has two locations and a last appointment at A.
+        let p = policy(&[
+            ("one-location", "{client.locations: {count: 1}}"),
+            ("two-or-more", "{client.locations: {count_at_least: 2}}"),
+            ("no-history", "{client.last_appointment: {present: false}}"),
+            ("history-in-staff", "{client.last_appointment: {in: staff.locations}}"),
+            ("shares", "{client.locations: {shares_any_with: staff.locations}}"),
+        ]);
+        assert_eq!(
+            candidates(&p, answering("reminder")),
+            ["two-or-more", "history-in-staff", "shares", "last"]
+        );
+    }
+
+    #[test]
+    fn a_rule_that_could_fail_is_tested_for_every_event() {
+        let p = policy(&[
+            (
+                "script-for-staff",
+                "{all: [conversation.started_by: staff, {rhai: \"client.guest_app\"}]}",
+            ),
+            (
+                "literal-for-staff",
+                "{all: [conversation.started_by: staff, client.locations: {shares_any_with: [A, Q]}]}",
+            ),
+            ("plain-for-staff", "{conversation.started_by: staff}"),
+        ]);
+        assert_eq!(
+            candidates(&p, answering("other")),
+            ["script-for-staff", "literal-for-staff", "last"]
+        );
+    }
+
+    #[test]
+    fn a_rule_that_can_never_hold_is_never_a_candidate() {
+        let p = policy(&[
+            (
+                "contradiction",
+                "{all: [conversation.started_by: staff, conversation.started_by: client]}",
+            ),
+            ("never", "{not: always}"),
+        ]);
+        assert_eq!(candidates(&p, answering("other")), ["last"]);
     }
 }

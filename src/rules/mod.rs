@@ -60,9 +60,14 @@ pub struct FirstMatch<O> {
 }
 
 impl<O> FirstMatch<O> {
-    /// The policy of these rules, with its index built.
+    /// The policy of these rules, with its index built when it has enough
+    /// rules for the index to pay ([`index::MIN_RULES`]).
     pub(crate) fn new(rules: Vec<Rule<O>>) -> Self {
-        let index = index::RuleIndex::build(rules.iter().map(|r| &r.when));
+        let index = if rules.len() >= index::MIN_RULES {
+            index::RuleIndex::build(rules.iter().map(|r| &r.when))
+        } else {
+            None
+        };
         FirstMatch { rules, index }
     }
 
