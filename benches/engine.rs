@@ -28,6 +28,8 @@ struct Fixture {
     /// One client answering a confirmation from the location with the
     /// number of staff closest to 20.
     inbound_one: Inbound,
+    /// The location `inbound_one` answers.
+    inbound_one_location: u16,
     outbound_one: Outbound,
     /// 1,024 generated events of each kind, resolved.
     inbound_mixed: Vec<Inbound>,
@@ -84,6 +86,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     .resolve(&world)
     .expect("resolves");
     let d = rules.route_inbound(&world, &inbound_one).expect("decides");
+    assert_eq!(rules.inbound.rules.rules[d.rule].id, "reply-to-location-message");
     eprintln!(
         "inbound_one: location {} has {} staff with access, {} receive live",
         world.loc_id(loc),
@@ -107,6 +110,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         world,
         rules,
         inbound_one,
+        inbound_one_location: loc,
         outbound_one,
         inbound_mixed,
         outbound_mixed,
@@ -121,35 +125,135 @@ fn with_inbound(inbound: &str) -> RuleSet {
 
 const HEADER: &str = "policy: inbound\ndescription: bench\nrules:\n";
 
-/// 199 rules that do not apply to a client answering a confirmation, then the catch-all.
-static RULES_200: LazyLock<RuleSet> = LazyLock::new(|| {
+/// The rule counts of the scaling benchmarks.
+const RULE_COUNTS: [usize; 5] = [1, 10, 50, 200, 1_000];
+
+/// Rule `i` of a generated policy that must not apply to `inbound_one` (a
+/// client answering a confirmation from location `at`): the realistic mix of
+/// a group with per-location and per-tenant exceptions. Eight kinds in turn:
+///
+/// 0. a campaign answered at one location (word and location id);
+/// 1. a confirmation or reminder answered at another location (a set of
+///    words, a location id: only the id tells it from the event);
+/// 2. a conversation a staff member started from one location, with a set test;
+/// 3. a tenant's "other" messages (account id and word);
+/// 4. clients of four or more locations with no history (count, presence);
+/// 5. a client answering a location they are not a client of: a set test
+///    the index cannot decide, so it is tested for every event that answers a
+///    location (one rule in eight);
+/// 6. reminders from clients with a history (word, presence);
+/// 7. a set test, then out of the blue (set test, word).
+fn miss(i: usize, world: &World, at: u16) -> String {
+    let n = world.locations.len();
+    let mut other = (i * 7 + 1) % n;
+    if other == at as usize {
+        other = (other + 1) % n;
+    }
+    let loc = |l: usize| world.loc_id(l as u16).to_owned();
+    let account = &world.accounts[i % world.accounts.len()].id;
+    match i % 8 {
+        0 => format!("{{all: [conversation.answering: campaign, conversation.answered_location: {}]}}", loc(i % n)),
+        1 => format!(
+            "{{all: [conversation.answering: {{one_of: [confirmation, reminder]}}, conversation.answered_location: {}]}}",
+            loc(other)
+        ),
+        2 => format!(
+            "{{all: [conversation.started_by: staff, conversation.started_from: {}, client.locations: {{shares_none_with: staff.locations}}]}}",
+            loc(i % n)
+        ),
+        3 => format!("{{all: [client.account: {account}, conversation.answering: other]}}"),
+        4 => "{all: [client.locations: {count_at_least: 4}, client.last_appointment: {present: false}]}".into(),
+        5 => "{not: {conversation.answered_location: {in: client.locations}}}".into(),
+        6 => "{all: [conversation.answering: reminder, client.last_appointment: {present: true}]}".into(),
+        _ => "{all: [client.locations: {shares_any_with: staff.locations}, conversation.answering: nothing]}".into(),
+    }
+}
+
+/// A generated inbound policy of `n` rules, then the catch-all. The rule at
+/// `decides` (0-based) is the shipped policy's answer to a location's
+/// message (`conversation.answering: {one_of: [...]}`); the others are misses.
+fn generated_policy(n: usize, decides: usize) -> String {
+    let f = &*FIXTURE;
+    let at = f.inbound_one_location;
     let mut s = String::from(HEADER);
-    let misses = [
-        "{conversation.started_by: staff}",
-        "{all: [conversation.answering: campaign, client.last_appointment: {present: true}]}",
-        "{client.locations: {count_at_least: 9}}",
-        "{any: [client.guest_app: true, client.global: true, conversation.answering: reminder]}",
-        "{not: {conversation.answering: {one_of: [confirmation, reminder, campaign, other]}}}",
-        "{conversation.answered_location: {in: staff.locations}}",
-        "{all: [client.locations: {shares_none_with: [L000, L001]}, conversation.answering: nothing]}",
-    ];
-    for i in 0..199 {
+    for i in 0..n {
+        let (id, when) = if i == decides {
+            (
+                "decides".to_owned(),
+                "{conversation.answering: {one_of: [confirmation, reminder, campaign, other]}}".to_owned(),
+            )
+        } else {
+            (format!("miss-{i}"), miss(i, &f.world, at))
+        };
         s.push_str(&format!(
-            "  - id: miss-{i}\n    description: never applies here\n    when: {}\n    lands_at: client.locations\n",
-            misses[i % misses.len()]
+            "  - id: {id}\n    description: generated\n    when: {when}\n    lands_at: conversation.answered_location\n"
         ));
     }
     s.push_str(
-        "  - id: last\n    description: decides\n    when: always\n    lands_at: conversation.answered_location\n",
+        "  - id: catch-all\n    description: never reached here\n    when: always\n    lands_at: client.locations\n",
     );
-    with_inbound(&s)
+    s
+}
+
+/// The policy of `n` rules with the rule at `decides` deciding, checked
+/// (outside any timed loop) to decide `inbound_one` with exactly that rule.
+fn policy_deciding_at(n: usize, decides: usize) -> RuleSet {
+    let f = &*FIXTURE;
+    let rules = with_inbound(&generated_policy(n, decides));
+    let d = rules.route_inbound(&f.world, &f.inbound_one).expect("decides");
+    assert_eq!(
+        rules.inbound.rules.rules[d.rule].id, "decides",
+        "{n} rules: the wrong rule decided"
+    );
+    assert_eq!(d.rule, decides, "{n} rules");
+    // The explaining walk over every rule agrees.
+    assert_eq!(
+        rules.explain_inbound(&f.world, &f.inbound_one).expect("decides").rule,
+        decides
+    );
+    rules
+}
+
+/// For each rule count, the policy whose last rule decides.
+static LAST_DECIDES: LazyLock<Vec<(usize, RuleSet)>> = LazyLock::new(|| {
+    RULE_COUNTS
+        .iter()
+        .map(|&n| {
+            let rules = policy_deciding_at(n, n - 1);
+            if let Some(s) = rules.inbound.rules.index_stats() {
+                eprintln!(
+                    "{n} rules: indexed on {} facts, {} values, {} bytes, built in {:?}",
+                    s.facts, s.slots, s.bytes, s.build_time
+                );
+            }
+            (n, rules)
+        })
+        .collect()
 });
+
+/// For each rule count, the policy whose third rule decides (the first for one rule).
+static EARLY_DECIDES: LazyLock<Vec<(usize, RuleSet)>> = LazyLock::new(|| {
+    RULE_COUNTS
+        .iter()
+        .map(|&n| (n, policy_deciding_at(n, 2.min(n - 1))))
+        .collect()
+});
+
+fn policy(list: &[(usize, RuleSet)], n: usize) -> &RuleSet {
+    &list.iter().find(|(k, _)| *k == n).expect("a generated rule count").1
+}
 
 /// One Rhai condition, then the shipped rules' deciding rule for this event.
 static ONE_RHAI: LazyLock<RuleSet> = LazyLock::new(|| {
-    with_inbound(&format!(
+    let rules = with_inbound(&format!(
         "{HEADER}  - id: script\n    description: one script\n    when: {{rhai: \"client.locations.len() > 3\"}}\n    lands_at: client.locations\n  - id: last\n    description: decides\n    when: always\n    lands_at: conversation.answered_location\n"
-    ))
+    ));
+    // The script is evaluated and says no, so the rule after it decides.
+    let f = &*FIXTURE;
+    let d = rules.explain_inbound(&f.world, &f.inbound_one).expect("decides");
+    assert_eq!(d.rule, 1, "the script's rule must not decide");
+    assert_eq!(rules.route_inbound(&f.world, &f.inbound_one).expect("decides").rule, 1);
+    rules
 });
 
 /// The shipped inbound policy as one Rhai script (delivery stays native).
@@ -227,11 +331,20 @@ mod inbound {
         b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
     }
 
-    /// 199 rules that do not apply, then the last one decides (plus delivery).
-    #[divan::bench]
-    fn first_match_200_rules(b: Bencher) {
+    /// `n` generated rules of the realistic mix, the last one deciding
+    /// (plus delivery at the 20-staff location).
+    #[divan::bench(args = RULE_COUNTS)]
+    fn rules_last_decides(b: Bencher, n: usize) {
         let f = &*FIXTURE;
-        let rules = &*RULES_200;
+        let rules = policy(&LAST_DECIDES, n);
+        b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
+    }
+
+    /// The same policies with the third rule deciding.
+    #[divan::bench(args = RULE_COUNTS)]
+    fn rules_early_decides(b: Bencher, n: usize) {
+        let f = &*FIXTURE;
+        let rules = policy(&EARLY_DECIDES, n);
         b.bench(|| rules.route_inbound(&f.world, black_box(&f.inbound_one)).unwrap());
     }
 
@@ -313,4 +426,13 @@ fn batch_throughput(b: Bencher) {
         assert_eq!(summary.errors, 0);
         summary
     });
+}
+
+/// Loading the rules with the generated 1,000-rule inbound policy: reading,
+/// checking, compiling and indexing, plus the shipped delivery and outbound
+/// files.
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn rules_load_1000(b: Bencher) {
+    let text = generated_policy(1_000, 999);
+    b.bench(|| with_inbound(black_box(&text)));
 }

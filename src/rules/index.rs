@@ -316,26 +316,63 @@ impl RuleIndex {
             Cond::Any(parts) if want => parts.iter().fold(Space::Never, |s, p| s.or(self.space(p, true))),
             Cond::Any(parts) => parts.iter().fold(Space::any(dims), |s, p| s.and(self.space(p, false))),
             Cond::Test(t) => {
-                let Some(d) = self.dim(t.fact) else {
-                    return Space::any(dims);
-                };
-                let key = &self.keys[d];
-                let allowed = Slots(
-                    (0..key.slots())
+                let mut space = Space::any(dims);
+                if let Some(d) = self.dim(t.fact) {
+                    let key = &self.keys[d];
+                    let allowed = (0..key.slots())
                         .map(|s| {
                             let at = test_at(t, key, s);
                             at == Truth::Maybe || at == truth(want)
                         })
-                        .collect(),
-                );
-                if allowed.is_empty() {
-                    return Space::Never;
+                        .collect();
+                    space = space.and(self.only(d, Slots(allowed)));
                 }
-                let mut out = vec![None; dims];
-                out[d] = Some(allowed);
-                Space::Slots(out)
+                // A set test that needs another fact to be non-empty.
+                for g in operand_needs(t, want) {
+                    let emptiable =
+                        |d: &usize| matches!(self.keys[*d], Key::Count(..) | Key::Location(..) | Key::Account(..));
+                    if let Some(d) = self.dim(g).filter(emptiable) {
+                        let allowed = (0..self.keys[d].slots()).map(|s| s != 0).collect();
+                        space = space.and(self.only(d, Slots(allowed)));
+                    }
+                }
+                space
             }
         }
+    }
+
+    /// The space that allows `slots` in dimension `d` and anything elsewhere.
+    fn only(&self, d: usize, slots: Slots) -> Space {
+        if slots.is_empty() {
+            return Space::Never;
+        }
+        let mut out = vec![None; self.keys.len()];
+        out[d] = Some(slots);
+        Space::Slots(out)
+    }
+}
+
+/// The facts other than its own that test `t` needs to be non-empty (a set
+/// with a location in it, or a location or account that is there) to give
+/// `want`: `shares_any_with: staff.locations` cannot hold when the staff
+/// member's set is empty, nor `in: staff.locations`.
+fn operand_needs(t: &Test, want: bool) -> Vec<Fact> {
+    match (&t.op, want) {
+        (Op::In(set) | Op::SharesAnyWith(set), true) | (Op::SharesNoneWith(set) | Op::Contains(set), false) => {
+            nonempty_needs(set)
+        }
+        (Op::SameAs(g), true) => vec![*g],
+        _ => Vec::new(),
+    }
+}
+
+/// The facts that must be non-empty for `set` to be non-empty.
+fn nonempty_needs(set: &SetExpr) -> Vec<Fact> {
+    match set {
+        SetExpr::Fact(g) => vec![*g],
+        // An intersection is empty as soon as one part is.
+        SetExpr::Intersection(parts) => parts.iter().flat_map(nonempty_needs).collect(),
+        SetExpr::Union(_) | SetExpr::Literal(_) | SetExpr::Script(_) => Vec::new(),
     }
 }
 
@@ -440,6 +477,29 @@ fn keys_of(conds: &[&Cond]) -> Vec<Key> {
                 keys.push(k);
             }
         });
+    }
+    // Whether a set is empty, or a location or account absent, decides some
+    // set tests: give those facts a dimension too.
+    let mut emptiable: Vec<Fact> = Vec::new();
+    for cond in conds {
+        cond.visit_tests(&mut |t: &Test| {
+            if matches!(t.op, Op::SharesAnyWith(_) | Op::SharesNoneWith(_) | Op::Contains(_)) {
+                emptiable.push(t.fact);
+            }
+            emptiable.extend(operand_needs(t, true));
+            emptiable.extend(operand_needs(t, false));
+        });
+    }
+    for g in emptiable {
+        if keys.iter().any(|k| k.fact() == g) || unindexed_counts.contains(&g) {
+            continue;
+        }
+        match g.info().ty {
+            FactType::LocationSet => keys.push(Key::Count(g, 1)),
+            FactType::Location => keys.push(Key::Location(g, HashMap::new())),
+            FactType::Account => keys.push(Key::Account(g, HashMap::new())),
+            _ => {}
+        }
     }
     keys
 }
@@ -549,18 +609,30 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_presence_are_indexed_and_set_tests_are_left_to_the_rule() {
-        // cleo has two locations and a last appointment at A.
+    fn counts_presence_and_empty_sets_are_indexed_and_other_set_tests_left_to_the_rule() {
+        // cleo has two locations and a last appointment at A; a client wrote
+        // first, so there is no staff member and `staff.locations` is empty.
         let p = policy(&[
             ("one-location", "{client.locations: {count: 1}}"),
             ("two-or-more", "{client.locations: {count_at_least: 2}}"),
             ("no-history", "{client.last_appointment: {present: false}}"),
             ("history-in-staff", "{client.last_appointment: {in: staff.locations}}"),
-            ("shares", "{client.locations: {shares_any_with: staff.locations}}"),
+            (
+                "shares-with-staff",
+                "{client.locations: {shares_any_with: staff.locations}}",
+            ),
+            (
+                "same-as-started-from",
+                "{client.last_appointment: {same_as: conversation.started_from}}",
+            ),
+            (
+                "not-a-client-there",
+                "{not: {conversation.answered_location: {in: client.locations}}}",
+            ),
         ]);
         assert_eq!(
             candidates(&p, answering("reminder")),
-            ["two-or-more", "history-in-staff", "shares", "last"]
+            ["two-or-more", "not-a-client-there", "last"]
         );
     }
 
