@@ -386,3 +386,69 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
         n => format!("{n} {many}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Grid {
+        let mut g = Grid::new(&["rule", "events", "outcome"]).ids(&[0]);
+        g.add_row(vec![
+            "campaign-reply-with-history".into(),
+            String::new(),
+            "lands at [A]".into(),
+        ]);
+        g.add_row(vec!["as-typed".into(), " ".into(), "two\nlines".into()]);
+        g
+    }
+
+    #[test]
+    fn a_column_whose_every_cell_is_empty_is_left_out() {
+        let text = grid().render(Layout::Compact);
+        assert_eq!(
+            text,
+            "rule                         outcome\ncampaign-reply-with-history  lands at [A]\nas-typed                     two; lines\n"
+        );
+        let md = grid().render(Layout::Markdown);
+        assert_eq!(
+            md,
+            "| rule | outcome |\n| --- | --- |\n| campaign-reply-with-history | lands at \\[A\\] |\n| as-typed | two<br>lines |\n"
+        );
+        // No rows: the header stays whole.
+        assert_eq!(Grid::new(&["a", "b"]).render(Layout::Compact), "a  b\n");
+    }
+
+    #[test]
+    fn a_box_table_narrower_than_an_id_keeps_the_id_on_one_line() {
+        super::super::ui::set(super::super::ui::Ui {
+            width: Some(30),
+            ..Default::default()
+        });
+        let text = grid().render(Layout::Table);
+        super::super::ui::set(super::super::ui::Ui::default());
+        assert!(text.contains("campaign-reply-with-history"), "{text}");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_start_html_a_link_or_a_new_cell() {
+        assert_eq!(
+            markdown_cell("a|b <img src=x> `c` [l](u) *e* _f_ ~g~ &amp; \\| x\ny"),
+            "a\\|b &lt;img src=x&gt; \\`c\\` \\[l\\](u) \\*e\\* \\_f\\_ \\~g\\~ &amp;amp; \\\\\\| x<br>y"
+        );
+    }
+
+    #[test]
+    fn a_code_block_fence_is_longer_than_any_backtick_run_inside() {
+        assert_eq!(markdown_code("a ``` b"), "````text\na ``` b\n````\n");
+        assert_eq!(markdown_code("plain\n"), "```text\nplain\n```\n");
+    }
+
+    #[test]
+    fn compact_columns_align_by_display_width() {
+        let rows = vec![
+            vec!["日本".to_owned(), "x".to_owned()],
+            vec!["ab".to_owned(), "y".to_owned()],
+        ];
+        assert_eq!(aligned(&rows), "日本  x\nab    y\n");
+    }
+}
