@@ -76,23 +76,22 @@ fn row(r: &EventReport) -> String {
 
 /// The last line of the output: the replay's totals.
 fn summary_text(json: bool, summary: &ReplaySummary, rules: String, db: &Path) -> String {
-    match json {
-        true => {
-            #[derive(serde::Serialize)]
-            struct SummaryLine<'a> {
-                #[serde(flatten)]
-                summary: &'a ReplaySummary,
-                rules: String,
-            }
-            json_line("summary", &SummaryLine { summary, rules })
+    if json {
+        #[derive(serde::Serialize)]
+        struct SummaryLine<'a> {
+            #[serde(flatten)]
+            summary: &'a ReplaySummary,
+            rules: String,
         }
-        false => format!(
+        json_line("summary", &SummaryLine { summary, rules })
+    } else {
+        format!(
             "{} events: {} applied, {} already recorded; saved in {}\n",
             summary.events,
             summary.applied,
             summary.already_recorded,
             shown_owned(&db.display().to_string())
-        ),
+        )
     }
 }
 
@@ -124,16 +123,15 @@ pub fn run(args: Args) -> CliResult {
             )?;
         }
         for r in batch {
-            match json {
-                true => {
-                    // `{"type":"event",` then the report's own fields: the
-                    // same line `json_line` gives, without building a map.
-                    let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
-                    outw.write_all(b"{\"type\":\"event\",")?;
-                    outw.write_all(&body.as_bytes()[1..])?;
-                    outw.write_all(b"\n")?;
-                }
-                false => outw.write_all(crate::text::guarded(&row(r)).as_bytes())?,
+            if json {
+                // `{"type":"event",` then the report's own fields: the
+                // same line `json_line` gives, without building a map.
+                let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
+                outw.write_all(b"{\"type\":\"event\",")?;
+                outw.write_all(&body.as_bytes()[1..])?;
+                outw.write_all(b"\n")?;
+            } else {
+                outw.write_all(crate::text::guarded(&row(r)).as_bytes())?;
             }
         }
         outw.flush()
