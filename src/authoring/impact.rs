@@ -41,6 +41,13 @@ pub struct Change {
     pub old_rule: String,
     /// The rule that decided under the head rules (with the text rule, if any).
     pub new_rule: String,
+    /// Who receives a message of the class live under the base rules, by
+    /// kind of recipient and grant, when that changed (classes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_live: Option<String>,
+    /// Who receives it live under the head rules, when that changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_live: Option<String>,
     /// Recorded events of this class (classes only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<usize>,
@@ -351,6 +358,8 @@ fn recorded_changes(
                     new_outcome: new_o.0,
                     old_rule: old_o.1,
                     new_rule: new_o.1,
+                    old_live: None,
+                    new_live: None,
                     events: None,
                 },
             ));
@@ -375,11 +384,6 @@ fn class_changes(
         if o.outcome == n.outcome && o.rule == n.rule && o.text_rule == n.text_rule && same_live {
             continue;
         }
-        let (mut old_outcome, mut new_outcome) = (o.outcome.clone(), n.outcome.clone());
-        if !same_live {
-            old_outcome.push_str(&format!("; live: {}", live_text(o)));
-            new_outcome.push_str(&format!("; live: {}", live_text(n)));
-        }
         let class_key = format!("{}/{}", o.policy, o.class);
         changed_classes.insert(class_key.clone());
         impact.changes.push(Change {
@@ -387,10 +391,12 @@ fn class_changes(
             policy: o.policy,
             input: o.description.clone(),
             example: o.example.clone(),
-            old_outcome,
-            new_outcome,
+            old_outcome: o.outcome.clone(),
+            new_outcome: n.outcome.clone(),
             old_rule: rule_of(o),
             new_rule: rule_of(n),
+            old_live: (!same_live).then(|| live_text(o)),
+            new_live: (!same_live).then(|| live_text(n)),
             events: with_events.then(|| per_class.get(&class_key).copied().unwrap_or(0)),
         });
     }
@@ -420,6 +426,8 @@ fn case_changes(base: &RuleSet, head: &RuleSet, scenarios: &[ScenarioFile], impa
                     new_outcome: new_o,
                     old_rule: old_r,
                     new_rule: new_r,
+                    old_live: None,
+                    new_live: None,
                     events: None,
                 });
             }

@@ -2,8 +2,8 @@
 
 use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
-use super::output::{csv_line, json_line, shown_owned, table};
-use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
+use super::output::{count, csv_line, json_line, markdown_cell, shown_owned, Grid};
+use super::{out, out_exact, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -36,9 +36,9 @@ pub(crate) fn run(args: Args) -> CliResult {
         return Ok(Exit::Ok);
     }
     let text = render(&a, args.format, &from);
-    match args.format {
-        TableFormat::Table => out(&text)?,
-        TableFormat::Json | TableFormat::Csv => out_exact(&text)?,
+    match args.format.layout() {
+        Some(_) => out(&text)?,
+        None => out_exact(&text)?,
     }
     Ok(if a.clean() { Exit::Ok } else { Exit::Failed })
 }
@@ -98,8 +98,10 @@ pub(crate) fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> Str
                 ]));
             }
         }
-        TableFormat::Table => {
-            let mut t = table(&["#", "policy", "class", "example", "outcome", "deciding rule"]);
+        TableFormat::Auto | TableFormat::Table | TableFormat::Markdown => {
+            let layout = format.layout().expect("a layout for people");
+            // The class, the longest cell, comes last: compact lines are not padded to it.
+            let mut t = Grid::new(&["#", "policy", "outcome", "deciding rule", "example", "class"]).ids(&[3]);
             for (i, r) in a.rows.iter().enumerate() {
                 let mut rule = shown_owned(&r.rule);
                 if let Some(t) = &r.text_rule {
@@ -114,26 +116,54 @@ pub(crate) fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> Str
                 t.add_row(vec![
                     (i + 1).to_string(),
                     r.policy.to_string(),
-                    shown_owned(&r.description),
-                    shown_owned(&r.example),
                     shown_owned(&r.outcome),
                     rule,
+                    shown_owned(&r.example),
+                    shown_owned(&r.description),
                 ]);
             }
-            text.push_str(&format!("{t}\n"));
+            let mut findings = Vec::new();
             for s in &a.shadowed {
-                text.push_str(&format!("shadowed: {} rule {}\n", s.policy, shown_owned(&s.reason)));
+                findings.push(format!("shadowed: {} rule {}", s.policy, shown_owned(&s.reason)));
             }
             for g in &a.gaps {
-                text.push_str(&format!(
-                    "gap: {}: {} (for example: {})\n",
+                findings.push(format!(
+                    "gap: {}: {} (for example: {})",
                     shown_owned(&g.class),
                     shown_owned(&g.reason),
                     shown_owned(&g.example)
                 ));
             }
             for r in &a.redundant {
-                text.push_str(&format!("note: {} rule {}\n", r.policy, shown_owned(&r.reason)));
+                findings.push(format!("note: {} rule {}", r.policy, shown_owned(&r.reason)));
+            }
+            if layout == Layout::Markdown {
+                let inbound = a.rows.iter().filter(|r| r.policy == "inbound").count();
+                text.push_str(&format!(
+                    "## Decision matrix\n\nThe rules decide {} ({inbound} inbound, {} outbound), with {} and {}.\n\n",
+                    count(a.rows.len(), "class of input", "classes of input"),
+                    a.rows.len() - inbound,
+                    count(a.shadowed.len(), "shadowed rule", "shadowed rules"),
+                    count(a.gaps.len(), "gap", "gaps"),
+                ));
+                for f in &findings {
+                    text.push_str(&format!("- {}\n", markdown_cell(f)));
+                }
+                if !findings.is_empty() {
+                    text.push('\n');
+                }
+                // The matrix is long: folded, so the findings stay in view.
+                text.push_str(&format!(
+                    "<details><summary>The matrix: {} rows</summary>\n\n{}\n</details>\n",
+                    a.rows.len(),
+                    t.render(layout)
+                ));
+                return text;
+            }
+            text.push_str(&t.render(layout));
+            for f in &findings {
+                text.push_str(f);
+                text.push('\n');
             }
             text.push_str(&format!(
                 "{} classes, {} shadowed rules, {} gaps\n",

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::replay::photo;
 
 use super::output::{json_line, shown_owned};
-use super::{err, out, out_exact, CliResult, Exit, Format};
+use super::{err, out, out_exact, CliResult, Exit, Format, FormatChoice};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -33,8 +33,8 @@ pub(crate) fn run(args: Args) -> CliResult {
             Ok(_) => {}
             Err(_) => unreadable += 1,
         }
-        match args.format {
-            Format::Json => {
+        match args.format.layout() {
+            None => {
                 #[derive(serde::Serialize)]
                 struct Line<'a> {
                     file: &'a str,
@@ -63,7 +63,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                     ),
                 });
             }
-            Format::Table => match &verdict {
+            Some(_) => match &verdict {
                 Ok(v) => {
                     let word = if v.accepted { "ok" } else { "refused" };
                     text.push_str(&format!(
@@ -84,9 +84,9 @@ pub(crate) fn run(args: Args) -> CliResult {
             },
         }
     }
-    match args.format {
-        Format::Json => out_exact(&text)?,
-        Format::Table => out(&text)?,
+    match args.format.layout() {
+        None => out_exact(&text)?,
+        Some(_) => out(&text)?,
     }
     if unreadable > 0 {
         let n = args.files.len();

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::replay::store::{Store, IN_STORE};
 use anyhow::anyhow;
 
-use super::output::{fields, json_line, shown_owned, table};
+use super::output::{fields, json_line, shown_owned, Grid};
 use super::simulate::DEFAULT_DB;
-use super::{out, out_exact, CliResult, Exit, Format};
+use super::{out, out_exact, CliResult, Exit, Format, FormatChoice, Layout};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListArgs {
@@ -80,8 +80,8 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
     } else {
         &all[..]
     };
-    match a.format {
-        Format::Json => {
+    match a.format.layout() {
+        None => {
             let mut text = String::new();
             for c in listed {
                 text.push_str(&json_line("conversation", c));
@@ -92,8 +92,9 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
             ));
             out_exact(&text)?;
         }
-        Format::Table => {
-            let mut t = table(&["client", "last activity", "last message", "channel", "status", "unread"]);
+        Some(layout) => {
+            let mut t =
+                Grid::new(&["client", "last activity", "last message", "channel", "status", "unread"]).ids(&[0]);
             for c in listed {
                 let arrow = if c.direction == "inbound" { "←" } else { "→" };
                 t.add_row(vec![
@@ -108,7 +109,7 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
             let mut text = if listed.is_empty() {
                 String::new()
             } else {
-                format!("{t}\n")
+                t.render(layout)
             };
             let noun = if total == 1 { "conversation" } else { "conversations" };
             text.push_str(&if a.in_store {
@@ -145,9 +146,9 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
         )
         .into());
     };
-    match a.format {
-        Format::Json => out_exact(&json_line("conversation", &c))?,
-        Format::Table => {
+    match a.format.layout() {
+        None => out_exact(&json_line("conversation", &c))?,
+        Some(layout) => {
             let started = match (&c.staff, &c.started_from) {
                 (Some(s), Some(f)) => format!("staff: {} from {}", shown_owned(s), shown_owned(f)),
                 _ if c.answering == "nothing" => "the client, out of the blue".into(),
@@ -160,12 +161,15 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
                 .collect::<Vec<_>>()
                 .join(", ");
             let list = |ids: &[String]| ids.iter().map(|i| shown_owned(i)).collect::<Vec<_>>().join(", ");
-            let mut text = fields(&[
-                ("client", shown_owned(&c.client)),
-                ("started by", started),
-                ("unread", unread),
-            ]);
-            let mut t = table(&["time", "", "channel", "from", "text", "where", "status"]);
+            let mut text = fields(
+                &[
+                    ("client", shown_owned(&c.client)),
+                    ("started by", started),
+                    ("unread", unread),
+                ],
+                layout,
+            );
+            let mut t = Grid::new(&["time", "", "channel", "from", "text", "where", "status"]).ids(&[3]);
             for m in &c.messages {
                 let inbound = m.direction == "inbound";
                 // Data is shown escaped; the line breaks inside a cell are ours.
@@ -220,7 +224,10 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
                     ]);
                 }
             }
-            text.push_str(&format!("{t}\n"));
+            if layout != Layout::Table {
+                text.push('\n');
+            }
+            text.push_str(&t.render(layout));
             out(&text)?;
         }
     }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use crate::authoring::coverage::{self, Coverage};
 use crate::scenario::{self, DefaultDir, Suite};
 
-use super::output::{json_line, shown_owned, table};
-use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
+use super::output::{json_line, markdown_cell, shown_owned, Grid};
+use super::{err, out, out_exact, CliResult, Exit, FormatChoice, Layout, ReportFormat, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -19,7 +19,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     min: Option<f64>,
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: ReportFormat,
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -39,9 +39,9 @@ pub(crate) fn run(args: Args) -> CliResult {
     let report = suite.run(&rules, None);
     let c = coverage::measure(&rules, &report.files);
     let text = render(&c, args.format, &from);
-    match args.format {
-        Format::Json => out_exact(&text)?,
-        Format::Table => out(&text)?,
+    match args.format.layout() {
+        None => out_exact(&text)?,
+        Some(_) => out(&text)?,
     }
     let failed = report.failed();
     if failed > 0 {
@@ -61,10 +61,10 @@ pub(crate) fn run(args: Args) -> CliResult {
     })
 }
 
-fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
+fn render(c: &Coverage, format: ReportFormat, from: &RulesFrom) -> String {
     let mut text = String::new();
-    match format {
-        Format::Json => {
+    match format.layout() {
+        None => {
             for r in &c.rules {
                 text.push_str(&json_line("rule", r));
             }
@@ -73,8 +73,8 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
                 &serde_json::json!({"cases": c.cases, "decisions": c.decisions, "covered": c.covered, "total": c.total, "percent": c.percent(), "rules": from.json()}),
             ));
         }
-        Format::Table => {
-            let mut t = table(&["policy", "rule", "kind", "reached by"]);
+        Some(layout) => {
+            let mut t = Grid::new(&["policy", "rule", "kind", "reached by"]).ids(&[1]);
             for r in &c.rules {
                 let reached = match (r.kind, r.count) {
                     ("gate", 0) => "refused nobody".to_string(),
@@ -91,19 +91,31 @@ fn render(c: &Coverage, format: Format, from: &RulesFrom) -> String {
                     reached,
                 ]);
             }
-            text.push_str(&format!("{t}\n"));
             let unreached: Vec<String> = c.unreached().map(|r| shown_owned(&r.rule)).collect();
-            if !unreached.is_empty() {
-                text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
-            }
-            text.push_str(&format!(
-                "{:.1}% of rules and grants reached ({} of {}) by {} cases and {} timeline decisions\n",
+            let summary = format!(
+                "{:.1}% of rules and grants reached ({} of {}) by {} cases and {} timeline decisions",
                 c.percent(),
                 c.covered,
                 c.total,
                 c.cases,
                 c.decisions
-            ));
+            );
+            if layout == Layout::Markdown {
+                text.push_str(&format!("## Rule coverage\n\n{summary}.\n"));
+                if !unreached.is_empty() {
+                    let names: Vec<String> = unreached.iter().map(|r| markdown_cell(r)).collect();
+                    text.push_str(&format!("No scenario case reaches {}.\n", names.join(", ")));
+                }
+                text.push('\n');
+                text.push_str(&t.render(layout));
+                return text;
+            }
+            text.push_str(&t.render(layout));
+            if !unreached.is_empty() {
+                text.push_str(&format!("no case reaches: {}\n", unreached.join(", ")));
+            }
+            text.push_str(&summary);
+            text.push('\n');
         }
     }
     text

@@ -36,6 +36,8 @@ const PIECES: &[&str] = &[
     "\u{7f}",
     "\u{8}\u{8}",
     "\n| fake | row |\n",
+    "<img src=x onerror=alert(1)>", // HTML, for markdown output
+    "`[link](x)`\\|",               // code, a link, an escaped pipe
     "\r",
     "\t",
     "\u{202e}",
@@ -436,6 +438,62 @@ fn check(name: &str, run: (Exit, String), expected: Exit) -> Result<(), TestCase
     Ok(())
 }
 
+/// A markdown document: checked like any output, and the hostile data
+/// neither opens an HTML tag (only the document's own `<br>`, `<details>`
+/// and `<summary>` appear) nor changes the number of cells of a table row.
+fn check_markdown(name: &str, run: (Exit, String), expected: Exit) -> Result<(), TestCaseError> {
+    let text = run.1.clone();
+    check(name, run, expected)?;
+    let ours = ["<br>", "<details>", "</details>", "<summary>", "</summary>"];
+    // Text in a fenced code block is literal: skip it, fences included.
+    let mut fence: Option<&str> = None;
+    for line in text.lines() {
+        let ticks = &line[..line.len() - line.trim_start_matches('`').len()];
+        match fence {
+            Some(f) if line == f => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                let mut rest = line;
+                while let Some(i) = rest.find('<') {
+                    prop_assert!(
+                        ours.iter().any(|t| rest[i..].starts_with(t)),
+                        "{}: data opened a tag: {}",
+                        name,
+                        line
+                    );
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+    }
+    prop_assert!(fence.is_none(), "{}: data closed no code block:\n{}", name, text);
+    // Cells are separated by the `|` no backslash escapes.
+    let cells = |line: &str| {
+        let mut n = 0;
+        let mut escaped = false;
+        for c in line.chars() {
+            if c == '|' && !escaped {
+                n += 1;
+            }
+            escaped = c == '\\' && !escaped;
+        }
+        n
+    };
+    let mut width = None;
+    for line in text.lines() {
+        if !line.starts_with('|') {
+            width = None;
+            continue;
+        }
+        let n = cells(line);
+        let w = *width.get_or_insert(n);
+        prop_assert_eq!(n, w, "{}: a row with other cells than its header: {}", name, line);
+    }
+    prop_assert!(text.contains("\n| --- |"), "{}: no table:\n{}", name, text);
+    Ok(())
+}
+
 /// Checks only that no forbidden character reached the output.
 fn check_safe(name: &str, (code, text): &(Exit, String), expected: Exit) -> Result<(), TestCaseError> {
     prop_assert_eq!(*code, expected, "{}: {}", name, text);
@@ -612,8 +670,37 @@ fn check_and_test_printers(h: &Hostile, f: &Files) -> Result<(), TestCaseError> 
         Exit::Usage,
     )?;
     check(
+        "test --format table",
+        run_captured(&os(&[&"test", &f.scenario, &"--rules", &rules, &"--format", &"table"])),
+        Exit::Failed,
+    )?;
+    check_markdown(
+        "test --format markdown",
+        run_captured(&os(&[
+            &"test",
+            &f.scenario,
+            &"--rules",
+            &rules,
+            &"--format",
+            &"markdown",
+        ])),
+        Exit::Failed,
+    )?;
+    check(
         "coverage",
         run_captured(&os(&[&"coverage", &f.scenario, &"--rules", &rules])),
+        Exit::Ok,
+    )?;
+    check_markdown(
+        "coverage --format markdown",
+        run_captured(&os(&[
+            &"coverage",
+            &f.scenario,
+            &"--rules",
+            &rules,
+            &"--format",
+            &"markdown",
+        ])),
         Exit::Ok,
     )?;
     Ok(())
@@ -670,6 +757,11 @@ fn store_printers(h: &Hostile, f: &Files) -> Result<(), TestCaseError> {
         check(
             "usage",
             run_captured(&os(&[&"usage", &"--db", &db, &"--by", &by])),
+            Exit::Ok,
+        )?;
+        check_markdown(
+            "usage --format markdown",
+            run_captured(&os(&[&"usage", &"--db", &db, &"--by", &by, &"--format", &"markdown"])),
             Exit::Ok,
         )?;
     }
@@ -739,6 +831,27 @@ fn authoring_printers(h: &Hostile) -> Result<(), TestCaseError> {
             &rules,
             &"--scenarios",
             &f.scenario,
+            &"--witness",
+        ])),
+        Exit::Ok,
+    )?;
+    check_markdown(
+        "analyze --format markdown",
+        run_captured(&os(&[&"analyze", &"--rules", &rules, &"--format", &"markdown"])),
+        Exit::Ok,
+    )?;
+    check_markdown(
+        "diff --format markdown",
+        run_captured(&os(&[
+            &"diff",
+            &"--base",
+            &shipped,
+            &"--head",
+            &rules,
+            &"--scenarios",
+            &f.scenario,
+            &"--format",
+            &"markdown",
         ])),
         Exit::Ok,
     )?;

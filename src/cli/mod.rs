@@ -24,7 +24,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::{text, Diagnostics, RuleSet};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+pub(crate) use output::{Format, FormatChoice, Layout, ReportFormat, TableFormat, TestFormat};
 
 /// How a run ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,22 +104,6 @@ enum Command {
     Coverage(coverage::Args),
     /// Print the JSON Schema of a kind of file, for editors.
     Schema(schema::Args),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub(crate) enum Format {
-    #[default]
-    Table,
-    Json,
-}
-
-/// The formats of the commands whose output is one table (`analyze`, `usage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub(crate) enum TableFormat {
-    #[default]
-    Table,
-    Json,
-    Csv,
 }
 
 /// Where the rules come from: `--rules DIR`, else `./rules` if it exists,

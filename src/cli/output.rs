@@ -1,15 +1,299 @@
-//! Tables and JSON lines for people and programs.
+//! Tables, compact lines, markdown and JSON lines for people and programs.
 //!
 //! Every value of data put into a table or a sentence goes through [`shown`]
 //! first (control and bidi characters escaped, newlines included), so it
 //! cannot reach the terminal as a control sequence or fake a row; JSON is
 //! exact, with DEL and C1 controls written as `\u00XX` escapes.
+//!
+//! A command builds its rows once as a [`Grid`] and the [`Layout`] lays them
+//! out: a box table sized to the terminal, one compact line per row for a
+//! pipe, or a markdown table for a pull-request comment. Every `--format`
+//! with an `auto` default resolves it here ([`Layout::auto`]), so all
+//! commands agree on what a pipe gets.
+//!
+//! [`shown`]: crate::text::shown
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
+use unicode_width::UnicodeWidthStr;
+
+/// How output for people is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// A box-drawn table sized to the terminal (`--format table`, or `auto`
+    /// on a terminal).
+    Table,
+    /// One line per row, columns aligned two spaces apart, no borders and
+    /// nothing wrapped (`auto` when stdout is not a terminal).
+    Compact,
+    /// A GitHub-flavoured markdown document (`--format markdown`).
+    Markdown,
+}
+
+impl Layout {
+    /// What `--format auto` means for this run: the table on a terminal,
+    /// compact lines in a pipe or a file.
+    pub(crate) fn auto() -> Layout {
+        if super::ui::get().out_terminal {
+            Layout::Table
+        } else {
+            Layout::Compact
+        }
+    }
+}
+
+/// A `--format` value: `auto` and the layouts for people, or a format for
+/// programs (JSON, CSV, JUnit), which the command writes itself.
+pub(crate) trait FormatChoice: Copy {
+    /// The layout for people, `None` for a format for programs.
+    fn layout(self) -> Option<Layout>;
+}
+
+/// Defines a `--format` value enum with `auto` as its default.
+macro_rules! format_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $layout:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+        pub(crate) enum $name {
+            /// A table on a terminal, one compact line per row in a pipe
+            #[default]
+            Auto,
+            /// A box-drawn table sized to the terminal, also in a pipe
+            Table,
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl FormatChoice for $name {
+            fn layout(self) -> Option<Layout> {
+                match self {
+                    $name::Auto => Some(Layout::auto()),
+                    $name::Table => Some(Layout::Table),
+                    $($name::$variant => $layout,)*
+                }
+            }
+        }
+    };
+}
+
+format_enum! {
+    /// `--format` of the commands that print a table or sentences, or JSON.
+    Format {
+        /// One JSON object per line, with a `type` field
+        Json => None,
+    }
+}
+
+format_enum! {
+    /// `--format` of `diff` and `coverage`.
+    ReportFormat {
+        /// One JSON object per line, with a `type` field
+        Json => None,
+        /// A GitHub-flavoured markdown document, for a pull-request comment
+        Markdown => Some(Layout::Markdown),
+    }
+}
+
+format_enum! {
+    /// `--format` of the commands whose output is one table (`analyze`, `usage`).
+    TableFormat {
+        /// One JSON object per line, with a `type` field
+        Json => None,
+        /// Comma-separated values with a header line
+        Csv => None,
+        /// A GitHub-flavoured markdown document, for a pull-request comment
+        Markdown => Some(Layout::Markdown),
+    }
+}
+
+format_enum! {
+    /// `--format` of `test`.
+    TestFormat {
+        /// One JSON object per line, with a `type` field
+        Json => None,
+        /// JUnit XML, for CI systems
+        Junit => None,
+        /// A GitHub-flavoured markdown document, for a pull-request comment
+        Markdown => Some(Layout::Markdown),
+    }
+}
+
+/// Rows of cells under a header, laid out by [`Grid::render`]. Cells are
+/// text as shown (data already through `text::shown`); a line break in a
+/// cell is the command's own.
+#[derive(Debug, Clone)]
+pub(crate) struct Grid {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    /// Columns of ids: a box table never splits a word of theirs.
+    whole: Vec<bool>,
+}
+
+impl Grid {
+    pub(crate) fn new(header: &[&str]) -> Grid {
+        Grid {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+            whole: vec![false; header.len()],
+        }
+    }
+
+    /// Marks columns that hold ids (rule, client, location ids): a box table
+    /// wraps them between words only, never inside `campaign-reply-with-history`,
+    /// even when that makes it wider than the terminal.
+    pub(crate) fn ids(mut self, columns: &[usize]) -> Grid {
+        for &c in columns {
+            self.whole[c] = true;
+        }
+        self
+    }
+
+    pub(crate) fn add_row(&mut self, row: Vec<String>) {
+        debug_assert_eq!(row.len(), self.header.len());
+        self.rows.push(row);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The columns to show: those with a non-empty cell (all of them when
+    /// there are no rows).
+    fn shown_columns(&self) -> Vec<usize> {
+        (0..self.header.len())
+            .filter(|&c| self.rows.is_empty() || self.rows.iter().any(|r| !r[c].trim().is_empty()))
+            .collect()
+    }
+
+    /// The rows laid out, ending with a line break. Columns whose every cell
+    /// is empty are left out.
+    pub(crate) fn render(&self, layout: Layout) -> String {
+        let columns = self.shown_columns();
+        match layout {
+            Layout::Table => self.boxed(&columns),
+            Layout::Compact => self.compact(&columns),
+            Layout::Markdown => self.markdown(&columns),
+        }
+    }
+
+    fn boxed(&self, columns: &[usize]) -> String {
+        let header: Vec<&str> = columns.iter().map(|&c| self.header[c].as_str()).collect();
+        let mut t = table(&header);
+        for row in &self.rows {
+            t.add_row(columns.iter().map(|&c| row[c].as_str()));
+        }
+        for (i, &c) in columns.iter().enumerate() {
+            if !self.whole[c] {
+                continue;
+            }
+            let longest = std::iter::once(&self.header[c])
+                .chain(self.rows.iter().map(|r| &r[c]))
+                .flat_map(|cell| cell.split([' ', '\n']))
+                .map(UnicodeWidthStr::width)
+                .max()
+                .unwrap_or(0);
+            // Lower bounds include the padding of one space each side.
+            let bound = u16::try_from(longest + 2).unwrap_or(u16::MAX);
+            if let Some(col) = t.column_mut(i) {
+                col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(bound)));
+            }
+        }
+        format!("{t}\n")
+    }
+
+    fn compact(&self, columns: &[usize]) -> String {
+        let one_line = |cell: &str| cell.replace('\n', "; ");
+        let header: Vec<String> = columns.iter().map(|&c| self.header[c].clone()).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| columns.iter().map(|&c| one_line(&r[c])).collect())
+            .collect();
+        aligned(std::iter::once(&header).chain(&rows))
+    }
+
+    fn markdown(&self, columns: &[usize]) -> String {
+        let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+        let mut text = line(columns.iter().map(|&c| markdown_cell(&self.header[c])).collect());
+        text.push_str(&line(columns.iter().map(|_| "---".to_owned()).collect()));
+        for r in &self.rows {
+            text.push_str(&line(columns.iter().map(|&c| markdown_cell(&r[c])).collect()));
+        }
+        text
+    }
+}
+
+/// Lines of cells, each column padded to its widest cell and two spaces
+/// apart; the last column is not padded.
+pub(crate) fn aligned<'a>(rows: impl IntoIterator<Item = &'a Vec<String>> + Clone) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for r in rows.clone() {
+        for (i, cell) in r.iter().enumerate() {
+            let w = cell.width();
+            match widths.get_mut(i) {
+                Some(old) => *old = (*old).max(w),
+                None => widths.push(w),
+            }
+        }
+    }
+    let mut text = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if i + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[i] - cell.width()));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// A cell of a markdown table as text: nothing in it can start HTML, an
+/// entity, a code span, a link, emphasis or a new cell, and it stays on its
+/// line. The cell's own line breaks become `<br>`.
+pub(crate) fn markdown_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' => out.push_str("<br>"),
+            '\r' => {}
+            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text as a fenced markdown code block: the fence is longer than any run of
+/// backticks in the text, so nothing in it can close the block.
+pub(crate) fn markdown_code(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    let mut body = text.to_owned();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    format!("{fence}text\n{body}{fence}\n")
+}
 
 /// A table with a header row, sized to the terminal when there is one.
-pub(crate) fn table(header: &[&str]) -> Table {
+fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -20,8 +304,16 @@ pub(crate) fn table(header: &[&str]) -> Table {
     t
 }
 
-/// A two-column table of labelled values.
-pub(crate) fn fields(rows: &[(&str, String)]) -> String {
+/// Labelled values: a two-column box table, or one `label  value` line
+/// each (a value's own line breaks become `; `).
+pub(crate) fn fields(rows: &[(&str, String)], layout: Layout) -> String {
+    if layout != Layout::Table {
+        let lines: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(k, v)| vec![(*k).to_owned(), v.replace('\n', "; ")])
+            .collect();
+        return aligned(&lines);
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
@@ -84,4 +376,79 @@ pub(crate) fn csv_line(fields: &[&str]) -> String {
         })
         .collect();
     format!("{}\n", quoted.join(","))
+}
+
+/// `no gap`, `1 gap`, `3 gaps`: a count in words, for sentences.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("no {one}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Grid {
+        let mut g = Grid::new(&["rule", "events", "outcome"]).ids(&[0]);
+        g.add_row(vec![
+            "campaign-reply-with-history".into(),
+            String::new(),
+            "lands at [A]".into(),
+        ]);
+        g.add_row(vec!["as-typed".into(), " ".into(), "two\nlines".into()]);
+        g
+    }
+
+    #[test]
+    fn a_column_whose_every_cell_is_empty_is_left_out() {
+        let text = grid().render(Layout::Compact);
+        assert_eq!(
+            text,
+            "rule                         outcome\ncampaign-reply-with-history  lands at [A]\nas-typed                     two; lines\n"
+        );
+        let md = grid().render(Layout::Markdown);
+        assert_eq!(
+            md,
+            "| rule | outcome |\n| --- | --- |\n| campaign-reply-with-history | lands at \\[A\\] |\n| as-typed | two<br>lines |\n"
+        );
+        // No rows: the header stays whole.
+        assert_eq!(Grid::new(&["a", "b"]).render(Layout::Compact), "a  b\n");
+    }
+
+    #[test]
+    fn a_box_table_narrower_than_an_id_keeps_the_id_on_one_line() {
+        super::super::ui::set(super::super::ui::Ui {
+            width: Some(30),
+            ..Default::default()
+        });
+        let text = grid().render(Layout::Table);
+        super::super::ui::set(super::super::ui::Ui::default());
+        assert!(text.contains("campaign-reply-with-history"), "{text}");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_start_html_a_link_or_a_new_cell() {
+        assert_eq!(
+            markdown_cell("a|b <img src=x> `c` [l](u) *e* _f_ ~g~ &amp; \\| x\ny"),
+            "a\\|b &lt;img src=x&gt; \\`c\\` \\[l\\](u) \\*e\\* \\_f\\_ \\~g\\~ &amp;amp; \\\\\\| x<br>y"
+        );
+    }
+
+    #[test]
+    fn a_code_block_fence_is_longer_than_any_backtick_run_inside() {
+        assert_eq!(markdown_code("a ``` b"), "````text\na ``` b\n````\n");
+        assert_eq!(markdown_code("plain\n"), "```text\nplain\n```\n");
+    }
+
+    #[test]
+    fn compact_columns_align_by_display_width() {
+        let rows = vec![
+            vec!["日本".to_owned(), "x".to_owned()],
+            vec!["ab".to_owned(), "y".to_owned()],
+        ];
+        assert_eq!(aligned(&rows), "日本  x\nab    y\n");
+    }
 }

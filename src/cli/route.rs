@@ -12,7 +12,7 @@ use crate::{InboundRequest, OutboundRequest, World};
 use anyhow::{anyhow, Context};
 
 use super::output::{fields, json_line, shown_owned};
-use super::{err, out, out_exact, CliResult, Exit, Format, RulesArg, RulesFrom};
+use super::{err, out, out_exact, CliResult, Exit, Format, FormatChoice, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum RouteCommand {
@@ -155,15 +155,15 @@ fn inbound(a: InboundArgs) -> CliResult {
         let line = fixture::save_case(path, &a.world, &case)?;
         saved(&case.name, path, line);
     }
-    match a.format {
-        Format::Json => out_exact(&json_line(
+    match a.format.layout() {
+        None => out_exact(&json_line(
             "inbound",
             &WithRules {
                 report: &report,
                 rules: &from,
             },
         ))?,
-        Format::Table => {
+        Some(layout) => {
             let loc = |id: &String| {
                 let l = world.location(id).expect("decisions name known locations");
                 format!(
@@ -194,14 +194,17 @@ fn inbound(a: InboundArgs) -> CliResult {
                     .join("\n")
             };
             let rule = &rules.inbound.rules.rules[decision.rule];
-            let mut text = fields(&[
-                ("lands at", lands.join(", ")),
-                ("received live by", live),
-                (
-                    "deciding rule",
-                    rule_at(&rule.id, &rules.inbound.file.path, rule.pos.line),
-                ),
-            ]);
+            let mut text = fields(
+                &[
+                    ("lands at", lands.join(", ")),
+                    ("received live by", live),
+                    (
+                        "deciding rule",
+                        rule_at(&rule.id, &rules.inbound.file.path, rule.pos.line),
+                    ),
+                ],
+                layout,
+            );
             if a.explain {
                 text.push_str(&trace_text(&report.trace));
             }
@@ -234,15 +237,15 @@ fn outbound(a: OutboundArgs) -> CliResult {
         let line = fixture::save_case(path, &a.world, &case)?;
         saved(&case.name, path, line);
     }
-    match a.format {
-        Format::Json => out_exact(&json_line(
+    match a.format.layout() {
+        None => out_exact(&json_line(
             "outbound",
             &WithRules {
                 report: &report,
                 rules: &from,
             },
         ))?,
-        Format::Table => {
+        Some(layout) => {
             let rule = &rules.outbound.rules.rules[decision.rule];
             let mut rows = vec![
                 ("channel", report.channel.to_string()),
@@ -257,7 +260,7 @@ fn outbound(a: OutboundArgs) -> CliResult {
                 "deciding rule",
                 rule_at(&rule.id, &rules.outbound.file.path, rule.pos.line),
             ));
-            let mut text = fields(&rows);
+            let mut text = fields(&rows, layout);
             if a.explain {
                 text.push_str(&trace_text(&report.trace));
             }

@@ -11,7 +11,7 @@ use crate::replay::store::Store;
 use anyhow::Context;
 
 use super::output::{json_controls_escaped, json_line, shown_owned};
-use super::{err, CliResult, Exit, Failure, Format, RulesArg};
+use super::{err, CliResult, Exit, Failure, Format, FormatChoice, RulesArg};
 
 /// The database `simulate` and the reading commands use when `--db` is not given.
 pub const DEFAULT_DB: &str = "commroute.db";
@@ -75,24 +75,23 @@ fn row(r: &EventReport) -> String {
 }
 
 /// The last line of the output: the replay's totals.
-fn summary_text(format: Format, summary: &ReplaySummary, rules: String, db: &Path) -> String {
-    match format {
-        Format::Json => {
-            #[derive(serde::Serialize)]
-            struct SummaryLine<'a> {
-                #[serde(flatten)]
-                summary: &'a ReplaySummary,
-                rules: String,
-            }
-            json_line("summary", &SummaryLine { summary, rules })
+fn summary_text(json: bool, summary: &ReplaySummary, rules: String, db: &Path) -> String {
+    if json {
+        #[derive(serde::Serialize)]
+        struct SummaryLine<'a> {
+            #[serde(flatten)]
+            summary: &'a ReplaySummary,
+            rules: String,
         }
-        Format::Table => format!(
+        json_line("summary", &SummaryLine { summary, rules })
+    } else {
+        format!(
             "{} events: {} applied, {} already recorded; saved in {}\n",
             summary.events,
             summary.applied,
             summary.already_recorded,
             shown_owned(&db.display().to_string())
-        ),
+        )
     }
 }
 
@@ -106,9 +105,11 @@ pub fn run(args: Args) -> CliResult {
         ..Batching::default()
     };
     let mut outw = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
-    let format = args.format;
+    // The streamed lines are the same on a terminal and in a pipe: they are
+    // printed batch by batch, before the widths of later rows are known.
+    let json = args.format.layout().is_none();
     let quiet = super::ui::get().quiet;
-    let mut header = format == Format::Table && !quiet;
+    let mut header = !json && !quiet;
     let mut print = |batch: &[EventReport]| -> std::io::Result<()> {
         if quiet {
             return Ok(());
@@ -122,16 +123,15 @@ pub fn run(args: Args) -> CliResult {
             )?;
         }
         for r in batch {
-            match format {
-                Format::Json => {
-                    // `{"type":"event",` then the report's own fields: the
-                    // same line `json_line` gives, without building a map.
-                    let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
-                    outw.write_all(b"{\"type\":\"event\",")?;
-                    outw.write_all(&body.as_bytes()[1..])?;
-                    outw.write_all(b"\n")?;
-                }
-                Format::Table => outw.write_all(crate::text::guarded(&row(r)).as_bytes())?,
+            if json {
+                // `{"type":"event",` then the report's own fields: the
+                // same line `json_line` gives, without building a map.
+                let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
+                outw.write_all(b"{\"type\":\"event\",")?;
+                outw.write_all(&body.as_bytes()[1..])?;
+                outw.write_all(b"\n")?;
+            } else {
+                outw.write_all(crate::text::guarded(&row(r)).as_bytes())?;
             }
         }
         outw.flush()
@@ -149,7 +149,7 @@ pub fn run(args: Args) -> CliResult {
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {
-            let text = summary_text(format, &s, from.json(), &args.db);
+            let text = summary_text(json, &s, from.json(), &args.db);
             outw.write_all(text.as_bytes()).context("writing the output")?;
             outw.flush().context("writing the output")?;
             err(&format!(

@@ -6,17 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::scenario::{self, junit, CaseReport, DefaultDir, Suite, SuiteReport};
 
-use super::output::{json_line, shown_owned, table};
-use super::{err, out, out_exact, report, CliResult, Exit, RulesArg, RulesFrom};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub(crate) enum TestFormat {
-    #[default]
-    Table,
-    Json,
-    /// JUnit XML, for CI systems
-    Junit,
-}
+use super::output::{json_line, markdown_code, shown_owned, Grid};
+use super::{err, out, out_exact, report, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TestFormat};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -30,6 +21,9 @@ pub(crate) struct Args {
     filter: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     format: TestFormat,
+    /// List only the failing cases (each with expected and actual), then the summary
+    #[arg(long)]
+    only_failures: bool,
     /// Run again whenever a rules or scenario file changes (stop with Ctrl-C)
     #[arg(long)]
     watch: bool,
@@ -88,14 +82,20 @@ fn scenario_paths(args: &Args) -> Vec<PathBuf> {
 }
 
 fn run_once(args: &Args) -> CliResult {
+    if args.only_failures && args.format == TestFormat::Junit {
+        return Err(anyhow::anyhow!(
+            "--only-failures does not apply to --format junit, which reports every case; use table, json or markdown"
+        )
+        .into());
+    }
     let (rules, from) = args.rules.load()?;
     let paths = scenario_paths(args);
     let suite = Suite::load(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
     let (passed, failed) = (suite.passed(), suite.failed());
-    match args.format {
-        TestFormat::Junit => out_exact(&junit::xml(&suite.files, &suite.broken))?,
-        TestFormat::Json => out_exact(&json_lines(&suite, &from))?,
-        TestFormat::Table => out(&table_text(&suite))?,
+    match (args.format, args.format.layout()) {
+        (TestFormat::Junit, _) => out_exact(&junit::xml(&suite.files, &suite.broken))?,
+        (_, None) => out_exact(&json_lines(&suite, &from, args.only_failures))?,
+        (_, Some(layout)) => out(&human_text(&suite, layout, args.only_failures))?,
     }
     if !suite.broken.is_empty() {
         err(&format!("{}\n", suite.broken.clone().sorted()));
@@ -119,8 +119,8 @@ fn run_once(args: &Args) -> CliResult {
     Ok(if failed > 0 { Exit::Failed } else { Exit::Ok })
 }
 
-/// One JSON line per case, then the summary.
-fn json_lines(suite: &SuiteReport, from: &RulesFrom) -> String {
+/// One JSON line per case (per failing case with `--only-failures`), then the summary.
+fn json_lines(suite: &SuiteReport, from: &RulesFrom, only_failures: bool) -> String {
     #[derive(serde::Serialize)]
     struct Line<'a> {
         file: String,
@@ -129,7 +129,7 @@ fn json_lines(suite: &SuiteReport, from: &RulesFrom) -> String {
     }
     let mut text = String::new();
     for r in &suite.files {
-        for c in &r.cases {
+        for c in r.cases.iter().filter(|c| !(only_failures && c.passed)) {
             text.push_str(&json_line(
                 "case",
                 &Line {
@@ -146,18 +146,41 @@ fn json_lines(suite: &SuiteReport, from: &RulesFrom) -> String {
     text
 }
 
-/// One row per case, then each failure in full, then `N passed, M failed`.
-fn table_text(suite: &SuiteReport) -> String {
-    let mut t = table(&["file", "case", "result", "deciding rule"]);
+/// One row per case (per failing case with `--only-failures`), then each
+/// failure in full, then `N passed, M failed`; with `--quiet`, the summary
+/// alone. In markdown: a heading, the summary as a sentence, the table and
+/// the failures as a code block.
+fn human_text(suite: &SuiteReport, layout: Layout, only_failures: bool) -> String {
+    let (passed, failed) = (suite.passed(), suite.failed());
+    let quiet = super::ui::get().quiet;
+    let mut text = String::new();
+    if layout == Layout::Markdown {
+        let total = passed + failed;
+        let sentence = match failed {
+            0 if total == 1 => "The 1 scenario case passes.".to_owned(),
+            0 => format!("All {total} scenario cases pass."),
+            _ => format!("{failed} of {total} scenario cases fail."),
+        };
+        text.push_str(&format!("## Scenario tests\n\n{sentence}\n"));
+        if quiet {
+            return text;
+        }
+        text.push('\n');
+    } else if quiet {
+        return format!("{passed} passed, {failed} failed\n");
+    }
+    // The result first, where a reader of a CI log looks for FAIL; the case
+    // name, the longest cell, last.
+    let mut t = Grid::new(&["result", "deciding rule", "file", "case"]).ids(&[1]);
     let mut details = String::new();
     for r in &suite.files {
-        for c in &r.cases {
+        for c in r.cases.iter().filter(|c| !(only_failures && c.passed)) {
             let file = shown_owned(&r.path.display().to_string());
             t.add_row(vec![
-                file.clone(),
-                shown_owned(&c.name),
                 if c.passed { "pass" } else { "FAIL" }.into(),
                 shown_owned(c.rule()),
+                file.clone(),
+                shown_owned(&c.name),
             ]);
             if !c.passed {
                 details.push_str(&format!(
@@ -169,14 +192,20 @@ fn table_text(suite: &SuiteReport) -> String {
             }
         }
     }
-    let mut text = String::new();
-    if !suite.files.is_empty() {
-        text.push_str(&format!("{t}\n"));
+    if !t.is_empty() {
+        text.push_str(&t.render(layout));
+    }
+    if layout == Layout::Markdown {
+        if !details.is_empty() {
+            text.push_str("\n### Failures\n\n");
+            text.push_str(&markdown_code(details.trim_start_matches('\n')));
+        }
+        return text;
     }
     text.push_str(&details);
     if !details.is_empty() {
         text.push('\n');
     }
-    text.push_str(&format!("{} passed, {} failed\n", suite.passed(), suite.failed()));
+    text.push_str(&format!("{passed} passed, {failed} failed\n"));
     text
 }

@@ -7,9 +7,9 @@ use anyhow::anyhow;
 use clap::ValueEnum;
 
 use super::conversations::open;
-use super::output::{json_line, shown_owned, table};
+use super::output::{json_line, markdown_cell, shown_owned, Grid};
 use super::simulate::DEFAULT_DB;
-use super::{out, out_exact, CliResult, Exit, TableFormat};
+use super::{out, out_exact, CliResult, Exit, FormatChoice, Layout, TableFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum By {
@@ -90,8 +90,9 @@ pub(crate) fn run(a: Args) -> CliResult {
                 ));
             }
         }
-        TableFormat::Table => {
-            let mut t = table(&[
+        TableFormat::Auto | TableFormat::Table | TableFormat::Markdown => {
+            let layout = a.format.layout().expect("a layout for people");
+            let mut t = Grid::new(&[
                 "month",
                 key,
                 "SMS in",
@@ -99,7 +100,8 @@ pub(crate) fn run(a: Args) -> CliResult {
                 "SMS messages",
                 "SMS segments",
                 "MMS messages",
-            ]);
+            ])
+            .ids(&[1]);
             for r in &rows {
                 t.add_row(vec![
                     shown_owned(&r.month),
@@ -111,18 +113,41 @@ pub(crate) fn run(a: Args) -> CliResult {
                     r.mms_messages.to_string(),
                 ]);
             }
+            if layout == Layout::Markdown {
+                text.push_str(&markdown_summary(&rows, key, a.month.as_deref()));
+            }
             if rows.is_empty() {
-                text.push_str("no SMS or MMS usage\n");
+                if layout != Layout::Markdown {
+                    text.push_str("no SMS or MMS usage\n");
+                }
             } else {
-                text.push_str(&format!("{t}\n"));
+                text.push_str(&t.render(layout));
             }
         }
     }
-    match a.format {
-        TableFormat::Table => out(&text)?,
-        TableFormat::Json | TableFormat::Csv => out_exact(&text)?,
+    match a.format.layout() {
+        Some(_) => out(&text)?,
+        None => out_exact(&text)?,
     }
     Ok(Exit::Ok)
+}
+
+/// The heading and the sentence above the markdown table.
+fn markdown_summary(rows: &[crate::replay::store::UsageRow], key: &str, month: Option<&str>) -> String {
+    let months: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.month.as_str()).collect();
+    let segments: i64 = rows.iter().map(|r| r.segments).sum();
+    let mms: i64 = rows.iter().map(|r| r.mms_messages).sum();
+    let when = match month {
+        Some(m) => format!("In {}", markdown_cell(&shown_owned(m))),
+        None if months.len() == 1 => "In 1 month".to_owned(),
+        None => format!("Over {} months", months.len()),
+    };
+    let sentence = if rows.is_empty() {
+        format!("{when}: no SMS or MMS usage.")
+    } else {
+        format!("{when}: {segments} SMS segments and {mms} MMS messages, by {key}.")
+    };
+    format!("## SMS and MMS usage\n\n{sentence}\n\n")
 }
 
 fn csv_field(s: &str) -> String {

@@ -49,11 +49,7 @@ fn check_reports_every_problem_and_exits_1() {
 fn test_runs_every_shipped_scenario() {
     let (out, _) = Run::new(&["test"]).expect(0);
     assert!(out.ends_with("\n88 passed, 0 failed\n"), "{out}");
-    assert_eq!(
-        out.matches("│ pass ").count() + out.matches("┆ pass ").count(),
-        88,
-        "{out}"
-    );
+    assert_eq!(out.lines().filter(|l| l.starts_with("pass  ")).count(), 88, "{out}");
 }
 
 #[test]
@@ -206,7 +202,7 @@ fn input_errors_exit_2_with_one_clear_message() {
 #[test]
 fn usage_errors_exit_2() {
     let (_, err) = Run::new(&[]).expect(2);
-    assert!(err.contains("Usage: commroute <COMMAND>"), "{err}");
+    assert!(err.contains("Usage: commroute [OPTIONS] <COMMAND>"), "{err}");
     let (_, err) = Run::new(&[
         "route",
         "inbound",

@@ -9,6 +9,7 @@ use commroute::scenario::{self, ScenarioFile, Suite};
 use commroute::{EventLine, InboundRequest, RuleSet, Source, World};
 
 use crate::support::process;
+use crate::support::run::Run;
 
 fn shipped() -> RuleSet {
     RuleSet::load_dir(Path::new("rules")).unwrap()
@@ -154,4 +155,116 @@ fn a_bad_event_line_names_its_line_and_column() {
     assert!(err.contains("events.jsonl:3:1"), "{err}");
     assert!(err.contains("`nobody`"), "{err}");
     assert!(err.contains("events.jsonl:4:"), "{err}");
+}
+
+/// Runs git in `dir`, under a deadline, and checks that it succeeded.
+fn git(dir: &Path, args: &[&str]) {
+    let out = process::output_within(
+        std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=Rules Editor",
+                "-c",
+                "user.email=rules@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir),
+        None,
+        process::DEADLINE,
+    );
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A rules repository (no scenarios) whose last commit moves exactly three
+/// classes of conversation: a message out of the blue from a client with a
+/// history lands at all the client's locations too, not only the last
+/// appointment's (two classes: two locations, three or more), and one from a
+/// one-location client without history is sent to its last appointment,
+/// which it does not have (one class, now a gap).
+fn repo_whose_last_commit_moves_three_classes() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    crate::support::rules::copy_shipped_rules(&rules);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "rules"]);
+    git(dir.path(), &["commit", "-q", "-m", "the shipped rules"]);
+    let path = rules.join("inbound.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edits = [
+        (
+            "      client.last_appointment: {present: true}\n    lands_at: client.last_appointment\n\n  - id: out-of-the-blue-one",
+            "      client.last_appointment: {present: true}\n    lands_at: {union: [client.last_appointment, client.locations]}\n\n  - id: out-of-the-blue-one",
+        ),
+        (
+            "      client.locations: {count: 1}\n    lands_at: client.locations\n",
+            "      client.locations: {count: 1}\n    lands_at: client.last_appointment\n",
+        ),
+    ];
+    let mut changed = text.clone();
+    for (from, to) in edits {
+        assert!(changed.contains(from), "{from}");
+        changed = changed.replacen(from, to, 1);
+    }
+    std::fs::write(&path, changed).unwrap();
+    git(
+        dir.path(),
+        &["commit", "-q", "-am", "out of the blue: every location of the client"],
+    );
+    dir
+}
+
+#[test]
+fn diff_of_a_commit_moving_three_classes_is_at_most_a_dozen_lines_piped() {
+    let repo = repo_whose_last_commit_moves_three_classes();
+    let (out, _) = Run::new(&["diff", "--base", "HEAD~1"]).in_dir(repo.path()).expect(0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() <= 12, "{} lines:\n{out}", lines.len());
+    // A header, one line per class, the summary; no box drawing, no witness.
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0].starts_with("policy   input "), "{out}");
+    assert!(
+        lines[1..4]
+            .iter()
+            .all(|l| l.starts_with("inbound  ") && l.contains(" → ")),
+        "{out}"
+    );
+    assert_eq!(
+        lines[4],
+        "3 changes; compared 418 classes, 0 scenario cases, 0 recorded events (0 changed)"
+    );
+    assert!(!out.contains('│') && !out.contains('┆'), "{out}");
+    assert!(!out.contains("client at ["), "the witness only on request: {out}");
+    assert!(!lines[0].contains("events"), "no --events, no events column: {out}");
+    assert_eq!(
+        out.matches("out-of-the-blue-with-history (unchanged)").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("lands at [A] → lands at [A, B]"), "{out}");
+    insta::assert_snapshot!("diff_three_classes_piped", out);
+
+    let (md, _) = Run::new(&["diff", "--base", "HEAD~1", "--format", "markdown"])
+        .in_dir(repo.path())
+        .expect(0);
+    assert!(
+        md.contains("\nThis change moves where 3 kinds of conversation land.\n"),
+        "{md}"
+    );
+    insta::assert_snapshot!("diff_three_classes_markdown", md);
+
+    // The witness on request: each class's example input, and who receives it live.
+    let (out, _) = Run::new(&["diff", "--base", "HEAD~1", "--witness"])
+        .in_dir(repo.path())
+        .expect(0);
+    assert!(out.lines().next().unwrap().contains("  example  "), "{out}");
+    assert_eq!(out.matches("client at [").count(), 3, "{out}");
 }

@@ -15,6 +15,7 @@ mod authoring;
 mod batch;
 mod commands;
 mod diff;
+mod output;
 mod photos;
 mod regression;
 mod resume;

@@ -172,6 +172,17 @@ fn usage_by_account_and_location_as_table_json_and_csv() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["account"], "lumen");
     assert_eq!((v["sms_messages"].as_i64(), v["segments"].as_i64()), (Some(8), Some(9)));
+    let (out, _) = Run::new(&["usage", "--by", "location", "--format", "markdown"])
+        .db(&db)
+        .expect(0);
+    assert_eq!(
+        out,
+        "## SMS and MMS usage\n\nIn 1 month: 9 SMS segments and 0 MMS messages, by location.\n\n\
+         | month | location | SMS in | SMS out | SMS messages | SMS segments | MMS messages |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n\
+         | 2026-03 | A | 3 | 3 | 6 | 6 | 0 |\n\
+         | 2026-03 | B | 1 | 1 | 2 | 3 | 0 |\n"
+    );
     let (out, _) = Run::new(&["usage", "--month", "2026-04"]).db(&db).expect(0);
     assert_eq!(out, "no SMS or MMS usage\n");
     let (_, err) = Run::new(&["usage", "--month", "March"]).db(&db).expect(2);

@@ -29,6 +29,12 @@ impl Run {
         self
     }
 
+    /// Sets an environment variable (`COLUMNS`, say) for the run.
+    pub fn env(mut self, key: &str, value: &str) -> Run {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// `--db FILE`.
     pub fn db(mut self, db: &Path) -> Run {
         self.cmd.arg("--db").arg(db);
