@@ -3,7 +3,7 @@
 use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
 use super::output::{csv_line, json_line, shown_owned, table};
-use super::{out, out_exact, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
+use super::{out, out_exact, out_painted, style, CliResult, Exit, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -37,7 +37,9 @@ pub(crate) fn run(args: Args) -> CliResult {
     }
     let text = render(&a, args.format, &from);
     match args.format {
-        TableFormat::Table => out(&text)?,
+        TableFormat::Table => out_painted(&text, |t| {
+            style::labels(t, &[("shadowed:", style::WARNING), ("gap:", style::WARNING)])
+        })?,
         TableFormat::Json | TableFormat::Csv => out_exact(&text)?,
     }
     Ok(if a.clean() { Exit::Ok } else { Exit::Failed })

@@ -91,7 +91,7 @@ fn test_json_is_one_object_per_line() {
     assert_eq!(lines[0]["file"], "scenarios/outbound/channels.yaml");
     assert_eq!(
         lines[8],
-        serde_json::json!({"type": "summary", "passed": 8, "failed": 0, "broken_files": 0, "rules": "rules"})
+        serde_json::json!({"type": "summary", "version": env!("CARGO_PKG_VERSION"), "passed": 8, "failed": 0, "broken_files": 0, "rules": "rules"})
     );
 }
 
@@ -206,7 +206,7 @@ fn input_errors_exit_2_with_one_clear_message() {
 #[test]
 fn usage_errors_exit_2() {
     let (_, err) = Run::new(&[]).expect(2);
-    assert!(err.contains("Usage: commroute <COMMAND>"), "{err}");
+    assert!(err.contains("Usage: commroute [OPTIONS] <COMMAND>"), "{err}");
     let (_, err) = Run::new(&[
         "route",
         "inbound",

@@ -29,6 +29,18 @@ impl Run {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: &str) -> Run {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Leaves an environment variable out of the run (`NO_COLOR`, say).
+    pub fn env_remove(mut self, key: &str) -> Run {
+        self.cmd.env_remove(key);
+        self
+    }
+
     /// `--db FILE`.
     pub fn db(mut self, db: &Path) -> Run {
         self.cmd.arg("--db").arg(db);
