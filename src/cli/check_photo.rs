@@ -28,7 +28,9 @@ pub(crate) fn run(args: Args) -> CliResult {
     let mut unreadable = 0;
     for f in &args.files {
         let stdin = super::stdin::is_stdin(f);
-        let file = if stdin { super::stdin::name() } else { f.as_path() }.display().to_string();
+        let file = if stdin { super::stdin::name() } else { f.as_path() }
+            .display()
+            .to_string();
         let verdict = if stdin {
             photo::check_reader(&mut std::io::stdin().lock())
         } else {

@@ -129,13 +129,17 @@ enum Command {
     )]
     Simulate(simulate::Args),
     /// A location's conversations, most recent activity first.
-    #[command(after_help = "Examples:\n  commroute conversations --db day.db --location A\n  commroute conversations --db day.db --location A --in-store")]
+    #[command(
+        after_help = "Examples:\n  commroute conversations --db day.db --location A\n  commroute conversations --db day.db --location A --in-store"
+    )]
     Conversations(conversations::ListArgs),
     /// One client's whole conversation, with delivery status and notices.
     #[command(after_help = "Examples:\n  commroute conversation --db day.db --client cleo")]
     Conversation(conversations::OneArgs),
     /// SMS and MMS usage per month, by account or location.
-    #[command(after_help = "Examples:\n  commroute usage --db day.db\n  commroute usage --db day.db --by location --month 2026-03 --format csv")]
+    #[command(
+        after_help = "Examples:\n  commroute usage --db day.db\n  commroute usage --db day.db --by location --month 2026-03 --format csv"
+    )]
     Usage(usage::Args),
     /// Check files against the photo rules (type from content, size limit).
     #[command(
@@ -462,7 +466,10 @@ pub(crate) fn report(failure: &Failure) {
         // escaped, newlines included, so it cannot fake a line of its own.
         Failure::Other(e) if json_errors() => {
             let chain = format!("{e:#}");
-            err_exact(&output::json_line("error", &ErrorLine::message(text::brief(&chain), None)));
+            err_exact(&output::json_line(
+                "error",
+                &ErrorLine::message(text::brief(&chain), None),
+            ));
         }
         Failure::Other(e) => err(&format!("error: {}\n", text::shown(&text::brief(&format!("{e:#}"))))),
     }
@@ -699,8 +706,10 @@ mod convention_tests {
         assert_eq!(line["type"], "note");
         assert_eq!(line["version"], JSON_VERSION);
         assert_eq!(line["message"], "using the shipped rules");
-        let line: serde_json::Value =
-            serde_json::from_str(&json_message("error: missing:\n  --client <ID>\n\nUsage: commroute x\n")).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&json_message(
+            "error: missing:\n  --client <ID>\n\nUsage: commroute x\n",
+        ))
+        .unwrap();
         assert_eq!(line["type"], "error");
         assert_eq!(line["message"], "missing: --client <ID>");
         assert_eq!(line["help"], "Usage: commroute x");

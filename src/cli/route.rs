@@ -321,7 +321,6 @@ fn saved(name: &str, path: &Path, line: usize) {
     ));
 }
 
-
 fn batch(a: BatchArgs) -> CliResult {
     let (rules, _) = a.rules.load()?;
     let world = super::stdin::world(&a.world)?;

@@ -54,7 +54,9 @@ pub(crate) fn check_one(matches: &ArgMatches) -> Result<(), String> {
         [] | [_] => return Ok(()),
         [a, b] if a == b => format!("{a} is `-` twice; give one of them as a file"),
         [a, b] => format!("{a} and {b} are both `-`; give one of them a file"),
-        [a, rest @ ..] if rest.iter().all(|r| r == a) => format!("{a} is `-` {} times; give all but one as files", uses.len()),
+        [a, rest @ ..] if rest.iter().all(|r| r == a) => {
+            format!("{a} is `-` {} times; give all but one as files", uses.len())
+        }
         [init @ .., last] => format!("{} and {last} are all `-`; give all but one a file", init.join(", ")),
     };
     let default = match by_default {

@@ -82,7 +82,10 @@ mod stdin {
 
     #[test]
     fn a_bad_world_on_stdin_is_named_stdin_with_its_line_and_column() {
-        let world = read(WORLD).replace("{id: A, name: Downtown, account: glow-downtown}", "{id: A, name: Downtown, acount: x}");
+        let world = read(WORLD).replace(
+            "{id: A, name: Downtown, account: glow-downtown}",
+            "{id: A, name: Downtown, acount: x}",
+        );
         let (_, err) = Run::new(&["route", "inbound", "--world", "-", "--client", "cleo"])
             .stdin(world)
             .expect(2);
@@ -94,7 +97,11 @@ mod stdin {
     fn route_batch_takes_the_world_from_stdin_when_the_events_are_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let events = dir.path().join("events.jsonl");
-        std::fs::write(&events, "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}\n").unwrap();
+        std::fs::write(
+            &events,
+            "{\"id\":\"e1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}\n",
+        )
+        .unwrap();
         let (out, _) = Run::new(&["route", "batch", "--world", "-", "--input", events.to_str().unwrap()])
             .stdin(read(WORLD))
             .expect(0);
@@ -126,8 +133,10 @@ mod stdin {
 
     #[test]
     fn a_yaml_timeline_on_stdin_is_replayed_sniffed_or_told() {
-        let timeline = read("scenarios/timelines/push-failure-fallback.yaml")
-            .replace("world: ../../examples/glow-world.yaml", "world: examples/glow-world.yaml");
+        let timeline = read("scenarios/timelines/push-failure-fallback.yaml").replace(
+            "world: ../../examples/glow-world.yaml",
+            "world: examples/glow-world.yaml",
+        );
         for extra in [&[][..], &["--timeline-format", "yaml"][..]] {
             let dir = tempfile::tempdir().unwrap();
             let db = dir.path().join("t.db");
@@ -144,16 +153,23 @@ mod stdin {
     fn a_timeline_on_stdin_in_the_wrong_format_is_named_stdin() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("t.db");
-        let (_, err) = Run::new(&["simulate", "-", "--timeline-format", "jsonl", "--db", db.to_str().unwrap()])
-            .stdin("world: examples/glow-world.yaml\nevents: []\n")
-            .expect(2);
+        let (_, err) = Run::new(&[
+            "simulate",
+            "-",
+            "--timeline-format",
+            "jsonl",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .stdin("world: examples/glow-world.yaml\nevents: []\n")
+        .expect(2);
         assert!(err.contains("--> <stdin>:1:1"), "{err}");
     }
 
     #[test]
     fn a_scenario_file_on_stdin_is_run() {
-        let scenario =
-            read("scenarios/outbound/channels.yaml").replace("../../examples/glow-world.yaml", "examples/glow-world.yaml");
+        let scenario = read("scenarios/outbound/channels.yaml")
+            .replace("../../examples/glow-world.yaml", "examples/glow-world.yaml");
         let (out, _) = Run::new(&["test", "-", "--format", "json"]).stdin(scenario).expect(0);
         let lines = json_lines(&out);
         assert_eq!(lines.len(), 9, "{out}");
@@ -186,7 +202,9 @@ mod stdin {
             .expect(0);
         assert!(out.contains("1 recorded events (0 changed)"), "{out}");
         let (_, err) = Run::new(&["diff", "--base", "rules", "--world", WORLD, "--events", "-"])
-            .stdin(format!("{events}{{\"id\":\"e2\",\"type\":\"inbound\",\"client\":\"zed\"}}\n"))
+            .stdin(format!(
+                "{events}{{\"id\":\"e2\",\"type\":\"inbound\",\"client\":\"zed\"}}\n"
+            ))
             .expect(2);
         assert!(err.contains("--> <stdin>:2:1"), "{err}");
     }
@@ -200,7 +218,10 @@ mod stdin {
             "error: only one argument can read stdin, but --world and --input are both `-`; give one of them a file (--input is `-` unless given)\n"
         );
         let (_, err) = Run::new(&["test", "-", "-"]).stdin("").expect(2);
-        assert!(err.contains("but PATH is `-` twice; give one of them as a file"), "{err}");
+        assert!(
+            err.contains("but PATH is `-` twice; give one of them as a file"),
+            "{err}"
+        );
         let (_, err) = Run::new(&["diff", "--base", "rules", "--world", "-", "--events", "-"])
             .stdin("")
             .expect(2);
@@ -297,7 +318,15 @@ fn man_writes_one_page_per_command_with_the_usual_sections() {
     let mut expected: Vec<String> = SUBCOMMANDS
         .iter()
         .map(|s| format!("commroute-{s}.1"))
-        .chain(["commroute.1", "commroute-route-inbound.1", "commroute-route-outbound.1", "commroute-route-batch.1"].map(String::from))
+        .chain(
+            [
+                "commroute.1",
+                "commroute-route-inbound.1",
+                "commroute-route-outbound.1",
+                "commroute-route-batch.1",
+            ]
+            .map(String::from),
+        )
         .collect();
     expected.sort();
     assert_eq!(names, expected);
@@ -320,13 +349,22 @@ fn man_prints_one_commands_page_to_stdout() {
     let (top, _) = Run::new(&["man"]).expect(0);
     assert!(top.contains(".TH commroute 1"), "{top}");
     let (_, err) = Run::new(&["man", "route", "sideways"]).expect(2);
-    assert!(err.starts_with("error: no command `route sideways`; pages exist for `check`"), "{err}");
+    assert!(
+        err.starts_with("error: no command `route sideways`; pages exist for `check`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn version_names_the_rules_format() {
     let (out, _) = Run::new(&["--version"]).expect(0);
-    assert_eq!(out, format!("commroute {VERSION} (rules format {})\n", commroute::RULES_FORMAT_VERSION));
+    assert_eq!(
+        out,
+        format!(
+            "commroute {VERSION} (rules format {})\n",
+            commroute::RULES_FORMAT_VERSION
+        )
+    );
 }
 
 #[test]
@@ -359,7 +397,10 @@ fn color_always_colours_pass_fail_and_the_summary() {
     let red = "\u{1b}[1m\u{1b}[31m";
     let reset = "\u{1b}[0m";
     assert_eq!(out.matches(&format!("┆ {red}FAIL{reset}   ┆")).count(), 3, "{out:?}");
-    assert!(out.contains(&format!("\n{red}FAIL{reset} scenarios/inbound/09")), "{out:?}");
+    assert!(
+        out.contains(&format!("\n{red}FAIL{reset} scenarios/inbound/09")),
+        "{out:?}"
+    );
     assert!(out.ends_with(&format!("{red}0 passed, 3 failed{reset}\n")), "{out:?}");
     let (out, _) = Run::new(&["test", "scenarios/outbound", "--color", "always"]).expect(0);
     assert_eq!(out.matches(&format!("┆ {green}pass{reset}   ┆")).count(), 8, "{out:?}");
@@ -449,7 +490,10 @@ fn under_format_json_each_problem_is_a_json_object_on_stderr() {
 #[test]
 fn under_format_json_errors_without_a_file_are_json_too() {
     // An error about an argument.
-    let (out, err) = Run::new(&["route", "inbound", "--world", WORLD, "--client", "zed", "--format", "json"]).expect(2);
+    let (out, err) = Run::new(&[
+        "route", "inbound", "--world", WORLD, "--client", "zed", "--format", "json",
+    ])
+    .expect(2);
     assert_eq!(out, "");
     let lines = json_lines(&err);
     assert_eq!(lines.len(), 1, "{err}");
@@ -463,22 +507,42 @@ fn under_format_json_errors_without_a_file_are_json_too() {
     assert_eq!(lines.len(), 1, "{err}");
     assert_eq!(lines[0]["type"], "error");
     assert_eq!(
-        lines[0]["message"],
-        "the following required arguments were not provided: --client <ID>",
+        lines[0]["message"], "the following required arguments were not provided: --client <ID>",
         "{err}"
     );
-    assert!(lines[0]["help"].as_str().unwrap().starts_with("Usage: commroute route inbound"), "{err}");
+    assert!(
+        lines[0]["help"]
+            .as_str()
+            .unwrap()
+            .starts_with("Usage: commroute route inbound"),
+        "{err}"
+    );
     // A note, such as the shipped rules' one.
     let dir = tempfile::tempdir().unwrap();
     let world = Path::new(env!("CARGO_MANIFEST_DIR")).join(WORLD);
-    let (out, err) = Run::new(&["route", "inbound", "--world", world.to_str().unwrap(), "--client", "cleo", "--format", "json"])
-        .in_dir(dir.path())
-        .expect(0);
+    let (out, err) = Run::new(&[
+        "route",
+        "inbound",
+        "--world",
+        world.to_str().unwrap(),
+        "--client",
+        "cleo",
+        "--format",
+        "json",
+    ])
+    .in_dir(dir.path())
+    .expect(0);
     json_lines(&out);
     let notes = json_lines(&err);
     assert_eq!(notes.len(), 1, "{err}");
     assert_eq!(notes[0]["type"], "note");
-    assert!(notes[0]["message"].as_str().unwrap().starts_with("using the shipped rules"), "{err}");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("using the shipped rules"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -487,14 +551,32 @@ fn every_json_line_carries_the_version() {
     let db = dir.path().join("t.db");
     let db = db.to_str().unwrap();
     let runs: Vec<Vec<&str>> = vec![
-        vec!["route", "inbound", "--world", WORLD, "--client", "cleo", "--format", "json"],
-        vec!["route", "outbound", "--world", WORLD, "--client", "cleo", "--from-account", "glow-downtown", "--format", "json"],
+        vec![
+            "route", "inbound", "--world", WORLD, "--client", "cleo", "--format", "json",
+        ],
+        vec![
+            "route",
+            "outbound",
+            "--world",
+            WORLD,
+            "--client",
+            "cleo",
+            "--from-account",
+            "glow-downtown",
+            "--format",
+            "json",
+        ],
         vec!["test", "scenarios/outbound", "--format", "json"],
         vec!["coverage", "--format", "json"],
         vec!["analyze", "--format", "json"],
         vec!["diff", "--base", "rules", "--format", "json"],
         vec!["check", "--format", "json"],
-        vec!["check-photo", "scenarios/timelines/photos/new-color.png", "--format", "json"],
+        vec![
+            "check-photo",
+            "scenarios/timelines/photos/new-color.png",
+            "--format",
+            "json",
+        ],
         vec!["simulate", "examples/day.jsonl", "--db", db, "--format", "json"],
         vec!["conversations", "--db", db, "--location", "A", "--format", "json"],
         vec!["conversation", "--db", db, "--client", "cleo", "--format", "json"],

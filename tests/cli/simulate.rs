@@ -35,7 +35,13 @@ fn as_text(err: &str) -> String {
                 if let Some(subject) = s("subject") {
                     e.push_str(&format!("{subject}: "));
                 }
-                e.push_str(&format!("{}\n  --> {}:{}:{}\n", s("message").unwrap(), s("file").unwrap(), v["line"], v["column"]));
+                e.push_str(&format!(
+                    "{}\n  --> {}:{}:{}\n",
+                    s("message").unwrap(),
+                    s("file").unwrap(),
+                    v["line"],
+                    v["column"]
+                ));
                 if let Some(help) = s("help") {
                     e.push_str(&format!("  = help: {help}\n"));
                 }
@@ -697,7 +703,10 @@ fn an_edited_event_is_refused_on_resume_naming_the_event_and_the_field() {
         let (out, err) = Run::new(&["simulate", "day.jsonl", "--db", "t.db", "--format", "json"])
             .in_dir(d)
             .expect(2);
-        assert_eq!(no_note(&as_text(&err)), format!("{message}  --> day.jsonl:{line}:1\n{help}"));
+        assert_eq!(
+            no_note(&as_text(&err)),
+            format!("{message}  --> day.jsonl:{line}:1\n{help}")
+        );
         // The events before it are already recorded (the lines say so); nothing is written.
         assert_eq!(out.lines().count(), line - 2, "{out}");
         assert_eq!(dump(&d.join("t.db")), saved, "a refused replay changed the database");
