@@ -21,5 +21,5 @@ pub use engine::decision::{InboundDecision, InboundReport, OutboundDecision, Out
 pub use engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
 pub use engine::EvalError;
 pub use jsonl::EventLine;
-pub use rules::RuleSet;
+pub use rules::{RuleSet, RULES_FORMAT_VERSION};
 pub use world::World;

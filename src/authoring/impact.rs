@@ -91,9 +91,19 @@ pub struct Recorded {
 /// the world, reporting every bad line with its line and column.
 pub fn read_recorded_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnostics> {
     let (file, _) = Source::open(path)?;
+    read_recorded_events_from(path, std::io::BufReader::with_capacity(1 << 16, file), world)
+}
+
+/// Reads recorded events from a stream (standard input, say) as
+/// [`read_recorded_events`] reads a file; `path` names it in messages.
+pub fn read_recorded_events_from(
+    path: &Path,
+    reader: impl std::io::BufRead,
+    world: &World,
+) -> Result<Vec<Recorded>, Diagnostics> {
     let mut out = Vec::new();
     let mut diags = Diagnostics::default();
-    for read in EventLines::new(std::io::BufReader::with_capacity(1 << 16, file)) {
+    for read in EventLines::new(reader) {
         let (line, event) = match read {
             Ok(read) => read,
             Err(LineError::Line {

@@ -3,7 +3,7 @@
 use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
 use super::output::{count, csv_line, json_line, markdown_cell, shown_owned, Grid};
-use super::{out, out_exact, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TableFormat};
+use super::{out, out_exact, out_painted, style, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TableFormat};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -37,7 +37,10 @@ pub(crate) fn run(args: Args) -> CliResult {
     }
     let text = render(&a, args.format, &from);
     match args.format.layout() {
-        Some(_) => out(&text)?,
+        Some(Layout::Markdown) => out(&text)?,
+        Some(_) => out_painted(&text, |t| {
+            style::labels(t, &[("shadowed:", style::WARNING), ("gap:", style::WARNING)])
+        })?,
         None => out_exact(&text)?,
     }
     Ok(if a.clean() { Exit::Ok } else { Exit::Failed })

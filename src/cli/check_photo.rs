@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use crate::replay::photo;
 
 use super::output::{json_line, shown_owned};
-use super::{err, out, out_exact, CliResult, Exit, Format, FormatChoice};
+use super::style::{self, FAIL, PASS};
+use super::{err, out_exact, out_painted, CliResult, Exit, Format, FormatChoice};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The files to check
+    /// The files to check (`-`: one read from stdin)
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
@@ -26,8 +27,15 @@ pub(crate) fn run(args: Args) -> CliResult {
     let mut refused = 0;
     let mut unreadable = 0;
     for f in &args.files {
-        let file = f.display().to_string();
-        let verdict = photo::check(f);
+        let stdin = super::stdin::is_stdin(f);
+        let file = if stdin { super::stdin::name() } else { f.as_path() }
+            .display()
+            .to_string();
+        let verdict = if stdin {
+            photo::check_reader(&mut std::io::stdin().lock())
+        } else {
+            photo::check(f)
+        };
         match &verdict {
             Ok(v) if !v.accepted => refused += 1,
             Ok(_) => {}
@@ -86,7 +94,9 @@ pub(crate) fn run(args: Args) -> CliResult {
     }
     match args.format.layout() {
         None => out_exact(&text)?,
-        Some(_) => out(&text)?,
+        Some(_) => out_painted(&text, |t| {
+            style::words(t, &[("ok", PASS), ("refused", FAIL), ("not checked:", FAIL)])
+        })?,
     }
     if unreadable > 0 {
         let n = args.files.len();

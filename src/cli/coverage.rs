@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use crate::authoring::coverage::{self, Coverage};
-use crate::scenario::{self, DefaultDir, Suite};
+use crate::scenario::{self, DefaultDir};
 
 use super::output::{json_line, markdown_cell, shown_owned, Grid};
 use super::{err, out, out_exact, CliResult, Exit, FormatChoice, Layout, ReportFormat, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Scenario files or directories [default: scenarios]
+    /// Scenario files or directories (`-`: one scenario file read from stdin) [default: scenarios]
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -32,7 +32,7 @@ fn percent(s: &str) -> Result<f64, String> {
 pub(crate) fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
     let paths = scenario::paths_or_default(&args.paths, DefaultDir::Required);
-    let suite = Suite::load(&paths, Some(&rules))?;
+    let suite = super::stdin::suite(&paths, Some(&rules))?;
     if !suite.broken.is_empty() {
         return Err(suite.broken.sorted().into());
     }

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use crate::authoring::impact::{self, Impact};
-use crate::scenario::{self, DefaultDir, Suite};
-use crate::{RuleSet, World};
+use crate::scenario::{self, DefaultDir};
+use crate::RuleSet;
 use anyhow::Context;
 
 use super::output::{count, json_line, shown_owned, Grid};
@@ -15,16 +15,16 @@ pub(crate) struct Args {
     /// The rules before the change: a directory, or a git revision (its `rules/` is read through git)
     #[arg(long, value_name = "REV_OR_DIR")]
     base: String,
-    /// The rules after the change [default: rules]
+    /// The rules after the change
     #[arg(long, value_name = "DIR", default_value = "rules")]
     head: PathBuf,
-    /// Recorded events, JSON Lines (the format `route` takes); needs --world
+    /// Recorded events, JSON Lines (the format `route` takes; `-` for stdin); needs --world
     #[arg(long, value_name = "FILE", requires = "world")]
     events: Option<PathBuf>,
-    /// The world the recorded events refer to
+    /// The world the recorded events refer to (`-` for stdin)
     #[arg(long, value_name = "FILE")]
     world: Option<PathBuf>,
-    /// Scenario files or directories to compare on [default: scenarios, if present]
+    /// Scenario files or directories to compare on (`-`: one scenario file read from stdin) [default: scenarios, if present]
     #[arg(long = "scenarios", value_name = "PATH")]
     scenarios: Vec<PathBuf>,
     /// Exit 1 when any outcome changed
@@ -41,13 +41,13 @@ pub(crate) fn run(args: Args) -> CliResult {
     let base = impact::load_base(&args.base, &args.head)?;
     let head = RuleSet::load_dir(&args.head)?;
     let paths = scenario::paths_or_default(&args.scenarios, DefaultDir::IfPresent);
-    let suite = Suite::load(&paths, None)?;
+    let suite = super::stdin::suite(&paths, None)?;
     let world = match &args.world {
-        Some(w) => Some(World::load(w)?),
+        Some(w) => Some(super::stdin::world(w)?),
         None => None,
     };
     let events = match (&args.events, &world) {
-        (Some(e), Some(w)) => Some(impact::read_recorded_events(e, w)?),
+        (Some(e), Some(w)) => Some(super::stdin::recorded_events(e, w)?),
         _ => None,
     };
     if !suite.broken.is_empty() {

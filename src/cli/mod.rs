@@ -7,24 +7,30 @@
 mod analyze;
 mod check;
 mod check_photo;
+mod completions;
 mod conversations;
 mod coverage;
 mod diff;
 #[cfg(test)]
 mod hostile_output;
+mod man;
 mod output;
 mod route;
 mod schema;
 mod simulate;
+mod stdin;
+mod style;
 mod test;
 pub(crate) mod ui;
 mod usage;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use crate::{text, Diagnostics, RuleSet};
-use clap::{Parser, Subcommand};
+use crate::{text, Diagnostic, Diagnostics, RuleSet};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 pub(crate) use output::{Format, FormatChoice, Layout, ReportFormat, TableFormat, TestFormat};
 
 /// How a run ended, as the process exit code.
@@ -59,10 +65,35 @@ impl From<anyhow::Error> for Failure {
 
 pub(crate) type CliResult = Result<Exit, Failure>;
 
+/// What `--version` prints after the name: the crate's version and the
+/// version of the rules file format it reads.
+fn version_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (rules format {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::RULES_FORMAT_VERSION
+        )
+    })
+}
+
+/// The `version` field of every JSON object the command line writes: the
+/// crate's version (see the README, "JSON output").
+pub(crate) const JSON_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The whole command tree, as clap parses it; completions and manual
+/// pages are made from it too.
+pub(crate) fn command() -> clap::Command {
+    Args::command()
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "commroute",
-    version,
+    version = version_text(),
+    propagate_version = true,
+    after_help = "Examples:\n  commroute check\n  commroute route inbound --world examples/glow-world.yaml --client cleo --answering campaign@B --explain",
     about = "Decide where a salon group's client messages land and which channel carries staff replies",
     long_about = "Decide where a salon group's client messages land, who receives them live, and which channel carries staff replies.\n\nRules live in YAML files (rules/inbound.yaml, rules/delivery.yaml, rules/outbound.yaml); documented scenarios live in scenarios/.\n\nExit codes: 0 ok, 1 a check or scenario failed, 2 a usage or input error."
 )]
@@ -80,30 +111,66 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Validate the rules and print every problem.
+    #[command(after_help = "Examples:\n  commroute check\n  commroute check --rules ../salon-rules/rules")]
     Check(check::Args),
     /// Run scenario files and report each case.
+    #[command(
+        after_help = "Examples:\n  commroute test --filter campaign\n  commroute test scenarios/inbound --format junit > junit.xml\n  commroute route inbound --world w.yaml --client cleo --save-case /dev/stdout | commroute test -"
+    )]
     Test(test::Args),
     /// Decide one message.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  commroute route inbound --world examples/glow-world.yaml --client cleo --answering campaign@B\n  commroute route outbound --world examples/glow-world.yaml --client cleo --from-account glow-downtown"
+    )]
     Route(route::RouteCommand),
     /// Replay a timeline through the rules and save every conversation.
+    #[command(
+        after_help = "Examples:\n  commroute simulate examples/day.jsonl --db day.db\n  cat day.jsonl | commroute simulate - --timeline-format jsonl --db day.db"
+    )]
     Simulate(simulate::Args),
     /// A location's conversations, most recent activity first.
+    #[command(
+        after_help = "Examples:\n  commroute conversations --db day.db --location A\n  commroute conversations --db day.db --location A --in-store"
+    )]
     Conversations(conversations::ListArgs),
     /// One client's whole conversation, with delivery status and notices.
+    #[command(after_help = "Examples:\n  commroute conversation --db day.db --client cleo")]
     Conversation(conversations::OneArgs),
     /// SMS and MMS usage per month, by account or location.
+    #[command(
+        after_help = "Examples:\n  commroute usage --db day.db\n  commroute usage --db day.db --by location --month 2026-03 --format csv"
+    )]
     Usage(usage::Args),
     /// Check files against the photo rules (type from content, size limit).
+    #[command(
+        after_help = "Examples:\n  commroute check-photo scenarios/timelines/photos/*.png\n  curl -s https://example.com/p.jpg | commroute check-photo -"
+    )]
     CheckPhoto(check_photo::Args),
     /// Every class of input, its outcome and deciding rule; shadowed rules and gaps.
+    #[command(after_help = "Examples:\n  commroute analyze\n  commroute analyze --witness 3 > witness.yaml")]
     Analyze(analyze::Args),
     /// Every input whose outcome changes between two rule sets.
+    #[command(
+        after_help = "Examples:\n  commroute diff --base main\n  commroute diff --base ../old-rules --head rules --deny-changes"
+    )]
     Diff(diff::Args),
     /// Which rules the scenarios reach; exit 1 below --min.
+    #[command(after_help = "Examples:\n  commroute coverage\n  commroute coverage --min 100")]
     Coverage(coverage::Args),
     /// Print the JSON Schema of a kind of file, for editors.
+    #[command(after_help = "Examples:\n  commroute schema world > world.schema.json\n  commroute schema rules")]
     Schema(schema::Args),
+    /// Print the shell completion script for bash, zsh, fish, PowerShell or elvish.
+    #[command(
+        after_help = "Examples:\n  commroute completions bash > ~/.local/share/bash-completion/completions/commroute\n  commroute completions fish > ~/.config/fish/completions/commroute.fish"
+    )]
+    Completions(completions::Args),
+    /// Print a command's manual page, or write every page with --out.
+    #[command(
+        after_help = "Examples:\n  commroute man route inbound | man -l -\n  commroute man --out ~/.local/share/man/man1"
+    )]
+    Man(man::Args),
 }
 
 /// Where the rules come from: `--rules DIR`, else `./rules` if it exists,
@@ -183,17 +250,23 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let argv: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    let args = match Args::try_parse_from(&argv) {
-        Ok(a) => a,
+    // Usage errors come before the arguments are known: they follow what
+    // the command line seems to ask for.
+    let asked = Asked::of(&argv);
+    ui::init(asked.color, false);
+    set_json_errors(asked.json);
+    let parse = |argv: &[std::ffi::OsString]| command().color(asked.clap_color()).try_get_matches_from(argv);
+    let matches = match parse(&argv) {
+        Ok(m) => m,
         Err(e) if e.use_stderr() => {
             // Usage errors quote what was typed, and clap cannot tell its
             // own line breaks from those in a value: the error is rendered
             // for the arguments as shown (escaped), which fail the same way.
-            let shown: Vec<String> = argv
+            let shown: Vec<std::ffi::OsString> = argv
                 .iter()
-                .map(|a| text::shown(&a.to_string_lossy()).into_owned())
+                .map(|a| text::shown(&a.to_string_lossy()).into_owned().into())
                 .collect();
-            let e = match Args::try_parse_from(&shown) {
+            let e = match parse(&shown) {
                 Err(again) if again.kind() == e.kind() => again,
                 _ => e,
             };
@@ -206,7 +279,20 @@ where
             return Exit::Ok;
         }
     };
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => {
+            err(&e.render().to_string());
+            return Exit::Usage;
+        }
+    };
+    let leaf = leaf(&matches);
+    set_json_errors(is_json(leaf));
     ui::init(args.color, args.quiet);
+    if let Err(message) = stdin::check_one(leaf) {
+        report(&anyhow::anyhow!(message).into());
+        return Exit::Usage;
+    }
     let result = match args.command {
         Command::Check(a) => check::run(a),
         Command::Test(a) => test::run(a),
@@ -220,6 +306,8 @@ where
         Command::Diff(a) => diff::run(a),
         Command::Coverage(a) => coverage::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code,
@@ -235,12 +323,139 @@ where
     }
 }
 
+/// The matches of the subcommand that runs (`route inbound`'s, say).
+fn leaf(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf(sub),
+        None => matches,
+    }
+}
+
+/// Whether the running command was given `--format json`.
+fn is_json(leaf: &ArgMatches) -> bool {
+    match leaf.try_get_raw("format") {
+        Ok(Some(mut values)) => values.any(|v| v == "json"),
+        _ => false,
+    }
+}
+
+/// `--color` and `--format json` as the raw command line gives them, for
+/// messages written before clap has parsed it (usage errors).
+struct Asked {
+    color: ui::ColorChoice,
+    json: bool,
+}
+
+impl Asked {
+    fn of(argv: &[std::ffi::OsString]) -> Asked {
+        let mut asked = Asked {
+            color: ui::ColorChoice::Auto,
+            json: false,
+        };
+        let args: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        for (i, a) in args.iter().enumerate() {
+            if a == "--" {
+                break;
+            }
+            let value = |flag: &str| {
+                a.strip_prefix(flag)
+                    .and_then(|rest| rest.strip_prefix('='))
+                    .map(str::to_owned)
+                    .or_else(|| (a == flag).then(|| args.get(i + 1).cloned()).flatten())
+            };
+            if let Some(v) = value("--color") {
+                asked.color = ui::ColorChoice::from_str(&v, false).unwrap_or(asked.color);
+            }
+            if let Some(v) = value("--format") {
+                asked.json = v == "json";
+            }
+        }
+        asked
+    }
+
+    fn clap_color(&self) -> clap::ColorChoice {
+        match self.color {
+            ui::ColorChoice::Auto => clap::ColorChoice::Auto,
+            ui::ColorChoice::Always => clap::ColorChoice::Always,
+            ui::ColorChoice::Never => clap::ColorChoice::Never,
+        }
+    }
+}
+
+thread_local! {
+    /// Whether messages on stderr are JSON objects (`--format json`).
+    static JSON_ERRORS: Cell<bool> = const { Cell::new(false) };
+}
+
+fn set_json_errors(on: bool) {
+    JSON_ERRORS.with(|j| j.set(on));
+}
+
+fn json_errors() -> bool {
+    JSON_ERRORS.with(Cell::get)
+}
+
+/// A diagnostic as a JSON object on stderr (under `--format json`).
+#[derive(serde::Serialize)]
+struct ErrorLine<'a> {
+    /// The file, `<stdin>`, or null when the error is about no file.
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    /// The rule the problem is in, when it is about one.
+    rule: Option<&'a str>,
+    /// What the problem is about, e.g. "rule `push`" or "client `cleo`".
+    subject: Option<&'a str>,
+    message: std::borrow::Cow<'a, str>,
+    help: Option<&'a str>,
+}
+
+impl<'a> ErrorLine<'a> {
+    fn of(d: &'a Diagnostic) -> Self {
+        let at = d.pos.line > 0;
+        let rule = d
+            .subject
+            .as_deref()
+            .and_then(|s| s.strip_prefix("rule `"))
+            .and_then(|s| s.split_once('`'))
+            .map(|(id, _)| id);
+        ErrorLine {
+            file: Some(d.path.display().to_string()),
+            line: at.then_some(d.pos.line),
+            column: at.then_some(d.pos.col),
+            rule,
+            subject: d.subject.as_deref(),
+            message: text::brief(&d.message),
+            help: d.help.as_deref(),
+        }
+    }
+
+    fn message(message: std::borrow::Cow<'a, str>, help: Option<&'a str>) -> Self {
+        ErrorLine {
+            file: None,
+            line: None,
+            column: None,
+            rule: None,
+            subject: None,
+            message,
+            help,
+        }
+    }
+}
+
 /// Prints an error that ended a run on stderr.
 pub(crate) fn report(failure: &Failure) {
     match failure {
-        Failure::Diagnostics(d) => err(&format!("{d}\n")),
+        Failure::Diagnostics(d) => diagnostics(d),
         // The chain is one line: a value quoted in it is shortened and shown
         // escaped, newlines included, so it cannot fake a line of its own.
+        Failure::Other(e) if json_errors() => {
+            let chain = format!("{e:#}");
+            err_exact(&output::json_line(
+                "error",
+                &ErrorLine::message(text::brief(&chain), None),
+            ));
+        }
         Failure::Other(e) => err(&format!("error: {}\n", text::shown(&text::brief(&format!("{e:#}"))))),
     }
 }
@@ -268,10 +483,86 @@ pub(crate) fn out_exact(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a message to stderr, guarded like [`out`].
+/// Prints the problems of input files on stderr: rendered for people, or
+/// one JSON object per problem under `--format json`.
+pub(crate) fn diagnostics(d: &Diagnostics) {
+    if json_errors() {
+        for one in &d.0 {
+            err_exact(&output::json_line("error", &ErrorLine::of(one)));
+        }
+    } else {
+        err(&format!("{d}\n"));
+    }
+}
+
+/// Writes human-readable output to stdout as [`out`] does, with colour
+/// added by `paint` when stdout is coloured (`--color`).
+pub(crate) fn out_painted(text: &str, paint: impl Fn(&str) -> String) -> anyhow::Result<()> {
+    let guarded = text::guarded(text);
+    if ui::get().out_color {
+        out_exact(&paint(&guarded))
+    } else {
+        out_exact(&guarded)
+    }
+}
+
+/// Writes a message to stderr, guarded like [`out`], its `error:`,
+/// `warning:` and `note:` labels coloured when stderr is (`--color`).
+/// Under `--format json` each message is a JSON object instead:
+/// `{"type":"error"|"warning"|"note","version":...,"message":...}`.
 pub(crate) fn err(text: &str) {
+    if json_errors() {
+        err_exact(&json_message(text));
+        return;
+    }
     let text = text::guarded(text);
-    if !capture::stderr(&text) {
+    if ui::get().err_color {
+        err_exact(&style::labels(&text, &[]));
+    } else {
+        err_exact(&text);
+    }
+}
+
+/// A message for stderr as one JSON object: its type from its label
+/// (`error:`, `warning:`, `note:`; a message without one is a note), its
+/// first line the message and the lines after it the help.
+fn json_message(text: &str) -> String {
+    let text = text.trim_end();
+    let (kind, rest) = [("error", "error:"), ("warning", "warning:"), ("note", "note:")]
+        .iter()
+        .find_map(|(kind, label)| text.strip_prefix(label).map(|rest| (*kind, rest.trim_start())))
+        .unwrap_or(("note", text));
+    // The first paragraph is the message (clap lists missing arguments on
+    // the lines after its first); what follows a blank line is the help.
+    let (message, help) = match rest.split_once("\n\n") {
+        Some((first, more)) => (first, Some(more.trim())),
+        None => (rest, None),
+    };
+    let message: Vec<&str> = message.lines().map(str::trim).collect();
+    let message = message.join(" ");
+    let help = help.filter(|h| !h.is_empty());
+    if kind == "error" {
+        return output::json_line(kind, &ErrorLine::message(text::brief(&message), help));
+    }
+    /// A note or a warning: what it says, and nothing about a file.
+    #[derive(serde::Serialize)]
+    struct NoteLine<'a> {
+        message: std::borrow::Cow<'a, str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        help: Option<&'a str>,
+    }
+    output::json_line(
+        kind,
+        &NoteLine {
+            message: text::brief(&message),
+            help,
+        },
+    )
+}
+
+/// Writes to stderr exactly as given.
+fn err_exact(text: &str) {
+    if !capture::stderr(text) {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 }
@@ -335,5 +626,79 @@ pub(crate) mod capture {
         let r = f();
         let (out, err) = BUFFERS.with(|b| b.borrow_mut().take()).unwrap_or_default();
         (r, out, err)
+    }
+}
+
+#[cfg(test)]
+mod convention_tests {
+    use super::*;
+
+    /// Every command and subcommand, walked from clap's tree, with its path.
+    fn every_command() -> Vec<(String, clap::Command)> {
+        fn walk(prefix: &str, cmd: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            let path = if prefix.is_empty() {
+                cmd.get_name().to_owned()
+            } else {
+                format!("{prefix} {}", cmd.get_name())
+            };
+            out.push((path.clone(), cmd.clone()));
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(&path, sub, out);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut out = Vec::new();
+        walk("", &cmd, &mut out);
+        out
+    }
+
+    #[test]
+    fn every_help_ends_with_examples() {
+        let commands = every_command();
+        assert!(commands.len() >= 18, "{}", commands.len());
+        for (path, mut cmd) in commands {
+            for help in [cmd.render_help().to_string(), cmd.render_long_help().to_string()] {
+                let (_, examples) = help
+                    .split_once("\nExamples:\n")
+                    .unwrap_or_else(|| panic!("`{path} --help` has no examples:\n{help}"));
+                // One to three commands (a long one may wrap onto a second line).
+                let commands = examples.lines().filter(|l| l.starts_with("  commroute ")).count();
+                assert!((1..=3).contains(&commands), "`{path}`: {examples}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_gets_a_manual_page() {
+        let pages = man::pages();
+        let names: Vec<String> = every_command()
+            .into_iter()
+            .map(|(path, _)| path.replace(' ', "-"))
+            .collect();
+        let paged: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(paged, names);
+        for (name, page) in &pages {
+            for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"] {
+                assert!(page.contains(&format!(".SH {section}")), "{name}: {section}");
+            }
+        }
+    }
+
+    #[test]
+    fn json_messages_take_their_type_from_the_label() {
+        let line: serde_json::Value = serde_json::from_str(&json_message("note: using the shipped rules\n")).unwrap();
+        assert_eq!(line["type"], "note");
+        assert_eq!(line["version"], JSON_VERSION);
+        assert_eq!(line["message"], "using the shipped rules");
+        let line: serde_json::Value = serde_json::from_str(&json_message(
+            "error: missing:\n  --client <ID>\n\nUsage: commroute x\n",
+        ))
+        .unwrap();
+        assert_eq!(line["type"], "error");
+        assert_eq!(line["message"], "missing: --client <ID>");
+        assert_eq!(line["help"], "Usage: commroute x");
+        let line: serde_json::Value = serde_json::from_str(&json_message("12 events\n")).unwrap();
+        assert_eq!(line["type"], "note");
     }
 }

@@ -331,12 +331,14 @@ pub(crate) fn shown_owned(s: &str) -> String {
     crate::text::shown(s).into_owned()
 }
 
-/// One JSON document on one line, with a `type` field first.
+/// One JSON document on one line, with a `type` field first and the
+/// `version` of the output ([`super::JSON_VERSION`]) second.
 pub(crate) fn json_line(kind: &str, value: &impl serde::Serialize) -> String {
     let mut v = serde_json::to_value(value).expect("reports serialise");
     if let serde_json::Value::Object(map) = &mut v {
         let mut with_type = serde_json::Map::new();
         with_type.insert("type".into(), kind.into());
+        with_type.insert("version".into(), super::JSON_VERSION.into());
         with_type.extend(std::mem::take(map));
         *map = with_type;
     }

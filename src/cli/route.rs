@@ -17,16 +17,25 @@ use super::{err, out, out_exact, CliResult, Exit, Format, FormatChoice, RulesArg
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum RouteCommand {
     /// Where a client's message lands and who receives it live.
+    #[command(
+        after_help = "Examples:\n  commroute route inbound --world examples/glow-world.yaml --client cleo --answering campaign@B --explain\n  commroute route inbound --world examples/glow-world.yaml --client cleo --staff sam --from B --format json"
+    )]
     Inbound(InboundArgs),
     /// Which channel carries a staff message, with its ghost text.
+    #[command(
+        after_help = "Examples:\n  commroute route outbound --world examples/glow-world.yaml --client cleo --from-account glow-downtown --text 'See you at 3pm'\n  commroute route outbound --world examples/glow-world.yaml --client cleo --from-account glow-downtown --explain"
+    )]
     Outbound(OutboundArgs),
     /// Decide every event of a JSON Lines file, one decision line per event, in order.
+    #[command(
+        after_help = "Examples:\n  commroute route batch --world examples/glow-world.yaml --input events.jsonl --output decisions.jsonl\n  zcat events.jsonl.gz | commroute route batch --world examples/glow-world.yaml > decisions.jsonl"
+    )]
     Batch(BatchArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BatchArgs {
-    /// The world file (accounts, locations, staff, clients)
+    /// The world file (accounts, locations, staff, clients; `-` for stdin, with --input FILE)
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
     /// Events, one JSON object per line (`-` for stdin)
@@ -41,7 +50,7 @@ pub(crate) struct BatchArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InboundArgs {
-    /// The world file (accounts, locations, staff, clients)
+    /// The world file (accounts, locations, staff, clients; `-` for stdin)
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
     /// The client who writes
@@ -79,6 +88,7 @@ pub(crate) struct InboundArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutboundArgs {
+    /// The world file (accounts, locations, staff, clients; `-` for stdin)
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
     /// The client written to
@@ -132,7 +142,8 @@ fn apply_logins(world: &mut World, login: &[String], logout: &[String]) -> anyho
 
 fn inbound(a: InboundArgs) -> CliResult {
     let (rules, from) = a.rules.load()?;
-    let mut world = World::load(&a.world)?;
+    no_case_from_stdin(&a.save_case, &a.world)?;
+    let mut world = super::stdin::world(&a.world)?;
     let logins = apply_logins(&mut world, &a.login, &a.logout)?;
     let req = InboundRequest {
         client: a.client.clone(),
@@ -216,7 +227,8 @@ fn inbound(a: InboundArgs) -> CliResult {
 
 fn outbound(a: OutboundArgs) -> CliResult {
     let (rules, from) = a.rules.load()?;
-    let world = World::load(&a.world)?;
+    no_case_from_stdin(&a.save_case, &a.world)?;
+    let world = super::stdin::world(&a.world)?;
     let req = OutboundRequest {
         client: a.client.clone(),
         from_account: a.from_account.clone(),
@@ -293,6 +305,16 @@ fn rule_at(id: &str, file: &Path, line: usize) -> String {
     )
 }
 
+/// A saved case names its world file, which stdin is not.
+fn no_case_from_stdin(save_case: &Option<PathBuf>, world: &Path) -> anyhow::Result<()> {
+    if save_case.is_some() && super::stdin::is_stdin(world) {
+        return Err(anyhow!(
+            "--save-case needs the world as a file: the saved case names it, and `-` (stdin) cannot be read again; give --world FILE"
+        ));
+    }
+    Ok(())
+}
+
 /// Says where `--save-case` saved a case.
 fn saved(name: &str, path: &Path, line: usize) {
     err(&format!(
@@ -302,19 +324,15 @@ fn saved(name: &str, path: &Path, line: usize) {
     ));
 }
 
-fn is_stdio(p: &Path) -> bool {
-    p.as_os_str() == "-"
-}
-
 fn batch(a: BatchArgs) -> CliResult {
     let (rules, _) = a.rules.load()?;
-    let world = World::load(&a.world)?;
-    let input: Box<dyn Read + Send> = if is_stdio(&a.input) {
+    let world = super::stdin::world(&a.world)?;
+    let input: Box<dyn Read + Send> = if super::stdin::is_stdin(&a.input) {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?)
     };
-    let mut output: Box<dyn Write> = if is_stdio(&a.output) {
+    let mut output: Box<dyn Write> = if super::stdin::is_stdin(&a.output) {
         Box::new(io::stdout().lock())
     } else {
         Box::new(File::create(&a.output).with_context(|| format!("cannot write `{}`", a.output.display()))?)

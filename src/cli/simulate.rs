@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions};
+use crate::replay::pipeline::{replay_timeline, ReplayOptions, TimelineFormat};
 use crate::replay::simulate::{Batching, EventReport, ReplaySummary, SimError};
 use crate::replay::store::Store;
 use anyhow::Context;
@@ -18,9 +18,12 @@ pub const DEFAULT_DB: &str = "commroute.db";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The timeline: YAML (`.yaml`, `.yml`) or JSON Lines (`.jsonl`, `.ndjson`)
+    /// The timeline: YAML (`.yaml`, `.yml`) or JSON Lines (`.jsonl`, `.ndjson`); `-` for stdin
     #[arg(value_name = "TIMELINE")]
     timeline: PathBuf,
+    /// The timeline's format [default: from the extension; for stdin, JSON Lines when it starts with `{`, else YAML]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    timeline_format: Option<TimelineFormatArg>,
     /// The conversation store (SQLite); created if missing, resumed if present
     #[arg(long, value_name = "FILE", default_value = DEFAULT_DB)]
     db: PathBuf,
@@ -31,6 +34,15 @@ pub struct Args {
     batch: usize,
     #[command(flatten)]
     rules: RulesArg,
+}
+
+/// `--timeline-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TimelineFormatArg {
+    /// A YAML document with `world` and `events`
+    Yaml,
+    /// A world line, then one JSON event per line
+    Jsonl,
 }
 
 /// One line of the streamed table; values from the timeline are shown
@@ -73,6 +85,10 @@ fn row(r: &EventReport) -> String {
     .to_owned()
         + "\n"
 }
+
+/// How each event's JSON line starts: its `type` and `version`, then the
+/// report's own fields follow.
+const EVENT_LINE_START: &str = concat!("{\"type\":\"event\",\"version\":\"", env!("CARGO_PKG_VERSION"), "\",");
 
 /// The last line of the output: the replay's totals.
 fn summary_text(json: bool, summary: &ReplaySummary, rules: String, db: &Path) -> String {
@@ -124,10 +140,10 @@ pub fn run(args: Args) -> CliResult {
         }
         for r in batch {
             if json {
-                // `{"type":"event",` then the report's own fields: the
-                // same line `json_line` gives, without building a map.
+                // `{"type":"event","version":...,` then the report's own
+                // fields: the same line `json_line` gives, without building a map.
                 let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
-                outw.write_all(b"{\"type\":\"event\",")?;
+                outw.write_all(EVENT_LINE_START.as_bytes())?;
                 outw.write_all(&body.as_bytes()[1..])?;
                 outw.write_all(b"\n")?;
             } else {
@@ -137,7 +153,11 @@ pub fn run(args: Args) -> CliResult {
         outw.flush()
     };
     let t0 = Instant::now();
-    let timeline = OpenTimeline::open(&args.timeline)?;
+    let timeline_format = args.timeline_format.map(|f| match f {
+        TimelineFormatArg::Yaml => TimelineFormat::Yaml,
+        TimelineFormatArg::Jsonl => TimelineFormat::Jsonl,
+    });
+    let timeline = super::stdin::timeline(&args.timeline, timeline_format)?;
     let options = ReplayOptions {
         batching,
         quiet,

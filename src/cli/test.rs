@@ -4,14 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::scenario::{self, junit, CaseReport, DefaultDir, Suite, SuiteReport};
+use crate::scenario::{self, junit, CaseReport, DefaultDir, SuiteReport};
 
 use super::output::{json_line, markdown_code, shown_owned, Grid};
-use super::{err, out, out_exact, report, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TestFormat};
+use super::style::{self, FAIL, PASS};
+use super::{
+    diagnostics, err, out, out_exact, out_painted, report, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom,
+    TestFormat,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Scenario files or directories [default: scenarios]
+    /// Scenario files or directories (`-`: one scenario file read from stdin) [default: scenarios]
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -30,6 +34,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
+    if args.watch && args.paths.iter().any(|p| super::stdin::is_stdin(p)) {
+        return Err(anyhow::anyhow!("--watch cannot watch stdin (`-`); give the scenario file's path").into());
+    }
     if !args.watch {
         return run_once(&args);
     }
@@ -90,15 +97,16 @@ fn run_once(args: &Args) -> CliResult {
     }
     let (rules, from) = args.rules.load()?;
     let paths = scenario_paths(args);
-    let suite = Suite::load(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
+    let suite = super::stdin::suite(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
     let (passed, failed) = (suite.passed(), suite.failed());
     match (args.format, args.format.layout()) {
         (TestFormat::Junit, _) => out_exact(&junit::xml(&suite.files, &suite.broken))?,
         (_, None) => out_exact(&json_lines(&suite, &from, args.only_failures))?,
-        (_, Some(layout)) => out(&human_text(&suite, layout, args.only_failures))?,
+        (_, Some(Layout::Markdown)) => out(&human_text(&suite, Layout::Markdown, args.only_failures))?,
+        (_, Some(layout)) => out_painted(&human_text(&suite, layout, args.only_failures), paint)?,
     }
     if !suite.broken.is_empty() {
-        err(&format!("{}\n", suite.broken.clone().sorted()));
+        diagnostics(&suite.broken.clone().sorted());
         return Ok(Exit::Usage);
     }
     if passed + failed == 0 {
@@ -144,6 +152,28 @@ fn json_lines(suite: &SuiteReport, from: &RulesFrom, only_failures: bool) -> Str
         &serde_json::json!({"passed": suite.passed(), "failed": suite.failed(), "broken_files": suite.broken.len(), "rules": from.json()}),
     ));
     text
+}
+
+/// Colours a table's results: `pass` green, `FAIL` red, and the summary
+/// line green when nothing failed, else red.
+fn paint(text: &str) -> String {
+    let text = style::words(text, &[("pass", PASS), ("FAIL", FAIL)]);
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        let summary = line.trim_end().split_once(" passed, ").and_then(|(p, f)| {
+            let failed = f.strip_suffix(" failed")?;
+            (p.parse::<usize>().is_ok() && failed.parse::<usize>().is_ok()).then_some(failed != "0")
+        });
+        match summary {
+            Some(failed) => {
+                let body = line.trim_end_matches('\n');
+                out.push_str(&style::paint(body, if failed { FAIL } else { PASS }));
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// One row per case (per failing case with `--only-failures`), then each

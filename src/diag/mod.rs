@@ -13,7 +13,7 @@ use crate::text;
 
 mod source;
 
-pub use source::{looks_binary, not_a_file, Source, WithoutBom, BOM, MAX_FILE_SIZE};
+pub use source::{looks_binary, not_a_file, Source, WithoutBom, BOM, MAX_FILE_SIZE, STDIN_NAME};
 
 /// A position in a source file, 1-based like editors show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

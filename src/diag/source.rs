@@ -67,6 +67,22 @@ impl<R: Read> Read for WithoutBom<R> {
     }
 }
 
+/// The name standard input goes by in messages, where a file's path would be.
+pub const STDIN_NAME: &str = "<stdin>";
+
+fn too_large(path: &Path) -> Diagnostics {
+    Diagnostic::new(
+        path,
+        Pos::default(),
+        format!(
+            "the file is larger than {} MiB, the most commroute reads",
+            MAX_FILE_SIZE >> 20
+        ),
+    )
+    .help("split the file, or check it is the file you meant")
+    .into()
+}
+
 fn cannot_read(path: &Path, e: &std::io::Error) -> Diagnostics {
     Diagnostic::new(path, Pos::default(), format!("cannot read the file: {e}")).into()
 }
@@ -171,27 +187,28 @@ impl Source {
     /// A leading UTF-8 byte-order mark is dropped: editors on Windows write
     /// one, and it is not part of the text.
     pub fn from_file(path: &Path, file: &mut std::fs::File, meta: &std::fs::Metadata) -> Result<Source, Diagnostics> {
-        let too_large = || -> Diagnostics {
-            Diagnostic::new(
-                path,
-                Pos::default(),
-                format!(
-                    "the file is larger than {} MiB, the most commroute reads",
-                    MAX_FILE_SIZE >> 20
-                ),
-            )
-            .help("split the file, or check it is the file you meant")
-            .into()
-        };
         if meta.len() > MAX_FILE_SIZE {
-            return Err(too_large());
+            return Err(too_large(path));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_FILE_SIZE + 1)
+        Source::read_all(path, file, meta.len() as usize)
+    }
+
+    /// Reads a stream whole, with the checks of [`Source::read`]: standard
+    /// input, say, named [`STDIN_NAME`] in messages. At most
+    /// [`MAX_FILE_SIZE`] bytes are read; a longer stream is refused.
+    pub fn from_reader(path: &Path, reader: &mut impl Read) -> Result<Source, Diagnostics> {
+        Source::read_all(path, reader, 0)
+    }
+
+    /// Reads up to [`MAX_FILE_SIZE`] bytes and checks they are UTF-8 text.
+    fn read_all(path: &Path, reader: &mut impl Read, capacity: usize) -> Result<Source, Diagnostics> {
+        let mut bytes = Vec::with_capacity(capacity);
+        reader
+            .take(MAX_FILE_SIZE + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| cannot_read(path, &e))?;
         if bytes.len() as u64 > MAX_FILE_SIZE {
-            return Err(too_large());
+            return Err(too_large(path));
         }
         if bytes.starts_with(BOM) {
             bytes.drain(..BOM.len());

@@ -42,6 +42,10 @@ fn json_quoted(s: &str) -> Vec<u8> {
     v
 }
 
+/// The `version` field of every line, after its `type`: the version of
+/// commroute that wrote it, as in all JSON the command line writes.
+const VERSION: &[u8] = concat!(",\"version\":\"", env!("CARGO_PKG_VERSION"), "\"").as_bytes();
+
 /// Every id and text a decision line names, escaped once per run.
 pub(crate) struct Names {
     locations: Vec<Vec<u8>>,
@@ -70,11 +74,13 @@ impl Names {
         }
     }
 
-    /// `{"id":..,"type":"inbound","lands_at":[..],"delivered_to":[..],"rule":..}`
+    /// `{"id":..,"type":"inbound","version":..,"lands_at":[..],"delivered_to":[..],"rule":..}`
     pub(crate) fn write_inbound(&self, out: &mut Vec<u8>, id_json: &[u8], d: &InboundDecision) {
         out.extend_from_slice(b"{\"id\":");
         out.extend_from_slice(id_json);
-        out.extend_from_slice(b",\"type\":\"inbound\",\"lands_at\":[");
+        out.extend_from_slice(b",\"type\":\"inbound\"");
+        out.extend_from_slice(VERSION);
+        out.extend_from_slice(b",\"lands_at\":[");
         for (i, l) in d.lands_at.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -93,11 +99,13 @@ impl Names {
         out.extend_from_slice(b"}\n");
     }
 
-    /// `{"id":..,"type":"outbound","channel":..,"ghost_text":..,"text":..,"rule":..,"text_rule":..}`
+    /// `{"id":..,"type":"outbound","version":..,"channel":..,"ghost_text":..,"text":..,"rule":..,"text_rule":..}`
     pub(crate) fn write_outbound(&self, out: &mut Vec<u8>, id_json: &[u8], d: &OutboundDecision) {
         out.extend_from_slice(b"{\"id\":");
         out.extend_from_slice(id_json);
-        out.extend_from_slice(b",\"type\":\"outbound\",\"channel\":\"");
+        out.extend_from_slice(b",\"type\":\"outbound\"");
+        out.extend_from_slice(VERSION);
+        out.extend_from_slice(b",\"channel\":\"");
         out.extend_from_slice(d.channel.name().as_bytes());
         out.extend_from_slice(b"\",\"ghost_text\":");
         match &d.scripted_ghost_text {
@@ -114,12 +122,14 @@ impl Names {
     }
 }
 
-/// `{"id":..,"type":"error","line":N,"error":..}`; `id_json` is `null` when
+/// `{"id":..,"type":"error","version":..,"line":N,"error":..}`; `id_json` is `null` when
 /// the line has no readable id.
 pub(crate) fn write_error(out: &mut Vec<u8>, id_json: &[u8], line: u64, message: &str) {
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(id_json);
-    let _ = write!(out, ",\"type\":\"error\",\"line\":{line},\"error\":");
+    out.extend_from_slice(b",\"type\":\"error\"");
+    out.extend_from_slice(VERSION);
+    let _ = write!(out, ",\"line\":{line},\"error\":");
     push_json_str(out, message);
     out.extend_from_slice(b"}\n");
 }

@@ -121,6 +121,15 @@ pub fn check(path: &Path) -> std::io::Result<Verdict> {
     Ok(judge(&head, bytes))
 }
 
+/// Reads a stream to its end (standard input, say) and judges it: its
+/// first MiB is kept for the magic bytes, the rest only counted.
+pub fn check_reader(reader: &mut impl Read) -> std::io::Result<Verdict> {
+    let mut head = Vec::new();
+    reader.by_ref().take(1 << 20).read_to_end(&mut head)?;
+    let rest = std::io::copy(reader, &mut std::io::sink())?;
+    Ok(judge(&head, head.len() as u64 + rest))
+}
+
 /// What the magic bytes say.
 pub fn sniff(b: &[u8]) -> Kind {
     if b.is_empty() {

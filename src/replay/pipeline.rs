@@ -8,8 +8,7 @@
 //! What each event does is decided in [`crate::replay::simulate`]; how the
 //! reports are shown is up to the caller. Nothing here prints.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -26,10 +25,48 @@ const CHUNK: usize = 1024;
 /// How many chunks the reading thread may be ahead of the replay.
 const CHUNKS_AHEAD: usize = 4;
 
+/// What a JSON Lines timeline is read from: a file, or standard input.
+pub type TimelineReader = Box<dyn BufRead + Send>;
+
+/// The two formats of a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineFormat {
+    /// A YAML document with `world` and `events`, read whole.
+    Yaml,
+    /// A world line, then one JSON event per line, streamed.
+    Jsonl,
+}
+
+impl TimelineFormat {
+    /// The format a file's extension says: JSON Lines for `.jsonl` and
+    /// `.ndjson`, YAML for anything else.
+    pub fn of_path(path: &Path) -> TimelineFormat {
+        if is_jsonl(path) {
+            TimelineFormat::Jsonl
+        } else {
+            TimelineFormat::Yaml
+        }
+    }
+
+    /// The format a stream's first bytes say, when it has no name to go
+    /// by: JSON Lines when its first character other than white space is `{`
+    /// (the world line), else YAML.
+    /// A YAML timeline written as one flow mapping (`{world: ...}`) needs
+    /// its format given.
+    pub fn sniff(head: &[u8]) -> TimelineFormat {
+        let head = head.strip_prefix(crate::diag::BOM).unwrap_or(head);
+        if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            TimelineFormat::Jsonl
+        } else {
+            TimelineFormat::Yaml
+        }
+    }
+}
+
 /// The events of a timeline, as they will be replayed.
 pub enum TimelineEvents {
     /// A JSON Lines timeline, read line by line while it is replayed.
-    Streamed(Box<JsonlTimeline<BufReader<File>>>),
+    Streamed(Box<JsonlTimeline<TimelineReader>>),
     /// Events read already: a YAML timeline, or a timeline scenario's `events`.
     Loaded(Vec<Event>),
 }
@@ -48,21 +85,46 @@ impl OpenTimeline {
     /// Opens a timeline file: JSON Lines (`.jsonl`, `.ndjson`) is streamed,
     /// anything else is read as YAML, whole.
     pub fn open(path: &Path) -> Result<OpenTimeline, Diagnostics> {
-        if is_jsonl(path) {
-            let tl = JsonlTimeline::open(path)?;
-            Ok(OpenTimeline {
-                path: path.to_path_buf(),
-                world: tl.world.clone(),
-                events: TimelineEvents::Streamed(Box::new(tl)),
-            })
-        } else {
-            let tl = YamlTimeline::load(path)?;
-            Ok(OpenTimeline {
-                path: path.to_path_buf(),
-                world: tl.world,
-                events: TimelineEvents::Loaded(tl.events),
-            })
+        OpenTimeline::open_as(path, TimelineFormat::of_path(path))
+    }
+
+    /// Opens a timeline file in the format given, whatever its extension.
+    pub fn open_as(path: &Path, format: TimelineFormat) -> Result<OpenTimeline, Diagnostics> {
+        match format {
+            TimelineFormat::Jsonl => {
+                let (file, _) = crate::diag::Source::open(path)?;
+                OpenTimeline::read(path, Box::new(BufReader::with_capacity(1 << 16, file)), format)
+            }
+            TimelineFormat::Yaml => OpenTimeline::yaml(path, YamlTimeline::load(path)?),
         }
+    }
+
+    /// A timeline read from a stream (standard input, say), named `name`
+    /// in messages. World files and photos it names are relative to the
+    /// folder of `name` (the working directory for `<stdin>`).
+    pub fn read(name: &Path, mut reader: TimelineReader, format: TimelineFormat) -> Result<OpenTimeline, Diagnostics> {
+        match format {
+            TimelineFormat::Jsonl => {
+                let tl = JsonlTimeline::new(name, reader)?;
+                Ok(OpenTimeline {
+                    path: name.to_path_buf(),
+                    world: tl.world.clone(),
+                    events: TimelineEvents::Streamed(Box::new(tl)),
+                })
+            }
+            TimelineFormat::Yaml => {
+                let source = crate::diag::Source::from_reader(name, &mut reader)?;
+                OpenTimeline::yaml(name, YamlTimeline::parse(source)?)
+            }
+        }
+    }
+
+    fn yaml(path: &Path, tl: YamlTimeline) -> Result<OpenTimeline, Diagnostics> {
+        Ok(OpenTimeline {
+            path: path.to_path_buf(),
+            world: tl.world,
+            events: TimelineEvents::Loaded(tl.events),
+        })
     }
 
     /// Events read already, such as a timeline scenario's, starting from `world`.
@@ -141,7 +203,7 @@ where
 /// sends, so at most a few chunks wait.
 fn replay_streamed<F>(
     sim: &mut Simulator,
-    mut tl: JsonlTimeline<BufReader<File>>,
+    mut tl: JsonlTimeline<TimelineReader>,
     batching: Batching,
     on_commit: F,
 ) -> Result<ReplaySummary, SimError>

@@ -25,6 +25,14 @@ mod load;
 pub mod script;
 mod template;
 
+/// The version of the rules file format: the keys, conditions, facts and
+/// outcomes that `inbound.yaml`, `delivery.yaml` and `outbound.yaml` may use.
+/// It goes up by one whenever a change to the format would make a rules
+/// file that loaded before fail to load, or decide differently. Files do
+/// not state it; `commroute --version` prints it, so a rules repository can
+/// say which commroute releases read its files.
+pub const RULES_FORMAT_VERSION: u32 = 1;
+
 pub use error::RuleError;
 pub use template::Template;
 pub(crate) use template::{parse_template, Piece};

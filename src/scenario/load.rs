@@ -56,6 +56,12 @@ impl ScenarioFile {
         ScenarioFile::parse_with(source, None)
     }
 
+    /// Parses a scenario file to run against `rules`, with the checks of
+    /// [`ScenarioFile::load_for`]; standard input, say.
+    pub fn parse_for(source: Source, rules: &RuleSet) -> Result<ScenarioFile, Diagnostics> {
+        ScenarioFile::parse_with(source, Some(rules))
+    }
+
     fn parse_with(source: Source, rules: Option<&RuleSet>) -> Result<ScenarioFile, Diagnostics> {
         let path = source.path.clone();
         let (mut doc, node) = Doc::parse(source)?;

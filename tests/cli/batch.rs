@@ -230,7 +230,7 @@ fn the_command_exits_1_when_a_line_failed_and_summarises_on_stderr() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out,
-        "{\"id\":\"e1\",\"type\":\"inbound\",\"lands_at\":[\"A\"],\"delivered_to\":[\"sam\"],\"rule\":\"reply-to-location-message\"}\n"
+        "{\"id\":\"e1\",\"type\":\"inbound\",\"version\":\"0.1.0\",\"lands_at\":[\"A\"],\"delivered_to\":[\"sam\"],\"rule\":\"reply-to-location-message\"}\n"
     );
     assert!(
         err.starts_with("1 decisions (1 inbound, 0 outbound), 0 errors in "),

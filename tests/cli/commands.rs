@@ -87,7 +87,7 @@ fn test_json_is_one_object_per_line() {
     assert_eq!(lines[0]["file"], "scenarios/outbound/channels.yaml");
     assert_eq!(
         lines[8],
-        serde_json::json!({"type": "summary", "passed": 8, "failed": 0, "broken_files": 0, "rules": "rules"})
+        serde_json::json!({"type": "summary", "version": env!("CARGO_PKG_VERSION"), "passed": 8, "failed": 0, "broken_files": 0, "rules": "rules"})
     );
 }
 

@@ -14,6 +14,7 @@ mod support;
 mod authoring;
 mod batch;
 mod commands;
+mod conventions;
 mod diff;
 mod output;
 mod photos;

@@ -18,6 +18,46 @@ fn no_note(err: &str) -> &str {
     err.strip_prefix(SHIPPED_RULES_NOTE).unwrap_or(err)
 }
 
+/// Stderr under `--format json` (one JSON object per message) written the
+/// way it reads without: every field of each object checked against the
+/// text people see.
+fn as_text(err: &str) -> String {
+    let mut notes = String::new();
+    let mut errors = Vec::new();
+    for line in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{line}");
+        let s = |k: &str| v[k].as_str().map(str::to_owned);
+        match v["type"].as_str() {
+            Some("note") => notes.push_str(&format!("note: {}\n", s("message").unwrap())),
+            Some("error") => {
+                let mut e = String::from("error: ");
+                if let Some(subject) = s("subject") {
+                    e.push_str(&format!("{subject}: "));
+                }
+                e.push_str(&format!(
+                    "{}\n  --> {}:{}:{}\n",
+                    s("message").unwrap(),
+                    s("file").unwrap(),
+                    v["line"],
+                    v["column"]
+                ));
+                if let Some(help) = s("help") {
+                    e.push_str(&format!("  = help: {help}\n"));
+                }
+                errors.push(e);
+            }
+            _ => panic!("{line}"),
+        }
+    }
+    let n = errors.len();
+    format!(
+        "{notes}{}\n{n} problem{} found\n",
+        errors.join("\n"),
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 /// A fresh database with a timeline replayed into it.
 fn replayed(timeline: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -87,7 +127,7 @@ fn a_bad_line_stops_the_replay_there_keeping_what_came_before() {
         "the four events before the bad one are saved and printed:\n{out}"
     );
     assert_eq!(
-        err,
+        as_text(&err),
         format!(
             "{SHIPPED_RULES_NOTE}error: event `d5`: no staff message was saved by an event `d44`\n  \
              --> day.jsonl:6:1\n  \
@@ -136,7 +176,7 @@ fn the_store_screen_shows_10_of_12_conversations_most_recent_first() {
     assert_eq!(lines.len(), 13);
     assert_eq!(
         lines[12],
-        serde_json::json!({"type": "summary", "location": "A", "shown": 12, "total": 12})
+        serde_json::json!({"type": "summary", "version": env!("CARGO_PKG_VERSION"), "location": "A", "shown": 12, "total": 12})
     );
 }
 
@@ -306,7 +346,7 @@ fn a_duplicate_id_of_every_event_type_is_refused_in_a_json_lines_timeline() {
             .in_dir(dir.path())
             .expect(2);
         assert_eq!(
-            err,
+            as_text(&err),
             format!(
                 "{SHIPPED_RULES_NOTE}error: event `{id}`: duplicate event id `{id}`\n  \
                  --> t.jsonl:8:1\n  \
@@ -674,7 +714,10 @@ fn an_edited_event_is_refused_on_resume_naming_the_event_and_the_field() {
         let (out, err) = Run::new(&["simulate", "day.jsonl", "--db", "t.db", "--format", "json"])
             .in_dir(d)
             .expect(2);
-        assert_eq!(no_note(&err), format!("{message}  --> day.jsonl:{line}:1\n{help}"));
+        assert_eq!(
+            no_note(&as_text(&err)),
+            format!("{message}  --> day.jsonl:{line}:1\n{help}")
+        );
         // The events before it are already recorded (the lines say so); nothing is written.
         assert_eq!(out.lines().count(), line - 2, "{out}");
         assert_eq!(dump(&d.join("t.db")), saved, "a refused replay changed the database");

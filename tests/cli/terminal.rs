@@ -256,7 +256,13 @@ fn outside_a_checkout_the_shipped_rules_are_named_on_stderr_and_in_json() {
         "json",
     ];
     let (out, err) = Run::new(&args).in_dir(dir.path()).expect(0);
-    assert_eq!(err, SHIPPED_RULES_NOTE);
+    // Under --format json the note is a JSON object too.
+    let note: serde_json::Value = serde_json::from_str(&err).expect("stderr is JSON only");
+    assert_eq!(
+        format!("note: {}\n", note["message"].as_str().unwrap()),
+        SHIPPED_RULES_NOTE
+    );
+    assert_eq!(note["type"], "note");
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("stdout is JSON only");
     assert_eq!(v["rules"], "shipped");
     // In a checkout, `./rules`, silently; `--rules DIR` names DIR.
@@ -284,7 +290,7 @@ fn outside_a_checkout_the_shipped_rules_are_named_on_stderr_and_in_json() {
     ])
     .in_dir(dir.path())
     .expect(0);
-    assert_eq!(err, SHIPPED_RULES_NOTE);
+    assert_eq!(err, note.to_string() + "\n");
     let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(summary["rules"], "shipped");
 }
@@ -314,8 +320,13 @@ fn conversations_at_an_unknown_location_is_refused_not_reported_as_zero() {
     let (_, err) = Run::new(&["conversations", "--location", "Q", "--format", "json"])
         .db(&db)
         .expect(2);
+    let error: serde_json::Value = serde_json::from_str(&err).expect("stderr is JSON only");
+    assert_eq!(error["type"], "error");
     assert!(
-        err.ends_with("concerns location `Q`; its conversations concern `A`, `B` or `C`\n"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("concerns location `Q`; its conversations concern `A`, `B` or `C`"),
         "{err}"
     );
     let (out, _) = Run::new(&["conversations", "--location", "C"]).db(&db).expect(0);

@@ -35,6 +35,12 @@ impl Run {
         self
     }
 
+    /// Leaves an environment variable out of the run (`NO_COLOR`, say).
+    pub fn env_remove(mut self, key: &str) -> Run {
+        self.cmd.env_remove(key);
+        self
+    }
+
     /// `--db FILE`.
     pub fn db(mut self, db: &Path) -> Run {
         self.cmd.arg("--db").arg(db);

@@ -44,6 +44,7 @@ pub struct JsonlTimeline<R> {
 
 impl JsonlTimeline<std::io::BufReader<std::fs::File>> {
     /// Opens a timeline file and reads its world line.
+    #[cfg(test)]
     pub(crate) fn open(path: &Path) -> Result<Self, Diagnostics> {
         let f = std::fs::File::open(path).map_err(|e| {
             Diagnostics::from(Diagnostic::new(

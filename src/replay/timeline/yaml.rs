@@ -154,7 +154,14 @@ pub(crate) fn read_yaml_events(doc: &mut Doc, node: &Node, world: &World, base: 
 impl YamlTimeline {
     /// Reads a YAML timeline file and its world, reporting every problem at once.
     pub fn load(path: &Path) -> Result<YamlTimeline, Diagnostics> {
-        let source = Source::read(path)?;
+        YamlTimeline::parse(Source::read(path)?)
+    }
+
+    /// Reads a YAML timeline from its text; world files and photos it
+    /// names are relative to the folder of the source's path.
+    pub fn parse(source: Source) -> Result<YamlTimeline, Diagnostics> {
+        let path = source.path.clone();
+        let path = path.as_path();
         let (mut doc, node) = Doc::parse(source)?;
         let Some(top) = doc.mapping(&node, "a timeline", None) else {
             return Err(doc.diags);
