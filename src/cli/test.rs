@@ -93,7 +93,7 @@ fn run_once(args: &Args) -> CliResult {
     let suite = Suite::load(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
     let (passed, failed) = (suite.passed(), suite.failed());
     match args.format {
-        TestFormat::Junit => out_exact(&junit::xml(&suite.files, &suite.broken))?,
+        TestFormat::Junit => out_exact(&junit::xml(&suite.files, &suite.broken).map_err(anyhow::Error::from)?)?,
         TestFormat::Json => out_exact(&json_lines(&suite, &from))?,
         TestFormat::Table => out(&table_text(&suite))?,
     }
