@@ -93,7 +93,9 @@ impl Target {
                 });
             }
         }
-        let name = path.file_name().ok_or_else(|| WatchError::Missing(path.to_path_buf()))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| WatchError::Missing(path.to_path_buf()))?;
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -196,10 +198,7 @@ impl Watch {
 }
 
 /// Adds every folder to the watcher, or says which one failed.
-fn watch_all<W: Watcher>(
-    mut w: W,
-    folders: &BTreeMap<PathBuf, RecursiveMode>,
-) -> Result<W, (PathBuf, notify::Error)> {
+fn watch_all<W: Watcher>(mut w: W, folders: &BTreeMap<PathBuf, RecursiveMode>) -> Result<W, (PathBuf, notify::Error)> {
     for (folder, mode) in folders {
         w.watch(folder, *mode).map_err(|e| (folder.clone(), e))?;
     }
@@ -218,10 +217,14 @@ fn debounce<F: FnMut(Vec<PathBuf>)>(
     quiet: Duration,
     mut on_change: F,
 ) {
-    let mut add = |changed: &mut BTreeSet<PathBuf>, event: notify::Result<notify::Event>| match event {
+    let add = |changed: &mut BTreeSet<PathBuf>, event: notify::Result<notify::Event>| match event {
         Ok(e) if e.need_rescan() => {
             // Events were lost: say every watched path may have changed.
-            changed.extend(targets.iter().map(|t| t.entry.clone().unwrap_or_else(|| t.folder.clone())));
+            changed.extend(
+                targets
+                    .iter()
+                    .map(|t| t.entry.clone().unwrap_or_else(|| t.folder.clone())),
+            );
         }
         Ok(e) if is_change(&e.kind) => {
             changed.extend(e.paths.into_iter().filter(|p| targets.iter().any(|t| t.covers(p))));
@@ -230,7 +233,11 @@ fn debounce<F: FnMut(Vec<PathBuf>)>(
         // The watcher's own failure (a folder removed, say): report the
         // paths it names, else everything, so the caller looks again.
         Err(e) if !e.paths.is_empty() => changed.extend(e.paths),
-        Err(_) => changed.extend(targets.iter().map(|t| t.entry.clone().unwrap_or_else(|| t.folder.clone()))),
+        Err(_) => changed.extend(
+            targets
+                .iter()
+                .map(|t| t.entry.clone().unwrap_or_else(|| t.folder.clone())),
+        ),
     };
     loop {
         let Ok(first) = rx.recv() else { return };
@@ -299,7 +306,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let root = canonical(&dir);
             std::fs::create_dir(root.join("sub")).unwrap();
-            let (w, rx) = watching(&[root.clone()], poll);
+            let (w, rx) = watching(std::slice::from_ref(&root), poll);
             assert_eq!(w.polling(), poll);
             let changed = change_until_reported(&root.join("sub/rules.yaml"), &rx);
             assert_eq!(changed, vec![root.join("sub/rules.yaml")], "poll: {poll}");
@@ -313,7 +320,7 @@ mod tests {
             let root = canonical(&dir);
             let file = root.join("scenario.yaml");
             std::fs::write(&file, "a\n").unwrap();
-            let (_w, rx) = watching(&[file.clone()], poll);
+            let (_w, rx) = watching(std::slice::from_ref(&file), poll);
             std::fs::write(root.join("neighbour.yaml"), "b\n").unwrap();
             let changed = change_until_reported(&file, &rx);
             assert_eq!(changed, vec![file.clone()], "poll: {poll}");
@@ -325,7 +332,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = canonical(&dir);
         std::fs::write(root.join("rules.yaml"), "a\n").unwrap();
-        let (_w, rx) = watching(&[root.clone()], false);
+        let (_w, rx) = watching(std::slice::from_ref(&root), false);
         // Let the watcher settle, then only read and write scratch files.
         std::thread::sleep(Duration::from_millis(300));
         while rx.try_recv().is_ok() {}

@@ -39,7 +39,8 @@ pub(crate) fn xml(reports: &[FileReport], broken: &Diagnostics) -> Result<String
                     .collect::<Vec<_>>()
                     .join("; ");
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(xml_text(&summary)).set_description(xml_text(&c.failure_text()));
+                s.set_message(xml_text(&summary))
+                    .set_description(xml_text(&c.failure_text()));
                 s
             };
             let mut case = TestCase::new(xml_text(&c.name), status);

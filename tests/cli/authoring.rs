@@ -274,9 +274,13 @@ fn test_format_junit_gives_every_case_and_suite_the_time_it_took() {
     assert!(report.time.is_some(), "{xml}");
     assert_eq!(report.test_suites.len(), 2);
     for suite in &report.test_suites {
-        let suite_time = suite.time.unwrap_or_else(|| panic!("no time on suite {}", suite.name.as_str()));
+        let suite_time = suite
+            .time
+            .unwrap_or_else(|| panic!("no time on suite {}", suite.name.as_str()));
         for case in &suite.test_cases {
-            let t = case.time.unwrap_or_else(|| panic!("no time on case {}", case.name.as_str()));
+            let t = case
+                .time
+                .unwrap_or_else(|| panic!("no time on case {}", case.name.as_str()));
             assert!(t <= suite_time, "{xml}");
         }
     }
@@ -298,7 +302,9 @@ fn test_format_junit_keeps_its_xml_well_formed_whatever_a_case_is_named() {
         ),
     )
     .unwrap();
-    let (xml, _) = Run::new(&["test", "--format", "junit", "odd.yaml"]).in_dir(dir.path()).expect(0);
+    let (xml, _) = Run::new(&["test", "--format", "junit", "odd.yaml"])
+        .in_dir(dir.path())
+        .expect(0);
     for bad in ['\u{7}', '\u{1b}', '\u{FFFE}'] {
         assert!(!xml.contains(bad), "{bad:?} in {xml}");
     }
@@ -340,7 +346,11 @@ fn test_watch_runs_again_when_a_rules_or_scenario_file_changes() {
     let first = text.find("channel: push").unwrap();
     std::fs::write(
         &saved,
-        format!("{}channel: email{}", &text[..first], &text[first + "channel: push".len()..]),
+        format!(
+            "{}channel: email{}",
+            &text[..first],
+            &text[first + "channel: push".len()..]
+        ),
     )
     .unwrap();
     std::fs::rename(&saved, &scenario).unwrap();

@@ -368,7 +368,10 @@ fn february_31st_is_refused_in_every_kind_of_timeline_naming_the_place_and_the_f
     )
     .unwrap();
     let (_, err) = Run::new(&["simulate", "t.yaml", "--db", "y.db"]).in_dir(d).expect(2);
-    assert!(err.contains(&format!("error: event `e2`, {why}\n  --> t.yaml:4:14\n")), "{err}");
+    assert!(
+        err.contains(&format!("error: event `e2`, {why}\n  --> t.yaml:4:14\n")),
+        "{err}"
+    );
     assert!(err.contains(help), "{err}");
     // A JSON Lines timeline points at the value in its line.
     std::fs::write(
@@ -378,6 +381,9 @@ fn february_31st_is_refused_in_every_kind_of_timeline_naming_the_place_and_the_f
     )
     .unwrap();
     let (_, err) = Run::new(&["simulate", "t.jsonl", "--db", "j.db"]).in_dir(d).expect(2);
-    assert!(err.contains(&format!("error: event `e1`, {why}\n  --> t.jsonl:2:17\n")), "{err}");
+    assert!(
+        err.contains(&format!("error: event `e1`, {why}\n  --> t.jsonl:2:17\n")),
+        "{err}"
+    );
     assert!(err.contains(help), "{err}");
 }
