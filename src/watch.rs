@@ -58,6 +58,9 @@ pub enum WatchError {
         /// What the watcher said.
         source: notify::Error,
     },
+    /// The thread that gathers changes could not be started.
+    #[error("cannot start watching: {0}")]
+    Thread(std::io::Error),
 }
 
 /// A running watch. Dropping it stops watching.
@@ -184,7 +187,7 @@ impl Watch {
         std::thread::Builder::new()
             .name("watch".into())
             .spawn(move || debounce(rx, &targets, options.debounce, on_change))
-            .expect("a thread can be started");
+            .map_err(WatchError::Thread)?;
         Ok(Watch {
             _watcher: watcher,
             polling,
