@@ -3,7 +3,9 @@
 use crate::authoring::analysis::{self, Analysis, Classes, Row};
 
 use super::output::{count, csv_line, json_line, markdown_cell, shown_owned, Grid};
-use super::{out, out_exact, out_painted, style, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TableFormat};
+use super::{
+    out, out_exact, out_painted, style, CliResult, Exit, FormatChoice, Layout, RulesArg, RulesFrom, TableFormat,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {

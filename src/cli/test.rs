@@ -1,10 +1,10 @@
 //! `commroute test`: run scenario files, one row per case, `N passed, M failed`;
 //! JUnit XML for CI; `--watch` to run again whenever a rules or scenario file changes.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
 
 use crate::scenario::{self, junit, CaseReport, DefaultDir, SuiteReport};
+use crate::watch::{Watch, WatchOptions};
 
 use super::output::{json_line, markdown_code, shown_owned, Grid};
 use super::style::{self, FAIL, PASS};
@@ -40,48 +40,34 @@ pub(crate) fn run(args: Args) -> CliResult {
     if !args.watch {
         return run_once(&args);
     }
-    let mut watched = watch_list(&args);
+    // Watch before the first run, so a change made while it runs is seen.
+    let (tx, changes) = std::sync::mpsc::channel();
+    let watch = Watch::start(&watched_paths(&args), WatchOptions::default(), move |changed| {
+        let _ = tx.send(changed);
+    })
+    .map_err(anyhow::Error::from)?;
     loop {
         if let Err(failure) = run_once(&args) {
             report(&failure);
         }
-        err("watching the rules and scenario files for changes (Ctrl-C to stop)\n");
-        loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = watch_list(&args);
-            if now != watched {
-                watched = now;
-                break;
-            }
+        if watch.polling() {
+            err("watching the rules and scenario files for changes, polling: this file system gives no change events (Ctrl-C to stop)\n");
+        } else {
+            err("watching the rules and scenario files for changes (Ctrl-C to stop)\n");
         }
+        if changes.recv().is_err() {
+            return Ok(Exit::Ok);
+        }
+        // Changes made while the scenarios ran are in the next run.
+        while changes.try_recv().is_ok() {}
     }
 }
 
-/// Every file the run reads that may change: the rules and the scenario files, with their times.
-fn watch_list(args: &Args) -> Vec<(PathBuf, Option<SystemTime>)> {
-    let mut roots = scenario_paths(args);
-    roots.push(args.rules.dir().unwrap_or_else(|| PathBuf::from("rules")));
-    let mut files = Vec::new();
-    fn walk(p: &Path, out: &mut Vec<(PathBuf, Option<SystemTime>)>, depth: usize) {
-        if depth > 16 {
-            return;
-        }
-        if p.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(p) {
-                let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-                entries.sort();
-                for e in entries {
-                    walk(&e, out, depth + 1);
-                }
-            }
-        } else {
-            out.push((p.to_path_buf(), std::fs::metadata(p).and_then(|m| m.modified()).ok()));
-        }
-    }
-    for r in roots {
-        walk(&r, &mut files, 0);
-    }
-    files
+/// Every path the run reads that may change: the rules and the scenario paths.
+fn watched_paths(args: &Args) -> Vec<PathBuf> {
+    let mut paths = scenario_paths(args);
+    paths.push(args.rules.dir().unwrap_or_else(|| PathBuf::from("rules")));
+    paths
 }
 
 fn scenario_paths(args: &Args) -> Vec<PathBuf> {
@@ -100,7 +86,7 @@ fn run_once(args: &Args) -> CliResult {
     let suite = super::stdin::suite(&paths, Some(&rules))?.run(&rules, args.filter.as_deref());
     let (passed, failed) = (suite.passed(), suite.failed());
     match (args.format, args.format.layout()) {
-        (TestFormat::Junit, _) => out_exact(&junit::xml(&suite.files, &suite.broken))?,
+        (TestFormat::Junit, _) => out_exact(&junit::xml(&suite.files, &suite.broken).map_err(anyhow::Error::from)?)?,
         (_, None) => out_exact(&json_lines(&suite, &from, args.only_failures))?,
         (_, Some(Layout::Markdown)) => out(&human_text(&suite, Layout::Markdown, args.only_failures))?,
         (_, Some(layout)) => out_painted(&human_text(&suite, layout, args.only_failures), paint)?,

@@ -1,60 +1,36 @@
 //! JUnit XML for CI systems: one `<testsuite>` per scenario file, one
 //! `<testcase>` per case, a `<failure>` with expected, actual and the trace
-//! when a case fails, an `<error>` for a file that cannot be loaded.
+//! when a case fails, an `<error>` for a file that cannot be loaded. Every
+//! case and file carries the `time` it took, in seconds.
 //!
-//! The format is small and fixed, so it is written directly with XML escaping
-//! rather than through an XML library.
+//! The XML is written by `quick-junit` (the writer cargo-nextest uses): it
+//! escapes text and drops what XML cannot hold (control characters and ANSI
+//! escapes); this module only removes the two noncharacters it lets through.
 
-use std::fmt::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, SerializeError, TestCase, TestCaseStatus, TestSuite};
 
 use crate::diag::Diagnostics;
 use crate::scenario::FileReport;
 
-/// Escapes text for XML content and attribute values; drops characters XML 1.0 cannot hold.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+/// Text for the XML writer, without U+FFFE and U+FFFF, which XML 1.0 cannot
+/// hold and `quick-junit` does not remove (it removes control characters).
+fn xml_text(s: &str) -> String {
+    s.replace(['\u{FFFE}', '\u{FFFF}'], "")
 }
 
-/// The JUnit report of a scenario run; `broken` are files that could not be loaded.
-pub(crate) fn xml(reports: &[FileReport], broken: &Diagnostics) -> String {
-    let tests: usize = reports.iter().map(|r| r.cases.len()).sum::<usize>() + broken.len();
-    let failures: usize = reports.iter().map(FileReport::failed).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"commroute scenarios\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{}\">",
-        broken.len()
-    );
+/// The JUnit report of a scenario run; `broken` are files that could not be
+/// loaded. Fails only if the XML writer does.
+pub(crate) fn xml(reports: &[FileReport], broken: &Diagnostics) -> Result<String, SerializeError> {
+    let mut report = Report::new("commroute scenarios");
     for r in reports {
-        let file = escape(&r.path.display().to_string());
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{file}\" tests=\"{}\" failures=\"{}\" errors=\"0\">",
-            r.cases.len(),
-            r.failed()
-        );
+        let file = xml_text(&r.path.display().to_string());
+        let mut suite = TestSuite::new(file.as_str());
+        suite.set_time(r.time);
         for c in &r.cases {
-            let _ = write!(
-                x,
-                "    <testcase classname=\"{file}\" name=\"{}\" file=\"{file}\" line=\"{}\"",
-                escape(&c.name),
-                c.line
-            );
-            if c.passed {
-                x.push_str("/>\n");
+            let status = if c.passed {
+                TestCaseStatus::success()
             } else {
                 let summary = c
                     .mismatches
@@ -62,34 +38,34 @@ pub(crate) fn xml(reports: &[FileReport], broken: &Diagnostics) -> String {
                     .map(|m| format!("{}: expected {}, got {}", m.field, m.expected, m.actual))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let _ = writeln!(
-                    x,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    escape(&summary),
-                    escape(&c.failure_text())
-                );
-            }
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(xml_text(&summary))
+                    .set_description(xml_text(&c.failure_text()));
+                s
+            };
+            let mut case = TestCase::new(xml_text(&c.name), status);
+            case.set_classname(file.as_str()).set_time(c.time);
+            case.extra.insert("file".into(), file.as_str().into());
+            case.extra.insert("line".into(), c.line.to_string().into());
+            suite.add_test_case(case);
         }
-        x.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
     if !broken.is_empty() {
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"files that cannot be loaded\" tests=\"{0}\" failures=\"0\" errors=\"{0}\">",
-            broken.len()
-        );
+        let mut suite = TestSuite::new("files that cannot be loaded");
+        suite.set_time(Duration::ZERO);
         for d in &broken.0 {
-            let _ = writeln!(
-                x,
-                "    <testcase classname=\"{0}\" name=\"{0}:{1}\">\n      <error message=\"{2}\">{3}</error>\n    </testcase>",
-                escape(&d.path.display().to_string()),
-                d.pos.line,
-                escape(&d.message),
-                escape(&d.to_string())
-            );
+            let path = xml_text(&d.path.display().to_string());
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(xml_text(&d.message))
+                .set_description(xml_text(&d.to_string()));
+            let mut case = TestCase::new(format!("{path}:{}", d.pos.line), status);
+            case.set_classname(path.as_str()).set_time(Duration::ZERO);
+            suite.add_test_case(case);
         }
-        x.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
-    x.push_str("</testsuites>\n");
-    x
+    report.set_time(reports.iter().map(|r| r.time).sum());
+    report.to_string()
 }

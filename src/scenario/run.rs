@@ -3,6 +3,7 @@
 //! finding files and running a whole suite is in `discover.rs`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -58,6 +59,11 @@ pub struct CaseReport {
     /// it read (a case's trace is in `actual`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub why: Vec<String>,
+    /// How long the case took to decide and compare (a timeline check: to
+    /// read what it checks; the replay is in [`FileReport::time`]). Left
+    /// out of JSON so that output stays the same from run to run.
+    #[serde(skip)]
+    pub time: Duration,
 }
 
 impl CaseReport {
@@ -118,6 +124,10 @@ pub struct FileReport {
     /// the usage it left behind.
     #[serde(skip)]
     pub timeline: Option<timeline_checks::TimelineOutcome>,
+    /// How long running the file took: its cases, or its timeline's replay
+    /// and checks.
+    #[serde(skip)]
+    pub time: Duration,
 }
 
 impl FileReport {
@@ -135,12 +145,14 @@ impl FileReport {
 impl ScenarioFile {
     /// Runs every case (or those whose name contains `filter`) against `rules`.
     pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
+        let started = Instant::now();
         if let Some(spec) = &self.timeline {
             let (cases, outcome) = timeline_checks::run(spec, &self.path, rules, filter);
             return FileReport {
                 path: self.path.clone(),
                 cases,
                 timeline: outcome,
+                time: started.elapsed(),
             };
         }
         let cases = self
@@ -153,6 +165,7 @@ impl ScenarioFile {
             path: self.path.clone(),
             cases,
             timeline: None,
+            time: started.elapsed(),
         }
     }
 }
@@ -166,6 +179,7 @@ pub fn run_file(path: &Path, rules: &RuleSet, filter: Option<&str>) -> Result<Fi
 /// Decides one case with the explaining evaluator and compares every
 /// expected field with what came out.
 pub(crate) fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
+    let started = Instant::now();
     let world = &case.world;
     let e = &case.expect;
     let mut mismatches = Vec::new();
@@ -216,5 +230,6 @@ pub(crate) fn run_case(case: &Case, rules: &RuleSet) -> CaseReport {
         mismatches,
         actual,
         why: Vec::new(),
+        time: started.elapsed(),
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use marked_yaml::Node;
 use serde::Serialize;
@@ -362,6 +363,7 @@ fn broken(name: &str, error: String) -> CaseReport {
         mismatches: Vec::new(),
         actual: Actual::Error { error },
         why: Vec::new(),
+        time: Duration::ZERO,
     }
 }
 
@@ -430,6 +432,7 @@ impl Why<'_> {
 }
 
 fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
+    let started = Instant::now();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         seen.insert(k.to_owned(), v);
@@ -511,6 +514,7 @@ fn run_check(c: &Check, store: &Store, o: &TimelineOutcome) -> CaseReport {
         mismatches,
         actual: Actual::Check(seen),
         why: Vec::new(),
+        time: started.elapsed(),
     }
 }
 

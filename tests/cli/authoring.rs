@@ -197,7 +197,12 @@ fn save_case_turns_decisions_into_passing_scenario_cases() {
 #[test]
 fn test_format_junit_reports_each_case_and_its_failure() {
     let (xml, _) = Run::new(&["test", "--format", "junit", "scenarios/outbound"]).expect(0);
-    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"commroute scenarios\" tests=\"8\" failures=\"0\" errors=\"0\">\n"), "{xml}");
+    assert!(
+        xml.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"commroute scenarios\" tests=\"8\" skipped=\"0\" failures=\"0\" errors=\"0\" time=\""
+        ),
+        "{xml}"
+    );
     assert_eq!(xml.matches("<testcase ").count(), 8);
     assert!(
         xml.contains("name=\"phone in national format is valid for the account&apos;s country\""),
@@ -224,7 +229,7 @@ fn test_format_junit_reports_each_case_and_its_failure() {
         "scenarios/inbound/09-campaign-reply-goes-to-last-appointment.yaml",
     ])
     .expect(1);
-    assert!(xml.contains("tests=\"3\" failures=\"3\""), "{xml}");
+    assert!(xml.contains("tests=\"3\" skipped=\"0\" failures=\"3\""), "{xml}");
     assert!(xml.contains("<failure message=\"lands_at: expected [B], got [A]; delivered_to: expected [bea], got [ana]; rule: expected campaign-reply-with-history, got campaigns-to-the-campaign\">"), "{xml}");
     assert!(
         xml.contains("campaigns-to-the-campaign applied: what the client is answering is `campaign`"),
@@ -232,26 +237,124 @@ fn test_format_junit_reports_each_case_and_its_failure() {
     );
 }
 
+/// JUnit's `time` attributes, in seconds, are replaced so snapshots stay the same.
+fn without_times(xml: &str) -> String {
+    regex::Regex::new(r#"time="[0-9]+\.[0-9]{3}""#)
+        .unwrap()
+        .replace_all(xml, r#"time="[seconds]""#)
+        .into_owned()
+}
+
 #[test]
-fn test_watch_runs_again_when_a_rules_file_changes() {
+fn test_format_junit_gives_every_case_and_suite_the_time_it_took() {
+    let dir = rules_with(
+        "  - id: campaigns-to-the-campaign
+    description: Campaign replies go to the campaign's location.
+    when:
+      conversation.answering: campaign
+    lands_at: conversation.answered_location
+
+",
+        "campaign-reply-with-history",
+    );
+    let (xml, _) = Run::new(&[
+        "test",
+        "--rules",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "junit",
+        "scenarios/inbound/09-campaign-reply-goes-to-last-appointment.yaml",
+        "scenarios/timelines/photos.yaml",
+    ])
+    .expect(1);
+    // The report reads back as JUnit, with a time on the report, on each
+    // suite and on each case; a suite took at least as long as its cases.
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!((report.tests, report.failures, report.errors), (9, 3, 0));
+    assert!(report.time.is_some(), "{xml}");
+    assert_eq!(report.test_suites.len(), 2);
+    for suite in &report.test_suites {
+        let suite_time = suite
+            .time
+            .unwrap_or_else(|| panic!("no time on suite {}", suite.name.as_str()));
+        for case in &suite.test_cases {
+            let t = case
+                .time
+                .unwrap_or_else(|| panic!("no time on case {}", case.name.as_str()));
+            assert!(t <= suite_time, "{xml}");
+        }
+    }
+    insta::assert_snapshot!(without_times(&xml));
+}
+
+#[test]
+fn test_format_junit_keeps_its_xml_well_formed_whatever_a_case_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    std::fs::write(
+        dir.path().join("odd.yaml"),
+        format!(
+            "description: names XML cannot hold as they are\nworld: {}\ncases:\n  \
+             - name: \"bell \\a escape \\e[31m non-character \\uFFFE <&> \\\"quoted\\\"\"\n    \
+             outbound: {{client: paul, from_account: glow-uptown, text: hi}}\n    \
+             expect: {{channel: push, ghost_text: Messages will be sent via push notification., rule: push}}\n",
+            world.display()
+        ),
+    )
+    .unwrap();
+    let (xml, _) = Run::new(&["test", "--format", "junit", "odd.yaml"])
+        .in_dir(dir.path())
+        .expect(0);
+    for bad in ['\u{7}', '\u{1b}', '\u{FFFE}'] {
+        assert!(!xml.contains(bad), "{bad:?} in {xml}");
+    }
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let case = &report.test_suites[0].test_cases[0];
+    // The escape sequence goes whole, not only its escape character.
+    assert_eq!(case.name.as_str(), "bell  escape  non-character  <&> \"quoted\"");
+}
+
+#[test]
+fn test_watch_runs_again_when_a_rules_or_scenario_file_changes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     copy_shipped_rules(&dir.path().join("rules"));
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
+    let scenario = dir.path().join("channels.yaml");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/outbound/channels.yaml");
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let text = text.replace("../../examples/glow-world.yaml", world.to_str().unwrap());
+    std::fs::write(&scenario, &text).unwrap();
     let mut watcher = process::Lines::spawn(
         Command::new(env!("CARGO_BIN_EXE_commroute"))
-            .args(["test", "--watch", scenario.to_str().unwrap()])
+            .args(["test", "--watch", "channels.yaml"])
             .current_dir(dir.path()),
     );
     let limit = std::time::Duration::from_secs(60);
-    // stdout and stderr are read on two threads, so only their own order is kept.
+    // stdout and stderr are read on two threads, so only their own order is
+    // kept: wait for one line of stderr, then for summaries on stdout.
     watcher.wait_for("watching the rules and scenario files", limit);
-    // Break the push rule: the first case now fails.
+    // Break the push rule: the push cases now fail. The watcher was started
+    // before the first run, so the write is seen at once.
     let path = dir.path().join("rules/outbound.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new modification time on coarse clocks
-    std::fs::write(&path, text.replace("    channel: push\n", "    channel: email\n")).unwrap();
+    let rules = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, rules.replace("    channel: push\n", "    channel: email\n")).unwrap();
     watcher.wait_for("5 passed, 3 failed", limit);
+    // Save the scenario file the way many editors do: write a new file and
+    // rename it over the old one. Its first case now expects email.
+    let saved = dir.path().join("channels.yaml.new");
+    let first = text.find("channel: push").unwrap();
+    std::fs::write(
+        &saved,
+        format!(
+            "{}channel: email{}",
+            &text[..first],
+            &text[first + "channel: push".len()..]
+        ),
+    )
+    .unwrap();
+    std::fs::rename(&saved, &scenario).unwrap();
+    watcher.wait_for("6 passed, 2 failed", limit);
     // Dropping the watcher kills it.
 }
 

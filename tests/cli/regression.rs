@@ -350,3 +350,40 @@ fn a_nul_byte_in_an_event_line_is_an_error_for_that_line() {
     );
     assert!(lines[2].contains("\"lands_at\":[\"A\"]"), "{out}");
 }
+
+// ---------------------------------------------------------------------------
+// February 31st was taken for a time (the old shape check let any day 01-31 through)
+
+#[test]
+fn february_31st_is_refused_in_every_kind_of_timeline_naming_the_place_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(root().join("examples/glow-world.yaml"), d.join("glow-world.yaml")).unwrap();
+    let why = "field `at`: `2026-02-31T10:00:00Z` is not a real date: February 2026 has 28 days";
+    let help = "= help: write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)";
+    std::fs::write(
+        d.join("t.yaml"),
+        "world: glow-world.yaml\nevents:\n  - {id: e1, at: 2026-02-28T09:00:00Z, type: login, staff: sam, location: A}\n  \
+         - {id: e2, at: 2026-02-31T10:00:00Z, type: logout, staff: sam}\n",
+    )
+    .unwrap();
+    let (_, err) = Run::new(&["simulate", "t.yaml", "--db", "y.db"]).in_dir(d).expect(2);
+    assert!(
+        err.contains(&format!("error: event `e2`, {why}\n  --> t.yaml:4:14\n")),
+        "{err}"
+    );
+    assert!(err.contains(help), "{err}");
+    // A JSON Lines timeline points at the value in its line.
+    std::fs::write(
+        d.join("t.jsonl"),
+        "{\"type\":\"world\",\"path\":\"glow-world.yaml\"}\n\
+         {\"id\":\"e1\",\"at\":\"2026-02-31T10:00:00Z\",\"type\":\"logout\",\"staff\":\"sam\"}\n",
+    )
+    .unwrap();
+    let (_, err) = Run::new(&["simulate", "t.jsonl", "--db", "j.db"]).in_dir(d).expect(2);
+    assert!(
+        err.contains(&format!("error: event `e1`, {why}\n  --> t.jsonl:2:17\n")),
+        "{err}"
+    );
+    assert!(err.contains(help), "{err}");
+}

@@ -157,7 +157,7 @@ fn an_unknown_id_in_a_json_line_names_the_line_and_the_field() {
     assert_eq!(
         err,
         format!(
-            "{SHIPPED_RULES_NOTE}error: event `x1`, field `client`: unknown client `cloe`\n  --> t.jsonl:2:1\n  = help: did you mean `cleo`?\n\n1 problem found\n"
+            "{SHIPPED_RULES_NOTE}error: event `x1`, field `client`: unknown client `cloe`\n  --> t.jsonl:2:73\n  = help: did you mean `cleo`?\n\n1 problem found\n"
         )
     );
 }
@@ -758,7 +758,7 @@ fn impossible_dates_in_a_json_lines_timeline_are_refused_naming_the_event_and_th
         assert_eq!(
             no_note(&err),
             format!(
-                "error: event `x1`, field `at`: `{at}` is not a real date: {why}\n  --> t.jsonl:2:1\n  \
+                "error: event `x1`, field `at`: `{at}` is not a real date: {why}\n  --> t.jsonl:2:17\n  \
                  = help: write times as `2026-03-02T09:15:00Z` (RFC 3339, UTC, to the second)\n\n1 problem found\n"
             )
         );

@@ -129,7 +129,8 @@ impl<R: BufRead> JsonlTimeline<R> {
         };
         // The event by its id when it has one, and the field.
         let diag = |id: Option<&str>, fe: FieldError| {
-            let mut d = Diagnostic::new(&self.path, Pos::new(line, 1), fe.message);
+            let col = fe.field.as_deref().and_then(|f| value_column(text, f)).unwrap_or(1);
+            let mut d = Diagnostic::new(&self.path, Pos::new(line, col), fe.message);
             match (id.filter(|i| !i.is_empty()), fe.field) {
                 (Some(id), Some(f)) => d = d.subject(format!("event `{id}`, field `{f}`")),
                 (Some(id), None) => d = d.subject(format!("event `{id}`")),
@@ -197,9 +198,38 @@ impl<R: BufRead> JsonlTimeline<R> {
     }
 }
 
+/// The column (1-based, in characters) where the value of the top-level
+/// `field` starts in a JSON object's line, so that a problem with a field
+/// points at it; `None` when the key is not written plainly. Only problems
+/// call this: the events that read well never pay for it.
+fn value_column(line: &str, field: &str) -> Option<usize> {
+    let key = format!("\"{field}\"");
+    let mut from = 0;
+    while let Some(at) = line[from..].find(&key) {
+        let after = from + at + key.len();
+        let rest = line[after..].trim_start();
+        if let Some(value) = rest.strip_prefix(':') {
+            let start = line.len() - value.trim_start().len();
+            return Some(line[..start].chars().count() + 1);
+        }
+        from = after;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_problem_points_at_the_value_of_that_field() {
+        let line = r#"{"id":"x1", "at" : "2026-02-31T10:00:00Z","type":"logout","text":"\"at\":no"}"#;
+        assert_eq!(value_column(line, "at"), Some(20));
+        assert_eq!(value_column(line, "id"), Some(7));
+        assert_eq!(value_column(line, "staff"), None);
+        // Characters, not bytes: the column editors show.
+        assert_eq!(value_column(r#"{"text":"é","at":"x"}"#, "at"), Some(18));
+    }
 
     /// Event lines and timeline lines are framed by the same code: the same
     /// lines skipped, the same refused, at the same numbers.
