@@ -142,6 +142,9 @@ pub struct World {
     access_ix: Vec<Vec<StaffIdx>>,
     /// The same, only those logged in.
     live_access_ix: Vec<Vec<StaffIdx>>,
+    /// The location ids as Rhai strings, made the first time a script reads
+    /// a location: a script then shares them instead of copying each id.
+    script_loc_ids: std::sync::OnceLock<Vec<rhai::ImmutableString>>,
 }
 
 impl World {
@@ -165,6 +168,15 @@ impl World {
     /// The id of location number `loc`.
     pub fn loc_id(&self, loc: Loc) -> &str {
         &self.locations[loc as usize].id
+    }
+
+    /// The id of location number `loc` as a Rhai string, shared rather than
+    /// copied.
+    pub(crate) fn script_loc_id(&self, loc: Loc) -> rhai::ImmutableString {
+        let ids = self
+            .script_loc_ids
+            .get_or_init(|| self.locations.iter().map(|l| l.id.as_str().into()).collect());
+        ids[loc as usize].clone()
     }
 
     /// The ids of a set of locations, in id order.

@@ -106,6 +106,7 @@ pub(crate) fn resolve_world(doc: &mut Doc, sections: Sections) -> Option<World> 
         location_ix,
         access_ix: Vec::new(),
         live_access_ix: Vec::new(),
+        script_loc_ids: std::sync::OnceLock::new(),
     };
     world.rebuild_access_index();
     Some(world)

@@ -156,12 +156,8 @@ fn to_dynamic(v: &Value, ctx: &Ctx) -> Dynamic {
         Value::Bool(b) => Dynamic::from(*b),
         Value::Word(w) => Dynamic::from(ImmutableString::from(*w)),
         Value::Location(None) | Value::Account(None) => Dynamic::UNIT,
-        Value::Location(Some(l)) => Dynamic::from(ImmutableString::from(ctx.world.loc_id(*l))),
-        Value::Set(s) => Dynamic::from_array(
-            s.iter()
-                .map(|l| Dynamic::from(ImmutableString::from(ctx.world.loc_id(l))))
-                .collect(),
-        ),
+        Value::Location(Some(l)) => Dynamic::from(ctx.world.script_loc_id(*l)),
+        Value::Set(s) => Dynamic::from_array(s.iter().map(|l| Dynamic::from(ctx.world.script_loc_id(l))).collect()),
         Value::Account(Some(a)) => Dynamic::from(ImmutableString::from(ctx.world.accounts[*a as usize].id.as_str())),
         Value::Text(t) => Dynamic::from(ImmutableString::from(t.as_str())),
     }
