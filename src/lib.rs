@@ -9,6 +9,7 @@ pub mod engine;
 #[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod jsonl;
+pub mod progress;
 pub mod replay;
 pub mod rules;
 pub mod scenario;
@@ -21,5 +22,6 @@ pub use engine::decision::{InboundDecision, InboundReport, OutboundDecision, Out
 pub use engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
 pub use engine::EvalError;
 pub use jsonl::EventLine;
+pub use progress::Progress;
 pub use rules::RuleSet;
 pub use world::World;

@@ -13,6 +13,7 @@ mod diff;
 #[cfg(test)]
 mod hostile_output;
 mod output;
+mod progress;
 mod route;
 mod schema;
 mod simulate;
