@@ -5,6 +5,8 @@
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
 mod analyze;
+#[cfg(test)]
+mod ci_recipe;
 mod check;
 mod check_photo;
 mod conversations;
