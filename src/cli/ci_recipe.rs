@@ -54,7 +54,11 @@ fn commroute_commands(script: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for line in joined.lines() {
         let line = line.split(" #").next().unwrap_or("");
-        for command in line.split("&&").flat_map(|c| c.split("||")).flat_map(|c| c.split([';', '|'])) {
+        for command in line
+            .split("&&")
+            .flat_map(|c| c.split("||"))
+            .flat_map(|c| c.split([';', '|']))
+        {
             let mut argv = Vec::new();
             let mut skip_target = false;
             for w in words(command) {
@@ -108,7 +112,7 @@ fn the_shell_splitting_of_the_recipe_test() {
         vec![vec!["commroute", "test", "--format", "junit"]]
     );
     assert_eq!(
-        commroute_commands("a && commroute diff \\\n  --base origin/main 2>&1 | tee x\ncommroute check>x"),
+        commroute_commands("a && commroute diff \\\n  --base origin/main 2>&1 | tee x\ncommroute check >x"),
         vec![
             vec!["commroute", "diff", "--base", "origin/main"],
             vec!["commroute", "check"]

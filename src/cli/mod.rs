@@ -5,10 +5,10 @@
 //! stdout, diagnostics to stderr; a closed pipe is not an error.
 
 mod analyze;
-#[cfg(test)]
-mod ci_recipe;
 mod check;
 mod check_photo;
+#[cfg(test)]
+mod ci_recipe;
 mod conversations;
 mod coverage;
 mod diff;

@@ -308,9 +308,18 @@ fn analyze_exits_1_on_a_gap_so_ci_fails_on_a_message_that_lands_nowhere() {
     copy_shipped_rules(dir.path());
     let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
     let a = text.find("  - id: staff-conversation-no-shared-location\n").unwrap();
-    let b = text.find("  - id: staff-conversation-multi-location-no-history\n").unwrap();
+    let b = text
+        .find("  - id: staff-conversation-multi-location-no-history\n")
+        .unwrap();
     std::fs::write(dir.path().join("inbound.yaml"), format!("{}{}", &text[..a], &text[b..])).unwrap();
     let (out, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap()]).expect(1);
-    assert!(out.lines().any(|l| l.starts_with("gap: ") && l.contains("they share no location")), "{out}");
-    assert!(out.contains(" classes, 0 shadowed rules, ") && !out.ends_with(", 0 gaps\n"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("gap: ") && l.contains("they share no location")),
+        "{out}"
+    );
+    assert!(
+        out.contains(" classes, 0 shadowed rules, ") && !out.ends_with(", 0 gaps\n"),
+        "{out}"
+    );
 }

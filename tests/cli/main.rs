@@ -16,6 +16,7 @@ mod batch;
 mod commands;
 mod diff;
 mod photos;
+mod progress;
 mod regression;
 mod resume;
 mod rules_regression;
