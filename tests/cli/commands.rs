@@ -206,7 +206,7 @@ fn input_errors_exit_2_with_one_clear_message() {
 #[test]
 fn usage_errors_exit_2() {
     let (_, err) = Run::new(&[]).expect(2);
-    assert!(err.contains("Usage: commroute <COMMAND>"), "{err}");
+    assert!(err.contains("Usage: commroute [OPTIONS] <COMMAND>"), "{err}");
     let (_, err) = Run::new(&[
         "route",
         "inbound",
