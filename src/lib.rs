@@ -9,6 +9,7 @@ pub mod engine;
 #[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod jsonl;
+pub mod progress;
 pub mod replay;
 pub mod rules;
 pub mod scenario;
@@ -22,5 +23,6 @@ pub use engine::decision::{InboundDecision, InboundReport, OutboundDecision, Out
 pub use engine::event::{Inbound, InboundRequest, Outbound, OutboundRequest};
 pub use engine::EvalError;
 pub use jsonl::EventLine;
+pub use progress::Progress;
 pub use rules::{RuleSet, RULES_FORMAT_VERSION};
 pub use world::World;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::authoring::analysis::{self, Analysis, Classes, InboundClass, OutboundClass, Row};
 use crate::diag::{Diagnostic, Diagnostics, Pos, Source};
 use crate::jsonl::{EventLine, EventLines, LineError, LineProblem};
+use crate::progress::{self, Progress};
 use crate::rules::{RuleSet, FILES};
 use crate::scenario::{self, Actual, ScenarioFile};
 use crate::world::World;
@@ -90,20 +91,40 @@ pub struct Recorded {
 /// lines and `#` comments skipped, one line limit), and checks each against
 /// the world, reporting every bad line with its line and column.
 pub fn read_recorded_events(path: &Path, world: &World) -> Result<Vec<Recorded>, Diagnostics> {
+    read_recorded_events_with(path, world, &Progress::new())
+}
+
+/// [`read_recorded_events`], adding the bytes and lines read to `progress`
+/// every [`progress::EVERY`] lines.
+pub fn read_recorded_events_with(
+    path: &Path,
+    world: &World,
+    progress: &Progress,
+) -> Result<Vec<Recorded>, Diagnostics> {
     let (file, _) = Source::open(path)?;
-    read_recorded_events_from(path, std::io::BufReader::with_capacity(1 << 16, file), world)
+    read_recorded_events_from(path, std::io::BufReader::with_capacity(1 << 16, file), world, progress)
 }
 
 /// Reads recorded events from a stream (standard input, say) as
-/// [`read_recorded_events`] reads a file; `path` names it in messages.
+/// [`read_recorded_events`] reads a file; `path` names it in messages. The
+/// bytes and lines read are added to `progress` every [`progress::EVERY`] lines.
 pub fn read_recorded_events_from(
     path: &Path,
     reader: impl std::io::BufRead,
     world: &World,
+    progress: &Progress,
 ) -> Result<Vec<Recorded>, Diagnostics> {
     let mut out = Vec::new();
     let mut diags = Diagnostics::default();
-    for read in EventLines::new(reader) {
+    let mut lines = EventLines::new(reader);
+    let (mut counted, mut reported) = (0u64, 0u64);
+    while let Some(read) = lines.next() {
+        counted += 1;
+        if counted % progress::EVERY == 0 {
+            let bytes = lines.bytes_read();
+            progress.add(bytes - reported, progress::EVERY);
+            reported = bytes;
+        }
         let (line, event) = match read {
             Ok(read) => read,
             Err(LineError::Line {
@@ -143,6 +164,7 @@ pub fn read_recorded_events_from(
             ))),
         }
     }
+    progress.add(lines.bytes_read() - reported, counted % progress::EVERY);
     diags.into_result(out)
 }
 
@@ -278,6 +300,18 @@ pub fn compare(
     scenarios: &[ScenarioFile],
     recorded: Option<(&World, &[Recorded])>,
 ) -> Impact {
+    compare_with(base, head, scenarios, recorded, &Progress::new())
+}
+
+/// [`compare`], adding the recorded events compared to `progress` every
+/// [`progress::EVERY`] events.
+pub fn compare_with(
+    base: &RuleSet,
+    head: &RuleSet,
+    scenarios: &[ScenarioFile],
+    recorded: Option<(&World, &[Recorded])>,
+    progress: &Progress,
+) -> Impact {
     let classes = Classes::for_rules(&[base, head]);
     let old = analysis::analyze(base, &classes);
     let new = analysis::analyze(head, &classes);
@@ -289,7 +323,7 @@ pub fn compare(
     let (per_class, event_changes) = match recorded {
         Some((world, events)) => {
             impact.events = events.len();
-            recorded_changes(base, head, &classes, world, events, &mut impact)
+            recorded_changes(base, head, &classes, world, events, &mut impact, progress)
         }
         None => Default::default(),
     };
@@ -314,10 +348,14 @@ fn recorded_changes(
     world: &World,
     events: &[Recorded],
     impact: &mut Impact,
+    progress: &Progress,
 ) -> (BTreeMap<String, usize>, Vec<(String, Change)>) {
     let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
     let mut event_changes = Vec::new();
-    for r in events {
+    for (i, r) in events.iter().enumerate() {
+        if i as u64 % progress::EVERY == progress::EVERY - 1 {
+            progress.add(0, progress::EVERY);
+        }
         let (key, old_o, new_o, policy) = match &r.event {
             EventLine::Inbound { request, .. } => {
                 let ev = request.resolve(world).expect("events were resolved when read");

@@ -6,6 +6,7 @@ use crate::authoring::coverage::{self, Coverage};
 use crate::scenario::{self, DefaultDir};
 
 use super::output::{json_line, markdown_cell, shown_owned, Grid};
+use super::progress::Bar;
 use super::{err, out, out_exact, CliResult, Exit, FormatChoice, Layout, ReportFormat, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +37,10 @@ pub(crate) fn run(args: Args) -> CliResult {
     if !suite.broken.is_empty() {
         return Err(suite.broken.sorted().into());
     }
-    let report = suite.run(&rules, None);
+    let bar = Bar::start("coverage", "cases and events", None);
+    bar.progress().begin_items(suite.work());
+    let report = suite.run_with(&rules, None, bar.progress());
+    bar.finish();
     let c = coverage::measure(&rules, &report.files);
     let text = render(&c, args.format, &from);
     match args.format.layout() {

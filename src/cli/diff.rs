@@ -8,6 +8,7 @@ use crate::RuleSet;
 use anyhow::Context;
 
 use super::output::{count, json_line, shown_owned, Grid};
+use super::progress::{self, Bar};
 use super::{out, out_exact, CliResult, Exit, FormatChoice, Layout, ReportFormat};
 
 #[derive(Debug, clap::Args)]
@@ -46,8 +47,13 @@ pub(crate) fn run(args: Args) -> CliResult {
         Some(w) => Some(super::stdin::world(w)?),
         None => None,
     };
+    // Recorded events are read (a bar in bytes), then compared (in events).
+    let bar = match &args.events {
+        Some(e) => Bar::start("diff", "events", progress::size_of(e)),
+        None => Bar::start_hidden(),
+    };
     let events = match (&args.events, &world) {
-        (Some(e), Some(w)) => Some(super::stdin::recorded_events(e, w)?),
+        (Some(e), Some(w)) => Some(super::stdin::recorded_events(e, w, bar.progress())?),
         _ => None,
     };
     if !suite.broken.is_empty() {
@@ -57,7 +63,11 @@ pub(crate) fn run(args: Args) -> CliResult {
         (Some(w), Some(e)) => Some((w, e.as_slice())),
         _ => None,
     };
-    let result = impact::compare(&base, &head, &suite.files, recorded);
+    if let Some(e) = &events {
+        bar.progress().begin_items(e.len() as u64);
+    }
+    let result = impact::compare_with(&base, &head, &suite.files, recorded, bar.progress());
+    bar.finish();
     let text = match args.format.layout() {
         None => json(&result),
         Some(layout) => human(&result, layout, args.witness),

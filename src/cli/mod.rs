@@ -7,6 +7,8 @@
 mod analyze;
 mod check;
 mod check_photo;
+#[cfg(test)]
+mod ci_recipe;
 mod completions;
 mod conversations;
 mod coverage;
@@ -15,6 +17,7 @@ mod diff;
 mod hostile_output;
 mod man;
 mod output;
+mod progress;
 mod route;
 mod schema;
 mod simulate;

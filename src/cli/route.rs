@@ -12,6 +12,7 @@ use crate::{InboundRequest, OutboundRequest, World};
 use anyhow::{anyhow, Context};
 
 use super::output::{fields, json_line, shown_owned};
+use super::progress::{self, Bar};
 use super::{err, out, out_exact, CliResult, Exit, Format, FormatChoice, RulesArg, RulesFrom};
 
 #[derive(Debug, clap::Subcommand)]
@@ -337,8 +338,23 @@ fn batch(a: BatchArgs) -> CliResult {
     } else {
         Box::new(File::create(&a.output).with_context(|| format!("cannot write `{}`", a.output.display()))?)
     };
-    let summary =
-        batch::run(&rules, &world, input, &mut output, batch::Options::default()).context("batch routing stopped")?;
+    // Decision lines streaming to a terminal would scribble over a bar.
+    let to_terminal = super::stdin::is_stdin(&a.output) && super::ui::get().out_terminal;
+    let bar = if to_terminal {
+        Bar::start_hidden()
+    } else {
+        Bar::start("routing", "events", progress::size_of(&a.input))
+    };
+    let summary = batch::run_with_progress(
+        &rules,
+        &world,
+        input,
+        &mut output,
+        batch::Options::default(),
+        bar.progress(),
+    )
+    .context("batch routing stopped")?;
+    bar.finish();
     err(&format!("{summary}\n"));
     Ok(if summary.errors > 0 { Exit::Failed } else { Exit::Ok })
 }

@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::replay::pipeline::{replay_timeline, ReplayOptions, TimelineFormat};
+use crate::replay::pipeline::{replay_timeline, ReplayOptions, TimelineEvents, TimelineFormat};
 use crate::replay::simulate::{Batching, EventReport, ReplaySummary, SimError};
 use crate::replay::store::Store;
 use anyhow::Context;
 
 use super::output::{json_controls_escaped, json_line, shown_owned};
+use super::progress::{self, Bar};
 use super::{err, CliResult, Exit, Failure, Format, FormatChoice, RulesArg};
 
 /// The database `simulate` and the reading commands use when `--db` is not given.
@@ -111,6 +112,31 @@ fn summary_text(json: bool, summary: &ReplaySummary, rules: String, db: &Path) -
     }
 }
 
+/// Writes one committed batch's reports: the table's header first, then a
+/// row (or a JSON line) per event.
+fn write_rows(outw: &mut impl Write, header: &mut bool, json: bool, batch: &[EventReport]) -> std::io::Result<()> {
+    if std::mem::take(header) {
+        writeln!(
+            outw,
+            "{:<20}  {:<10}  {:<49}  {:<7}  {:<9}  {:<16}  notices",
+            "time", "event", "what", "channel", "where", "received live by"
+        )?;
+    }
+    for r in batch {
+        if json {
+            // `{"type":"event","version":...,` then the report's own
+            // fields: the same line `json_line` gives, without building a map.
+            let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
+            outw.write_all(EVENT_LINE_START.as_bytes())?;
+            outw.write_all(&body.as_bytes()[1..])?;
+            outw.write_all(b"\n")?;
+        } else {
+            outw.write_all(crate::text::guarded(&row(r)).as_bytes())?;
+        }
+    }
+    outw.flush()
+}
+
 pub fn run(args: Args) -> CliResult {
     let (rules, from) = args.rules.load()?;
     // Claims the database for the whole run before anything is read from
@@ -124,48 +150,40 @@ pub fn run(args: Args) -> CliResult {
     // The streamed lines are the same on a terminal and in a pipe: they are
     // printed batch by batch, before the widths of later rows are known.
     let json = args.format.layout().is_none();
-    let quiet = super::ui::get().quiet;
+    let ui = super::ui::get();
+    let quiet = ui.quiet;
     let mut header = !json && !quiet;
-    let mut print = |batch: &[EventReport]| -> std::io::Result<()> {
-        if quiet {
-            return Ok(());
-        }
-        if header {
-            header = false;
-            writeln!(
-                outw,
-                "{:<20}  {:<10}  {:<49}  {:<7}  {:<9}  {:<16}  notices",
-                "time", "event", "what", "channel", "where", "received live by"
-            )?;
-        }
-        for r in batch {
-            if json {
-                // `{"type":"event","version":...,` then the report's own
-                // fields: the same line `json_line` gives, without building a map.
-                let body = json_controls_escaped(serde_json::to_string(r).expect("reports serialise"));
-                outw.write_all(EVENT_LINE_START.as_bytes())?;
-                outw.write_all(&body.as_bytes()[1..])?;
-                outw.write_all(b"\n")?;
-            } else {
-                outw.write_all(crate::text::guarded(&row(r)).as_bytes())?;
-            }
-        }
-        outw.flush()
-    };
     let t0 = Instant::now();
     let timeline_format = args.timeline_format.map(|f| match f {
         TimelineFormatArg::Yaml => TimelineFormat::Yaml,
         TimelineFormatArg::Jsonl => TimelineFormat::Jsonl,
     });
+    // The bar counts bytes of a streamed timeline, events of one read whole.
+    let bar = Bar::start("replaying", "events", progress::size_of(&args.timeline));
     let timeline = super::stdin::timeline(&args.timeline, timeline_format)?;
+    if let TimelineEvents::Loaded(events) = &timeline.events {
+        bar.progress().begin_items(events.len() as u64);
+    }
+    let mut print = |batch: &[EventReport]| -> std::io::Result<()> {
+        if quiet {
+            return Ok(());
+        }
+        // Rows for a terminal take the bar off it while they are written.
+        if ui.out_terminal {
+            bar.suspend(|| write_rows(&mut outw, &mut header, json, batch))
+        } else {
+            write_rows(&mut outw, &mut header, json, batch)
+        }
+    };
     let options = ReplayOptions {
         batching,
         quiet,
         keep_decisions: false,
     };
-    let result = replay_timeline(&rules, timeline, store, options, &mut print)
+    let result = replay_timeline(&rules, timeline, store, options, &mut print, bar.progress())
         .map_err(anyhow::Error::from)?
         .result;
+    bar.finish();
     let elapsed = t0.elapsed();
     match result {
         Ok(s) => {

@@ -134,12 +134,13 @@ pub(crate) fn suite(paths: &[PathBuf], rules: Option<&RuleSet>) -> Result<Suite,
 pub(crate) fn recorded_events(
     path: &Path,
     world: &World,
+    progress: &crate::Progress,
 ) -> Result<Vec<crate::authoring::impact::Recorded>, Diagnostics> {
     use crate::authoring::impact;
     if is_stdin(path) {
         let reader = BufReader::with_capacity(1 << 16, WithoutBom::new(std::io::stdin()));
-        impact::read_recorded_events_from(name(), reader, world)
+        impact::read_recorded_events_from(name(), reader, world, progress)
     } else {
-        impact::read_recorded_events(path, world)
+        impact::read_recorded_events_with(path, world, progress)
     }
 }

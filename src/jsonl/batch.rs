@@ -20,6 +20,7 @@ use crate::engine::event::{resolve_inbound, resolve_outbound, Outbound};
 use crate::jsonl::{
     frame, parse_event, push_json_str, write_error, Direction, EventLine, LineProblem, Names, ParsedEvent, MAX_LINE,
 };
+use crate::progress::Progress;
 use crate::rules::RuleSet;
 use crate::world::World;
 
@@ -112,6 +113,19 @@ pub fn run(
     output: &mut impl Write,
     options: Options,
 ) -> io::Result<BatchSummary> {
+    run_with_progress(rules, world, input, output, options, &Progress::new())
+}
+
+/// [`run`], adding each chunk's bytes and lines to `progress` as the
+/// reader cuts it (one atomic addition per 64 KiB of input).
+pub fn run_with_progress(
+    rules: &RuleSet,
+    world: &World,
+    input: impl Read + Send,
+    output: &mut impl Write,
+    options: Options,
+    progress: &Progress,
+) -> io::Result<BatchSummary> {
     let started = Instant::now();
     let names = Names::new(rules, world);
     let workers = options.threads.max(1);
@@ -128,7 +142,7 @@ pub fn run(
             scope.spawn(move || work(rules, world, names, rx, dtx));
         }
         // A leading byte-order mark is not part of the first line.
-        let reader = scope.spawn(move || read_chunks(crate::diag::WithoutBom::new(input), to_workers));
+        let reader = scope.spawn(move || read_chunks(crate::diag::WithoutBom::new(input), to_workers, progress));
         // Collect in the order the reader dealt: worker 0, 1, ..., 0, 1, ...
         let mut write_result = Ok(());
         'collect: loop {
@@ -154,7 +168,7 @@ pub fn run(
 }
 
 /// Cuts the input into chunks of whole lines and deals them round-robin.
-fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>) -> io::Result<()> {
+fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>, progress: &Progress) -> io::Result<()> {
     let mut next = 0usize;
     let mut line_no = 1u64;
     let mut carry: Vec<u8> = Vec::new();
@@ -213,6 +227,7 @@ fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>) -> io::Res
                 let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
                 let first_line = line_no;
                 line_no += lines + u64::from(buf.last() != Some(&b'\n'));
+                progress.add(buf.len() as u64, line_no - first_line);
                 if !send(Chunk {
                     first_line,
                     data: buf,
@@ -226,6 +241,7 @@ fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>) -> io::Res
                 let first_line = line_no;
                 line_no += 1;
                 let mut tail = [0u8; 8192];
+                let mut skipped = buf.len() as u64;
                 loop {
                     let n = match input.read(&mut tail) {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -237,9 +253,12 @@ fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>) -> io::Res
                     }
                     if let Some(p) = tail[..n].iter().position(|&b| b == b'\n') {
                         carry.extend_from_slice(&tail[p + 1..n]);
+                        skipped += p as u64 + 1;
                         break;
                     }
+                    skipped += n as u64;
                 }
+                progress.add(skipped, 1);
                 if !send(Chunk {
                     first_line,
                     data: Vec::new(),

@@ -97,6 +97,8 @@ pub(crate) struct LineReader<R> {
     buf: Vec<u8>,
     /// Whether a byte-order mark may still come (only before the first line).
     at_start: bool,
+    /// Bytes consumed from the reader, line ends and skipped lines included.
+    bytes: u64,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -108,6 +110,7 @@ impl<R: BufRead> LineReader<R> {
             max,
             buf: Vec::new(),
             at_start: true,
+            bytes: 0,
         }
     }
 
@@ -125,6 +128,11 @@ impl<R: BufRead> LineReader<R> {
         self.line
     }
 
+    /// How many bytes were read from the reader so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Reads one line into `buf` (without its `\n`), keeping at most one
     /// byte more than the limit (room for a `\r`). `None` at the end of the
     /// input; `Some(false)` for a line that was too long.
@@ -134,6 +142,7 @@ impl<R: BufRead> LineReader<R> {
             let head = self.reader.fill_buf()?;
             if head.starts_with(crate::diag::BOM) {
                 self.reader.consume(crate::diag::BOM.len());
+                self.bytes += crate::diag::BOM.len() as u64;
             }
         }
         let mut any = false;
@@ -159,6 +168,7 @@ impl<R: BufRead> LineReader<R> {
                 self.buf = Vec::new();
             }
             self.reader.consume(used);
+            self.bytes += used as u64;
             if end {
                 break;
             }
@@ -224,6 +234,11 @@ impl<R: BufRead> EventLines<R> {
         EventLines {
             lines: LineReader::new(reader, max),
         }
+    }
+
+    /// How many bytes of the input were read so far, for progress.
+    pub fn bytes_read(&self) -> u64 {
+        self.lines.bytes()
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use crate::diag::Diagnostics;
+use crate::progress::Progress;
 use crate::replay::simulate::{self, Batching, EventReport, ReplaySummary, SimError, Simulator};
 use crate::replay::store::Store;
 use crate::replay::timeline::{Event, JsonlTimeline, YamlTimeline};
@@ -166,7 +167,9 @@ pub struct Replayed<'r> {
 }
 
 /// Replays a timeline into `store`, committing in batches; `on_commit`
-/// receives each batch's reports right after its commit.
+/// receives each batch's reports right after its commit. The events applied
+/// are added to `progress` (and for a streamed timeline the bytes read), a
+/// few hundred at a time; setting a total is up to the caller.
 ///
 /// The outer error means nothing was replayed: the store's conversations
 /// could not be read.
@@ -176,6 +179,7 @@ pub fn replay_timeline<'r, F>(
     store: Store,
     options: ReplayOptions,
     on_commit: F,
+    progress: &Progress,
 ) -> Result<Replayed<'r>, SimError>
 where
     F: FnMut(&[EventReport]) -> std::io::Result<()>,
@@ -186,10 +190,15 @@ where
         simulator.decisions = Some(Vec::new());
     }
     let result = match timeline.events {
-        TimelineEvents::Loaded(events) => {
-            simulate::replay(&mut simulator, events.into_iter().map(Ok), options.batching, on_commit)
-        }
-        TimelineEvents::Streamed(tl) => replay_streamed(&mut simulator, *tl, options.batching, on_commit),
+        TimelineEvents::Loaded(events) => simulate::replay_with(
+            &mut simulator,
+            events.into_iter().map(Ok),
+            options.batching,
+            on_commit,
+            drop,
+            progress,
+        ),
+        TimelineEvents::Streamed(tl) => replay_streamed(&mut simulator, *tl, options.batching, on_commit, progress),
     };
     Ok(Replayed { simulator, result })
 }
@@ -206,42 +215,50 @@ fn replay_streamed<F>(
     mut tl: JsonlTimeline<TimelineReader>,
     batching: Batching,
     on_commit: F,
+    progress: &Progress,
 ) -> Result<ReplaySummary, SimError>
 where
     F: FnMut(&[EventReport]) -> std::io::Result<()>,
 {
     let (tx, rx) = mpsc::sync_channel::<Vec<_>>(CHUNKS_AHEAD);
     let (back_tx, back_rx) = mpsc::channel::<Vec<Event>>();
-    let reader = std::thread::spawn(move || {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while let Some(e) = tl.next_event() {
-            let stop = e.is_err();
-            chunk.push(e);
-            let full = chunk.len() == CHUNK || stop;
-            if full {
-                back_rx.try_iter().for_each(drop);
-                if tx
-                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                    .is_err()
-                    || stop
-                {
-                    return;
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut reported = 0;
+            while let Some(e) = tl.next_event() {
+                let stop = e.is_err();
+                chunk.push(e);
+                let full = chunk.len() == CHUNK || stop;
+                if full {
+                    let bytes = tl.bytes_read();
+                    progress.add(bytes - reported, 0);
+                    reported = bytes;
+                    back_rx.try_iter().for_each(drop);
+                    if tx
+                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                        .is_err()
+                        || stop
+                    {
+                        return;
+                    }
                 }
             }
-        }
-        let _ = tx.send(chunk);
-    });
-    let mut used = Vec::with_capacity(CHUNK);
-    let done = |ev| {
-        used.push(ev);
-        if used.len() == CHUNK {
-            let _ = back_tx.send(std::mem::replace(&mut used, Vec::with_capacity(CHUNK)));
-        }
-    };
-    let result = simulate::replay_with(sim, rx.iter().flatten(), batching, on_commit, done);
-    drop(rx);
-    let _ = reader.join();
-    result
+            progress.add(tl.bytes_read() - reported, 0);
+            let _ = tx.send(chunk);
+        });
+        let mut used = Vec::with_capacity(CHUNK);
+        let done = |ev| {
+            used.push(ev);
+            if used.len() == CHUNK {
+                let _ = back_tx.send(std::mem::replace(&mut used, Vec::with_capacity(CHUNK)));
+            }
+        };
+        let result = simulate::replay_with(sim, rx.iter().flatten(), batching, on_commit, done, progress);
+        drop(rx);
+        let _ = reader.join();
+        result
+    })
 }
 
 #[cfg(test)]
@@ -250,6 +267,7 @@ mod tests {
 
     /// Replays `timeline` into a new database; its reports, totals and dump.
     fn replay_into(db: &Path, timeline: OpenTimeline) -> (Vec<EventReport>, ReplaySummary, String) {
+        let streamed = matches!(timeline.events, TimelineEvents::Streamed(_));
         let rules = RuleSet::shipped();
         let mut reports = Vec::new();
         let options = ReplayOptions {
@@ -259,17 +277,32 @@ mod tests {
             },
             ..ReplayOptions::default()
         };
-        let replayed = replay_timeline(&rules, timeline, Store::open(db).unwrap(), options, |b| {
-            reports.extend_from_slice(b);
-            Ok(())
-        })
+        let progress = Progress::new();
+        let replayed = replay_timeline(
+            &rules,
+            timeline,
+            Store::open(db).unwrap(),
+            options,
+            |b| {
+                reports.extend_from_slice(b);
+                Ok(())
+            },
+            &progress,
+        )
         .unwrap();
+        // Every event is counted, and a streamed file is read to its end.
+        assert_eq!(progress.items(), reports.len() as u64);
+        if streamed {
+            let size = std::fs::metadata("examples/day.jsonl").unwrap().len();
+            assert_eq!(progress.bytes(), size);
+        }
         let summary = replayed.result.unwrap();
         (reports, summary, replayed.simulator.store.dump().unwrap())
     }
 
     /// A streamed timeline and the same events loaded whole leave the same
-    /// store and give the same reports, in the same batches.
+    /// store and give the same reports, in the same batches, and both count
+    /// every event as progress (a streamed one every byte too).
     #[test]
     fn a_streamed_timeline_and_its_loaded_events_replay_the_same() {
         let dir = tempfile::tempdir().unwrap();
@@ -316,6 +349,7 @@ mod tests {
                 reports.extend_from_slice(b);
                 Ok(())
             },
+            &Progress::new(),
         )
         .unwrap();
         let Err(SimError::Input(d)) = replayed.result else {

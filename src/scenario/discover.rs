@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{FileReport, ScenarioFile};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::progress::Progress;
 use crate::rules::RuleSet;
 
 /// The folder scenario files are read from when no path is given.
@@ -66,8 +67,19 @@ impl Suite {
     /// Runs every case of every file (or those whose name or file path
     /// contains `filter`) against `rules`.
     pub fn run(self, rules: &RuleSet, filter: Option<&str>) -> SuiteReport {
+        self.run_with(rules, filter, &Progress::new())
+    }
+
+    /// How much work running every file is, as progress counts it: the
+    /// cases and timeline events of every file.
+    pub fn work(&self) -> u64 {
+        self.files.iter().map(ScenarioFile::work).sum()
+    }
+
+    /// [`Suite::run`], adding what is done to `progress` as it goes.
+    pub fn run_with(self, rules: &RuleSet, filter: Option<&str>, progress: &Progress) -> SuiteReport {
         SuiteReport {
-            files: self.files.iter().map(|f| f.run(rules, filter)).collect(),
+            files: self.files.iter().map(|f| f.run_with(rules, filter, progress)).collect(),
             broken: self.broken,
         }
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{timeline_checks, Case, CaseEvent, ScenarioFile};
 use crate::diag::Diagnostics;
 use crate::engine::decision::{InboundReport, OutboundReport};
+use crate::progress::Progress;
 use crate::rules::RuleSet;
 
 /// What a case produced.
@@ -145,9 +146,21 @@ impl FileReport {
 impl ScenarioFile {
     /// Runs every case (or those whose name contains `filter`) against `rules`.
     pub fn run(&self, rules: &RuleSet, filter: Option<&str>) -> FileReport {
+        self.run_with(rules, filter, &Progress::new())
+    }
+
+    /// How much work running it is, as [`ScenarioFile::run_with`] counts
+    /// progress: its cases, or its timeline's events.
+    pub fn work(&self) -> u64 {
+        (self.cases.len() + self.timeline.as_ref().map_or(0, |t| t.events.len())) as u64
+    }
+
+    /// [`ScenarioFile::run`], adding each case run, and a timeline's events
+    /// every few hundred, to `progress`.
+    pub fn run_with(&self, rules: &RuleSet, filter: Option<&str>, progress: &Progress) -> FileReport {
         let started = Instant::now();
         if let Some(spec) = &self.timeline {
-            let (cases, outcome) = timeline_checks::run(spec, &self.path, rules, filter);
+            let (cases, outcome) = timeline_checks::run(spec, &self.path, rules, filter, progress);
             return FileReport {
                 path: self.path.clone(),
                 cases,
@@ -159,7 +172,11 @@ impl ScenarioFile {
             .cases
             .iter()
             .filter(|c| filter.is_none_or(|f| c.name.contains(f) || self.path.to_string_lossy().contains(f)))
-            .map(|c| run_case(c, rules))
+            .map(|c| {
+                let report = run_case(c, rules);
+                progress.add(0, 1);
+                report
+            })
             .collect();
         FileReport {
             path: self.path.clone(),

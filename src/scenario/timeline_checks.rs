@@ -14,6 +14,7 @@ use marked_yaml::Node;
 use serde::Serialize;
 
 use crate::diag::{one_of, Pos};
+use crate::progress::Progress;
 use crate::replay::pipeline::{replay_timeline, OpenTimeline, ReplayOptions, Replayed};
 use crate::replay::simulate::{EventReport, Made};
 use crate::replay::store::{ConversationView, Store, UsageBy, UsageRow, IN_STORE};
@@ -293,6 +294,7 @@ pub(crate) fn run(
     path: &Path,
     rules: &RuleSet,
     filter: Option<&str>,
+    progress: &Progress,
 ) -> (Vec<CaseReport>, Option<TimelineOutcome>) {
     let store = match Store::in_memory() {
         Ok(s) => s,
@@ -304,10 +306,17 @@ pub(crate) fn run(
         ..ReplayOptions::default()
     };
     let mut events: Vec<EventReport> = Vec::new();
-    let replayed = replay_timeline(rules, timeline, store, options, |b| {
-        events.extend_from_slice(b);
-        Ok(())
-    });
+    let replayed = replay_timeline(
+        rules,
+        timeline,
+        store,
+        options,
+        |b| {
+            events.extend_from_slice(b);
+            Ok(())
+        },
+        progress,
+    );
     let mut sim = match replayed {
         Ok(Replayed {
             simulator,

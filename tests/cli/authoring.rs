@@ -401,3 +401,28 @@ fn analyze_witness_prints_a_world_that_routes_to_the_same_rule() {
     let (_, err) = Run::new(&["analyze", "--witness", "100000"]).expect(2);
     assert!(err.contains("--witness 100000: the matrix has rows 1 to "), "{err}");
 }
+
+/// `analyze` is the CI step that fails on a gap as well as on a shadowed
+/// rule: without the rule for staff conversations with no shared location,
+/// such a conversation lands nowhere.
+#[test]
+fn analyze_exits_1_on_a_gap_so_ci_fails_on_a_message_that_lands_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_shipped_rules(dir.path());
+    let text = std::fs::read_to_string("rules/inbound.yaml").unwrap();
+    let a = text.find("  - id: staff-conversation-no-shared-location\n").unwrap();
+    let b = text
+        .find("  - id: staff-conversation-multi-location-no-history\n")
+        .unwrap();
+    std::fs::write(dir.path().join("inbound.yaml"), format!("{}{}", &text[..a], &text[b..])).unwrap();
+    let (out, _) = Run::new(&["analyze", "--rules", dir.path().to_str().unwrap()]).expect(1);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("gap: ") && l.contains("they share no location")),
+        "{out}"
+    );
+    assert!(
+        out.contains(" classes, 0 shadowed rules, ") && !out.ends_with(", 0 gaps\n"),
+        "{out}"
+    );
+}

@@ -398,7 +398,8 @@ fn color_always_colours_pass_fail_and_the_summary() {
     let reset = "\u{1b}[0m";
     // Piped, the table is compact: each row starts with its result.
     assert_eq!(
-        out.matches(&format!("\n{red}FAIL{reset}    reply-to-location-message  ")).count(),
+        out.matches(&format!("\n{red}FAIL{reset}    reply-to-location-message  "))
+            .count(),
         3,
         "{out:?}"
     );

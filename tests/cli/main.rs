@@ -18,6 +18,7 @@ mod conventions;
 mod diff;
 mod output;
 mod photos;
+mod progress;
 mod regression;
 mod resume;
 mod rules_regression;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::progress::{self, Progress};
 use crate::replay::timeline::{Digest, Event};
 
 use super::{EventReport, SimError, Simulator};
@@ -112,6 +113,7 @@ impl Default for Batching {
 /// Replays events in order, committing in batches; `on_commit` receives each
 /// batch's reports right after its commit. Stops at the first event that
 /// cannot be applied, after committing the events before it.
+#[cfg(test)]
 pub(crate) fn replay<I, F>(
     sim: &mut Simulator,
     events: I,
@@ -122,10 +124,12 @@ where
     I: IntoIterator<Item = Result<Event, Diagnostic>>,
     F: FnMut(&[EventReport]) -> std::io::Result<()>,
 {
-    replay_with(sim, events, batching, on_commit, drop)
+    replay_with(sim, events, batching, on_commit, drop, &Progress::new())
 }
 
-/// [`replay`], handing each applied event to `done` instead of dropping it.
+/// Replays events in order, committing in batches, like `replay`; hands
+/// each applied event to `done` and adds the events applied to `progress`
+/// every [`progress::EVERY`] events.
 /// Events read on another thread are best freed there: freeing memory that
 /// another thread allocated takes a lock of that thread's allocator arena,
 /// which cost a streamed replay about 8% of its time (`simulate` sends them
@@ -136,6 +140,7 @@ pub(crate) fn replay_with<I, F, D>(
     batching: Batching,
     mut on_commit: F,
     mut done: D,
+    progress: &Progress,
 ) -> Result<ReplaySummary, SimError>
 where
     I: IntoIterator<Item = Result<Event, Diagnostic>>,
@@ -183,6 +188,9 @@ where
         }
         done(ev);
         summary.events += 1;
+        if summary.events % progress::EVERY == 0 {
+            progress.add(0, progress::EVERY);
+        }
         if write {
             summary.applied += 1;
         } else {
@@ -199,6 +207,7 @@ where
             started = Instant::now();
         }
     }
+    progress.add(0, summary.events % progress::EVERY);
     if sim.must_roll_back {
         // Not committed, so not printed: the next run applies these again.
         sim.store.rollback()?;

@@ -39,7 +39,7 @@ mod error;
 mod messages;
 mod report;
 
-pub(crate) use batches::{replay, replay_with};
+pub(crate) use batches::replay_with;
 pub use batches::{Batching, ReplaySummary};
 pub use error::SimError;
 pub use report::{EventReport, Happening};

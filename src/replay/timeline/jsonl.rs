@@ -40,6 +40,8 @@ pub struct JsonlTimeline<R> {
     lines: LineReader<R>,
     base: PathBuf,
     last_at: String,
+    /// The length of the world line, line end included.
+    world_bytes: u64,
 }
 
 impl JsonlTimeline<std::io::BufReader<std::fs::File>> {
@@ -83,6 +85,7 @@ impl<R: BufRead> JsonlTimeline<R> {
                 ),
             ));
         }
+        let world_bytes = bytes.len() as u64;
         if bytes.starts_with(crate::diag::BOM) {
             bytes.drain(..crate::diag::BOM.len());
         }
@@ -118,7 +121,14 @@ impl<R: BufRead> JsonlTimeline<R> {
             lines: LineReader::after(reader, 1, MAX_LINE),
             base,
             last_at: String::new(),
+            world_bytes,
         })
+    }
+
+    /// How many bytes of the file were read so far, the world line's
+    /// included, for progress.
+    pub fn bytes_read(&self) -> u64 {
+        self.world_bytes + self.lines.bytes()
     }
 
     /// The next event, `None` at the end, or the problem with its line.
