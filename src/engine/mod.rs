@@ -72,9 +72,13 @@ fn first_match<'r, O, const TRACE: bool>(
     let sb = &file.sandbox;
     if !TRACE {
         if let Some(index) = &policy.index {
-            let found = index.first(ctx, |i| {
+            let found = index.first(ctx, |i, can_fail| {
                 let rule = &rules[i];
-                rule.when.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
+                if can_fail {
+                    rule.when.holds(ctx, sb).map_err(|m| eval_err(file, rule, m))
+                } else {
+                    Ok(rule.when.holds_infallible(ctx))
+                }
             })?;
             // Loading guarantees the last rule is `when: always`, which every
             // event admits.

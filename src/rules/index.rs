@@ -114,6 +114,8 @@ pub(crate) struct RuleIndex {
     bits: Vec<u64>,
     /// The number of rules.
     rules: usize,
+    /// For each rule, whether evaluating it can fail ([`Cond::can_fail`]).
+    can_fail: Vec<bool>,
     /// How long building it took.
     build_time: Duration,
 }
@@ -222,10 +224,11 @@ impl RuleIndex {
             words,
             bits: vec![0; slots * words],
             rules: conds.len(),
+            can_fail: conds.iter().map(|c| c.can_fail()).collect(),
             build_time: Duration::ZERO,
         };
         for (r, cond) in conds.iter().enumerate() {
-            let space = if cond.can_fail() {
+            let space = if index.can_fail[r] {
                 Space::any(index.keys.len())
             } else {
                 index.space(cond, true)
@@ -257,12 +260,13 @@ impl RuleIndex {
 
     /// The first rule, in file order, among those the event's slots admit,
     /// for which `holds` says yes; `holds` is called on candidates only, in
-    /// order, and its first error is returned as it is.
+    /// order, with whether the rule can fail, and its first error is
+    /// returned as it is.
     #[inline]
     pub(crate) fn first<E>(
         &self,
         ctx: &Ctx,
-        mut holds: impl FnMut(usize) -> Result<bool, E>,
+        mut holds: impl FnMut(usize, bool) -> Result<bool, E>,
     ) -> Result<Option<usize>, E> {
         let mut rows = [0usize; 16];
         let mut heap = Vec::new();
@@ -286,7 +290,7 @@ impl RuleIndex {
             }
             while m != 0 {
                 let r = w * 64 + m.trailing_zeros() as usize;
-                if holds(r)? {
+                if holds(r, self.can_fail[r])? {
                     return Ok(Some(r));
                 }
                 m &= m - 1;
@@ -552,7 +556,7 @@ mod tests {
         let ctx = inbound_ctx(&world, &ev);
         let mut seen = Vec::new();
         let decided = index
-            .first(&ctx, |i| {
+            .first(&ctx, |i, _| {
                 seen.push(policy.rules[i].id.clone());
                 Ok::<_, ()>(false)
             })
