@@ -3,12 +3,70 @@
 //! These are the fast paths the engine calls for every rule: plain `match`es
 //! over the event's facts, with no parsing, no lookups by name and no
 //! sentences. Explaining a result is in [`crate::engine::explain`].
+//!
+//! One implementation ([`Decide`]) serves two callers: [`Cond::holds`], for
+//! any condition, and [`Cond::holds_infallible`], for conditions that cannot
+//! fail (no script, no literal location ids), which the rule index calls
+//! without the cost of a `Result` that could only ever be `Ok`.
 
 use crate::rules::condition::{Cond, Op, SetExpr, Test};
 use crate::rules::facts::Ctx;
 use crate::rules::script::{self, Sandbox};
 use crate::rules::RuleError;
+use std::convert::Infallible;
+
+use crate::rules::condition::ScriptCond;
 use crate::world::locset::LocSet;
+
+/// What deciding needs besides the event's facts: how to get the sets a
+/// test compares with when they are not plain facts (literal ids, scripts,
+/// intersections and unions of those), and how to run a script condition.
+trait Decide {
+    type Error;
+    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, Self::Error>;
+    fn script(&self, cond: &ScriptCond, ctx: &Ctx) -> Result<bool, Self::Error>;
+}
+
+/// Everything, through the rules file's sandbox.
+struct Sandboxed<'a>(&'a Sandbox);
+
+impl Decide for Sandboxed<'_> {
+    type Error = RuleError;
+    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, RuleError> {
+        set.eval(ctx, self.0)
+    }
+    fn script(&self, cond: &ScriptCond, ctx: &Ctx) -> Result<bool, RuleError> {
+        script::as_bool(&self.0.run(&cond.script, ctx)?)
+    }
+}
+
+/// Conditions that cannot fail: facts and their intersections and unions.
+struct NoFailure;
+
+impl Decide for NoFailure {
+    type Error = Infallible;
+    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, Infallible> {
+        Ok(match set {
+            SetExpr::Fact(f) if f.is_set() => ctx.set(*f).clone(),
+            SetExpr::Fact(f) => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
+            SetExpr::Intersection(parts) => parts[1..].iter().fold(self.set(&parts[0], ctx)?, |acc, p| {
+                let Ok(next) = self.set(p, ctx);
+                acc.intersection(&next)
+            }),
+            SetExpr::Union(parts) => parts[1..].iter().fold(self.set(&parts[0], ctx)?, |acc, p| {
+                let Ok(next) = self.set(p, ctx);
+                acc.union(&next)
+            }),
+            // `Cond::can_fail` is true for these, so they never get here;
+            // an empty set is what a failed lookup would have contributed.
+            SetExpr::Literal(_) | SetExpr::Script(_) => LocSet::new(),
+        })
+    }
+    fn script(&self, _: &ScriptCond, _: &Ctx) -> Result<bool, Infallible> {
+        // Never reached either: a script makes `can_fail` true.
+        Ok(false)
+    }
+}
 
 impl SetExpr {
     pub(crate) fn eval(&self, ctx: &Ctx, sb: &Sandbox) -> Result<LocSet, RuleError> {
@@ -45,8 +103,14 @@ impl SetExpr {
 }
 
 impl Test {
+    /// Whether the test holds, scripts and literal ids included.
     #[inline]
     pub(crate) fn holds(&self, ctx: &Ctx, sb: &Sandbox) -> Result<bool, RuleError> {
+        self.decide(ctx, &Sandboxed(sb))
+    }
+
+    #[inline]
+    fn decide<D: Decide>(&self, ctx: &Ctx, d: &D) -> Result<bool, D::Error> {
         let f = self.fact;
         Ok(match &self.op {
             Op::Bool(b) => ctx.bool(f) == *b,
@@ -61,7 +125,7 @@ impl Test {
             Op::In(set) => match ctx.location(f) {
                 Some(l) => match set {
                     SetExpr::Fact(g) if g.is_set() => ctx.set(*g).contains(l),
-                    _ => set.eval(ctx, sb)?.contains(l),
+                    _ => d.set(set, ctx)?.contains(l),
                 },
                 None => false,
             },
@@ -72,36 +136,34 @@ impl Test {
             Op::Count(n) => ctx.set(f).len() == *n,
             Op::CountAtLeast(n) => ctx.set(f).len() >= *n,
             Op::CountAtMost(n) => ctx.set(f).len() <= *n,
-            Op::SharesAnyWith(other) => self.shares(ctx, sb, other)?,
-            Op::SharesNoneWith(other) => !self.shares(ctx, sb, other)?,
+            Op::SharesAnyWith(other) => self.shares(ctx, d, other)?,
+            Op::SharesNoneWith(other) => !self.shares(ctx, d, other)?,
             Op::Contains(other) => {
                 let mine = ctx.set(f);
-                other.eval(ctx, sb)?.iter().all(|l| mine.contains(l))
+                d.set(other, ctx)?.iter().all(|l| mine.contains(l))
             }
         })
     }
 
     #[inline]
-    fn shares(&self, ctx: &Ctx, sb: &Sandbox, other: &SetExpr) -> Result<bool, RuleError> {
+    fn shares<D: Decide>(&self, ctx: &Ctx, d: &D, other: &SetExpr) -> Result<bool, D::Error> {
         let mine = ctx.set(self.fact);
         Ok(match other {
             SetExpr::Fact(g) if g.is_set() => mine.intersects(ctx.set(*g)),
             SetExpr::Fact(g) => ctx.location(*g).is_some_and(|l| mine.contains(l)),
-            _ => mine.intersects(&other.eval(ctx, sb)?),
+            _ => mine.intersects(&d.set(other, ctx)?),
         })
     }
 }
 
 impl Cond {
-    /// Whether the condition holds: the fast path, with no explanation.
-    #[inline]
-    pub(crate) fn holds(&self, ctx: &Ctx, sb: &Sandbox) -> Result<bool, RuleError> {
+    fn decide<D: Decide>(&self, ctx: &Ctx, d: &D) -> Result<bool, D::Error> {
         match self {
             Cond::Always => Ok(true),
-            Cond::Test(t) => t.holds(ctx, sb),
+            Cond::Test(t) => t.decide(ctx, d),
             Cond::All(parts) => {
                 for p in parts {
-                    if !p.holds(ctx, sb)? {
+                    if !p.decide(ctx, d)? {
                         return Ok(false);
                     }
                 }
@@ -109,99 +171,29 @@ impl Cond {
             }
             Cond::Any(parts) => {
                 for p in parts {
-                    if p.holds(ctx, sb)? {
+                    if p.decide(ctx, d)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Cond::Not(c) => Ok(!c.holds(ctx, sb)?),
-            Cond::Script(s) => script::as_bool(&sb.run(&s.script, ctx)?),
+            Cond::Not(c) => Ok(!c.decide(ctx, d)?),
+            Cond::Script(s) => d.script(s, ctx),
         }
     }
-}
 
-/// The same decisions for conditions that cannot fail (no script, no
-/// literal location ids: [`Cond::can_fail`] is false), without the `Result`
-/// a failure would need. The rule index calls these for such rules; every
-/// other rule goes through [`Cond::holds`].
-impl SetExpr {
-    fn eval_infallible(&self, ctx: &Ctx) -> LocSet {
-        match self {
-            SetExpr::Fact(f) if f.is_set() => ctx.set(*f).clone(),
-            SetExpr::Fact(f) => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
-            SetExpr::Intersection(parts) => parts[1..].iter().fold(parts[0].eval_infallible(ctx), |acc, p| {
-                acc.intersection(&p.eval_infallible(ctx))
-            }),
-            SetExpr::Union(parts) => parts[1..].iter().fold(parts[0].eval_infallible(ctx), |acc, p| {
-                acc.union(&p.eval_infallible(ctx))
-            }),
-            // `can_fail` is true for these, so they never get here; an
-            // empty set is what a failed lookup would have contributed.
-            SetExpr::Literal(_) | SetExpr::Script(_) => LocSet::new(),
-        }
-    }
-}
-
-impl Test {
+    /// Whether the condition holds: the fast path, with no explanation.
     #[inline]
-    fn holds_infallible(&self, ctx: &Ctx) -> bool {
-        let f = self.fact;
-        match &self.op {
-            Op::Bool(b) => ctx.bool(f) == *b,
-            Op::Word(w) => ctx.word(f) == *w,
-            Op::OneOf(mask) => mask & (1 << ctx.word(f)) != 0,
-            Op::Present(p) => match f.is_account() {
-                true => ctx.account(f).is_some() == *p,
-                false => ctx.location(f).is_some() == *p,
-            },
-            Op::LocationIs(id) => ctx.location(f).is_some_and(|l| ctx.world.loc_id(l) == id),
-            Op::AccountIs(id) => ctx.account(f).is_some_and(|a| ctx.world.accounts[a as usize].id == *id),
-            Op::In(set) => match ctx.location(f) {
-                Some(l) => match set {
-                    SetExpr::Fact(g) if g.is_set() => ctx.set(*g).contains(l),
-                    _ => set.eval_infallible(ctx).contains(l),
-                },
-                None => false,
-            },
-            Op::SameAs(g) => match f.is_account() {
-                true => ctx.account(f).is_some() && ctx.account(f) == ctx.account(*g),
-                false => ctx.location(f).is_some() && ctx.location(f) == ctx.location(*g),
-            },
-            Op::Count(n) => ctx.set(f).len() == *n,
-            Op::CountAtLeast(n) => ctx.set(f).len() >= *n,
-            Op::CountAtMost(n) => ctx.set(f).len() <= *n,
-            Op::SharesAnyWith(other) => self.shares_infallible(ctx, other),
-            Op::SharesNoneWith(other) => !self.shares_infallible(ctx, other),
-            Op::Contains(other) => {
-                let mine = ctx.set(f);
-                other.eval_infallible(ctx).iter().all(|l| mine.contains(l))
-            }
-        }
+    pub(crate) fn holds(&self, ctx: &Ctx, sb: &Sandbox) -> Result<bool, RuleError> {
+        self.decide(ctx, &Sandboxed(sb))
     }
 
-    #[inline]
-    fn shares_infallible(&self, ctx: &Ctx, other: &SetExpr) -> bool {
-        let mine = ctx.set(self.fact);
-        match other {
-            SetExpr::Fact(g) if g.is_set() => mine.intersects(ctx.set(*g)),
-            SetExpr::Fact(g) => ctx.location(*g).is_some_and(|l| mine.contains(l)),
-            _ => mine.intersects(&other.eval_infallible(ctx)),
-        }
-    }
-}
-
-impl Cond {
     /// Whether a condition that cannot fail holds ([`Cond::can_fail`] must
-    /// be false; a script in it would count as not holding).
+    /// be false: a script in it would count as not holding, a literal list
+    /// of ids as empty).
+    #[inline]
     pub(crate) fn holds_infallible(&self, ctx: &Ctx) -> bool {
-        match self {
-            Cond::Always => true,
-            Cond::Test(t) => t.holds_infallible(ctx),
-            Cond::All(parts) => parts.iter().all(|p| p.holds_infallible(ctx)),
-            Cond::Any(parts) => parts.iter().any(|p| p.holds_infallible(ctx)),
-            Cond::Not(c) => !c.holds_infallible(ctx),
-            Cond::Script(_) => false,
-        }
+        let Ok(holds) = self.decide(ctx, &NoFailure);
+        holds
     }
 }
