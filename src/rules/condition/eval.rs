@@ -18,12 +18,11 @@ use std::convert::Infallible;
 use crate::rules::condition::ScriptCond;
 use crate::world::locset::LocSet;
 
-/// What deciding needs besides the event's facts: how to get the sets a
-/// test compares with when they are not plain facts (literal ids, scripts,
-/// intersections and unions of those), and how to run a script condition.
+/// What deciding needs besides the event's facts: the sets that can fail to
+/// be made (literal ids the world may lack, scripts), and script conditions.
 trait Decide {
     type Error;
-    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, Self::Error>;
+    fn leaf(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, Self::Error>;
     fn script(&self, cond: &ScriptCond, ctx: &Ctx) -> Result<bool, Self::Error>;
 }
 
@@ -32,72 +31,69 @@ struct Sandboxed<'a>(&'a Sandbox);
 
 impl Decide for Sandboxed<'_> {
     type Error = RuleError;
-    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, RuleError> {
-        set.eval(ctx, self.0)
+    fn leaf(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, RuleError> {
+        Ok(match set {
+            SetExpr::Literal(ids) => {
+                let mut out = LocSet::new();
+                for id in ids {
+                    match ctx.world.location(id) {
+                        Some(l) => out.insert(l),
+                        None => return Err(RuleError::UnknownLocation { id: id.clone() }),
+                    }
+                }
+                out
+            }
+            SetExpr::Script(s) => script::as_locations(self.0.run(s, ctx)?, ctx)?,
+            // `SetExpr::eval_by` makes the others itself.
+            SetExpr::Fact(_) | SetExpr::Intersection(_) | SetExpr::Union(_) => LocSet::new(),
+        })
     }
     fn script(&self, cond: &ScriptCond, ctx: &Ctx) -> Result<bool, RuleError> {
         script::as_bool(&self.0.run(&cond.script, ctx)?)
     }
 }
 
-/// Conditions that cannot fail: facts and their intersections and unions.
+/// Conditions that cannot fail ([`Cond::can_fail`] is false): they have no
+/// literal ids and no scripts, so neither method is ever called with one;
+/// an empty set and "no" are what they would stand for.
 struct NoFailure;
 
 impl Decide for NoFailure {
     type Error = Infallible;
-    fn set(&self, set: &SetExpr, ctx: &Ctx) -> Result<LocSet, Infallible> {
-        Ok(match set {
-            SetExpr::Fact(f) if f.is_set() => ctx.set(*f).clone(),
-            SetExpr::Fact(f) => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
-            SetExpr::Intersection(parts) => parts[1..].iter().fold(self.set(&parts[0], ctx)?, |acc, p| {
-                let Ok(next) = self.set(p, ctx);
-                acc.intersection(&next)
-            }),
-            SetExpr::Union(parts) => parts[1..].iter().fold(self.set(&parts[0], ctx)?, |acc, p| {
-                let Ok(next) = self.set(p, ctx);
-                acc.union(&next)
-            }),
-            // `Cond::can_fail` is true for these, so they never get here;
-            // an empty set is what a failed lookup would have contributed.
-            SetExpr::Literal(_) | SetExpr::Script(_) => LocSet::new(),
-        })
+    fn leaf(&self, _: &SetExpr, _: &Ctx) -> Result<LocSet, Infallible> {
+        Ok(LocSet::new())
     }
     fn script(&self, _: &ScriptCond, _: &Ctx) -> Result<bool, Infallible> {
-        // Never reached either: a script makes `can_fail` true.
         Ok(false)
     }
 }
 
 impl SetExpr {
+    /// The set, with literal ids checked against the world and scripts run
+    /// in the sandbox.
     pub(crate) fn eval(&self, ctx: &Ctx, sb: &Sandbox) -> Result<LocSet, RuleError> {
+        self.eval_by(ctx, &Sandboxed(sb))
+    }
+
+    fn eval_by<D: Decide>(&self, ctx: &Ctx, d: &D) -> Result<LocSet, D::Error> {
         Ok(match self {
             SetExpr::Fact(f) if f.is_set() => ctx.set(*f).clone(),
             SetExpr::Fact(f) => ctx.location(*f).map(LocSet::one).unwrap_or_default(),
-            SetExpr::Literal(ids) => {
-                let mut set = LocSet::new();
-                for id in ids {
-                    match ctx.world.location(id) {
-                        Some(l) => set.insert(l),
-                        None => return Err(RuleError::UnknownLocation { id: id.clone() }),
-                    }
-                }
-                set
-            }
             SetExpr::Intersection(parts) => {
-                let mut acc = parts[0].eval(ctx, sb)?;
+                let mut acc = parts[0].eval_by(ctx, d)?;
                 for p in &parts[1..] {
-                    acc = acc.intersection(&p.eval(ctx, sb)?);
+                    acc = acc.intersection(&p.eval_by(ctx, d)?);
                 }
                 acc
             }
             SetExpr::Union(parts) => {
-                let mut acc = parts[0].eval(ctx, sb)?;
+                let mut acc = parts[0].eval_by(ctx, d)?;
                 for p in &parts[1..] {
-                    acc = acc.union(&p.eval(ctx, sb)?);
+                    acc = acc.union(&p.eval_by(ctx, d)?);
                 }
                 acc
             }
-            SetExpr::Script(s) => script::as_locations(sb.run(s, ctx)?, ctx)?,
+            SetExpr::Literal(_) | SetExpr::Script(_) => d.leaf(self, ctx)?,
         })
     }
 }
@@ -125,7 +121,7 @@ impl Test {
             Op::In(set) => match ctx.location(f) {
                 Some(l) => match set {
                     SetExpr::Fact(g) if g.is_set() => ctx.set(*g).contains(l),
-                    _ => d.set(set, ctx)?.contains(l),
+                    _ => set.eval_by(ctx, d)?.contains(l),
                 },
                 None => false,
             },
@@ -140,7 +136,7 @@ impl Test {
             Op::SharesNoneWith(other) => !self.shares(ctx, d, other)?,
             Op::Contains(other) => {
                 let mine = ctx.set(f);
-                d.set(other, ctx)?.iter().all(|l| mine.contains(l))
+                other.eval_by(ctx, d)?.iter().all(|l| mine.contains(l))
             }
         })
     }
@@ -151,7 +147,7 @@ impl Test {
         Ok(match other {
             SetExpr::Fact(g) if g.is_set() => mine.intersects(ctx.set(*g)),
             SetExpr::Fact(g) => ctx.location(*g).is_some_and(|l| mine.contains(l)),
-            _ => mine.intersects(&d.set(other, ctx)?),
+            _ => mine.intersects(&other.eval_by(ctx, d)?),
         })
     }
 }

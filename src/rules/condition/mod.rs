@@ -112,12 +112,24 @@ impl Cond {
 
     /// Whether evaluating this needs a script.
     pub(crate) fn uses_script(&self) -> bool {
+        self.any_set_or_script(&SetExpr::uses_script)
+    }
+
+    /// Whether evaluating this can fail: a script can, and so can a literal
+    /// list of location ids, which the world may not have.
+    pub(crate) fn can_fail(&self) -> bool {
+        self.any_set_or_script(&SetExpr::can_fail)
+    }
+
+    /// True if the tree has a script condition, or a set operand for which
+    /// `set` says yes.
+    fn any_set_or_script(&self, set: &impl Fn(&SetExpr) -> bool) -> bool {
         match self {
             Cond::Script(_) => true,
-            Cond::All(p) | Cond::Any(p) => p.iter().any(Cond::uses_script),
-            Cond::Not(c) => c.uses_script(),
+            Cond::All(p) | Cond::Any(p) => p.iter().any(|c| c.any_set_or_script(set)),
+            Cond::Not(c) => c.any_set_or_script(set),
             Cond::Test(t) => match &t.op {
-                Op::In(s) | Op::SharesAnyWith(s) | Op::SharesNoneWith(s) | Op::Contains(s) => s.uses_script(),
+                Op::In(s) | Op::SharesAnyWith(s) | Op::SharesNoneWith(s) | Op::Contains(s) => set(s),
                 _ => false,
             },
             Cond::Always => false,
@@ -142,6 +154,15 @@ impl SetExpr {
             SetExpr::Script(_) => true,
             SetExpr::Intersection(p) | SetExpr::Union(p) => p.iter().any(SetExpr::uses_script),
             _ => false,
+        }
+    }
+
+    /// Whether evaluating this can fail: a script, or literal ids.
+    pub(crate) fn can_fail(&self) -> bool {
+        match self {
+            SetExpr::Script(_) | SetExpr::Literal(_) => true,
+            SetExpr::Intersection(p) | SetExpr::Union(p) => p.iter().any(SetExpr::can_fail),
+            SetExpr::Fact(_) => false,
         }
     }
 }
