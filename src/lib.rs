@@ -13,6 +13,7 @@ pub mod progress;
 pub mod replay;
 pub mod rules;
 pub mod scenario;
+pub mod serve;
 pub mod text;
 pub mod watch;
 pub mod world;

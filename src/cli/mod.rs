@@ -20,6 +20,7 @@ mod output;
 mod progress;
 mod route;
 mod schema;
+mod serve;
 mod simulate;
 mod stdin;
 mod style;
@@ -174,6 +175,11 @@ enum Command {
         after_help = "Examples:\n  commroute man route inbound | man -l -\n  commroute man --out ~/.local/share/man/man1"
     )]
     Man(man::Args),
+    /// Run the decision service: HTTP/JSON decisions for backends.
+    #[command(
+        after_help = "Examples:\n  commroute serve --world examples/glow-world.yaml\n  curl -s localhost:7878/v1/inbound -d '{\"client\":\"cleo\",\"answering\":\"campaign@B\"}'"
+    )]
+    Serve(serve::Args),
 }
 
 /// Where the rules come from: `--rules DIR`, else `./rules` if it exists,
@@ -301,6 +307,7 @@ where
         Command::Test(a) => test::run(a),
         Command::Route(c) => route::run(c),
         Command::Simulate(a) => simulate::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Conversations(a) => conversations::list(a),
         Command::Conversation(a) => conversations::one(a),
         Command::Usage(a) => usage::run(a),

@@ -47,6 +47,7 @@ fn json_quoted(s: &str) -> Vec<u8> {
 const VERSION: &[u8] = concat!(",\"version\":\"", env!("CARGO_PKG_VERSION"), "\"").as_bytes();
 
 /// Every id and text a decision line names, escaped once per run.
+#[derive(Debug)]
 pub(crate) struct Names {
     locations: Vec<Vec<u8>>,
     staff: Vec<Vec<u8>>,

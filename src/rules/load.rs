@@ -71,6 +71,7 @@ impl RuleSet {
 
     /// Loads the three policies from their sources, reporting every problem.
     pub fn parse(inbound: Source, delivery: Source, outbound: Source) -> Result<RuleSet, Diagnostics> {
+        let digest = digest_of([&inbound.text, &delivery.text, &outbound.text]);
         let mut diags = Diagnostics::default();
         let mut ids: HashMap<String, (PathBuf, Pos)> = HashMap::new();
         let i = load_file(inbound, "inbound", &mut ids, read_inbound);
@@ -89,8 +90,20 @@ impl RuleSet {
             inbound: i,
             delivery: d,
             outbound: o,
+            digest,
         })
     }
+}
+
+/// The digest of the three files' texts, each followed by its length so
+/// that text moved from one file to the next changes it.
+fn digest_of(texts: [&str; 3]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for t in texts {
+        h.update(t.as_bytes());
+        h.update(&(t.len() as u64).to_le_bytes());
+    }
+    h.digest()
 }
 
 type FileReader<T> = fn(&mut Doc, &MarkedMappingNode, &mut Vec<(String, Pos)>, Sandbox) -> Option<T>;

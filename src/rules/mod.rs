@@ -171,6 +171,8 @@ pub struct RuleSet {
     pub delivery: DeliveryPolicy,
     /// Which channel carries a staff message, and its text.
     pub outbound: OutboundPolicy,
+    /// A hash of the three files' texts: equal texts, equal digests.
+    pub(crate) digest: u64,
 }
 
 /// The shipped rules, built into the binary so it works from any folder.
@@ -189,6 +191,13 @@ pub const FILES: [&str; 3] = ["inbound.yaml", "delivery.yaml", "outbound.yaml"];
 pub(crate) const MAX_RULES_FILE_SIZE: usize = 1024 * 1024;
 
 impl RuleSet {
+    /// A 64-bit hash of the three rules files as read: two rule sets loaded
+    /// from the same texts have the same digest, and any edit changes it.
+    /// The decision service names the rule set that made each decision by it.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
     /// Every rule id with its policy, in file order (for coverage and listings).
     pub(crate) fn rule_ids(&self) -> Vec<(PolicyKind, &str)> {
         let mut out = Vec::new();

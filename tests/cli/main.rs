@@ -22,5 +22,6 @@ mod progress;
 mod regression;
 mod resume;
 mod rules_regression;
+mod serve;
 mod simulate;
 mod terminal;

@@ -1,0 +1,142 @@
+//! The decision service (`commroute serve`): the engine behind HTTP/JSON,
+//! for backends in any language.
+//!
+//! The service holds one [`Snapshot`] (rules and world, loaded and validated
+//! together) in a [`Live`] slot and decides every request with the snapshot
+//! current when the request started. Endpoints (`api.rs`) read requests into
+//! the library's types and write the same decision lines as `route batch`,
+//! plus the versions of the rules and world that decided. Errors are JSON
+//! naming the field at fault (`error.rs`).
+
+mod api;
+mod error;
+mod live;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::{ApiError, ErrorKind};
+pub use live::{Live, Snapshot, Sources};
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address to listen on (`127.0.0.1:7878` by default).
+    pub listen: SocketAddr,
+    /// Where the rules and the world come from.
+    pub sources: Sources,
+    /// Worker threads of the runtime.
+    pub workers: usize,
+    /// The largest request body accepted, in bytes (batch bodies excepted).
+    pub max_body: usize,
+    /// How long one request may take.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            sources: Sources::default(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_body: 64 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every request shares.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) live: Live,
+    pub(crate) sources: Sources,
+    /// Events without an id are numbered `BOOT-N`.
+    pub(crate) boot: String,
+    pub(crate) next_id: AtomicU64,
+    /// Cleared when shutdown begins: `/readyz` then says so.
+    pub(crate) ready: AtomicBool,
+}
+
+/// The service's routes over `snapshot`: what [`run`] serves, and what tests
+/// can call without a socket.
+pub fn router(config: &Config, snapshot: Snapshot) -> Router {
+    router_of(app(config, snapshot))
+}
+
+fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
+    let boot = jiff::Timestamp::now().as_millisecond();
+    Arc::new(App {
+        live: Live::new(snapshot),
+        sources: config.sources.clone(),
+        boot: format!("{boot:x}"),
+        next_id: AtomicU64::new(1),
+        ready: AtomicBool::new(true),
+    })
+}
+
+fn router_of(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/inbound", post(api::inbound))
+        .route("/v1/outbound", post(api::outbound))
+        .route("/v1/rules", get(api::rules))
+        .route("/v1/status", get(api::status))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(app)
+}
+
+/// Serves `snapshot` until SIGTERM or SIGINT, then finishes the requests in
+/// flight and returns. `on_listening` is told the bound address (the port
+/// the system chose, for `--listen 127.0.0.1:0`) before the first request.
+pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers.max(1))
+        .enable_all()
+        .build()
+        .context("cannot start the service's threads")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        on_listening(listener.local_addr().context("cannot read the bound address")?);
+        let app = app(&config, snapshot);
+        let router = router_of(app.clone());
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                app.ready.store(false, std::sync::atomic::Ordering::Release);
+            })
+            .await
+            .context("the service stopped")
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

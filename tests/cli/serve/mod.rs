@@ -1,0 +1,5 @@
+//! `commroute serve`: the real binary started on an ephemeral port, spoken
+//! to over HTTP. Every request and every wait has a deadline.
+
+mod api;
+mod server;
