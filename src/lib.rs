@@ -26,4 +26,4 @@ pub use engine::EvalError;
 pub use jsonl::EventLine;
 pub use progress::Progress;
 pub use rules::{RuleSet, RULES_FORMAT_VERSION};
-pub use world::World;
+pub use world::{Facts, FactsError, World};

@@ -4,6 +4,8 @@
 //!
 //! Reading YAML is in `load/`; the shared resolution step is in `resolve.rs`.
 
+use serde::{Deserialize, Serialize};
+
 use crate::diag::{Diagnostics, Pos, Source};
 use crate::world::clients::ClientEntries;
 use crate::world::resolve::{resolve_world, Raw, RawAccount, RawClient, RawLocation, RawStaff, Sections};
@@ -13,16 +15,20 @@ use crate::yaml::{Doc, Str};
 /// The path that problems found by [`WorldBuilder::build`] are reported at.
 const BUILDER_PATH: &str = "<world builder>";
 
-/// An account, as a world file's `accounts:` entry holds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An account, as a world file's `accounts:` entry holds it (and, in
+/// JSON, as inline facts hold it: the same field names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// The account's unique id.
     pub id: String,
     /// Its display name.
     pub name: String,
     /// The id of its parent account, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// The ISO country its phone numbers are read in (else the parent's, else `US`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }
 
@@ -38,7 +44,8 @@ impl NewAccount {
 }
 
 /// A location, as a world file's `locations:` entry holds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewLocation {
     /// The location's unique id.
     pub id: String,
@@ -60,7 +67,8 @@ impl NewLocation {
 }
 
 /// A staff member, as a world file's `staff:` entry holds them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewStaff {
     /// The staff member's unique id.
     pub id: String,
@@ -69,9 +77,11 @@ pub struct NewStaff {
     /// The ids of their locations (at least one).
     pub locations: Vec<String>,
     /// The id of the location they are logged in at, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logged_in_at: Option<String>,
     /// The ids of the locations whose conversations they may read; `None`
-    /// means their own locations.
+    /// means their own locations. Written `communicator_access`, as in a world file.
+    #[serde(default, rename = "communicator_access", skip_serializing_if = "Option::is_none")]
     pub access: Option<Vec<String>>,
 }
 
@@ -92,7 +102,8 @@ impl NewStaff {
 }
 
 /// A client, as a world file's `clients:` entry holds them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewClient {
     /// The client's unique id.
     pub id: String,
@@ -103,16 +114,22 @@ pub struct NewClient {
     /// The ids of their locations (at least one).
     pub locations: Vec<String>,
     /// The id of the location of their last appointment, one of `locations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_appointment_at: Option<String>,
     /// Their phone number as written; checked for the account's country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Whether they accept text messages.
+    #[serde(default)]
     pub sms_opt_in: bool,
     /// Their email address as written; checked when built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether they accept emails.
+    #[serde(default)]
     pub email_opt_in: bool,
     /// Whether they use the guest app.
+    #[serde(default)]
     pub guest_app: bool,
 }
 

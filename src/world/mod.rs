@@ -9,16 +9,19 @@
 //!
 //! This file holds the [`World`] type, its queries and the changes a replay
 //! makes to it. Reading YAML is in `load/`, building a world in memory in
-//! `builder.rs`; both end in the same resolution step, `resolve.rs`.
+//! `builder.rs`; both end in the same resolution step, `resolve.rs`. Inline
+//! facts (a world fragment sent with one event) are in `facts.rs`.
 
 mod builder;
 mod clients;
 pub mod contact;
+mod facts;
 mod load;
 pub mod locset;
 mod resolve;
 
 pub use builder::{NewAccount, NewClient, NewLocation, NewStaff, WorldBuilder};
+pub use facts::{Facts, FactsError, FactsProblem};
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
