@@ -1,6 +1,7 @@
 //! The HTTP endpoints: each reads its request into the library's types,
 //! asks the library, and writes JSON. Nothing here decides anything.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorKind};
 use super::live::Snapshot;
 use super::App;
-use crate::jsonl::push_json_str;
-use crate::{InboundRequest, OutboundRequest};
+use crate::engine::event::EventError;
+use crate::jsonl::{push_json_str, Names};
+use crate::world::Facts;
+use crate::{InboundRequest, OutboundRequest, World};
 
 /// A JSON response with status 200.
 pub(crate) fn json_response(body: Vec<u8>) -> Response {
@@ -84,6 +87,9 @@ pub(crate) struct InboundBody {
     pub(crate) staff: Option<String>,
     #[serde(default)]
     pub(crate) from: Option<String>,
+    /// A world fragment for this decision only (see [`crate::world::Facts`]).
+    #[serde(default)]
+    pub(crate) facts: Option<Facts>,
 }
 
 /// `POST /v1/outbound`: a staff member's message.
@@ -96,10 +102,13 @@ pub(crate) struct OutboundBody {
     pub(crate) from_account: String,
     #[serde(default)]
     pub(crate) text: String,
+    /// A world fragment for this decision only (see [`crate::world::Facts`]).
+    #[serde(default)]
+    pub(crate) facts: Option<Facts>,
 }
 
-const INBOUND_SHAPE: &str = r#"an object: {"client": ID, "answering": "KIND@LOCATION"} or {"client": ID, "staff": ID, "from": LOCATION}, with an optional "id""#;
-const OUTBOUND_SHAPE: &str = r#"an object: {"client": ID, "from_account": ID, "text": TEXT}, with an optional "id""#;
+const INBOUND_SHAPE: &str = r#"an object: {"client": ID, "answering": "KIND@LOCATION"} or {"client": ID, "staff": ID, "from": LOCATION}, with an optional "id" and optional "facts" (the world file's sections)"#;
+const OUTBOUND_SHAPE: &str = r#"an object: {"client": ID, "from_account": ID, "text": TEXT}, with an optional "id" and optional "facts" (the world file's sections)"#;
 
 pub(crate) fn read_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
@@ -132,6 +141,43 @@ fn with_versions(mut line: Vec<u8>, snap: &Snapshot) -> Vec<u8> {
     line
 }
 
+/// The world a request is decided in: the loaded one, or the loaded one
+/// with the request's facts (and the decision line's names for it).
+fn decision_world<'a>(
+    snap: &'a Snapshot,
+    facts: Option<&Facts>,
+    client: &str,
+) -> Result<(Cow<'a, World>, Option<Names>), ApiError> {
+    match facts {
+        None => Ok((Cow::Borrowed(&snap.world), None)),
+        Some(f) => {
+            let world = snap.world.with_facts(f, client).map_err(ApiError::from_facts)?;
+            let names = matches!(world, Cow::Owned(_)).then(|| Names::new(&snap.rules, &world));
+            Ok((world, names))
+        }
+    }
+}
+
+/// An event whose ids do not fit its world. Without a world file, an
+/// unknown id says which section of `facts` should carry it.
+fn event_error(app: &App, e: EventError) -> ApiError {
+    let unknown = e.message.starts_with("unknown ");
+    let (what, section) = match e.field {
+        "client" => ("client", "clients"),
+        "staff" => ("staff member", "staff"),
+        "from" | "answering" => ("location", "locations"),
+        _ => ("account", "accounts"),
+    };
+    let err = ApiError::from_event(e);
+    if unknown && app.sources.world.is_none() {
+        err.valid(format!(
+            "this service has no world file: send the {what} in `facts.{section}`"
+        ))
+    } else {
+        err
+    }
+}
+
 #[derive(Serialize)]
 struct Explained<'a, R: Serialize> {
     id: serde_json::Value,
@@ -151,22 +197,23 @@ pub(crate) async fn inbound(
     let q = DecideQuery::parse(q.as_deref())?;
     let req: InboundBody = read_body(&body, INBOUND_SHAPE)?;
     let snap = app.live.current();
+    let (world, names) = decision_world(&snap, req.facts.as_ref(), &req.client)?;
     let request = InboundRequest {
         client: req.client,
         answering: req.answering,
         staff: req.staff,
         from: req.from,
     };
-    let ev = request.resolve(&snap.world).map_err(ApiError::from_event)?;
+    let ev = request.resolve(&world).map_err(|e| event_error(&app, e))?;
     let id = id_json(&app, req.id.as_deref());
     let decided = if q.explain {
-        snap.rules.explain_inbound(&snap.world, &ev)
+        snap.rules.explain_inbound(&world, &ev)
     } else {
-        snap.rules.route_inbound(&snap.world, &ev)
+        snap.rules.route_inbound(&world, &ev)
     };
     let d = decided.map_err(|e| ApiError::new(ErrorKind::Undecided, e.to_string()))?;
     let line = if q.explain {
-        let report = d.report(&snap.rules, &snap.world);
+        let report = d.report(&snap.rules, &world);
         to_json(&Explained {
             id: serde_json::from_slice(&id).expect("an id is a JSON string"),
             r#type: "inbound",
@@ -177,7 +224,7 @@ pub(crate) async fn inbound(
         })
     } else {
         let mut line = Vec::with_capacity(160);
-        snap.names.write_inbound(&mut line, &id, &d);
+        names.as_ref().unwrap_or(&snap.names).write_inbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
     Ok(json_response(line))
@@ -191,17 +238,18 @@ pub(crate) async fn outbound(
     let q = DecideQuery::parse(q.as_deref())?;
     let req: OutboundBody = read_body(&body, OUTBOUND_SHAPE)?;
     let snap = app.live.current();
+    let (world, names) = decision_world(&snap, req.facts.as_ref(), &req.client)?;
     let request = OutboundRequest {
         client: req.client,
         from_account: req.from_account,
         text: req.text,
     };
-    let ev = request.resolve(&snap.world).map_err(ApiError::from_event)?;
+    let ev = request.resolve(&world).map_err(|e| event_error(&app, e))?;
     let id = id_json(&app, req.id.as_deref());
     let decided = if q.explain {
-        snap.rules.explain_outbound(&snap.world, &ev)
+        snap.rules.explain_outbound(&world, &ev)
     } else {
-        snap.rules.route_outbound(&snap.world, &ev)
+        snap.rules.route_outbound(&world, &ev)
     };
     let d = decided.map_err(|e| ApiError::new(ErrorKind::Undecided, e.to_string()))?;
     let line = if q.explain {
@@ -216,7 +264,7 @@ pub(crate) async fn outbound(
         })
     } else {
         let mut line = Vec::with_capacity(200);
-        snap.names.write_outbound(&mut line, &id, &d);
+        names.as_ref().unwrap_or(&snap.names).write_outbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
     Ok(json_response(line))

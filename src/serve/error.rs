@@ -120,6 +120,22 @@ impl ApiError {
         }
     }
 
+    /// Inline facts that do not make a world: the first problem, at its path.
+    pub fn from_facts(e: crate::world::FactsError) -> ApiError {
+        let more = e.problems.len() - 1;
+        let p = e.problems.into_iter().next().expect("a facts error has a problem");
+        let message = match more {
+            0 => p.message,
+            1 => format!("{} (and 1 more problem)", p.message),
+            n => format!("{} (and {n} more problems)", p.message),
+        };
+        let err = ApiError::new(ErrorKind::InvalidField, message).field(p.path);
+        match p.valid {
+            Some(v) => err.valid(v),
+            None => err,
+        }
+    }
+
     /// An event whose ids do not fit the loaded world.
     pub fn from_event(e: EventError) -> ApiError {
         ApiError::new(ErrorKind::InvalidField, e.message).field(e.field)
