@@ -49,9 +49,15 @@ pub struct Change {
     /// Who receives it live under the head rules, when that changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_live: Option<String>,
-    /// Recorded events of this class (classes only).
+    /// Recorded events of this class whose own decision changed: the
+    /// logged decisions the change touches (classes only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<usize>,
+    /// Recorded events of this class, changed or not (classes only). An
+    /// event of a changed class can keep its decision: a class counts what
+    /// any event of it may meet (who is logged in, say), one event only its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_of_class: Option<usize>,
 }
 
 /// What was compared and what changed.
@@ -151,10 +157,24 @@ pub fn read_recorded_events_from(
                 break;
             }
         };
-        let resolved = match &event {
-            EventLine::Inbound { request, .. } => request.resolve(world).map(|_| ()),
-            EventLine::Outbound { request, .. } => request.resolve(world).map(|_| ()),
+        let here = match event.world(world) {
+            Ok(here) => here,
+            Err(e) => {
+                let p = e.first();
+                let mut d = Diagnostic::new(path, Pos::new(line, 1), p.message.clone())
+                    .subject(format!("event `{}`, field `{}`", event.id(), p.path));
+                if let Some(v) = &p.valid {
+                    d = d.help(v.clone());
+                }
+                diags.push(d);
+                continue;
+            }
         };
+        let resolved = match &event {
+            EventLine::Inbound { request, .. } => request.resolve(&here).map(|_| ()),
+            EventLine::Outbound { request, .. } => request.resolve(&here).map(|_| ()),
+        };
+        drop(here);
         match resolved {
             Ok(()) => out.push(Recorded { line, event }),
             Err(e) => diags.push(Diagnostic::new(path, Pos::new(line, 1), e.message).subject(format!(
@@ -339,8 +359,16 @@ pub fn compare_with(
     impact
 }
 
+/// How many recorded events fall in a class, and how many of them changed.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassEvents {
+    all: usize,
+    changed: usize,
+}
+
 /// Decides every recorded event with both rule sets: how many events fall in
-/// each class (`policy/class`), and the events whose own outcome changed.
+/// each class (`policy/class`) and how many of those changed, and the events
+/// whose own outcome changed.
 fn recorded_changes(
     base: &RuleSet,
     head: &RuleSet,
@@ -349,13 +377,16 @@ fn recorded_changes(
     events: &[Recorded],
     impact: &mut Impact,
     progress: &Progress,
-) -> (BTreeMap<String, usize>, Vec<(String, Change)>) {
-    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
+) -> (BTreeMap<String, ClassEvents>, Vec<(String, Change)>) {
+    let mut per_class: BTreeMap<String, ClassEvents> = BTreeMap::new();
     let mut event_changes = Vec::new();
     for (i, r) in events.iter().enumerate() {
         if i as u64 % progress::EVERY == progress::EVERY - 1 {
             progress.add(0, progress::EVERY);
         }
+        // An event with facts is decided in the world they make for it.
+        let here = r.event.world(world).expect("events were checked when read");
+        let world: &World = &here;
         let (key, old_o, new_o, policy) = match &r.event {
             EventLine::Inbound { request, .. } => {
                 let ev = request.resolve(world).expect("events were resolved when read");
@@ -392,8 +423,10 @@ fn recorded_changes(
                 (key, show(base), show(head), "outbound")
             }
         };
-        *per_class.entry(format!("{policy}/{key}")).or_default() += 1;
+        let counts = per_class.entry(format!("{policy}/{key}")).or_default();
+        counts.all += 1;
         if old_o != new_o {
+            counts.changed += 1;
             impact.events_changed += 1;
             event_changes.push((
                 format!("{policy}/{key}"),
@@ -409,6 +442,7 @@ fn recorded_changes(
                     old_live: None,
                     new_live: None,
                     events: None,
+                    events_of_class: None,
                 },
             ));
         }
@@ -421,7 +455,7 @@ fn recorded_changes(
 fn class_changes(
     old: &Analysis,
     new: &Analysis,
-    per_class: &BTreeMap<String, usize>,
+    per_class: &BTreeMap<String, ClassEvents>,
     with_events: bool,
     impact: &mut Impact,
 ) -> std::collections::BTreeSet<String> {
@@ -445,7 +479,8 @@ fn class_changes(
             new_rule: rule_of(n),
             old_live: (!same_live).then(|| live_text(o)),
             new_live: (!same_live).then(|| live_text(n)),
-            events: with_events.then(|| per_class.get(&class_key).copied().unwrap_or(0)),
+            events: with_events.then(|| per_class.get(&class_key).map_or(0, |n| n.changed)),
+            events_of_class: with_events.then(|| per_class.get(&class_key).map_or(0, |n| n.all)),
         });
     }
     changed_classes
@@ -477,6 +512,7 @@ fn case_changes(base: &RuleSet, head: &RuleSet, scenarios: &[ScenarioFile], impa
                     old_live: None,
                     new_live: None,
                     events: None,
+                    events_of_class: None,
                 });
             }
         }

@@ -137,7 +137,11 @@ fn human(i: &Impact, layout: Layout, witness: bool) -> String {
             shown_owned(&c.input),
             outcome,
             old_new(&c.old_rule, &c.new_rule),
-            c.events.map(|n| n.to_string()).unwrap_or_default(),
+            match (c.events, c.events_of_class) {
+                (Some(n), Some(all)) if n != all => format!("{n} of {all}"),
+                (Some(n), _) => n.to_string(),
+                _ => String::new(),
+            },
             if witness {
                 shown_owned(&c.example)
             } else {

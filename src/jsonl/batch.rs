@@ -12,6 +12,7 @@
 //! JSON Lines reader ([`crate::jsonl`]): the chunks only decide where the
 //! work is cut.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
@@ -376,30 +377,7 @@ fn decide_line(
         }
         Ok(ParsedEvent::Owned(ev)) => {
             push_json_str(id_json, ev.id());
-            match &ev {
-                EventLine::Inbound { request: r, .. } => decide_inbound(
-                    rules,
-                    world,
-                    names,
-                    &r.client,
-                    r.answering.as_deref(),
-                    r.staff.as_deref(),
-                    r.from.as_deref(),
-                    id_json,
-                    out,
-                ),
-                EventLine::Outbound { request: r, .. } => decide_outbound(
-                    rules,
-                    world,
-                    names,
-                    &r.client,
-                    &r.from_account,
-                    &r.text,
-                    outbound,
-                    id_json,
-                    out,
-                ),
-            }
+            decide_owned(rules, world, names, &ev, outbound, id_json, out)
         }
         Err(e) => {
             // Name the line's id when it has one, even if the rest is wrong.
@@ -420,6 +398,52 @@ fn decide_line(
             summary.errors += 1;
             write_error(out, id_json, line_no, &message);
         }
+    }
+}
+
+/// Decides an event line read by `serde_json`: with inline facts, in the
+/// world those facts make for this line alone.
+fn decide_owned(
+    rules: &RuleSet,
+    world: &World,
+    names: &Names,
+    ev: &EventLine,
+    outbound: &mut Outbound,
+    id_json: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Direction, String> {
+    let here = ev.world(world).map_err(|e| e.to_string())?;
+    let own_names;
+    let names = match &here {
+        Cow::Borrowed(_) => names,
+        Cow::Owned(w) => {
+            own_names = Names::new(rules, w);
+            &own_names
+        }
+    };
+    match ev {
+        EventLine::Inbound { request: r, .. } => decide_inbound(
+            rules,
+            &here,
+            names,
+            &r.client,
+            r.answering.as_deref(),
+            r.staff.as_deref(),
+            r.from.as_deref(),
+            id_json,
+            out,
+        ),
+        EventLine::Outbound { request: r, .. } => decide_outbound(
+            rules,
+            &here,
+            names,
+            &r.client,
+            &r.from_account,
+            &r.text,
+            outbound,
+            id_json,
+            out,
+        ),
     }
 }
 

@@ -20,6 +20,7 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::event::{InboundRequest, OutboundRequest};
+use crate::world::{Facts, FactsError, World};
 
 pub(crate) use lines::{frame, LineReader};
 pub use lines::{EventLines, LineError, LineProblem, MAX_LINE};
@@ -35,6 +36,12 @@ pub(crate) use write::{push_json_str, write_error, Names};
 /// {"id":"e3","type":"inbound","client":"nina"}
 /// {"id":"e4","type":"outbound","client":"gwen","from_account":"glow-uptown","text":"See you at 3pm!"}
 /// ```
+///
+/// A line may carry `facts`, a world fragment in the world file's format
+/// ([`Facts`]): the event is then decided in the world with those sections
+/// replaced. A line of the decision service's decision log is an event line
+/// too: its `at`, `rule_set`, `world_version` and `decision` are read and
+/// ignored (a decision is made again, by the rules at hand).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum EventLine {
@@ -45,6 +52,9 @@ pub enum EventLine {
         /// What the client wrote, as written.
         #[serde(flatten)]
         request: InboundRequest,
+        /// The world fragment this event is decided with, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facts: Option<Box<Facts>>,
     },
     /// A staff member's message.
     Outbound {
@@ -53,6 +63,9 @@ pub enum EventLine {
         /// What the staff member wrote, as written.
         #[serde(flatten)]
         request: OutboundRequest,
+        /// The world fragment this event is decided with, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facts: Option<Box<Facts>>,
     },
 }
 
@@ -61,6 +74,30 @@ impl EventLine {
     pub fn id(&self) -> &str {
         match self {
             EventLine::Inbound { id, .. } | EventLine::Outbound { id, .. } => id,
+        }
+    }
+
+    /// The id of the client the event names.
+    pub fn client(&self) -> &str {
+        match self {
+            EventLine::Inbound { request, .. } => &request.client,
+            EventLine::Outbound { request, .. } => &request.client,
+        }
+    }
+
+    /// The event's inline facts, if it carries any.
+    pub fn facts(&self) -> Option<&Facts> {
+        match self {
+            EventLine::Inbound { facts, .. } | EventLine::Outbound { facts, .. } => facts.as_deref(),
+        }
+    }
+
+    /// The world this event is decided in: `world` with the event's facts,
+    /// if it carries any (see [`World::with_facts`]).
+    pub fn world<'w>(&self, world: &'w World) -> Result<std::borrow::Cow<'w, World>, FactsError> {
+        match self.facts() {
+            Some(f) => world.with_facts(f, self.client()),
+            None => Ok(std::borrow::Cow::Borrowed(world)),
         }
     }
 }
@@ -81,7 +118,8 @@ mod tests {
                     client: "cleo".into(),
                     answering: Some("confirmation@A".into()),
                     ..Default::default()
-                }
+                },
+                facts: None,
             }
         );
         let out: EventLine =

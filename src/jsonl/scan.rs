@@ -134,6 +134,7 @@ impl ScannedEvent<'_> {
                     staff: s(self.staff),
                     from: s(self.from),
                 },
+                facts: None,
             },
             Direction::Outbound => EventLine::Outbound {
                 id: self.id.to_owned(),
@@ -142,6 +143,7 @@ impl ScannedEvent<'_> {
                     from_account: self.from_account.unwrap_or_default().to_owned(),
                     text: self.text.unwrap_or_default().to_owned(),
                 },
+                facts: None,
             },
         }
     }

@@ -66,9 +66,21 @@ pub struct FactsProblem {
     pub valid: Option<String>,
 }
 
-/// Why inline facts do not make a world: every problem, in the order of the fields.
+impl std::fmt::Display for FactsProblem {
+    /// `facts.clients[0].locations[1]: unknown location `Q`; known locations: ...`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)?;
+        match &self.valid {
+            Some(v) => write!(f, "; {v}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why inline facts do not make a world: every problem, in the order of the
+/// fields. Shown as the first problem and how many more there are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))]
+#[error("{}{}", self.first(), match self.problems.len() { 1 => String::new(), 2 => " (and 1 more problem)".into(), n => format!(" (and {} more problems)", n - 1) })]
 pub struct FactsError {
     /// The problems, at least one.
     pub problems: Vec<FactsProblem>,

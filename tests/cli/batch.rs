@@ -72,7 +72,7 @@ fn decisions_match_single_routing() {
     let (lines, _) = run(&world, input, 2);
     for (line, value) in input.lines().zip(&lines) {
         match serde_json::from_str::<EventLine>(line).unwrap() {
-            EventLine::Inbound { id, request } => {
+            EventLine::Inbound { id, request, .. } => {
                 let d = rules.route_inbound(&world, &request.resolve(&world).unwrap()).unwrap();
                 let r = d.report(&rules, &world);
                 assert_eq!(value["id"], id);
@@ -81,7 +81,7 @@ fn decisions_match_single_routing() {
                 assert_eq!(value["delivered_to"], serde_json::json!(r.delivered_to));
                 assert_eq!(value["rule"], r.rule);
             }
-            EventLine::Outbound { id, request } => {
+            EventLine::Outbound { id, request, .. } => {
                 let d = rules.route_outbound(&world, &request.resolve(&world).unwrap()).unwrap();
                 let r = d.report(&rules);
                 assert_eq!(value["id"], id);
@@ -470,4 +470,61 @@ fn batch_and_diff_accept_and_refuse_exactly_the_same_lines() {
     assert_eq!(decided.len(), corpus.iter().filter(|c| c.2 == Accepted).count());
     let diff_refused = diff_outcome(&world, &input).unwrap_err();
     assert_eq!(diff_refused.iter().map(|&l| l as u64).collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn lines_with_facts_are_decided_in_their_own_world_and_bad_facts_become_error_lines() {
+    let world = glow();
+    let staff = r#"[{"id":"sam","name":"Sam Reyes","locations":["A","B"]},{"id":"omar","name":"Omar Haddad","locations":["A","B"],"logged_in_at":"A"}]"#;
+    let bad_client = r#"{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A","Q"]}"#;
+    let input = format!(
+        "{{\"id\":\"f1\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\",\"facts\":{{\"staff\":{staff}}}}}\n\
+         {{\"id\":\"f2\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}}\n\
+         {{\"id\":\"f3\",\"type\":\"inbound\",\"client\":\"cleo\",\"facts\":{{\"clients\":[{bad_client}]}}}}\n\
+         {{\"id\":\"f4\",\"type\":\"inbound\",\"client\":\"cleo\",\"facts\":{{\"customers\":[]}}}}\n"
+    );
+    for threads in [1, 2] {
+        let (lines, summary) = run(&world, &input, threads);
+        assert_eq!((summary.inbound, summary.errors), (2, 2), "{lines:?}");
+        assert_eq!(lines[0]["id"], "f1");
+        assert_eq!(lines[0]["delivered_to"], serde_json::json!(["omar"]));
+        assert_eq!(lines[1]["delivered_to"], serde_json::json!(["sam"]));
+        assert_eq!(lines[0]["lands_at"], lines[1]["lands_at"]);
+        assert_eq!(lines[2]["id"], "f3");
+        assert_eq!(lines[2]["type"], "error");
+        assert_eq!(lines[2]["line"], 3);
+        assert_eq!(
+            lines[2]["error"],
+            "facts.clients[0].locations[1]: unknown location `Q`; known locations: `A`, `B` or `C`"
+        );
+        assert_eq!(lines[3]["id"], "f4");
+        assert!(
+            lines[3]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("not an event line: unknown field `customers`, expected one of `accounts`"),
+            "{}",
+            lines[3]
+        );
+    }
+}
+
+#[test]
+fn decision_log_lines_are_read_as_they_are() {
+    // Lines in the decision log's format: the event, then when, the
+    // versions and the decision made then (read and ignored: decided again).
+    let world = glow();
+    let input = concat!(
+        r#"{"id":"e1","type":"inbound","client":"cleo","answering":"campaign@B","at":"2026-12-02T08:00:00.123Z","rule_set":"5655545e697ed476","world_version":"4324a64850a0f29f","decision":{"id":"e1","type":"inbound","version":"0.1.0","lands_at":["B"],"delivered_to":[],"rule":"an-older-rule","rule_set":"5655545e697ed476","world_version":"4324a64850a0f29f"}}"#,
+        "\n",
+        r#"{"id":"e2","type":"outbound","client":"cleo","from_account":"glow-downtown","text":"See you","facts":{"clients":[{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A"],"guest_app":true}]},"at":"2026-12-02T08:00:01Z","rule_set":"5655545e697ed476","world_version":"none","decision":{"id":"e2","type":"outbound","version":"0.1.0","channel":"push","rule_set":"5655545e697ed476","world_version":"none"}}"#,
+        "\n",
+    );
+    let (lines, summary) = run(&world, input, 2);
+    assert_eq!((summary.inbound, summary.outbound, summary.errors), (1, 1, 0), "{lines:?}");
+    assert_eq!(lines[0]["id"], "e1");
+    assert_eq!(lines[0]["lands_at"], serde_json::json!(["A"]));
+    assert_eq!(lines[0]["rule"], "campaign-reply-with-history");
+    assert_eq!(lines[1]["id"], "e2");
+    assert_eq!(lines[1]["channel"], "push", "decided with the logged facts: {}", lines[1]);
 }

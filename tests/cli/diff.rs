@@ -48,6 +48,7 @@ fn event(id: &str, answering: &str) -> Recorded {
                 answering: Some(answering.into()),
                 ..Default::default()
             },
+            facts: None,
         },
     }
 }
