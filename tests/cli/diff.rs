@@ -269,3 +269,124 @@ fn diff_of_a_commit_moving_three_classes_is_at_most_a_dozen_lines_piped() {
     assert!(out.lines().next().unwrap().contains("  example  "), "{out}");
     assert_eq!(out.matches("client at [").count(), 3, "{out}");
 }
+
+/// Decides `events` with `rules` as `route batch` does: one decision line each.
+fn batch_decisions(rules: &RuleSet, world: &World, events: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    commroute::jsonl::batch::run(
+        rules,
+        world,
+        events.as_bytes(),
+        &mut out,
+        commroute::jsonl::batch::Options { threads: 1 },
+    )
+    .unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn diff_on_a_decision_log_counts_exactly_the_logged_decisions_a_rule_edit_changes() {
+    let world_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    let world = World::load(&world_path).unwrap();
+    let inline_cleo = r#"{"clients":[{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A","B"],"last_appointment_at":"B"}]}"#;
+    let events = [
+        r#"{"id":"e1","type":"inbound","client":"cleo","answering":"campaign@B"}"#.to_owned(),
+        r#"{"id":"e2","type":"inbound","client":"cleo","answering":"campaign@A"}"#.to_owned(),
+        r#"{"id":"e3","type":"inbound","client":"cleo","answering":"confirmation@A"}"#.to_owned(),
+        r#"{"id":"e4","type":"inbound","client":"gwen","answering":"campaign@A"}"#.to_owned(),
+        r#"{"id":"e5","type":"inbound","client":"paul"}"#.to_owned(),
+        r#"{"id":"e6","type":"outbound","client":"cleo","from_account":"glow-downtown","text":"See you"}"#.to_owned(),
+        format!(r#"{{"id":"e7","type":"inbound","client":"cleo","answering":"campaign@A","facts":{inline_cleo}}}"#),
+        r#"{"id":"e8","type":"inbound","client":"cleo","answering":"campaign@B"}"#.to_owned(),
+    ];
+    let input: String = events.iter().map(|e| format!("{e}\n")).collect();
+
+    // The decision log, as the service writes it with the shipped rules.
+    let base = shipped();
+    let logged = batch_decisions(&base, &world, &input);
+    assert!(logged.iter().all(|d| d["type"] != "error"), "{logged:?}");
+    let mut log = String::new();
+    for (event, decision) in events.iter().zip(&logged) {
+        let mut line: serde_json::Map<String, serde_json::Value> = serde_json::from_str(event).unwrap();
+        let mut decision = decision.clone();
+        decision["rule_set"] = "5655545e697ed476".into();
+        decision["world_version"] = "4324a64850a0f29f".into();
+        line.insert("at".into(), "2026-12-02T08:00:00.123Z".into());
+        line.insert("rule_set".into(), "5655545e697ed476".into());
+        line.insert("world_version".into(), "4324a64850a0f29f".into());
+        line.insert("decision".into(), decision);
+        log.push_str(&serde_json::to_string(&line).unwrap());
+        log.push('\n');
+    }
+
+    // The rule edit, and the decisions it changes, counted one by one.
+    let head = campaign_rule_moved_down();
+    let redecided = batch_decisions(&head, &world, &input);
+    let changed: Vec<&str> = logged
+        .iter()
+        .zip(&redecided)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["e1", "e2", "e4", "e7", "e8"], "the edit moves campaign replies only");
+
+    let dir = tempfile::tempdir().unwrap();
+    for side in ["base", "head"] {
+        std::fs::create_dir(dir.path().join(side)).unwrap();
+        crate::support::rules::copy_shipped_rules(&dir.path().join(side));
+    }
+    let head_inbound = dir.path().join("head/inbound.yaml");
+    let t = std::fs::read_to_string(&head_inbound).unwrap();
+    let a = t.find("  - id: campaign-reply-with-history\n").unwrap();
+    let b = t.find("  - id: reply-to-location-message\n").unwrap();
+    let c = t.find("  - id: out-of-the-blue-with-history\n").unwrap();
+    std::fs::write(&head_inbound, format!("{}{}{}{}", &t[..a], &t[b..c], &t[a..b], &t[c..])).unwrap();
+    std::fs::write(dir.path().join("decisions.jsonl"), &log).unwrap();
+
+    let world_arg = world_path.to_str().unwrap();
+    let (out, _) = Run::new(&[
+        "diff", "--base", "base", "--head", "head", "--world", world_arg, "--events", "decisions.jsonl", "--format", "json",
+    ])
+    .in_dir(dir.path())
+    .expect(0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{out}");
+    assert_eq!(summary["events"], 8);
+    assert_eq!(summary["events_changed"], 5);
+    // Every changed decision is counted once: under its changed class, or
+    // listed on its own when no changed class explains it.
+    let changes = &lines[..lines.len() - 1];
+    let by_class: u64 = changes
+        .iter()
+        .filter(|c| c["kind"] == "class")
+        .map(|c| c["events"].as_u64().unwrap())
+        .sum();
+    let on_their_own = changes.iter().filter(|c| c["kind"] == "event").count() as u64;
+    assert_eq!(by_class + on_their_own, 5, "{out}");
+    for c in changes.iter().filter(|c| c["kind"] == "class") {
+        assert!(c["events"].as_u64() <= c["events_of_class"].as_u64(), "{c}");
+    }
+    // Campaign replies from a location other than the last appointment's
+    // (e1, e8, e4, and e7 with its inline client) are one changed class; Cleo
+    // answering from her last appointment's location (e2) another.
+    let mut touched: Vec<u64> = changes
+        .iter()
+        .filter(|c| c["kind"] == "class" && c["events"] != 0)
+        .map(|c| c["events"].as_u64().unwrap())
+        .collect();
+    touched.sort();
+    assert_eq!(touched, [1, 4], "{out}");
+
+    // The human report says it per changed class too.
+    let (human, _) = Run::new(&[
+        "diff", "--base", "base", "--head", "head", "--world", world_arg, "--events", "decisions.jsonl",
+    ])
+    .in_dir(dir.path())
+    .expect(0);
+    assert!(human.contains("8 recorded events (5 changed)"), "{human}");
+}
