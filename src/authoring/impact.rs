@@ -161,8 +161,11 @@ pub fn read_recorded_events_from(
             Ok(here) => here,
             Err(e) => {
                 let p = e.first();
-                let mut d = Diagnostic::new(path, Pos::new(line, 1), p.message.clone())
-                    .subject(format!("event `{}`, field `{}`", event.id(), p.path));
+                let mut d = Diagnostic::new(path, Pos::new(line, 1), p.message.clone()).subject(format!(
+                    "event `{}`, field `{}`",
+                    event.id(),
+                    p.path
+                ));
                 if let Some(v) = &p.valid {
                     d = d.help(v.clone());
                 }

@@ -163,7 +163,11 @@ impl World {
                 .enumerate()
                 .map(|(i, a)| given_account(&mut paths, a, i))
                 .collect(),
-            None => self.accounts.iter().map(|a| self.loaded_account(&mut paths, a)).collect(),
+            None => self
+                .accounts
+                .iter()
+                .map(|a| self.loaded_account(&mut paths, a))
+                .collect(),
         };
         let locations = match &facts.locations {
             Some(list) => list
@@ -245,7 +249,9 @@ impl World {
         let fields = RawStaff {
             name: s.name.clone(),
             locations: locs(paths, &s.locations),
-            logged_in_at: s.logged_in_at.map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations"))),
+            logged_in_at: s
+                .logged_in_at
+                .map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations"))),
             access: Some(locs(paths, &s.access)),
         };
         loaded(paths, &s.id, fields)
@@ -291,7 +297,13 @@ fn loaded<T>(paths: &mut Paths, id: &str, fields: T) -> Raw<T> {
     }
 }
 
-fn given<T>(paths: &mut Paths, section: &str, i: usize, id: &str, fields: impl FnOnce(&mut Paths, &str) -> T) -> Raw<T> {
+fn given<T>(
+    paths: &mut Paths,
+    section: &str,
+    i: usize,
+    id: &str,
+    fields: impl FnOnce(&mut Paths, &str) -> T,
+) -> Raw<T> {
     let entry = format!("facts.{section}[{i}]");
     let pos = paths.pos(entry.clone());
     let id = paths.str(id, format!("{entry}.id"));
@@ -414,7 +426,10 @@ mod tests {
     #[test]
     fn no_section_uses_the_loaded_world_itself() {
         let w = world();
-        assert!(matches!(w.with_facts(&Facts::default(), "cleo").unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(
+            w.with_facts(&Facts::default(), "cleo").unwrap(),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -481,13 +496,19 @@ mod tests {
         let (path, message, valid) = &found[0];
         assert_eq!(path, "facts.clients[0].locations[1]");
         assert_eq!(message, "unknown location `Q`");
-        assert!(valid.as_deref().unwrap().starts_with("known locations: `A`"), "{valid:?}");
+        assert!(
+            valid.as_deref().unwrap().starts_with("known locations: `A`"),
+            "{valid:?}"
+        );
     }
 
     #[test]
     fn logged_in_at_outside_the_staff_members_locations_is_refused() {
         let w = world();
-        let found = problem_list(&w, r#"{"staff":[{"id":"sam","name":"Sam","locations":["A"],"logged_in_at":"B"}]}"#);
+        let found = problem_list(
+            &w,
+            r#"{"staff":[{"id":"sam","name":"Sam","locations":["A"],"logged_in_at":"B"}]}"#,
+        );
         assert_eq!(
             found,
             [(
@@ -517,11 +538,17 @@ mod tests {
     #[test]
     fn locations_that_leave_out_a_loaded_staff_members_location_blame_the_section() {
         let w = world();
-        let found = problem_list(&w, r#"{"locations":[{"id":"A","name":"Downtown","account":"glow-downtown"}]}"#);
+        let found = problem_list(
+            &w,
+            r#"{"locations":[{"id":"A","name":"Downtown","account":"glow-downtown"}]}"#,
+        );
         assert!(!found.is_empty());
         for (path, message, _) in &found {
             assert_eq!(path, "facts.locations", "{message}");
-            assert!(message.contains(" of the loaded world: unknown location `"), "{message}");
+            assert!(
+                message.contains(" of the loaded world: unknown location `"),
+                "{message}"
+            );
         }
     }
 }

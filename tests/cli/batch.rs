@@ -521,10 +521,18 @@ fn decision_log_lines_are_read_as_they_are() {
         "\n",
     );
     let (lines, summary) = run(&world, input, 2);
-    assert_eq!((summary.inbound, summary.outbound, summary.errors), (1, 1, 0), "{lines:?}");
+    assert_eq!(
+        (summary.inbound, summary.outbound, summary.errors),
+        (1, 1, 0),
+        "{lines:?}"
+    );
     assert_eq!(lines[0]["id"], "e1");
     assert_eq!(lines[0]["lands_at"], serde_json::json!(["A"]));
     assert_eq!(lines[0]["rule"], "campaign-reply-with-history");
     assert_eq!(lines[1]["id"], "e2");
-    assert_eq!(lines[1]["channel"], "push", "decided with the logged facts: {}", lines[1]);
+    assert_eq!(
+        lines[1]["channel"], "push",
+        "decided with the logged facts: {}",
+        lines[1]
+    );
 }

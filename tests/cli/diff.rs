@@ -332,7 +332,11 @@ fn diff_on_a_decision_log_counts_exactly_the_logged_decisions_a_rule_edit_change
         .filter(|(a, b)| a != b)
         .map(|(a, _)| a["id"].as_str().unwrap())
         .collect();
-    assert_eq!(changed, ["e1", "e2", "e4", "e7", "e8"], "the edit moves campaign replies only");
+    assert_eq!(
+        changed,
+        ["e1", "e2", "e4", "e7", "e8"],
+        "the edit moves campaign replies only"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     for side in ["base", "head"] {
@@ -349,7 +353,17 @@ fn diff_on_a_decision_log_counts_exactly_the_logged_decisions_a_rule_edit_change
 
     let world_arg = world_path.to_str().unwrap();
     let (out, _) = Run::new(&[
-        "diff", "--base", "base", "--head", "head", "--world", world_arg, "--events", "decisions.jsonl", "--format", "json",
+        "diff",
+        "--base",
+        "base",
+        "--head",
+        "head",
+        "--world",
+        world_arg,
+        "--events",
+        "decisions.jsonl",
+        "--format",
+        "json",
     ])
     .in_dir(dir.path())
     .expect(0);
@@ -384,9 +398,37 @@ fn diff_on_a_decision_log_counts_exactly_the_logged_decisions_a_rule_edit_change
 
     // The human report says it per changed class too.
     let (human, _) = Run::new(&[
-        "diff", "--base", "base", "--head", "head", "--world", world_arg, "--events", "decisions.jsonl",
+        "diff",
+        "--base",
+        "base",
+        "--head",
+        "head",
+        "--world",
+        world_arg,
+        "--events",
+        "decisions.jsonl",
     ])
     .in_dir(dir.path())
     .expect(0);
     assert!(human.contains("8 recorded events (5 changed)"), "{human}");
+}
+
+#[test]
+fn recorded_events_with_facts_that_do_not_fit_name_the_line_and_the_path() {
+    let world = World::load(Path::new("examples/glow-world.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let good = r#"{"id":"e1","type":"inbound","client":"cleo","facts":{"staff":[{"id":"sam","name":"Sam","locations":["A"]}]}}"#;
+    let bad = r#"{"id":"e2","type":"inbound","client":"cleo","facts":{"staff":[{"id":"sam","name":"Sam","locations":["A","Z"]}]}}"#;
+    std::fs::write(&path, format!("{good}\n{bad}\n")).unwrap();
+    let diags = impact::read_recorded_events(&path, &world).unwrap_err();
+    assert_eq!(diags.len(), 1, "{diags}");
+    let d = &diags.0[0];
+    assert_eq!(d.pos.line, 2);
+    assert_eq!(
+        d.subject.as_deref(),
+        Some("event `e2`, field `facts.staff[0].locations[1]`")
+    );
+    assert_eq!(d.message, "unknown location `Z`");
+    assert_eq!(d.help.as_deref(), Some("known locations: `A`, `B` or `C`"));
 }

@@ -45,7 +45,10 @@ fn a_client_sent_inline_gets_the_same_decision_as_the_loaded_id() {
         )
         .json();
     assert_eq!(by_id["channel"], "sms");
-    assert_eq!((&inline["channel"], &inline["text"]), (&by_id["channel"], &by_id["text"]));
+    assert_eq!(
+        (&inline["channel"], &inline["text"]),
+        (&by_id["channel"], &by_id["text"])
+    );
 }
 
 #[test]
@@ -57,7 +60,9 @@ fn the_inline_client_is_the_one_decided_not_the_loaded_one() {
     let v = s
         .post(
             "/v1/outbound",
-            &format!(r#"{{"client":"cleo","from_account":"glow-downtown","text":"hi","facts":{{"clients":[{inline}]}}}}"#),
+            &format!(
+                r#"{{"client":"cleo","from_account":"glow-downtown","text":"hi","facts":{{"clients":[{inline}]}}}}"#
+            ),
         )
         .json();
     assert_eq!(v["channel"], "push", "{v}");
@@ -116,7 +121,11 @@ fn serve_without_a_world_decides_on_facts_alone_and_asks_for_facts_for_an_unknow
     );
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json()["field"], "client");
-    assert!(r.json()["valid"].as_str().unwrap().contains("`facts.clients`"), "{}", r.body);
+    assert!(
+        r.json()["valid"].as_str().unwrap().contains("`facts.clients`"),
+        "{}",
+        r.body
+    );
 }
 
 /// `(status, field, message, valid)` of an error answer.
@@ -132,10 +141,8 @@ fn error_of(s: &Server, body: &str) -> (u16, String, String, String) {
 fn an_unknown_location_in_inline_facts_is_a_422_at_its_exact_path() {
     let s = Server::glow();
     let client = r#"{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A","Q"]}"#;
-    let (status, field, message, valid) = error_of(
-        &s,
-        &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#),
-    );
+    let (status, field, message, valid) =
+        error_of(&s, &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#));
     assert_eq!(status, 422);
     assert_eq!(field, "facts.clients[0].locations[1]");
     assert_eq!(message, "unknown location `Q`");
@@ -146,10 +153,7 @@ fn an_unknown_location_in_inline_facts_is_a_422_at_its_exact_path() {
 fn logged_in_at_outside_the_staff_members_locations_is_a_422() {
     let s = Server::glow();
     let staff = r#"[{"id":"sam","name":"Sam","locations":["A"],"logged_in_at":"B"}]"#;
-    let (status, field, message, valid) = error_of(
-        &s,
-        &format!(r#"{{"client":"cleo","facts":{{"staff":{staff}}}}}"#),
-    );
+    let (status, field, message, valid) = error_of(&s, &format!(r#"{{"client":"cleo","facts":{{"staff":{staff}}}}}"#));
     assert_eq!(status, 422);
     assert_eq!(field, "facts.staff[0].logged_in_at");
     assert_eq!(message, "`logged_in_at: B` is not one of the staff member's locations");
@@ -160,10 +164,7 @@ fn logged_in_at_outside_the_staff_members_locations_is_a_422() {
 fn a_wrong_type_in_inline_facts_is_a_400_at_its_path() {
     let s = Server::glow();
     let client = r#"{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":"A"}"#;
-    let (status, field, message, _) = error_of(
-        &s,
-        &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#),
-    );
+    let (status, field, message, _) = error_of(&s, &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#));
     assert_eq!(status, 400);
     assert_eq!(field, "facts.clients[0].locations");
     assert!(
@@ -176,13 +177,13 @@ fn a_wrong_type_in_inline_facts_is_a_400_at_its_path() {
 fn an_unknown_field_in_inline_facts_is_a_400_naming_the_valid_fields() {
     let s = Server::glow();
     let client = r#"{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A"],"colour":"red"}"#;
-    let (status, field, message, _) = error_of(
-        &s,
-        &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#),
-    );
+    let (status, field, message, _) = error_of(&s, &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#));
     assert_eq!(status, 400);
     assert_eq!(field, "facts.clients[0].colour");
-    assert!(message.starts_with("unknown field `colour`, expected one of `id`, `name`"), "{message}");
+    assert!(
+        message.starts_with("unknown field `colour`, expected one of `id`, `name`"),
+        "{message}"
+    );
     let (status, field, message, _) = error_of(&s, r#"{"client":"cleo","facts":{"customers":[]}}"#);
     assert_eq!(status, 400);
     assert_eq!(field, "facts.customers");
