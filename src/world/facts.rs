@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostics, Pos, Source};
 use crate::world::builder::{NewAccount, NewClient, NewLocation, NewStaff};
 use crate::world::clients::ClientEntries;
-use crate::world::resolve::{resolve_world, Raw, RawAccount, RawClient, RawLocation, RawStaff, Sections};
+use crate::world::resolve::{
+    resolve_staff, resolve_world, Raw, RawAccount, RawClient, RawLocation, RawStaff, Sections,
+};
 use crate::world::World;
 use crate::yaml::{Doc, Str};
 
@@ -100,11 +102,25 @@ struct Paths {
     paths: Vec<String>,
 }
 
+/// The fixed lines of [`Paths`]: what no field explains, and the loaded
+/// world's references to accounts and to locations, and its entries.
+const LINE_FACTS: usize = 1;
+const LINE_LOADED_ACCOUNTS: usize = 2;
+const LINE_LOADED_LOCATIONS: usize = 3;
+const LINE_LOADED_ENTRY: usize = 4;
+
 impl Paths {
     fn new() -> Paths {
-        // Line 0 is "the whole input" and line 1 what no field explains.
+        // Line 0 is "the whole input"; then the fixed lines above, so the
+        // loaded world's many references share three paths.
         Paths {
-            paths: vec!["facts".into(), "facts".into()],
+            paths: vec![
+                "facts".into(),
+                "facts".into(),
+                loaded_ref("facts.accounts"),
+                loaded_ref("facts.locations"),
+                loaded_ref("facts"),
+            ],
         }
     }
 
@@ -120,6 +136,15 @@ impl Paths {
         }
     }
 
+    /// A loaded world's reference to an account (`LINE_LOADED_ACCOUNTS`) or
+    /// a location (`LINE_LOADED_LOCATIONS`).
+    fn loaded(value: &str, line: usize) -> Str {
+        Str {
+            value: value.to_owned(),
+            pos: Pos::new(line, 1),
+        }
+    }
+
     fn strs(&mut self, values: &[String], path: &str) -> Vec<Str> {
         values
             .iter()
@@ -129,7 +154,9 @@ impl Paths {
     }
 
     fn path(&self, pos: Pos) -> &str {
-        self.paths.get(pos.line).map_or("facts", String::as_str)
+        self.paths
+            .get(pos.line)
+            .map_or(self.paths[LINE_FACTS].as_str(), String::as_str)
     }
 }
 
@@ -156,6 +183,9 @@ impl World {
         if facts.is_empty() {
             return Ok(Cow::Borrowed(self));
         }
+        if facts.accounts.is_none() && facts.locations.is_none() {
+            return self.with_people(facts, client).map(Cow::Owned);
+        }
         let mut paths = Paths::new();
         let accounts = match &facts.accounts {
             Some(list) => list
@@ -163,11 +193,7 @@ impl World {
                 .enumerate()
                 .map(|(i, a)| given_account(&mut paths, a, i))
                 .collect(),
-            None => self
-                .accounts
-                .iter()
-                .map(|a| self.loaded_account(&mut paths, a))
-                .collect(),
+            None => self.accounts.iter().map(|a| self.loaded_account(a)).collect(),
         };
         let locations = match &facts.locations {
             Some(list) => list
@@ -181,9 +207,9 @@ impl World {
                 .map(|l| {
                     let fields = RawLocation {
                         name: l.name.clone(),
-                        account: paths.str(&self.accounts[l.account as usize].id, loaded_ref("facts.accounts")),
+                        account: Paths::loaded(&self.accounts[l.account as usize].id, LINE_LOADED_ACCOUNTS),
                     };
-                    loaded(&mut paths, &l.id, fields)
+                    loaded(&l.id, fields)
                 })
                 .collect(),
         };
@@ -193,7 +219,7 @@ impl World {
                 .enumerate()
                 .map(|(i, s)| given_staff(&mut paths, s, i))
                 .collect(),
-            None => self.staff.iter().map(|s| self.loaded_staff(&mut paths, s)).collect(),
+            None => self.staff.iter().map(|s| self.loaded_staff(s)).collect(),
         };
         let source = Source::new("<facts>", "");
         let mut clients = ClientEntries::new(&source);
@@ -205,7 +231,7 @@ impl World {
             }
             None => {
                 if let Some(c) = self.client(client) {
-                    clients.add(self.loaded_client(&mut paths, &self.clients[c as usize]));
+                    clients.add(self.loaded_client(&self.clients[c as usize]));
                 }
             }
         }
@@ -228,54 +254,127 @@ impl World {
         Ok(Cow::Owned(world))
     }
 
-    fn loaded_account(&self, paths: &mut Paths, a: &crate::world::Account) -> Raw<RawAccount> {
+    /// [`World::with_facts`] when only staff and clients are given: the
+    /// accounts and locations keep their numbers, so the loaded staff and
+    /// the carried-over client are copied as they are, and only the given
+    /// entries go through the resolution (the same steps as a world file's).
+    fn with_people(&self, facts: &Facts, client: &str) -> Result<World, FactsError> {
+        let mut paths = Paths::new();
+        let source = Source::new("<facts>", "");
+        let mut doc = Doc {
+            source: source.clone(),
+            diags: Diagnostics::default(),
+        };
+        let staff = facts.staff.as_ref().map(|list| {
+            let raw = list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| given_staff(&mut paths, s, i))
+                .collect();
+            resolve_staff(&mut doc, raw, &self.location_ix)
+        });
+        let clients = facts.clients.as_ref().map(|list| {
+            let mut entries = ClientEntries::new(&source);
+            for (i, c) in list.iter().enumerate() {
+                entries.add(given_client(&mut paths, c, i));
+            }
+            entries.sort(&mut doc);
+            entries.resolve(&mut doc, &self.account_ix, &self.location_ix)
+        });
+        if !doc.diags.is_empty() {
+            return Err(problems(&paths, doc.diags.sorted()));
+        }
+        let clients_given = clients.is_some();
+        let clients = clients.unwrap_or_else(|| {
+            self.client(client)
+                .map(|c| vec![self.clients[c as usize].clone()])
+                .unwrap_or_default()
+        });
+        let staff_given = staff.is_some();
+        let (staff, staff_ix) = match staff {
+            Some(staff) => {
+                let ix = staff
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.id.clone(), i as crate::world::StaffIdx))
+                    .collect();
+                (staff, ix)
+            }
+            None => (self.staff.clone(), self.staff_ix.clone()),
+        };
+        let mut world = World {
+            accounts: self.accounts.clone(),
+            locations: self.locations.clone(),
+            staff,
+            client_ix: crate::world::ClientIndex::new(&clients),
+            clients,
+            account_ix: self.account_ix.clone(),
+            location_ix: self.location_ix.clone(),
+            staff_ix,
+            access_ix: Vec::new(),
+            live_access_ix: Vec::new(),
+            script_loc_ids: std::sync::OnceLock::new(),
+        };
+        if staff_given {
+            world.rebuild_access_index();
+        } else {
+            world.access_ix = self.access_ix.clone();
+            world.live_access_ix = self.live_access_ix.clone();
+        }
+        if clients_given {
+            world.validate_contacts();
+        }
+        Ok(world)
+    }
+
+    fn loaded_account(&self, a: &crate::world::Account) -> Raw<RawAccount> {
         let fields = RawAccount {
             name: a.name.clone(),
             parent: a
                 .parent
-                .map(|p| paths.str(&self.accounts[p as usize].id, loaded_ref("facts.accounts"))),
+                .map(|p| Paths::loaded(&self.accounts[p as usize].id, LINE_LOADED_ACCOUNTS)),
             // The country it reads phone numbers in, own or inherited.
-            country: Some(paths.str(&a.country, loaded_ref("facts.accounts"))),
+            country: Some(Paths::loaded(&a.country, LINE_LOADED_ACCOUNTS)),
         };
-        loaded(paths, &a.id, fields)
+        loaded(&a.id, fields)
     }
 
-    fn loaded_staff(&self, paths: &mut Paths, s: &crate::world::Staff) -> Raw<RawStaff> {
-        let locs = |paths: &mut Paths, set: &crate::world::locset::LocSet| -> Vec<Str> {
+    fn loaded_staff(&self, s: &crate::world::Staff) -> Raw<RawStaff> {
+        let locs = |set: &crate::world::locset::LocSet| -> Vec<Str> {
             set.iter()
-                .map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations")))
+                .map(|l| Paths::loaded(self.loc_id(l), LINE_LOADED_LOCATIONS))
                 .collect()
         };
         let fields = RawStaff {
             name: s.name.clone(),
-            locations: locs(paths, &s.locations),
+            locations: locs(&s.locations),
             logged_in_at: s
                 .logged_in_at
-                .map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations"))),
-            access: Some(locs(paths, &s.access)),
+                .map(|l| Paths::loaded(self.loc_id(l), LINE_LOADED_LOCATIONS)),
+            access: Some(locs(&s.access)),
         };
-        loaded(paths, &s.id, fields)
+        loaded(&s.id, fields)
     }
 
-    fn loaded_client(&self, paths: &mut Paths, c: &crate::world::Client) -> Raw<RawClient> {
+    fn loaded_client(&self, c: &crate::world::Client) -> Raw<RawClient> {
         let fields = RawClient {
             name: c.name.to_string(),
-            account: paths.str(&self.accounts[c.account as usize].id, loaded_ref("facts.accounts")),
+            account: Paths::loaded(&self.accounts[c.account as usize].id, LINE_LOADED_ACCOUNTS),
             locations: c
                 .locations
                 .iter()
-                .map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations")))
+                .map(|l| Paths::loaded(self.loc_id(l), LINE_LOADED_LOCATIONS))
                 .collect(),
             last_appointment_at: c
                 .last_appointment
-                .map(|l| paths.str(self.loc_id(l), loaded_ref("facts.locations"))),
+                .map(|l| Paths::loaded(self.loc_id(l), LINE_LOADED_LOCATIONS)),
             phone: c.phone.as_deref().map(str::to_owned),
             sms_opt_in: c.sms_opt_in,
             email: c.email.as_deref().map(str::to_owned),
             email_opt_in: c.email_opt_in,
             guest_app: c.guest_app,
         };
-        loaded(paths, &c.id, fields)
+        loaded(&c.id, fields)
     }
 }
 
@@ -285,8 +384,8 @@ fn loaded_ref(section: &str) -> String {
 
 /// An entry of the loaded world: its own problems are reported at the
 /// section of `facts` that no longer fits it.
-fn loaded<T>(paths: &mut Paths, id: &str, fields: T) -> Raw<T> {
-    let pos = paths.pos(loaded_ref("facts"));
+fn loaded<T>(id: &str, fields: T) -> Raw<T> {
+    let pos = Pos::new(LINE_LOADED_ENTRY, 1);
     Raw {
         pos,
         id: Str {
@@ -478,6 +577,30 @@ mod tests {
         );
         // A client the loaded world does not have is not there either.
         assert_eq!(w.with_facts(&f, "nobody").unwrap().clients.len(), 0);
+    }
+
+    #[test]
+    fn resending_the_loaded_accounts_and_locations_changes_nothing() {
+        // With accounts and locations given, every loaded entry is resolved
+        // again by id; without, they are copied. Both make the same world.
+        let w = world();
+        let staff = r#""staff":[{"id":"sam","name":"Sam","locations":["A","B"],"logged_in_at":"B"}]"#;
+        let copied = w.with_facts(&facts(&format!("{{{staff}}}")), "gwen").unwrap();
+        let places = r#""accounts":[{"id":"glow-group","name":"Glow Group","country":"US"},{"id":"glow-downtown","name":"Glow Downtown","parent":"glow-group"},{"id":"glow-uptown","name":"Glow Uptown","parent":"glow-group"}],"locations":[{"id":"A","name":"Downtown","account":"glow-downtown"},{"id":"B","name":"Midtown","account":"glow-downtown"},{"id":"C","name":"Uptown","account":"glow-uptown"}]"#;
+        let resolved = w.with_facts(&facts(&format!("{{{places},{staff}}}")), "gwen").unwrap();
+        assert_eq!(format!("{:?}", copied.accounts), format!("{:?}", resolved.accounts));
+        assert_eq!(format!("{:?}", copied.locations), format!("{:?}", resolved.locations));
+        assert_eq!(format!("{:?}", copied.staff), format!("{:?}", resolved.staff));
+        assert_eq!(format!("{:?}", copied.clients), format!("{:?}", resolved.clients));
+        for l in 0..3 {
+            assert_eq!(copied.live_staff_with_access(l), resolved.live_staff_with_access(l));
+        }
+        let req = InboundRequest {
+            client: "gwen".into(),
+            answering: Some("campaign@A".into()),
+            ..Default::default()
+        };
+        assert_eq!(decide(&copied, &req), decide(&resolved, &req));
     }
 
     fn problem_list(w: &World, json: &str) -> Vec<(String, String, Option<String>)> {

@@ -202,7 +202,11 @@ fn index_locations(doc: &mut Doc, locations: Vec<Raw<RawLocation>>) -> (Vec<Raw<
 }
 
 /// The staff in id order, their locations, login and access resolved.
-fn resolve_staff(doc: &mut Doc, staff: Vec<Raw<RawStaff>>, location_ix: &HashMap<String, Loc>) -> Vec<Staff> {
+pub(crate) fn resolve_staff(
+    doc: &mut Doc,
+    staff: Vec<Raw<RawStaff>>,
+    location_ix: &HashMap<String, Loc>,
+) -> Vec<Staff> {
     let locs = |doc: &mut Doc, list: &[Str], subj: &str| -> LocSet {
         list.iter()
             .filter_map(|s| resolve(doc, location_ix, s, "location", subj))
