@@ -192,3 +192,30 @@ fn an_unknown_field_in_inline_facts_is_a_400_naming_the_valid_fields() {
         "{message}"
     );
 }
+
+#[test]
+fn several_problems_in_inline_facts_answer_the_first_and_count_the_rest() {
+    let s = Server::glow();
+    let client =
+        r#"{"id":"cleo","name":"Cleo","account":"glow-downtwn","locations":["Q","A"],"last_appointment_at":"Z"}"#;
+    let (status, field, message, valid) =
+        error_of(&s, &format!(r#"{{"client":"cleo","facts":{{"clients":[{client}]}}}}"#));
+    assert_eq!(status, 422);
+    assert_eq!(field, "facts.clients[0].account");
+    assert_eq!(message, "unknown account `glow-downtwn` (and 2 more problems)");
+    assert_eq!(valid, "did you mean `glow-downtown`?");
+}
+
+#[test]
+fn explain_with_inline_facts_traces_the_decision_in_their_world() {
+    let s = Server::glow();
+    let staff = r#"[{"id":"sam","name":"Sam Reyes","locations":["A","B"]},{"id":"omar","name":"Omar Haddad","locations":["A","B"],"logged_in_at":"A"}]"#;
+    let r = s.post(
+        "/v1/inbound?explain=true",
+        &format!(r#"{{"client":"cleo","answering":"campaign@B","facts":{{"staff":{staff}}}}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["delivered_to"], serde_json::json!(["omar"]), "{v}");
+    assert!(v["trace"].as_array().is_some_and(|t| !t.is_empty()), "{v}");
+}
