@@ -311,7 +311,12 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
         rules: String,
         world: Option<String>,
         loaded_at: String,
+        /// The last reload's result, `null` before the first.
+        last_reload: Option<&'a super::Report>,
+        /// How many reloads ended each way.
+        reloads: super::Counts,
     }
+    let last_reload = app.reloads.last();
     json_response(to_json(&Status {
         r#type: "status",
         version: env!("CARGO_PKG_VERSION"),
@@ -324,6 +329,8 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
             .map_or_else(|| "shipped".to_owned(), |d| d.display().to_string()),
         world: app.sources.world.as_ref().map(|p| p.display().to_string()),
         loaded_at: snap.loaded_at.to_string(),
+        last_reload: last_reload.as_deref(),
+        reloads: app.reloads.counts(),
     }))
 }
 
