@@ -316,7 +316,7 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
         /// How many reloads ended each way.
         reloads: super::Counts,
     }
-    let last_reload = app.reloads.last();
+    let (last_reload, reloads) = app.reloads.seen();
     json_response(to_json(&Status {
         r#type: "status",
         version: env!("CARGO_PKG_VERSION"),
@@ -330,7 +330,7 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
         world: app.sources.world.as_ref().map(|p| p.display().to_string()),
         loaded_at: snap.loaded_at.to_string(),
         last_reload: last_reload.as_deref(),
-        reloads: app.reloads.counts(),
+        reloads,
     }))
 }
 

@@ -225,9 +225,26 @@ impl Reloader {
         }
     }
 
-    /// The last finished reload, if any.
-    pub(crate) fn last(&self) -> Option<Arc<Report>> {
-        self.done.borrow().last.clone()
+    /// The last finished reload and the counts, as of the same moment (the
+    /// counts include that reload).
+    pub(crate) fn seen(&self) -> (Option<Arc<Report>>, Counts) {
+        let done = self.done.borrow();
+        (done.last.clone(), self.counts())
+    }
+
+    /// Publishes a finished reload covering every ticket up to `ticket`,
+    /// counted in the same step so the counts and the last report agree.
+    fn finish(&self, ticket: u64, report: Report) {
+        let counter = match report.result {
+            Outcome::Applied => &self.applied,
+            Outcome::Unchanged => &self.unchanged,
+            Outcome::Refused => &self.refused,
+        };
+        self.done.send_modify(|d| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            d.covered = d.covered.max(ticket);
+            d.last = Some(Arc::new(report));
+        });
     }
 
     fn tickets(&self) -> std::sync::MutexGuard<'_, Tickets> {
@@ -283,16 +300,13 @@ fn work(app: &App) {
             t.started = t.taken;
             (t.taken, t.first.take().unwrap_or(Trigger::Request))
         };
-        let report = Arc::new(reload(app, why));
-        app.reloads.done.send_modify(|d| {
-            d.covered = ticket;
-            d.last = Some(report);
-        });
+        let report = reload(app, why);
+        app.reloads.finish(ticket, report);
     }
 }
 
 /// One reload: loads and validates everything, swaps only a valid change,
-/// counts and logs the outcome.
+/// logs the outcome. The caller counts and publishes it.
 fn reload(app: &App, why: Trigger) -> Report {
     let r = &app.reloads;
     let loaded = catch_unwind(AssertUnwindSafe(|| (r.load)(&app.sources))).unwrap_or_else(|_| {
@@ -307,17 +321,14 @@ fn reload(app: &App, why: Trigger) -> Report {
     let serving = app.live.current();
     let (result, rule_set, world_version, diagnostics) = match loaded {
         Ok(next) if next.rule_set == serving.rule_set && next.world_version == serving.world_version => {
-            r.unchanged.fetch_add(1, Ordering::Relaxed);
             (Outcome::Unchanged, next.rule_set, next.world_version, Vec::new())
         }
         Ok(next) => {
             let versions = (next.rule_set.clone(), next.world_version.clone());
             app.live.replace(next);
-            r.applied.fetch_add(1, Ordering::Relaxed);
             (Outcome::Applied, versions.0, versions.1, Vec::new())
         }
         Err(diags) => {
-            r.refused.fetch_add(1, Ordering::Relaxed);
             let problems = diags.0.iter().map(Problem::of).collect();
             (
                 Outcome::Refused,
@@ -491,6 +502,12 @@ mod tests {
         dir
     }
 
+    /// One reload on this thread, counted and published as the reload thread does.
+    fn reloaded(app: &App, why: Trigger) -> Arc<Report> {
+        app.reloads.finish(u64::MAX, reload(app, why));
+        app.reloads.seen().0.unwrap()
+    }
+
     fn edit(dir: &tempfile::TempDir, from: &str, to: &str) {
         let path = dir.path().join("inbound.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -507,7 +524,7 @@ mod tests {
         });
         let first = app.live.current();
 
-        let r = reload(&app, Trigger::Request);
+        let r = reloaded(&app, Trigger::Request);
         assert_eq!(
             (r.result, r.rule_set.as_str()),
             (Outcome::Unchanged, first.rule_set.as_str())
@@ -518,7 +535,7 @@ mod tests {
         );
 
         edit(&dir, "id: campaign-reply-with-history", "id: campaign-reply-edited");
-        let r = reload(&app, Trigger::Watch);
+        let r = reloaded(&app, Trigger::Watch);
         let second = app.live.current();
         assert_eq!(r.result, Outcome::Applied);
         assert_ne!(second.rule_set, first.rule_set);
@@ -530,7 +547,7 @@ mod tests {
             "conversation.answering: campaign",
             "conversation.answerin: campaign",
         );
-        let r = reload(&app, Trigger::Signal);
+        let r = reloaded(&app, Trigger::Signal);
         assert_eq!(r.result, Outcome::Refused);
         assert!(
             Arc::ptr_eq(&second, &app.live.current()),
