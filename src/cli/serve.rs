@@ -27,6 +27,9 @@ pub(crate) struct Args {
     /// How long one request may take, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Do not reload when a rules file or the world file changes (SIGHUP and `POST /v1/reload` still do)
+    #[arg(long)]
+    no_watch: bool,
     #[command(flatten)]
     rules: RulesArg,
 }
@@ -45,6 +48,7 @@ pub(crate) fn run(a: Args) -> CliResult {
         sources: Sources { rules, world: a.world },
         max_body: a.max_body,
         timeout: Duration::from_millis(a.timeout_ms),
+        watch: !a.no_watch,
         ..Config::default()
     };
     if let Some(n) = a.workers {

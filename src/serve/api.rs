@@ -359,7 +359,12 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
         rules: String,
         world: Option<String>,
         loaded_at: String,
+        /// The last reload's result, `null` before the first.
+        last_reload: Option<&'a super::Report>,
+        /// How many reloads ended each way.
+        reloads: super::Counts,
     }
+    let (last_reload, reloads) = app.reloads.seen();
     json_response(to_json(&Status {
         r#type: "status",
         version: env!("CARGO_PKG_VERSION"),
@@ -372,6 +377,8 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
             .map_or_else(|| "shipped".to_owned(), |d| d.display().to_string()),
         world: app.sources.world.as_ref().map(|p| p.display().to_string()),
         loaded_at: snap.loaded_at.to_string(),
+        last_reload: last_reload.as_deref(),
+        reloads,
     }))
 }
 

@@ -11,6 +11,7 @@
 mod api;
 mod error;
 mod live;
+mod reload;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -22,6 +23,7 @@ use axum::Router;
 
 pub use error::{ApiError, ErrorKind};
 pub use live::{Live, Snapshot, Sources};
+pub use reload::{Counts, Outcome, Problem, Report, Trigger};
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub max_body: usize,
     /// How long one request may take.
     pub timeout: Duration,
+    /// Whether to reload when a rules file or the world file changes.
+    pub watch: bool,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_body: 64 * 1024,
             timeout: Duration::from_secs(10),
+            watch: true,
         }
     }
 }
@@ -60,6 +65,8 @@ pub(crate) struct App {
     pub(crate) next_id: AtomicU64,
     /// Cleared when shutdown begins: `/readyz` then says so.
     pub(crate) ready: AtomicBool,
+    /// Hot reload: the reloader and its counts (`applied`, `unchanged`, `refused`).
+    pub(crate) reloads: reload::Reloader,
 }
 
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
@@ -68,7 +75,7 @@ pub fn router(config: &Config, snapshot: Snapshot) -> Router {
     router_of(app(config, snapshot))
 }
 
-fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
+pub(crate) fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
     let boot = jiff::Timestamp::now().as_millisecond();
     Arc::new(App {
         live: Live::new(snapshot),
@@ -76,6 +83,7 @@ fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
         boot: format!("{boot:x}"),
         next_id: AtomicU64::new(1),
         ready: AtomicBool::new(true),
+        reloads: reload::Reloader::default(),
     })
 }
 
@@ -85,6 +93,7 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/v1/outbound", post(api::outbound))
         .route("/v1/rules", get(api::rules))
         .route("/v1/status", get(api::status))
+        .route("/v1/reload", post(reload::post))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .fallback(api::not_found)
@@ -93,7 +102,8 @@ fn router_of(app: Arc<App>) -> Router {
 }
 
 /// Serves `snapshot` until SIGTERM or SIGINT, then finishes the requests in
-/// flight and returns. `on_listening` is told the bound address (the port
+/// flight and returns. Reloads on SIGHUP, on `POST /v1/reload` and, with
+/// `config.watch`, when a rules file or the world file changes. `on_listening` is told the bound address (the port
 /// the system chose, for `--listen 127.0.0.1:0`) before the first request.
 pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -106,8 +116,25 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        on_listening(listener.local_addr().context("cannot read the bound address")?);
         let app = app(&config, snapshot);
+        // Before the address is told: a SIGHUP or an edit from then on reloads.
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+            let on_hup = app.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    reload::ask(&on_hup, reload::Trigger::Signal);
+                }
+            });
+        }
+        let _watch = if config.watch {
+            reload::watch(&app).context("cannot watch the rules and world files (--no-watch serves without)")?
+        } else {
+            None
+        };
+        on_listening(listener.local_addr().context("cannot read the bound address")?);
         let router = router_of(app.clone());
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {

@@ -3,4 +3,5 @@
 
 mod api;
 mod inline;
+mod reload;
 mod server;
