@@ -27,6 +27,9 @@ pub(crate) struct Args {
     /// How long one request may take, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Append every decision to FILE as a JSON line (created if missing; flushed on shutdown)
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
     #[command(flatten)]
     rules: RulesArg,
 }
@@ -45,6 +48,7 @@ pub(crate) fn run(a: Args) -> CliResult {
         sources: Sources { rules, world: a.world },
         max_body: a.max_body,
         timeout: Duration::from_millis(a.timeout_ms),
+        decision_log: a.decision_log,
         ..Config::default()
     };
     if let Some(n) = a.workers {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorKind};
 use super::live::Snapshot;
 use super::App;
-use crate::jsonl::push_json_str;
+use crate::jsonl::{push_json_str, Direction};
 use crate::{InboundRequest, OutboundRequest};
 
 /// A JSON response with status 200.
@@ -180,6 +180,16 @@ pub(crate) async fn inbound(
         snap.names.write_inbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
+    // The log holds the plain decision, with or without `explain`.
+    let plain = if q.explain && app.log.is_some() {
+        let mut plain = Vec::with_capacity(160);
+        snap.names.write_inbound(&mut plain, &id, &d);
+        with_versions(plain, &snap)
+    } else {
+        Vec::new()
+    };
+    let decision = if q.explain { &plain } else { &line };
+    super::log::record(&app, &snap, Direction::Inbound, d.rule, &id, &body, decision).await;
     Ok(json_response(line))
 }
 
@@ -219,6 +229,15 @@ pub(crate) async fn outbound(
         snap.names.write_outbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
+    let plain = if q.explain && app.log.is_some() {
+        let mut plain = Vec::with_capacity(200);
+        snap.names.write_outbound(&mut plain, &id, &d);
+        with_versions(plain, &snap)
+    } else {
+        Vec::new()
+    };
+    let decision = if q.explain { &plain } else { &line };
+    super::log::record(&app, &snap, Direction::Outbound, d.rule, &id, &body, decision).await;
     Ok(json_response(line))
 }
 

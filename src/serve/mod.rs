@@ -9,10 +9,14 @@
 //! naming the field at fault (`error.rs`).
 
 mod api;
+mod batch;
 mod error;
 mod live;
+mod log;
+mod metrics;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +40,8 @@ pub struct Config {
     pub max_body: usize,
     /// How long one request may take.
     pub timeout: Duration,
+    /// Where every decision is appended as a JSON line, if anywhere.
+    pub decision_log: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -46,6 +52,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_body: 64 * 1024,
             timeout: Duration::from_secs(10),
+            decision_log: None,
         }
     }
 }
@@ -60,22 +67,32 @@ pub(crate) struct App {
     pub(crate) next_id: AtomicU64,
     /// Cleared when shutdown begins: `/readyz` then says so.
     pub(crate) ready: AtomicBool,
+    /// What `GET /metrics` shows.
+    pub(crate) metrics: metrics::Metrics,
+    /// The decision log, with `--decision-log`.
+    pub(crate) log: Option<log::DecisionLog>,
+    /// Worker threads of a `/v1/batch` pipeline.
+    pub(crate) batch_threads: usize,
 }
 
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
 /// can call without a socket.
 pub fn router(config: &Config, snapshot: Snapshot) -> Router {
-    router_of(app(config, snapshot))
+    router_of(app(config, snapshot, None))
 }
 
-fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
+fn app(config: &Config, snapshot: Snapshot, log: Option<log::DecisionLog>) -> Arc<App> {
     let boot = jiff::Timestamp::now().as_millisecond();
+    let metrics = metrics::Metrics::new(&snapshot);
     Arc::new(App {
         live: Live::new(snapshot),
         sources: config.sources.clone(),
         boot: format!("{boot:x}"),
         next_id: AtomicU64::new(1),
         ready: AtomicBool::new(true),
+        metrics,
+        log,
+        batch_threads: config.workers.max(1),
     })
 }
 
@@ -87,8 +104,14 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/v1/status", get(api::status))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        // No body limit: a batch body streams through in bounded memory.
+        .route("/v1/batch", post(batch::batch))
+        .route("/metrics", get(metrics::scrape))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        // Keep this layer last (outermost): it times every request and
+        // counts every error answer, those of the other layers included.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::observe))
         .with_state(app)
 }
 
@@ -102,20 +125,32 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         .enable_all()
         .build()
         .context("cannot start the service's threads")?;
+    let log = match &config.decision_log {
+        Some(path) => Some(
+            log::DecisionLog::open(path).with_context(|| format!("cannot open the decision log {}", path.display()))?,
+        ),
+        None => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         on_listening(listener.local_addr().context("cannot read the bound address")?);
-        let app = app(&config, snapshot);
+        let app = app(&config, snapshot, log);
         let router = router_of(app.clone());
-        axum::serve(listener, router)
+        let shutting_down = app.clone();
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
-                app.ready.store(false, std::sync::atomic::Ordering::Release);
+                shutting_down.ready.store(false, std::sync::atomic::Ordering::Release);
             })
             .await
-            .context("the service stopped")
+            .context("the service stopped");
+        // Every request is answered: write out and sync the decision log.
+        if let Some(log) = &app.log {
+            log.finish().await;
+        }
+        served
     })
 }
 
