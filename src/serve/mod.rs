@@ -127,7 +127,8 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         .context("cannot start the service's threads")?;
     let log = match &config.decision_log {
         Some(path) => Some(
-            log::DecisionLog::open(path).with_context(|| format!("cannot open the decision log {}", path.display()))?,
+            log::DecisionLog::open(path)
+                .with_context(|| format!("cannot open the decision log `{}`", path.display()))?,
         ),
         None => None,
     };

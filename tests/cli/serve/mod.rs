@@ -2,4 +2,7 @@
 //! to over HTTP. Every request and every wait has a deadline.
 
 mod api;
+mod batch;
+mod log;
+mod metrics;
 mod server;
