@@ -421,3 +421,62 @@ pub(crate) async fn scrape(State(app): State<Arc<App>>) -> Response {
     );
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::{Config, Sources};
+
+    fn text(app: &Arc<App>) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let resp = rt.block_on(scrape(State(app.clone())));
+        let body = rt.block_on(axum::body::to_bytes(resp.into_body(), usize::MAX)).unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_new_rule_set_gets_its_counters_and_the_same_rule_keeps_counting() {
+        let first = Snapshot::load(&Sources::default()).unwrap();
+        let app = super::super::app(&Config::default(), first, None);
+        let snap = app.live.current();
+        let rule = snap.rules.inbound.rules.rules[0].id.clone();
+        app.metrics.decided(&snap, Direction::Inbound, 0);
+        // A reload with other rule files: same rule ids, another digest.
+        let mut next = Snapshot::load(&Sources::default()).unwrap();
+        next.rule_set = "0123456789abcdef".into();
+        app.metrics.decided(&next, Direction::Inbound, 0);
+        app.metrics.decided(&next, Direction::Inbound, 0);
+        assert_eq!(app.metrics.rules.load().rule_set, "0123456789abcdef");
+        let t = text(&app);
+        let series = format!("commroute_decisions_total{{policy=\"inbound\",rule=\"{rule}\"}} 3\n");
+        assert!(t.contains(&series), "{series} in\n{t}");
+    }
+
+    #[test]
+    fn reloads_are_exported_by_result() {
+        let app = super::super::app(&Config::default(), Snapshot::load(&Sources::default()).unwrap(), None);
+        app.metrics.reloaded(true);
+        app.metrics.reloaded(false);
+        app.metrics.reloaded(false);
+        let t = text(&app);
+        assert!(t.contains("commroute_reloads_total{result=\"ok\"} 1\n"), "{t}");
+        assert!(t.contains("commroute_reloads_total{result=\"failed\"} 2\n"), "{t}");
+        assert!(t.contains("# TYPE commroute_rule_set info\n"), "{t}");
+        assert_eq!(t.matches("# EOF").count(), 1);
+        assert!(t.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn an_error_status_without_a_kind_is_counted_by_its_status() {
+        let app = super::super::app(&Config::default(), Snapshot::load(&Sources::default()).unwrap(), None);
+        let plain = |code: u16| (StatusCode::from_u16(code).unwrap(), "plain").into_response();
+        app.metrics.error(&plain(413));
+        app.metrics.error(&plain(500));
+        app.metrics
+            .error(&super::super::ApiError::new(ErrorKind::Undecided, "x").into_response());
+        let t = text(&app);
+        assert!(t.contains("commroute_errors_total{kind=\"too_large\"} 1\n"), "{t}");
+        assert!(t.contains("commroute_errors_total{kind=\"http_500\"} 1\n"), "{t}");
+        assert!(t.contains("commroute_errors_total{kind=\"undecided\"} 1\n"), "{t}");
+    }
+}

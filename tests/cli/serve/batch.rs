@@ -25,11 +25,11 @@ impl Head {
 /// `on_data`: client and server both stream, as `curl` does. Every read and
 /// write has a deadline.
 pub fn stream_batch(
-    s: &Server,
+    base: &str,
     chunks: impl Iterator<Item = Vec<u8>> + Send + 'static,
     mut on_data: impl FnMut(&[u8]),
 ) -> Head {
-    let addr = s.base.strip_prefix("http://").expect("an http address");
+    let addr = base.strip_prefix("http://").expect("an http address");
     let conn = TcpStream::connect(addr).expect("connect to the service");
     conn.set_read_timeout(Some(LIMIT)).unwrap();
     conn.set_write_timeout(Some(LIMIT)).unwrap();
@@ -91,9 +91,14 @@ pub fn stream_batch(
 
 /// `POST /v1/batch` with `body`; the answer's body.
 pub fn post_batch(s: &Server, body: &[u8]) -> String {
+    post_batch_to(&s.base, body)
+}
+
+/// [`post_batch`] to the service at `base` (`http://127.0.0.1:PORT`).
+pub fn post_batch_to(base: &str, body: &[u8]) -> String {
     let chunks: Vec<Vec<u8>> = body.chunks(16 * 1024).map(<[u8]>::to_vec).collect();
     let mut out = Vec::new();
-    let head = stream_batch(s, chunks.into_iter(), |d| out.extend_from_slice(d));
+    let head = stream_batch(base, chunks.into_iter(), |d| out.extend_from_slice(d));
     assert_eq!(head.status, 200, "{head:?}");
     assert_eq!(head.header("content-type"), Some("application/x-ndjson"));
     String::from_utf8(out).expect("UTF-8")
@@ -182,7 +187,7 @@ fn a_200000_line_body_streams_through_every_decision_in_order_in_bounded_memory(
     let mut sent_bytes = 0usize;
     let mut next = 0usize;
     let mut carry = Vec::new();
-    let head = stream_batch(&s, chunks, |data| {
+    let head = stream_batch(&s.base, chunks, |data| {
         sent_bytes += data.len();
         carry.extend_from_slice(data);
         let end = carry.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);

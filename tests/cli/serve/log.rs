@@ -248,3 +248,98 @@ fn log_lines_less_the_added_fields_are_event_lines_route_batch_decides_the_same(
         assert_eq!(&logged, d, "route batch decides a logged event as the service did");
     }
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_failing_disk_loses_lines_counted_in_the_metrics_never_a_request() {
+    // Every write to /dev/full fails with "no space left on device".
+    let s = start(Path::new("/dev/full"));
+    for _ in 0..5 {
+        assert_eq!(s.post("/v1/inbound", r#"{"client":"nina"}"#).status, 200);
+    }
+    let deadline = std::time::Instant::now() + super::server::LIMIT;
+    loop {
+        let m = super::metrics::scrape(&s);
+        let lost = super::metrics::value(&m, "commroute_decision_log_lost_lines_total", &[]);
+        if lost == 5.0 {
+            assert!(super::metrics::value(&m, "commroute_decision_log_errors_total", &[]) >= 1.0);
+            assert_eq!(
+                super::metrics::value(&m, "commroute_decision_log_lines_total", &[]),
+                0.0
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{lost} lines counted lost");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(s.terminate().code(), Some(0));
+}
+
+/// A log nobody drains (a named pipe not yet read) fills the queue: the
+/// batch waits, the waits are counted, and once the log drains every
+/// decision is in it.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_full_log_queue_makes_requests_wait_and_loses_nothing() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+
+    const LINES: usize = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("log.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // The reader opens the pipe (the service's open waits for it), then
+    // reads nothing until told.
+    let (go, wait_for_go) = mpsc::channel::<()>();
+    let reader_fifo = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        let f = std::fs::File::open(&reader_fifo).expect("open the pipe");
+        wait_for_go
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("told to read");
+        let mut ids = Vec::new();
+        for line in std::io::BufReader::new(f).lines() {
+            let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            ids.push(v["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    });
+    let s = start(&fifo);
+    let body: String = (0..LINES)
+        .map(|i| format!("{{\"id\":\"q{i}\",\"type\":\"inbound\",\"client\":\"cleo\",\"answering\":\"campaign@B\"}}\n"))
+        .collect();
+    let base = s.base.clone();
+    let batch = std::thread::spawn(move || super::batch::post_batch_to(&base, body.as_bytes()).lines().count());
+    let deadline = std::time::Instant::now() + super::server::LIMIT;
+    loop {
+        let waits = super::metrics::value(&super::metrics::scrape(&s), "commroute_decision_log_waits_total", &[]);
+        if waits >= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never waited for the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!batch.is_finished(), "the batch waits while the log is full");
+    go.send(()).unwrap();
+    let answered =
+        crate::support::process::within(super::server::LIMIT, "the batch after the log drained", move || {
+            batch.join().unwrap()
+        });
+    assert_eq!(answered, LINES);
+    let m = super::metrics::scrape(&s);
+    assert_eq!(
+        super::metrics::value(&m, "commroute_decision_log_lost_lines_total", &[]),
+        0.0
+    );
+    assert_eq!(s.terminate().code(), Some(0));
+    let ids = crate::support::process::within(super::server::LIMIT, "reading the log", move || reader.join().unwrap());
+    assert_eq!(ids.len(), LINES, "every decision logged");
+    assert!(ids.iter().enumerate().all(|(i, id)| *id == format!("q{i}")), "in order");
+}
