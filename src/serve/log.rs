@@ -494,6 +494,32 @@ mod tests {
     }
 
     #[test]
+    fn a_logged_line_sent_again_is_logged_with_its_new_decision_only() {
+        let s = snap();
+        let old = r#"{"id":"e1","type":"inbound","client":"cleo","at":"old","rule_set":"old","world_version":"old","decision":{"rule":"old"}}"#;
+        let mut out = Vec::new();
+        push_line(
+            &mut out,
+            old.as_bytes(),
+            b"null",
+            Direction::Inbound,
+            "new",
+            &s,
+            b"{\"rule\":\"new\"}\n",
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("\"decision\"").count(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["id", "type", "client", "at", "rule_set", "world_version", "decision"]
+        );
+        assert_eq!((&v["at"], &v["decision"]["rule"]), (&"new".into(), &"new".into()));
+        assert_eq!(v["rule_set"], s.rule_set);
+    }
+
+    #[test]
     fn now_is_rfc3339_utc_with_milliseconds() {
         let at = now();
         assert_eq!(at.len(), "2026-12-02T08:00:00.123Z".len(), "{at}");

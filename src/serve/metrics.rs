@@ -350,7 +350,7 @@ impl Collector for ScrapeTime {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), fmt::Error> {
         let mut m = enc.encode_descriptor(
             "commroute_reloads",
-            "Reloads of the rules and world, by result: ok (went live) or failed (refused, the old set kept serving)",
+            "Reloads of the rules and world, by result: ok (went live) or failed (refused, the old set kept serving).",
             None,
             MetricType::Counter,
         )?;
@@ -359,7 +359,7 @@ impl Collector for ScrapeTime {
         }
         let mut m = enc.encode_descriptor(
             "commroute_rule_set",
-            "The versions deciding new requests: the rules' digest and the world file's",
+            "The versions deciding new requests: the rules' digest and the world file's.",
             None,
             MetricType::Info,
         )?;
@@ -371,22 +371,22 @@ impl Collector for ScrapeTime {
         for (name, help, n) in [
             (
                 "commroute_decision_log_lines",
-                "Lines written to the decision log",
+                "Lines written to the decision log.",
                 log.lines,
             ),
             (
                 "commroute_decision_log_waits",
-                "Decisions that waited because the decision log's buffer was full",
+                "Decisions that waited because the decision log's buffer was full.",
                 log.waits,
             ),
             (
                 "commroute_decision_log_errors",
-                "Failed writes or syncs of the decision log",
+                "Failed writes or syncs of the decision log.",
                 log.errors,
             ),
             (
                 "commroute_decision_log_lost_lines",
-                "Decision-log lines lost to failed writes",
+                "Decision-log lines lost to failed writes.",
                 log.lost,
             ),
         ] {
