@@ -76,7 +76,8 @@ pub(crate) struct App {
 }
 
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
-/// can call without a socket.
+/// can call without a socket. Only [`run`] opens `config.decision_log`; these
+/// routes log nothing.
 pub fn router(config: &Config, snapshot: Snapshot) -> Router {
     router_of(app(config, snapshot, None))
 }

@@ -272,6 +272,7 @@ const SUBCOMMANDS: &[&str] = &[
     "schema",
     "completions",
     "man",
+    "serve",
 ];
 
 #[test]
