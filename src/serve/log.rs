@@ -4,7 +4,8 @@
 //! A line is the event as received, with its id (the request's or the one
 //! the service gave it) and its `type` first, then the request's own fields
 //! unchanged, then `at` (when it was decided, RFC 3339 UTC), `rule_set`,
-//! `world_version` and `decision` (the decision answer):
+//! `world_version` and `decision` (the decision answer; the lines of a
+//! batch share the `at` of their chunk):
 //!
 //! ```json
 //! {"id":"e1","type":"inbound","client":"cleo","answering":"campaign@B","at":"2026-12-02T08:00:00.123Z","rule_set":"5655545e697ed476","world_version":"4324a64850a0f29f","decision":{"id":"e1",...}}
