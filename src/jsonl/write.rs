@@ -156,6 +156,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn with_versions_ends_each_decision_line_with_the_two_versions() {
+        let rules = RuleSet::shipped();
+        let world = World::builder().build().unwrap();
+        let names = Names::new(&rules, &world).with_versions("5655545e697ed476", "none");
+        let d = OutboundDecision {
+            channel: crate::rules::facts::Channel::Sms,
+            rule: 0,
+            text_rule: 0,
+            text: "hi".into(),
+            scripted_ghost_text: None,
+            trace: None,
+        };
+        let mut out = Vec::new();
+        names.write_outbound(&mut out, b"\"e1\"", &d);
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.ends_with(",\"rule_set\":\"5655545e697ed476\",\"world_version\":\"none\"}\n"),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["text"], "hi");
+    }
+
+    #[test]
     fn strings_are_escaped_like_serde_json() {
         for s in [
             "plain",
