@@ -30,6 +30,9 @@ pub(crate) struct Args {
     /// Do not reload when a rules file or the world file changes (SIGHUP and `POST /v1/reload` still do)
     #[arg(long)]
     no_watch: bool,
+    /// Append every decision to FILE as a JSON line (created if missing; flushed on shutdown)
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
     #[command(flatten)]
     rules: RulesArg,
 }
@@ -49,6 +52,7 @@ pub(crate) fn run(a: Args) -> CliResult {
         max_body: a.max_body,
         timeout: Duration::from_millis(a.timeout_ms),
         watch: !a.no_watch,
+        decision_log: a.decision_log,
         ..Config::default()
     };
     if let Some(n) = a.workers {

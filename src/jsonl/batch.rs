@@ -99,9 +99,34 @@ struct Chunk {
     oversized: bool,
 }
 
-struct Done {
+struct Done<N> {
     out: Vec<u8>,
     summary: BatchSummary,
+    notes: N,
+}
+
+/// Sees every decided line of a batch: the decision service counts and logs
+/// them through it. `route batch` watches with `()`, which does nothing and
+/// compiles to nothing.
+pub(crate) trait Watch: Sync {
+    /// What the watch notes about one chunk, on the worker that decides it.
+    type Notes: Send;
+    /// Fresh notes for a chunk.
+    fn notes(&self) -> Self::Notes;
+    /// One event line decided: its text, its decision line (newline
+    /// included), its direction and the index of the deciding rule.
+    fn decided(&self, notes: &mut Self::Notes, event: &str, decision: &[u8], direction: Direction, rule: usize);
+    /// A chunk's notes, on the writing thread, in input order, once the
+    /// chunk's decision lines are written.
+    fn written(&self, notes: Self::Notes);
+}
+
+impl Watch for () {
+    type Notes = ();
+    fn notes(&self) {}
+    #[inline(always)]
+    fn decided(&self, _: &mut (), _: &str, _: &[u8], _: Direction, _: usize) {}
+    fn written(&self, _: ()) {}
 }
 
 /// Routes every event line of `input` and writes one decision line per event
@@ -127,8 +152,32 @@ pub fn run_with_progress(
     options: Options,
     progress: &Progress,
 ) -> io::Result<BatchSummary> {
+    run_watched(
+        rules,
+        world,
+        &Names::new(rules, world),
+        input,
+        output,
+        options,
+        progress,
+        &(),
+    )
+}
+
+/// [`run_with_progress`] with the decision lines written by `names`, and
+/// every decided line shown to `watch`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_watched<W: Watch>(
+    rules: &RuleSet,
+    world: &World,
+    names: &Names,
+    input: impl Read + Send,
+    output: &mut impl Write,
+    options: Options,
+    progress: &Progress,
+    watch: &W,
+) -> io::Result<BatchSummary> {
     let started = Instant::now();
-    let names = Names::new(rules, world);
     let workers = options.threads.max(1);
     let mut total = BatchSummary::default();
     std::thread::scope(|scope| -> io::Result<()> {
@@ -136,11 +185,10 @@ pub fn run_with_progress(
         let mut from_workers = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (tx, rx) = sync_channel::<Chunk>(DEPTH);
-            let (dtx, drx) = sync_channel::<Done>(DEPTH);
+            let (dtx, drx) = sync_channel::<Done<W::Notes>>(DEPTH);
             to_workers.push(tx);
             from_workers.push(drx);
-            let names = &names;
-            scope.spawn(move || work(rules, world, names, rx, dtx));
+            scope.spawn(move || work(rules, world, names, watch, rx, dtx));
         }
         // A leading byte-order mark is not part of the first line.
         let reader = scope.spawn(move || read_chunks(crate::diag::WithoutBom::new(input), to_workers, progress));
@@ -154,6 +202,7 @@ pub fn run_with_progress(
                     write_result = Err(e);
                     break 'collect;
                 }
+                watch.written(done.notes);
             }
         }
         // On a write error, dropping the receivers stops the workers, which
@@ -273,7 +322,14 @@ fn read_chunks(mut input: impl Read, workers: Vec<SyncSender<Chunk>>, progress: 
     Ok(())
 }
 
-fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: SyncSender<Done>) {
+fn work<W: Watch>(
+    rules: &RuleSet,
+    world: &World,
+    names: &Names,
+    watch: &W,
+    rx: Receiver<Chunk>,
+    tx: SyncSender<Done<W::Notes>>,
+) {
     let mut outbound = Outbound {
         client: 0,
         sender: 0,
@@ -283,6 +339,7 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
     for chunk in rx {
         let mut out = Vec::with_capacity(chunk.data.len() * 2);
         let mut summary = BatchSummary::default();
+        let mut notes = watch.notes();
         if chunk.oversized {
             summary.errors += 1;
             write_error(&mut out, b"null", chunk.first_line, &too_long());
@@ -312,6 +369,8 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
                 rules,
                 world,
                 names,
+                watch,
+                &mut notes,
                 text,
                 n,
                 &mut outbound,
@@ -320,7 +379,7 @@ fn work(rules: &RuleSet, world: &World, names: &Names, rx: Receiver<Chunk>, tx: 
                 &mut summary,
             );
         }
-        if tx.send(Done { out, summary }).is_err() {
+        if tx.send(Done { out, summary, notes }).is_err() {
             return;
         }
     }
@@ -332,10 +391,12 @@ fn too_long() -> String {
 
 /// Decides one framed event line, appending its decision or error line to `out`.
 #[allow(clippy::too_many_arguments)]
-fn decide_line(
+fn decide_line<W: Watch>(
     rules: &RuleSet,
     world: &World,
     names: &Names,
+    watch: &W,
+    notes: &mut W::Notes,
     line: &str,
     line_no: u64,
     outbound: &mut Outbound,
@@ -344,6 +405,7 @@ fn decide_line(
     summary: &mut BatchSummary,
 ) {
     id_json.clear();
+    let start = out.len();
     let result = match parse_event(line) {
         Ok(ParsedEvent::Scanned(ev)) => {
             // The scanner only accepts ids without escapes: quote as is.
@@ -392,8 +454,13 @@ fn decide_line(
         }
     };
     match result {
-        Ok(Direction::Inbound) => summary.inbound += 1,
-        Ok(Direction::Outbound) => summary.outbound += 1,
+        Ok((direction, rule)) => {
+            match direction {
+                Direction::Inbound => summary.inbound += 1,
+                Direction::Outbound => summary.outbound += 1,
+            }
+            watch.decided(notes, line, &out[start..], direction, rule);
+        }
         Err(message) => {
             summary.errors += 1;
             write_error(out, id_json, line_no, &message);
@@ -411,13 +478,13 @@ fn decide_owned(
     outbound: &mut Outbound,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Direction, String> {
+) -> Result<(Direction, usize), String> {
     let here = ev.world(world).map_err(|e| e.to_string())?;
     let own_names;
     let names = match &here {
         Cow::Borrowed(_) => names,
         Cow::Owned(w) => {
-            own_names = Names::new(rules, w);
+            own_names = names.for_world(rules, w);
             &own_names
         }
     };
@@ -458,11 +525,11 @@ fn decide_inbound(
     from: Option<&str>,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Direction, String> {
+) -> Result<(Direction, usize), String> {
     let ev = resolve_inbound(world, client, answering, staff, from).map_err(|e| e.to_string())?;
     let d = rules.route_inbound(world, &ev).map_err(|e| e.to_string())?;
     names.write_inbound(out, id_json, &d);
-    Ok(Direction::Inbound)
+    Ok((Direction::Inbound, d.rule))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -476,7 +543,7 @@ fn decide_outbound(
     ev: &mut Outbound,
     id_json: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Direction, String> {
+) -> Result<(Direction, usize), String> {
     let (c, sender) = resolve_outbound(world, client, from_account).map_err(|e| e.to_string())?;
     ev.client = c;
     ev.sender = sender;
@@ -484,5 +551,5 @@ fn decide_outbound(
     ev.text.push_str(text);
     let d = rules.route_outbound(world, ev).map_err(|e| e.to_string())?;
     names.write_outbound(out, id_json, &d);
-    Ok(Direction::Outbound)
+    Ok((Direction::Outbound, d.rule))
 }

@@ -49,6 +49,9 @@ const VERSION: &[u8] = concat!(",\"version\":\"", env!("CARGO_PKG_VERSION"), "\"
 /// Every id and text a decision line names, escaped once per run.
 #[derive(Debug)]
 pub(crate) struct Names {
+    /// How every decision line ends: `}\n`, or the versions first
+    /// ([`Names::with_versions`]).
+    end: Vec<u8>,
     locations: Vec<Vec<u8>>,
     staff: Vec<Vec<u8>>,
     inbound_rules: Vec<Vec<u8>>,
@@ -60,6 +63,7 @@ pub(crate) struct Names {
 impl Names {
     pub(crate) fn new(rules: &RuleSet, world: &World) -> Names {
         Names {
+            end: b"}\n".to_vec(),
             locations: world.locations.iter().map(|l| json_quoted(&l.id)).collect(),
             staff: world.staff.iter().map(|s| json_quoted(&s.id)).collect(),
             inbound_rules: rules.inbound.rules.rules.iter().map(|r| json_quoted(&r.id)).collect(),
@@ -73,6 +77,27 @@ impl Names {
                 .collect(),
             text_rules: rules.outbound.text.rules.iter().map(|r| json_quoted(&r.id)).collect(),
         }
+    }
+
+    /// The names of another world (an event's inline facts), with the same
+    /// line ending as these.
+    pub(crate) fn for_world(&self, rules: &RuleSet, world: &World) -> Names {
+        Names {
+            end: self.end.clone(),
+            ..Names::new(rules, world)
+        }
+    }
+
+    /// The same names, ending every decision line with
+    /// `,"rule_set":..,"world_version":..}`: the decision service's lines.
+    pub(crate) fn with_versions(mut self, rule_set: &str, world_version: &str) -> Names {
+        let mut end = b",\"rule_set\":".to_vec();
+        push_json_str(&mut end, rule_set);
+        end.extend_from_slice(b",\"world_version\":");
+        push_json_str(&mut end, world_version);
+        end.extend_from_slice(b"}\n");
+        self.end = end;
+        self
     }
 
     /// `{"id":..,"type":"inbound","version":..,"lands_at":[..],"delivered_to":[..],"rule":..}`
@@ -97,7 +122,7 @@ impl Names {
         }
         out.extend_from_slice(b"],\"rule\":");
         out.extend_from_slice(&self.inbound_rules[d.rule]);
-        out.extend_from_slice(b"}\n");
+        out.extend_from_slice(&self.end);
     }
 
     /// `{"id":..,"type":"outbound","version":..,"channel":..,"ghost_text":..,"text":..,"rule":..,"text_rule":..}`
@@ -119,7 +144,7 @@ impl Names {
         out.extend_from_slice(&self.outbound_rules[d.rule]);
         out.extend_from_slice(b",\"text_rule\":");
         out.extend_from_slice(&self.text_rules[d.text_rule]);
-        out.extend_from_slice(b"}\n");
+        out.extend_from_slice(&self.end);
     }
 }
 
@@ -138,6 +163,30 @@ pub(crate) fn write_error(out: &mut Vec<u8>, id_json: &[u8], line: u64, message:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_versions_ends_each_decision_line_with_the_two_versions() {
+        let rules = RuleSet::shipped();
+        let world = World::builder().build().unwrap();
+        let names = Names::new(&rules, &world).with_versions("5655545e697ed476", "none");
+        let d = OutboundDecision {
+            channel: crate::rules::facts::Channel::Sms,
+            rule: 0,
+            text_rule: 0,
+            text: "hi".into(),
+            scripted_ghost_text: None,
+            trace: None,
+        };
+        let mut out = Vec::new();
+        names.write_outbound(&mut out, b"\"e1\"", &d);
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.ends_with(",\"rule_set\":\"5655545e697ed476\",\"world_version\":\"none\"}\n"),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["text"], "hi");
+    }
 
     #[test]
     fn strings_are_escaped_like_serde_json() {

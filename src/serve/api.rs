@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorKind};
 use super::live::Snapshot;
 use super::App;
 use crate::engine::event::EventError;
-use crate::jsonl::{push_json_str, Names};
+use crate::jsonl::{push_json_str, Direction, Names};
 use crate::world::Facts;
 use crate::{InboundRequest, OutboundRequest, World};
 
@@ -227,6 +227,16 @@ pub(crate) async fn inbound(
         names.as_ref().unwrap_or(&snap.names).write_inbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
+    // The log holds the plain decision, with or without `explain`.
+    let plain = if q.explain && app.log.is_some() {
+        let mut plain = Vec::with_capacity(160);
+        snap.names.write_inbound(&mut plain, &id, &d);
+        with_versions(plain, &snap)
+    } else {
+        Vec::new()
+    };
+    let decision = if q.explain { &plain } else { &line };
+    super::log::record(&app, &snap, Direction::Inbound, d.rule, &id, &body, decision).await;
     Ok(json_response(line))
 }
 
@@ -267,6 +277,15 @@ pub(crate) async fn outbound(
         names.as_ref().unwrap_or(&snap.names).write_outbound(&mut line, &id, &d);
         with_versions(line, &snap)
     };
+    let plain = if q.explain && app.log.is_some() {
+        let mut plain = Vec::with_capacity(200);
+        snap.names.write_outbound(&mut plain, &id, &d);
+        with_versions(plain, &snap)
+    } else {
+        Vec::new()
+    };
+    let decision = if q.explain { &plain } else { &line };
+    super::log::record(&app, &snap, Direction::Outbound, d.rule, &id, &body, decision).await;
     Ok(json_response(line))
 }
 

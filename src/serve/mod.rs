@@ -9,11 +9,15 @@
 //! naming the field at fault (`error.rs`).
 
 mod api;
+mod batch;
 mod error;
 mod live;
+mod log;
+mod metrics;
 mod reload;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +44,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Whether to reload when a rules file or the world file changes.
     pub watch: bool,
+    /// Where every decision is appended as a JSON line, if anywhere.
+    pub decision_log: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -51,6 +57,7 @@ impl Default for Config {
             max_body: 64 * 1024,
             timeout: Duration::from_secs(10),
             watch: true,
+            decision_log: None,
         }
     }
 }
@@ -67,16 +74,24 @@ pub(crate) struct App {
     pub(crate) ready: AtomicBool,
     /// Hot reload: the reloader and its counts (`applied`, `unchanged`, `refused`).
     pub(crate) reloads: reload::Reloader,
+    /// What `GET /metrics` shows.
+    pub(crate) metrics: metrics::Metrics,
+    /// The decision log, with `--decision-log`.
+    pub(crate) log: Option<log::DecisionLog>,
+    /// Worker threads of a `/v1/batch` pipeline.
+    pub(crate) batch_threads: usize,
 }
 
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
-/// can call without a socket.
+/// can call without a socket. Only [`run`] opens `config.decision_log`; these
+/// routes log nothing.
 pub fn router(config: &Config, snapshot: Snapshot) -> Router {
-    router_of(app(config, snapshot))
+    router_of(app(config, snapshot, None))
 }
 
-pub(crate) fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
+pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::DecisionLog>) -> Arc<App> {
     let boot = jiff::Timestamp::now().as_millisecond();
+    let metrics = metrics::Metrics::new(&snapshot);
     Arc::new(App {
         live: Live::new(snapshot),
         sources: config.sources.clone(),
@@ -84,6 +99,9 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
         next_id: AtomicU64::new(1),
         ready: AtomicBool::new(true),
         reloads: reload::Reloader::default(),
+        metrics,
+        log,
+        batch_threads: config.workers.max(1),
     })
 }
 
@@ -96,8 +114,14 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/v1/reload", post(reload::post))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        // No body limit: a batch body streams through in bounded memory.
+        .route("/v1/batch", post(batch::batch))
+        .route("/metrics", get(metrics::scrape))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        // Keep this layer last (outermost): it times every request and
+        // counts every error answer, those of the other layers included.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::observe))
         .with_state(app)
 }
 
@@ -112,11 +136,18 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         .enable_all()
         .build()
         .context("cannot start the service's threads")?;
+    let log = match &config.decision_log {
+        Some(path) => Some(
+            log::DecisionLog::open(path)
+                .with_context(|| format!("cannot open the decision log `{}`", path.display()))?,
+        ),
+        None => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let app = app(&config, snapshot);
+        let app = app(&config, snapshot, log);
         // Before the address is told: a SIGHUP or an edit from then on reloads.
         #[cfg(unix)]
         {
@@ -136,13 +167,19 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         };
         on_listening(listener.local_addr().context("cannot read the bound address")?);
         let router = router_of(app.clone());
-        axum::serve(listener, router)
+        let shutting_down = app.clone();
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
-                app.ready.store(false, std::sync::atomic::Ordering::Release);
+                shutting_down.ready.store(false, std::sync::atomic::Ordering::Release);
             })
             .await
-            .context("the service stopped")
+            .context("the service stopped");
+        // Every request is answered: write out and sync the decision log.
+        if let Some(log) = &app.log {
+            log.finish().await;
+        }
+        served
     })
 }
 

@@ -490,7 +490,7 @@ mod tests {
             ..Config::default()
         };
         let first = Snapshot::load(&config.sources).expect("the first snapshot loads");
-        crate::serve::app(&config, first)
+        crate::serve::app(&config, first, None)
     }
 
     /// A copy of the shipped rules in a folder of its own.

@@ -2,6 +2,9 @@
 //! to over HTTP. Every request and every wait has a deadline.
 
 mod api;
+mod batch;
 mod inline;
+mod log;
+mod metrics;
 mod reload;
 mod server;
