@@ -11,6 +11,7 @@
 mod api;
 mod error;
 mod live;
+mod ops;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -22,6 +23,7 @@ use axum::Router;
 
 pub use error::{ApiError, ErrorKind};
 pub use live::{Live, Snapshot, Sources};
+pub use ops::{Token, TokenError};
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -36,6 +38,12 @@ pub struct Config {
     pub max_body: usize,
     /// How long one request may take.
     pub timeout: Duration,
+    /// The bearer token every endpoint but `/healthz` and `/readyz` needs;
+    /// `None` for none.
+    pub token: Option<Token>,
+    /// How long `/readyz` answers 503 after SIGTERM or SIGINT while
+    /// requests are still taken, before the listener closes.
+    pub drain: Duration,
 }
 
 impl Default for Config {
@@ -46,6 +54,8 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_body: 64 * 1024,
             timeout: Duration::from_secs(10),
+            token: None,
+            drain: Duration::ZERO,
         }
     }
 }
@@ -65,7 +75,19 @@ pub(crate) struct App {
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
 /// can call without a socket.
 pub fn router(config: &Config, snapshot: Snapshot) -> Router {
-    router_of(app(config, snapshot))
+    with_ops(config, router_of(app(config, snapshot)))
+}
+
+/// `router` behind the token, limits, timeout, JSON errors and request log.
+fn with_ops(config: &Config, router: Router) -> Router {
+    ops::with_ops(
+        router,
+        ops::Ops {
+            token: config.token.clone(),
+            max_body: config.max_body,
+            timeout: config.timeout,
+        },
+    )
 }
 
 fn app(config: &Config, snapshot: Snapshot) -> Arc<App> {
@@ -108,19 +130,34 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         on_listening(listener.local_addr().context("cannot read the bound address")?);
         let app = app(&config, snapshot);
-        let router = router_of(app.clone());
+        let router = with_ops(&config, router_of(app.clone()));
+        let drain = config.drain;
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                let signal = shutdown_signal().await;
                 app.ready.store(false, std::sync::atomic::Ordering::Release);
+                if !drain.is_zero() {
+                    tracing::info!(
+                        signal,
+                        drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+                        "shutdown began: /readyz answers 503; requests are still taken until the drain ends"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(drain) => {},
+                        _ = shutdown_signal() => {},
+                    }
+                }
+                tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
             })
             .await
-            .context("the service stopped")
+            .context("the service stopped")?;
+        tracing::info!("stopped: every request in flight was answered");
+        Ok(())
     })
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, with the signal's name.
+async fn shutdown_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -136,7 +173,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
     }
 }

@@ -2,4 +2,5 @@
 //! to over HTTP. Every request and every wait has a deadline.
 
 mod api;
+mod ops;
 mod server;
