@@ -11,6 +11,8 @@
 mod api;
 mod error;
 mod live;
+#[cfg(test)]
+mod no_panic;
 mod ops;
 
 use std::net::SocketAddr;

@@ -333,3 +333,119 @@ async fn log_request(req: Request, next: Next) -> Response {
     );
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    fn ops() -> Ops {
+        Ops {
+            token: None,
+            max_body: 16,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn send(router: Router, req: axum::http::Request<Body>) -> (StatusCode, Option<ErrorKind>, serde_json::Value) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let kind = resp.extensions().get::<ErrorKind>().copied();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let v = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            (status, kind, v)
+        })
+    }
+
+    #[test]
+    fn a_panic_in_a_handler_is_a_500_json_error_that_says_nothing_of_it() {
+        let router = with_ops(
+            Router::new().route(
+                "/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("secret \u{1b}[31m detail");
+                    }
+                    "unreachable"
+                }),
+            ),
+            ops(),
+        );
+        let (status, kind, v) = send(router, axum::http::Request::get("/boom").body(Body::empty()).unwrap());
+        assert_eq!(
+            (status, kind),
+            (StatusCode::INTERNAL_SERVER_ERROR, Some(ErrorKind::Internal))
+        );
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"], "internal");
+        assert!(!v.to_string().contains("secret"), "{v}");
+    }
+
+    #[test]
+    fn a_plain_text_rejection_of_an_extractor_becomes_a_json_error_with_its_kind() {
+        // axum's `String` extractor refuses a body that is not UTF-8 in plain text.
+        let router = with_ops(Router::new().route("/text", post(|s: String| async move { s })), ops());
+        let req = axum::http::Request::post("/text")
+            .body(Body::from(vec![0xff, 0xfe]))
+            .unwrap();
+        let (status, kind, v) = send(router.clone(), req);
+        assert_eq!((status, kind), (StatusCode::BAD_REQUEST, Some(ErrorKind::BadRequest)));
+        assert_eq!(v["type"], "error");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.starts_with(char::is_lowercase), "{message}");
+        // A body over the limit without a declared length: axum's 413, ours.
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; 40]))]);
+        let req = axum::http::Request::post("/text")
+            .body(Body::from_stream(stream))
+            .unwrap();
+        let (status, kind, v) = send(router, req);
+        assert_eq!(
+            (status, kind),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some(ErrorKind::TooLarge))
+        );
+        assert_eq!(v["message"], "the body is larger than the limit of 16 bytes");
+    }
+
+    #[test]
+    fn a_handler_slower_than_the_timeout_is_a_408_json_error() {
+        let router = with_ops(
+            Router::new().route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            ),
+            Ops {
+                timeout: Duration::from_millis(50),
+                ..ops()
+            },
+        );
+        let (status, kind, v) = send(router, axum::http::Request::get("/slow").body(Body::empty()).unwrap());
+        assert_eq!((status, kind), (StatusCode::REQUEST_TIMEOUT, Some(ErrorKind::Timeout)));
+        assert_eq!(
+            v["message"],
+            "the request took longer than 50 ms, reading its body included"
+        );
+    }
+
+    #[test]
+    fn the_token_is_compared_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t");
+        std::fs::write(&file, "\t abc \r\nnext").unwrap();
+        let token = Token::read(&file).unwrap();
+        assert!(token.matches(b"abc"));
+        for wrong in [&b"ab"[..], b"abcd", b"abd", b"", b"ABC"] {
+            assert!(!token.matches(wrong), "{wrong:?}");
+        }
+        assert_eq!(format!("{token:?}"), "Token(..)");
+    }
+}
