@@ -13,6 +13,7 @@ mod error;
 mod live;
 #[cfg(test)]
 mod no_panic;
+mod openapi;
 mod ops;
 
 use std::net::SocketAddr;
@@ -111,6 +112,7 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/v1/status", get(api::status))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route("/v1/openapi.json", get(openapi::document))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(app)
