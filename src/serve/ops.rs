@@ -125,8 +125,8 @@ async fn guard(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Respons
     let path = req.uri().path();
     if let Some(token) = &ops.token {
         if !OPEN.contains(&path) {
-            if let Err(e) = check_token(token, req.headers()) {
-                return e;
+            if let Some(refusal) = refused(token, req.headers()) {
+                return refusal;
             }
         }
     }
@@ -179,9 +179,9 @@ fn timed_out(ops: &Ops) -> ApiError {
     ))
 }
 
-/// `Authorization: Bearer TOKEN`, the scheme in any case, or a 401 with
-/// `WWW-Authenticate: Bearer`.
-fn check_token(token: &Token, headers: &HeaderMap) -> Result<(), Response> {
+/// `None` for `Authorization: Bearer TOKEN` (the scheme in any case), else
+/// the 401 with `WWW-Authenticate: Bearer`.
+fn refused(token: &Token, headers: &HeaderMap) -> Option<Response> {
     const HOW: &str = "the header `Authorization: Bearer TOKEN`, with the token of the service's --token-file";
     let refuse = |message: &str, challenge: &'static str| {
         let mut resp = ApiError::new(ErrorKind::Unauthorized, message)
@@ -190,7 +190,7 @@ fn check_token(token: &Token, headers: &HeaderMap) -> Result<(), Response> {
             .into_response();
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-        Err(resp)
+        Some(resp)
     };
     let mut given = headers.get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (given.next(), given.next()) else {
@@ -212,7 +212,7 @@ fn check_token(token: &Token, headers: &HeaderMap) -> Result<(), Response> {
         );
     }
     if token.matches(value[7..].trim_ascii()) {
-        Ok(())
+        None
     } else {
         refuse(
             "the bearer token is not the service's",
