@@ -128,7 +128,7 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         .enable_all()
         .build()
         .context("cannot start the service's threads")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -136,28 +136,50 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         let app = app(&config, snapshot);
         let router = with_ops(&config, router_of(app.clone()));
         let drain = config.drain;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let signal = shutdown_signal().await;
-                app.ready.store(false, std::sync::atomic::Ordering::Release);
-                if !drain.is_zero() {
-                    tracing::info!(
-                        signal,
-                        drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
-                        "shutdown began: /readyz answers 503; requests are still taken until the drain ends"
-                    );
-                    tokio::select! {
-                        () = tokio::time::sleep(drain) => {},
-                        _ = shutdown_signal() => {},
-                    }
+        // Once shutdown begins, the requests in flight get the timeout (and
+        // a second) to finish. Without a bound, a client that never
+        // finishes its headers would hold the process up forever.
+        let grace = config.timeout + Duration::from_secs(1);
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stopped = stopping.clone();
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let signal = shutdown_signal().await;
+            app.ready.store(false, std::sync::atomic::Ordering::Release);
+            if !drain.is_zero() {
+                tracing::info!(
+                    signal,
+                    drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+                    "shutdown began: /readyz answers 503; requests are still taken until the drain ends"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {},
+                    _ = shutdown_signal() => {},
                 }
-                tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
-            })
-            .await
-            .context("the service stopped")?;
-        tracing::info!("stopped: every request in flight was answered");
+            }
+            tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
+            stopping.notify_one();
+        });
+        let cut = async move {
+            stopped.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = std::future::IntoFuture::into_future(serve) => {
+                served.context("the service stopped")?;
+                tracing::info!("stopped: every request in flight was answered");
+            }
+            () = cut => {
+                tracing::warn!(
+                    grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                    "stopped with connections still open after the grace period: what they were sending was cut"
+                );
+            }
+        }
         Ok(())
-    })
+    });
+    // Tasks still running (a cut connection) are dropped, not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, with the signal's name.

@@ -462,3 +462,20 @@ fn readyz_answers_503_while_draining_after_sigterm_and_requests_are_still_decide
     let status = wait_within(&mut s.lines.child, LIMIT, "commroute serve draining after SIGTERM");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_cannot_hold_shutdown_up_past_the_timeout() {
+    let s = glow_with(&["--timeout-ms", "500"]);
+    let mut t = connect(&s);
+    t.write_all(b"POST /v1/inbound HTTP/1.1\r\nHost: test\r\n").unwrap();
+    // The connection stays open, its headers unfinished, until the end of the test.
+    let (code, lines) = rest_of_log(s);
+    assert_eq!(code, Some(0));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("stopped with connections still open after the grace period")),
+        "{lines:#?}"
+    );
+    drop(t);
+}
