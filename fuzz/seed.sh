@@ -59,3 +59,10 @@ printf '\xff\xd8\xff\xe0\x00\x10JFIF' > corpus/photo_check/truncated-jpeg
 # (the target refuses worlds named by path, so it never reads other files).
 mkdir -p corpus/timeline_jsonl
 cp seeds/day-inline-world.jsonl corpus/timeline_jsonl/
+# The service's router: `METHOD PATH`, headers, an empty line, the body.
+mkdir -p corpus/serve_router
+printf 'POST /v1/inbound\nContent-Type: application/json\n\n{"id":"e1","client":"cleo","answering":"campaign@B"}' > corpus/serve_router/inbound
+printf 'POST /v1/inbound?explain=true\n\n{"client":"cleo","staff":"sam","from":"A"}' > corpus/serve_router/explain
+printf 'POST /v1/outbound\n\n{"client":"cleo","from_account":"glow-downtown","text":"See you at 3"}' > corpus/serve_router/outbound
+printf 'GET /v1/rules\nAuthorization: Bearer x\n\n' > corpus/serve_router/rules
+printf 'POST /v1/inbound\nContent-Type: application/xml\n\n<a/>' > corpus/serve_router/xml

@@ -14,6 +14,10 @@ mod error;
 mod live;
 mod log;
 mod metrics;
+#[cfg(test)]
+mod no_panic;
+mod openapi;
+mod ops;
 mod reload;
 
 use std::net::SocketAddr;
@@ -27,6 +31,7 @@ use axum::Router;
 
 pub use error::{ApiError, ErrorKind};
 pub use live::{Live, Snapshot, Sources};
+pub use ops::{Token, TokenError};
 pub use reload::{Counts, Outcome, Problem, Report, Trigger};
 
 /// How the service runs.
@@ -46,6 +51,12 @@ pub struct Config {
     pub watch: bool,
     /// Where every decision is appended as a JSON line, if anywhere.
     pub decision_log: Option<PathBuf>,
+    /// The bearer token every endpoint but `/healthz` and `/readyz` needs;
+    /// `None` for none.
+    pub token: Option<Token>,
+    /// How long `/readyz` answers 503 after SIGTERM or SIGINT while
+    /// requests are still taken, before the listener closes.
+    pub drain: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +69,8 @@ impl Default for Config {
             timeout: Duration::from_secs(10),
             watch: true,
             decision_log: None,
+            token: None,
+            drain: Duration::ZERO,
         }
     }
 }
@@ -86,7 +99,23 @@ pub(crate) struct App {
 /// can call without a socket. Only [`run`] opens `config.decision_log`; these
 /// routes log nothing.
 pub fn router(config: &Config, snapshot: Snapshot) -> Router {
-    router_of(app(config, snapshot, None))
+    full(config, app(config, snapshot, None))
+}
+
+/// The service's router over `app`, behind the token, limits, timeout, JSON
+/// errors and request log, with the metrics' layer outermost, so that it
+/// times every request and counts every error answer, those of the other
+/// layers included.
+fn full(config: &Config, app: Arc<App>) -> Router {
+    let router = ops::with_ops(
+        router_of(app.clone()),
+        ops::Ops {
+            token: config.token.clone(),
+            max_body: config.max_body,
+            timeout: config.timeout,
+        },
+    );
+    router.layer(axum::middleware::from_fn_with_state(app, metrics::observe))
 }
 
 pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::DecisionLog>) -> Arc<App> {
@@ -117,11 +146,9 @@ fn router_of(app: Arc<App>) -> Router {
         // No body limit: a batch body streams through in bounded memory.
         .route("/v1/batch", post(batch::batch))
         .route("/metrics", get(metrics::scrape))
+        .route("/v1/openapi.json", get(openapi::document))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
-        // Keep this layer last (outermost): it times every request and
-        // counts every error answer, those of the other layers included.
-        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::observe))
         .with_state(app)
 }
 
@@ -143,7 +170,7 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
         ),
         None => None,
     };
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -166,25 +193,61 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
             None
         };
         on_listening(listener.local_addr().context("cannot read the bound address")?);
-        let router = router_of(app.clone());
+        let router = full(&config, app.clone());
+        let drain = config.drain;
+        // Once shutdown begins, the requests in flight get the timeout (and
+        // a second) to finish. Without a bound, a client that never
+        // finishes its headers would hold the process up forever.
+        let grace = config.timeout + Duration::from_secs(1);
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stopped = stopping.clone();
         let shutting_down = app.clone();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                shutting_down.ready.store(false, std::sync::atomic::Ordering::Release);
-            })
-            .await
-            .context("the service stopped");
-        // Every request is answered: write out and sync the decision log.
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let signal = shutdown_signal().await;
+            shutting_down.ready.store(false, std::sync::atomic::Ordering::Release);
+            if !drain.is_zero() {
+                tracing::info!(
+                    signal,
+                    drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+                    "shutdown began: /readyz answers 503; requests are still taken until the drain ends"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {},
+                    _ = shutdown_signal() => {},
+                }
+            }
+            tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
+            stopping.notify_one();
+        });
+        let cut = async move {
+            stopped.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = std::future::IntoFuture::into_future(serve) => {
+                served.context("the service stopped")?;
+                tracing::info!("stopped: every request in flight was answered");
+            }
+            () = cut => {
+                tracing::warn!(
+                    grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                    "stopped with connections still open after the grace period: what they were sending was cut"
+                );
+            }
+        }
+        // Every request is answered (or cut): write out and sync the decision log.
         if let Some(log) = &app.log {
             log.finish().await;
         }
-        served
-    })
+        Ok(())
+    });
+    // Tasks still running (a cut connection) are dropped, not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, with the signal's name.
+async fn shutdown_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -200,7 +263,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
     }
 }

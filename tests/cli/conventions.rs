@@ -262,6 +262,7 @@ const SUBCOMMANDS: &[&str] = &[
     "test",
     "route",
     "simulate",
+    "serve",
     "conversations",
     "conversation",
     "usage",

@@ -6,5 +6,6 @@ mod batch;
 mod inline;
 mod log;
 mod metrics;
+mod ops;
 mod reload;
 mod server;

@@ -32,6 +32,17 @@ impl Reply {
     }
 }
 
+/// The address in `listening on http://ADDR`, whether the line is text
+/// or a JSON log line (`--log-format json`) whose message says it.
+pub fn listening_on(line: &str) -> Option<String> {
+    if let Some(addr) = line.strip_prefix("listening on ") {
+        return Some(addr.trim().to_owned());
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let message = v["message"].as_str().or_else(|| v["fields"]["message"].as_str())?;
+    Some(message.strip_prefix("listening on ")?.trim().to_owned())
+}
+
 impl Server {
     /// Starts `commroute serve --listen 127.0.0.1:0 ARGS...` in `dir` and waits
     /// for it to say where it listens.
@@ -46,8 +57,8 @@ impl Server {
             let line = lines
                 .next_within(LIMIT)
                 .unwrap_or_else(|| panic!("the service ended before it listened"));
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.trim().to_owned();
+            if let Some(addr) = listening_on(&line) {
+                break addr;
             }
         };
         let agent: ureq::Agent = ureq::Agent::config_builder()
