@@ -260,7 +260,15 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 /// carries its [`ErrorKind`].
 async fn json_errors(resp: Response, ops: &Ops) -> Response {
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) || resp.extensions().get::<ErrorKind>().is_some() {
+    // An answer the service wrote itself as JSON (an `ApiError`, or a
+    // refused reload's report) is kept; only plain-text rejections are
+    // rewritten.
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || resp.extensions().get::<ErrorKind>().is_some() || json
+    {
         return resp;
     }
     let kind = match status {

@@ -162,8 +162,9 @@ fn metrics_count_decisions_by_rule_errors_by_kind_and_latency_by_endpoint() {
         ),
         1.0
     );
-    assert_eq!(value(&m, "commroute_reloads_total", &[("result", "ok")]), 0.0);
-    assert_eq!(value(&m, "commroute_reloads_total", &[("result", "failed")]), 0.0);
+    for result in ["applied", "unchanged", "refused"] {
+        assert_eq!(value(&m, "commroute_reloads_total", &[("result", result)]), 0.0);
+    }
     assert_eq!(value(&m, "commroute_decision_log_lines_total", &[]), 0.0);
     assert_eq!(value(&m, "commroute_decision_log_waits_total", &[]), 0.0);
 
