@@ -156,10 +156,20 @@ struct Body<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // What the client sent comes back in messages and paths: control
+        // characters escaped, long quoted values cut, so that printing an
+        // error never drives the reader's terminal.
+        let shown = |s: &str| crate::text::brief(&crate::text::shown(s)).into_owned();
+        let safe = ApiError {
+            kind: self.kind,
+            field: self.field.as_deref().map(shown),
+            message: shown(&self.message),
+            valid: self.valid.as_deref().map(shown),
+        };
         let body = serde_json::to_vec(&Body {
             r#type: "error",
             version: env!("CARGO_PKG_VERSION"),
-            error: &self,
+            error: &safe,
         })
         .expect("an error serialises");
         let mut resp = (self.kind.status(), body).into_response();
