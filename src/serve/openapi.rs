@@ -49,15 +49,16 @@ mod tests {
 
     /// Sends a request to the router over the glow world; status and JSON body.
     fn call(method: Method, uri: &str, body: &Value) -> (u16, Value) {
-        let config = Config {
-            timeout: Duration::from_secs(30),
-            ..Config::default()
-        };
-        let snapshot = Snapshot::load(&Sources {
+        let sources = Sources {
             rules: None,
             world: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/glow-world.yaml").into()),
-        })
-        .unwrap();
+        };
+        let config = Config {
+            timeout: Duration::from_secs(30),
+            sources: sources.clone(),
+            ..Config::default()
+        };
+        let snapshot = Snapshot::load(&sources).unwrap();
         let body = if body.is_null() {
             Body::empty()
         } else {

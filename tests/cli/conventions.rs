@@ -262,7 +262,6 @@ const SUBCOMMANDS: &[&str] = &[
     "test",
     "route",
     "simulate",
-    "serve",
     "conversations",
     "conversation",
     "usage",
