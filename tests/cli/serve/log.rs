@@ -343,3 +343,131 @@ fn a_full_log_queue_makes_requests_wait_and_loses_nothing() {
     assert_eq!(ids.len(), LINES, "every decision logged");
     assert!(ids.iter().enumerate().all(|(i, id)| *id == format!("q{i}")), "in order");
 }
+
+/// The loop the service closes: decisions logged by the running service, a
+/// rule edit, and `diff --events` on the log as it is, which must count
+/// exactly the logged decisions the edit changes (found here by deciding the
+/// same log again with `route batch` under the edited rules).
+#[test]
+fn the_services_log_read_by_diff_events_counts_exactly_the_decisions_a_rule_edit_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    for side in ["base", "head"] {
+        std::fs::create_dir(dir.path().join(side)).unwrap();
+        crate::support::rules::copy_shipped_rules(&dir.path().join(side));
+    }
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml");
+    let world = world.to_str().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let s = Server::start(
+        dir.path(),
+        &[
+            "--rules",
+            "base",
+            "--world",
+            world,
+            "--decision-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let inline_cleo = r#"{"clients":[{"id":"cleo","name":"Cleo","account":"glow-downtown","locations":["A","B"],"last_appointment_at":"B"}]}"#;
+    let requests = [
+        (
+            "/v1/inbound",
+            r#"{"client":"cleo","answering":"campaign@B"}"#.to_owned(),
+        ),
+        (
+            "/v1/inbound",
+            r#"{"client":"cleo","answering":"campaign@A"}"#.to_owned(),
+        ),
+        (
+            "/v1/inbound",
+            r#"{"client":"cleo","answering":"confirmation@A"}"#.to_owned(),
+        ),
+        (
+            "/v1/inbound",
+            r#"{"client":"gwen","answering":"campaign@A"}"#.to_owned(),
+        ),
+        ("/v1/inbound", r#"{"client":"paul"}"#.to_owned()),
+        (
+            "/v1/inbound",
+            r#"{"client":"cleo","staff":"sam","from":"B"}"#.to_owned(),
+        ),
+        (
+            "/v1/outbound",
+            r#"{"client":"cleo","from_account":"glow-downtown","text":"See you"}"#.to_owned(),
+        ),
+        (
+            "/v1/inbound",
+            format!(r#"{{"client":"cleo","answering":"campaign@A","facts":{inline_cleo}}}"#),
+        ),
+    ];
+    for (path, body) in &requests {
+        let r = s.post(path, body);
+        assert_eq!(r.status, 200, "{path} {body}: {}", r.body);
+    }
+    assert_eq!(s.terminate().code(), Some(0));
+    let logged = read_log(&log);
+    assert_eq!(logged.len(), requests.len());
+
+    // The edit: the campaign rule moved below the rule for other replies.
+    let head = dir.path().join("head/inbound.yaml");
+    let t = std::fs::read_to_string(&head).unwrap();
+    let a = t.find("  - id: campaign-reply-with-history\n").unwrap();
+    let b = t.find("  - id: reply-to-location-message\n").unwrap();
+    let c = t.find("  - id: out-of-the-blue-with-history\n").unwrap();
+    std::fs::write(&head, format!("{}{}{}{}", &t[..a], &t[b..c], &t[a..b], &t[c..])).unwrap();
+
+    // Which logged decisions the edit changes, one by one.
+    let (out, _) = Run::new(&[
+        "route",
+        "batch",
+        "--rules",
+        "head",
+        "--world",
+        world,
+        "--input",
+        "decisions.jsonl",
+    ])
+    .in_dir(dir.path())
+    .expect(0);
+    let redecided: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(redecided.len(), logged.len());
+    let fields = [
+        "lands_at",
+        "delivered_to",
+        "rule",
+        "channel",
+        "ghost_text",
+        "text",
+        "text_rule",
+    ];
+    let changed = logged
+        .iter()
+        .zip(&redecided)
+        .filter(|(l, r)| fields.iter().any(|f| l["decision"][f] != r[f]))
+        .count();
+    assert_eq!(
+        changed, 4,
+        "the edit moves the campaign replies away from the last appointment's location"
+    );
+
+    let (out, _) = Run::new(&[
+        "diff",
+        "--base",
+        "base",
+        "--head",
+        "head",
+        "--world",
+        world,
+        "--events",
+        "decisions.jsonl",
+        "--format",
+        "json",
+    ])
+    .in_dir(dir.path())
+    .expect(0);
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["type"], "summary", "{out}");
+    assert_eq!(summary["events"], requests.len(), "{out}");
+    assert_eq!(summary["events_changed"], changed, "{out}");
+}
