@@ -423,12 +423,7 @@ struct ErrorLine<'a> {
 impl<'a> ErrorLine<'a> {
     fn of(d: &'a Diagnostic) -> Self {
         let at = d.pos.line > 0;
-        let rule = d
-            .subject
-            .as_deref()
-            .and_then(|s| s.strip_prefix("rule `"))
-            .and_then(|s| s.split_once('`'))
-            .map(|(id, _)| id);
+        let rule = d.rule_id();
         ErrorLine {
             file: Some(d.path.display().to_string()),
             line: at.then_some(d.pos.line),

@@ -103,6 +103,16 @@ impl Diagnostic {
         self
     }
 
+    /// The id of the rule the problem is in, when its subject is a rule
+    /// (`rule `push``).
+    pub fn rule_id(&self) -> Option<&str> {
+        self.subject
+            .as_deref()
+            .and_then(|s| s.strip_prefix("rule `"))
+            .and_then(|s| s.split_once('`'))
+            .map(|(id, _)| id)
+    }
+
     /// Adds what would be valid, or how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

@@ -87,12 +87,7 @@ pub struct Problem {
 impl Problem {
     fn of(d: &Diagnostic) -> Problem {
         let at = d.pos.line > 0;
-        let rule = d
-            .subject
-            .as_deref()
-            .and_then(|s| s.strip_prefix("rule `"))
-            .and_then(|s| s.split_once('`'))
-            .map(|(id, _)| id.to_owned());
+        let rule = d.rule_id().map(str::to_owned);
         Problem {
             file: d.path.display().to_string(),
             line: at.then_some(d.pos.line),

@@ -343,12 +343,7 @@ fn diff_on_a_decision_log_counts_exactly_the_logged_decisions_a_rule_edit_change
         std::fs::create_dir(dir.path().join(side)).unwrap();
         crate::support::rules::copy_shipped_rules(&dir.path().join(side));
     }
-    let head_inbound = dir.path().join("head/inbound.yaml");
-    let t = std::fs::read_to_string(&head_inbound).unwrap();
-    let a = t.find("  - id: campaign-reply-with-history\n").unwrap();
-    let b = t.find("  - id: reply-to-location-message\n").unwrap();
-    let c = t.find("  - id: out-of-the-blue-with-history\n").unwrap();
-    std::fs::write(&head_inbound, format!("{}{}{}{}", &t[..a], &t[b..c], &t[a..b], &t[c..])).unwrap();
+    crate::support::rules::move_campaign_rule_down(&dir.path().join("head"));
     std::fs::write(dir.path().join("decisions.jsonl"), &log).unwrap();
 
     let world_arg = world_path.to_str().unwrap();

@@ -410,12 +410,7 @@ fn the_services_log_read_by_diff_events_counts_exactly_the_decisions_a_rule_edit
     assert_eq!(logged.len(), requests.len());
 
     // The edit: the campaign rule moved below the rule for other replies.
-    let head = dir.path().join("head/inbound.yaml");
-    let t = std::fs::read_to_string(&head).unwrap();
-    let a = t.find("  - id: campaign-reply-with-history\n").unwrap();
-    let b = t.find("  - id: reply-to-location-message\n").unwrap();
-    let c = t.find("  - id: out-of-the-blue-with-history\n").unwrap();
-    std::fs::write(&head, format!("{}{}{}{}", &t[..a], &t[b..c], &t[a..b], &t[c..])).unwrap();
+    crate::support::rules::move_campaign_rule_down(&dir.path().join("head"));
 
     // Which logged decisions the edit changes, one by one.
     let (out, _) = Run::new(&[
