@@ -128,19 +128,6 @@ fn id_json(app: &App, id: Option<&str>) -> Vec<u8> {
     out
 }
 
-/// Ends a decision line written by [`crate::jsonl::Names`] with the versions
-/// of what decided it instead of its `}\n`.
-fn with_versions(mut line: Vec<u8>, snap: &Snapshot) -> Vec<u8> {
-    debug_assert!(line.ends_with(b"}\n"));
-    line.truncate(line.len() - 2);
-    line.extend_from_slice(b",\"rule_set\":\"");
-    line.extend_from_slice(snap.rule_set.as_bytes());
-    line.extend_from_slice(b"\",\"world_version\":\"");
-    line.extend_from_slice(snap.world_version.as_bytes());
-    line.extend_from_slice(b"\"}\n");
-    line
-}
-
 /// The world a request is decided in: the loaded one, or the loaded one
 /// with the request's facts (and the decision line's names for it).
 fn decision_world<'a>(
@@ -152,7 +139,7 @@ fn decision_world<'a>(
         None => Ok((Cow::Borrowed(&snap.world), None)),
         Some(f) => {
             let world = snap.world.with_facts(f, client).map_err(ApiError::from_facts)?;
-            let names = matches!(world, Cow::Owned(_)).then(|| Names::new(&snap.rules, &world));
+            let names = matches!(world, Cow::Owned(_)).then(|| snap.names.for_world(&snap.rules, &world));
             Ok((world, names))
         }
     }
@@ -225,13 +212,13 @@ pub(crate) async fn inbound(
     } else {
         let mut line = Vec::with_capacity(160);
         names.as_ref().unwrap_or(&snap.names).write_inbound(&mut line, &id, &d);
-        with_versions(line, &snap)
+        line
     };
     // The log holds the plain decision, with or without `explain`.
     let plain = if q.explain && app.log.is_some() {
         let mut plain = Vec::with_capacity(160);
-        snap.names.write_inbound(&mut plain, &id, &d);
-        with_versions(plain, &snap)
+        names.as_ref().unwrap_or(&snap.names).write_inbound(&mut plain, &id, &d);
+        plain
     } else {
         Vec::new()
     };
@@ -275,12 +262,15 @@ pub(crate) async fn outbound(
     } else {
         let mut line = Vec::with_capacity(200);
         names.as_ref().unwrap_or(&snap.names).write_outbound(&mut line, &id, &d);
-        with_versions(line, &snap)
+        line
     };
     let plain = if q.explain && app.log.is_some() {
         let mut plain = Vec::with_capacity(200);
-        snap.names.write_outbound(&mut plain, &id, &d);
-        with_versions(plain, &snap)
+        names
+            .as_ref()
+            .unwrap_or(&snap.names)
+            .write_outbound(&mut plain, &id, &d);
+        plain
     } else {
         Vec::new()
     };

@@ -26,7 +26,7 @@ use super::log::{self, DecisionLog};
 use super::metrics::{MeasuredByHandler, RuleCounters, BATCH};
 use super::App;
 use crate::jsonl::batch::{self, Options, Watch};
-use crate::jsonl::{Direction, Names};
+use crate::jsonl::Direction;
 use crate::progress::Progress;
 
 /// Output chunks waiting for the client.
@@ -46,7 +46,6 @@ pub(crate) async fn batch(State(app): State<Arc<App>>, body: Body) -> Response {
             current: Bytes::new(),
         };
         let mut output = ChannelWriter { tx: tx.clone() };
-        let names = Names::new(&snap.rules, &snap.world).with_versions(&snap.rule_set, &snap.world_version);
         let watch = ServeWatch {
             counters: app.metrics.rule_counters(&snap),
             log: app.log.as_ref(),
@@ -55,7 +54,7 @@ pub(crate) async fn batch(State(app): State<Arc<App>>, body: Body) -> Response {
         let result = batch::run_watched(
             &snap.rules,
             &snap.world,
-            &names,
+            &snap.names,
             input,
             &mut output,
             Options { threads },

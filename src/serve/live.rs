@@ -37,7 +37,8 @@ pub struct Snapshot {
     pub world_version: String,
     /// When it was loaded.
     pub loaded_at: jiff::Timestamp,
-    /// Every id a decision line names, escaped once.
+    /// Every id a decision line names, escaped once, and the line's end
+    /// with `rule_set` and `world_version`.
     pub(crate) names: Names,
 }
 
@@ -65,9 +66,11 @@ impl Snapshot {
                 return Err(diags.sorted());
             }
         };
-        let names = Names::new(&rules, &world);
+        let rule_set = format!("{:016x}", rules.digest());
+        // Decision lines end with the versions of what decided them.
+        let names = Names::new(&rules, &world).with_versions(&rule_set, &world_version);
         Ok(Snapshot {
-            rule_set: format!("{:016x}", rules.digest()),
+            rule_set,
             rules,
             world,
             world_version,

@@ -466,3 +466,25 @@ fn the_services_log_read_by_diff_events_counts_exactly_the_decisions_a_rule_edit
     assert_eq!(summary["events"], requests.len(), "{out}");
     assert_eq!(summary["events_changed"], changed, "{out}");
 }
+
+/// An explained decision with inline staff was logged with the loaded
+/// world's names: the staff member at the same index (`omar`), not `zed`.
+#[test]
+fn an_explained_decision_with_inline_staff_is_logged_with_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let s = start(&path);
+    let body = r#"{"id":"x1","client":"cleo","answering":"campaign@B","facts":{"staff":[{"id":"zed","name":"Zed","locations":["A","B"],"logged_in_at":"A"}]}}"#;
+    let r = s.post("/v1/inbound?explain=true", body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["delivered_to"], serde_json::json!(["zed"]));
+    assert_eq!(s.terminate().code(), Some(0));
+    let logged = read_log(&path);
+    assert_eq!(logged.len(), 1);
+    assert_eq!(
+        logged[0]["decision"]["delivered_to"],
+        serde_json::json!(["zed"]),
+        "{}",
+        logged[0]
+    );
+}
