@@ -178,6 +178,9 @@ pub(crate) fn run_watched<W: Watch>(
     watch: &W,
 ) -> io::Result<BatchSummary> {
     let started = Instant::now();
+    // Once, on one thread, rather than on each client's first outbound line
+    // (a no-op when the world was validated already).
+    world.validate_contacts();
     let workers = options.threads.max(1);
     let mut total = BatchSummary::default();
     std::thread::scope(|scope| -> io::Result<()> {

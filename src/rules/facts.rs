@@ -439,9 +439,9 @@ impl<'w> Ctx<'w> {
         match f {
             Fact::ClientGlobal => self.world.accounts[c.account as usize].global,
             Fact::ClientGuestApp => c.guest_app,
-            Fact::ClientPhoneValid => c.contact.phone_valid(),
+            Fact::ClientPhoneValid => self.world.contact_of(c).phone_valid(),
             Fact::ClientSmsOptIn => c.sms_opt_in,
-            Fact::ClientEmailValid => c.contact.email_valid,
+            Fact::ClientEmailValid => self.world.contact_of(c).email_valid,
             Fact::ClientEmailOptIn => c.email_opt_in,
             Fact::RecipientLoggedIn => self.recipient.is_some_and(|(_, s)| s.logged_in_at.is_some()),
             Fact::RecipientStarted => {

@@ -66,6 +66,9 @@ impl Snapshot {
                 return Err(diags.sorted());
             }
         };
+        // Every client's phone and email now, off the request path: the
+        // first outbound request for each client does not pay for it.
+        world.validate_contacts();
         let rule_set = format!("{:016x}", rules.digest());
         // Decision lines end with the versions of what decided them.
         let names = Names::new(&rules, &world).with_versions(&rule_set, &world_version);

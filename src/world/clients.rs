@@ -11,7 +11,6 @@ use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use crate::diag::{one_of, Diagnostics, Pos, Source};
-use crate::world::contact::Contact;
 use crate::world::locset::{Loc, LocSet};
 use crate::world::resolve::{resolve_at, Raw, RawClient};
 use crate::world::{AccountIdx, Client};
@@ -126,7 +125,7 @@ impl ClientEntries {
                 email: None,
                 email_opt_in: false,
                 guest_app: false,
-                contact: Contact::default(),
+                contact: Default::default(),
             });
             return;
         };
@@ -150,7 +149,7 @@ impl ClientEntries {
             email: f.email.map(Into::into),
             email_opt_in: f.email_opt_in,
             guest_app: f.guest_app,
-            contact: Contact::default(),
+            contact: Default::default(),
         });
     }
 

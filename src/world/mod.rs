@@ -25,6 +25,7 @@ pub use facts::{Facts, FactsError, FactsProblem};
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use compact_str::CompactString;
 
@@ -104,8 +105,11 @@ pub struct Client {
     pub email_opt_in: bool,
     /// Whether they use the guest app.
     pub guest_app: bool,
-    /// Whether their phone and email are valid, computed when the world is built.
-    pub contact: Contact,
+    /// Whether their phone and email are valid: computed on first use (see
+    /// [`World::contact`]), since validating phone numbers is most of what
+    /// loading a small world would otherwise cost, and inbound decisions
+    /// never ask.
+    pub(crate) contact: OnceLock<Contact>,
 }
 
 /// A change to a client's contact facts; `None` leaves a field as it is,
@@ -233,13 +237,26 @@ impl World {
         c.last_appointment = at;
     }
 
-    /// Recomputes a client's contact facts after their phone or email changed.
-    pub(crate) fn refresh_contact(&mut self, client: ClientIdx) {
-        let c = &self.clients[client as usize];
-        let country =
-            contact::parse_country(&self.accounts[c.account as usize].country).unwrap_or(phonenumber::country::Id::US);
-        let computed = contact::contact(c.phone.as_deref(), c.email.as_deref(), country);
-        self.clients[client as usize].contact = computed;
+    /// Whether the client's phone and email are valid. Computed on the first
+    /// ask and kept; [`World::validate_contacts`] computes every client's at
+    /// once, which is faster when most will be asked.
+    pub fn contact(&self, client: ClientIdx) -> &Contact {
+        self.contact_of(&self.clients[client as usize])
+    }
+
+    /// [`World::contact`] for a client of this world given by reference.
+    pub(crate) fn contact_of<'w>(&'w self, c: &'w Client) -> &'w Contact {
+        c.contact.get_or_init(|| {
+            contact::contact(c.phone.as_deref(), c.email.as_deref(), self.country_of(c.account))
+        })
+    }
+
+    /// The country an account's phone numbers are read for.
+    fn country_of(&self, account: AccountIdx) -> phonenumber::country::Id {
+        self.accounts
+            .get(account as usize)
+            .and_then(|a| contact::parse_country(&a.country))
+            .unwrap_or(phonenumber::country::Id::US)
     }
 
     /// Changes a client's contact facts (guest app, phone, email, opt-ins);
@@ -264,7 +281,8 @@ impl World {
             c.email = v.as_deref().map(CompactString::from);
         }
         if refresh {
-            self.refresh_contact(client);
+            // Computed again when next asked.
+            c.contact = OnceLock::new();
         }
     }
 
@@ -318,18 +336,16 @@ impl ClientIndex {
 }
 
 impl World {
-    /// Validates every client's phone and email (see
-    /// [`contact::fill_contacts`]). Called once the file's text and tree are
-    /// gone, since the validators' compiled patterns are the other large use
-    /// of memory.
-    fn validate_contacts(&mut self) {
-        let countries: Vec<phonenumber::country::Id> = self
-            .accounts
-            .iter()
-            .map(|a| contact::parse_country(&a.country).unwrap_or(phonenumber::country::Id::US))
+    /// Computes the contact facts of every client not asked yet (see
+    /// [`contact::fill_contacts`]): what the commands that decide for many
+    /// clients (a batch, a replay, the service) call once a world is loaded,
+    /// instead of validating each client's phone on its first ask.
+    pub fn validate_contacts(&self) {
+        let countries: Vec<phonenumber::country::Id> = (0..self.accounts.len())
+            .map(|a| self.country_of(a as AccountIdx))
             .collect();
         contact::fill_contacts(
-            &mut self.clients,
+            &self.clients,
             |c| {
                 let country = countries.get(c.account as usize).copied();
                 (
@@ -338,7 +354,10 @@ impl World {
                     country.unwrap_or(phonenumber::country::Id::US),
                 )
             },
-            |c, contact| c.contact = contact,
+            |c, contact| {
+                let _ = c.contact.set(contact);
+            },
+            |c| c.contact.get().is_none(),
         );
     }
 }

@@ -102,6 +102,8 @@ impl<'r> Simulator<'r> {
     /// Starts from the world at the start of the timeline, and the
     /// conversations already in the store.
     pub(crate) fn new(rules: &'r RuleSet, world: World, store: Store, path: PathBuf) -> Result<Self, SimError> {
+        // Every client's phone and email at once: a replay decides for most.
+        world.validate_contacts();
         let mut convs = vec![None; world.clients.len()];
         for row in store.conversations_all()? {
             let Some(c) = world.client(&row.client) else { continue };
