@@ -94,10 +94,11 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         d.delivered_to.len()
     );
     // An SMS client: the outbound rules try push first, then decide sms.
-    let sms = world
-        .clients
-        .iter()
-        .position(|c| !c.guest_app && c.contact.phone_valid() && c.sms_opt_in)
+    let sms = (0..world.clients.len())
+        .position(|i| {
+            let c = &world.clients[i];
+            !c.guest_app && world.contact(i as u32).phone_valid() && c.sms_opt_in
+        })
         .expect("an SMS client");
     let outbound_one = commroute::OutboundRequest {
         client: world.clients[sms].id.to_string(),

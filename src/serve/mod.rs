@@ -18,6 +18,7 @@ mod metrics;
 mod no_panic;
 mod openapi;
 mod ops;
+mod pages;
 mod reload;
 
 use std::net::SocketAddr;
@@ -147,6 +148,7 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/v1/batch", post(batch::batch))
         .route("/metrics", get(metrics::scrape))
         .route("/v1/openapi.json", get(openapi::document))
+        .merge(pages::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(app)

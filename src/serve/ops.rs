@@ -25,7 +25,8 @@ use crate::text;
 /// The route that streams: no body limit, no timeout, any content type.
 pub(crate) const STREAMING: &str = "/v1/batch";
 
-/// The routes anyone may call without the token.
+/// The routes anyone may call without the token (and the playground's
+/// pages, see `pages::is_open`).
 const OPEN: [&str; 2] = ["/healthz", "/readyz"];
 
 /// The bearer token every request but the health checks must carry.
@@ -124,7 +125,7 @@ pub(crate) fn with_ops(router: Router, ops: Ops) -> Router {
 async fn guard(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if let Some(token) = &ops.token {
-        if !OPEN.contains(&path) {
+        if !OPEN.contains(&path) && !super::pages::is_open(path) {
             if let Some(refusal) = refused(token, req.headers()) {
                 return refusal;
             }

@@ -246,9 +246,8 @@ impl World {
 
     /// [`World::contact`] for a client of this world given by reference.
     pub(crate) fn contact_of<'w>(&'w self, c: &'w Client) -> &'w Contact {
-        c.contact.get_or_init(|| {
-            contact::contact(c.phone.as_deref(), c.email.as_deref(), self.country_of(c.account))
-        })
+        c.contact
+            .get_or_init(|| contact::contact(c.phone.as_deref(), c.email.as_deref(), self.country_of(c.account)))
     }
 
     /// The country an account's phone numbers are read for.

@@ -13,6 +13,7 @@ mod support;
 
 mod authoring;
 mod batch;
+mod browser;
 mod commands;
 mod conventions;
 mod diff;
@@ -22,6 +23,6 @@ mod progress;
 mod regression;
 mod resume;
 mod rules_regression;
-mod serve;
+pub mod serve;
 mod simulate;
 mod terminal;

@@ -8,4 +8,4 @@ mod log;
 mod metrics;
 mod ops;
 mod reload;
-mod server;
+pub mod server;

@@ -1,0 +1,4 @@
+// The "Inbox" page.
+import { ready, showVersion } from "/assets/common.js";
+
+showVersion().finally(ready);

@@ -1,0 +1,4 @@
+// The "Where does it land" page.
+import { ready, showVersion } from "/assets/common.js";
+
+showVersion().finally(ready);

@@ -1,0 +1,4 @@
+// The "Decision matrix" page.
+import { ready, showVersion } from "/assets/common.js";
+
+showVersion().finally(ready);

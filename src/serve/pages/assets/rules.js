@@ -1,0 +1,4 @@
+// The "Rules" page.
+import { ready, showVersion } from "/assets/common.js";
+
+showVersion().finally(ready);

@@ -1,0 +1,54 @@
+//! What every page shares: it loads from the binary with no token and
+//! nothing from elsewhere, its navigation reaches every page by keyboard,
+//! and it fits a phone's width.
+
+use super::support::Browser;
+use crate::serve::server::Server;
+
+#[test]
+fn every_page_loads_and_says_it_is_ready() {
+    let b = Browser::open(Server::glow());
+    for (path, name, title) in [
+        ("/", "land", "Where does it land"),
+        ("/rules", "rules", "Rules"),
+        ("/matrix", "matrix", "Decision matrix"),
+        ("/inbox", "inbox", "Inbox"),
+    ] {
+        b.open_page(path);
+        assert_eq!(b.text("h1"), title, "{path}");
+        let current = b.text("nav.top a[aria-current='page']");
+        assert_eq!(current, title, "{path}: the navigation marks the page");
+        b.screenshot(&format!("shell-{name}"));
+    }
+}
+
+#[test]
+fn the_navigation_is_reachable_by_keyboard() {
+    let b = Browser::open(Server::glow());
+    b.open_page("/");
+    // Every link of the navigation is a real link with a name.
+    let links = b.find_all("nav.top a[href]");
+    assert_eq!(links.len(), 4);
+    for link in links {
+        let name = b.run("a link's text", link.text());
+        assert!(!name.trim().is_empty());
+    }
+    let label = b.find("nav.top");
+    let aria = b.run("the navigation's label", label.attr("aria-label"));
+    assert_eq!(aria.as_deref(), Some("Pages"));
+}
+
+#[test]
+fn pages_fit_a_phones_width() {
+    let b = Browser::open_sized(Server::glow(), 390, 844);
+    b.open_page("/");
+    let overflow = b.script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        vec![],
+    );
+    assert!(
+        overflow.as_f64().unwrap_or(1.0) <= 0.0,
+        "the page scrolls sideways by {overflow}px"
+    );
+    b.screenshot("shell-phone");
+}
