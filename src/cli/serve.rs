@@ -49,6 +49,15 @@ pub(crate) struct Args {
     /// The least severe log lines written; `debug` adds a line per request
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LogLevel,
+    /// Let the playground's rules page save the rules files (they then hot-reload); without it, it offers them to download
+    #[arg(long)]
+    allow_edit: bool,
+    /// The conversation store the playground's inbox shows (written by `commroute simulate`)
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// The scenario files the playground's impact panel runs [default: scenarios/ when it exists]
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
     #[command(flatten)]
     rules: RulesArg,
 }
@@ -138,6 +147,11 @@ pub(crate) fn run(a: Args) -> CliResult {
         decision_log: a.decision_log,
         token,
         drain: Duration::from_millis(a.drain_ms),
+        allow_edit: a.allow_edit,
+        db: a.db,
+        scenarios: a
+            .scenarios
+            .or_else(|| Some(PathBuf::from("scenarios")).filter(|d| d.is_dir())),
         ..Config::default()
     };
     if let Some(n) = a.workers {

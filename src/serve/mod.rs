@@ -19,6 +19,7 @@ mod no_panic;
 mod openapi;
 mod ops;
 mod pages;
+mod playground;
 mod reload;
 
 use std::net::SocketAddr;
@@ -58,6 +59,14 @@ pub struct Config {
     /// How long `/readyz` answers 503 after SIGTERM or SIGINT while
     /// requests are still taken, before the listener closes.
     pub drain: Duration,
+    /// Whether the playground's rules page may write the rules files
+    /// (`--allow-edit`); they then hot-reload like any edit.
+    pub allow_edit: bool,
+    /// The conversation store the playground's inbox shows (`--db`).
+    pub db: Option<PathBuf>,
+    /// The scenario files whose cases the playground's impact panel runs
+    /// (`--scenarios`, `scenarios/` when it exists).
+    pub scenarios: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -72,6 +81,9 @@ impl Default for Config {
             decision_log: None,
             token: None,
             drain: Duration::ZERO,
+            allow_edit: false,
+            db: None,
+            scenarios: None,
         }
     }
 }
@@ -94,6 +106,19 @@ pub(crate) struct App {
     pub(crate) log: Option<log::DecisionLog>,
     /// Worker threads of a `/v1/batch` pipeline.
     pub(crate) batch_threads: usize,
+    /// The decision log's path, with `--decision-log` (the playground's
+    /// impact panel counts the recorded decisions a change touches).
+    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
+    pub(crate) decision_log: Option<PathBuf>,
+    /// Whether the playground may write the rules files (`--allow-edit`).
+    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
+    pub(crate) allow_edit: bool,
+    /// The conversation store the inbox shows (`--db`).
+    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
+    pub(crate) db: Option<PathBuf>,
+    /// The scenario files the impact panel runs.
+    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
+    pub(crate) scenarios: Option<PathBuf>,
 }
 
 /// The service's routes over `snapshot`: what [`run`] serves, and what tests
@@ -132,6 +157,10 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::Decision
         metrics,
         log,
         batch_threads: config.workers.max(1),
+        decision_log: config.decision_log.clone(),
+        allow_edit: config.allow_edit,
+        db: config.db.clone(),
+        scenarios: config.scenarios.clone(),
     })
 }
 
@@ -149,6 +178,7 @@ fn router_of(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/v1/openapi.json", get(openapi::document))
         .merge(pages::routes())
+        .merge(playground::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(app)
