@@ -106,6 +106,9 @@ pub(crate) struct App {
     pub(crate) log: Option<log::DecisionLog>,
     /// Worker threads of a `/v1/batch` pipeline.
     pub(crate) batch_threads: usize,
+    /// How long `POST /v1/reload` waits for its reload before answering 202
+    /// (within the request timeout).
+    pub(crate) reload_wait: Duration,
     /// The decision log's path, with `--decision-log` (the playground's
     /// impact panel counts the recorded decisions a change touches).
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
@@ -157,6 +160,9 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::Decision
         metrics,
         log,
         batch_threads: config.workers.max(1),
+        reload_wait: config
+            .timeout
+            .saturating_sub((config.timeout / 10).min(Duration::from_secs(1))),
         decision_log: config.decision_log.clone(),
         allow_edit: config.allow_edit,
         db: config.db.clone(),
