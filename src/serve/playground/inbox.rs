@@ -513,6 +513,23 @@ mod tests {
         assert!(!w.look());
     }
 
+    /// The router test of `openapi.rs` reads `mod.rs`; these routes are here.
+    #[test]
+    fn every_inbox_route_is_in_the_openapi_document() {
+        let doc: serde_json::Value = serde_json::from_str(crate::serve::openapi::DOCUMENT).unwrap();
+        let source = include_str!("inbox.rs");
+        let mut n = 0;
+        for piece in source.split(".route(\"").skip(1) {
+            let (path, _) = piece.split_once('"').unwrap();
+            assert!(
+                doc["paths"][path]["get"].is_object(),
+                "GET {path} is not in openapi.json"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+
     #[test]
     fn query_parameters_are_known_and_given_once() {
         let q = |pairs: &[(&str, &str)]| {

@@ -311,6 +311,11 @@ fn the_inbox_fits_a_phone_and_shows_attempts_notices_and_cues() {
         "the inbox scrolls sideways by {overflow}px"
     );
     b.screenshot("inbox-phone");
+    b.script(
+        "document.getElementById('inbox-conversation').scrollIntoView();",
+        vec![],
+    );
+    b.screenshot("inbox-phone-conversation");
     // Paul: the push failed, then SMS went out.
     b.open_page("/inbox?location=A&client=paul");
     b.wait_text("#inbox-conv-title", "paul's conversation", |t| {
@@ -326,6 +331,10 @@ fn the_inbox_fits_a_phone_and_shows_attempts_notices_and_cues() {
             .iter()
             .any(|a| a.contains("push failed") && a.contains("sms sent")),
         "{attempts:?}"
+    );
+    b.script(
+        "document.getElementById('inbox-conversation').scrollIntoView();",
+        vec![],
     );
     b.screenshot("inbox-phone-attempts");
 }

@@ -53,6 +53,23 @@ pub fn with_db(db: &Path) -> Server {
     )
 }
 
+/// Fails the test when `answer` does not fit the component schema `name`
+/// of the service's OpenAPI document.
+fn fits(s: &Server, name: &str, answer: &serde_json::Value) {
+    let doc = s.get("/v1/openapi.json").json();
+    let mut schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+    });
+    schema["components"] = doc["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(answer)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{answer} does not fit {name}: {errors:#?}");
+}
+
 #[test]
 fn without_db_the_inbox_answers_404_saying_to_start_with_it() {
     let s = Server::glow();
@@ -65,6 +82,7 @@ fn without_db_the_inbox_answers_404_saying_to_start_with_it() {
         let r = s.get(path);
         assert_eq!(r.status, 404, "{path}: {}", r.body);
         let v = r.json();
+        fits(&s, "Error", &v);
         assert_eq!(v["error"], "not_found", "{path}");
         assert_eq!(
             v["message"],
@@ -82,6 +100,7 @@ fn the_inbox_lists_a_locations_conversations_like_the_cli_and_names_the_field_at
     let s = with_db(&db);
 
     let v = s.get("/v1/inbox/locations").json();
+    fits(&s, "InboxLocations", &v);
     assert_eq!(v["type"], "inbox_locations");
     assert_eq!(v["store"], "ready");
     assert_eq!(v["in_store_limit"], 10);
@@ -93,6 +112,7 @@ fn the_inbox_lists_a_locations_conversations_like_the_cli_and_names_the_field_at
 
     // The store's screen: the 10 most recent, in the CLI's order and words.
     let v = s.get("/v1/inbox/conversations?location=A&view=store").json();
+    fits(&s, "InboxConversations", &v);
     let clients: Vec<&str> = v["conversations"]
         .as_array()
         .unwrap()
@@ -118,6 +138,7 @@ fn the_inbox_lists_a_locations_conversations_like_the_cli_and_names_the_field_at
     let r = s.get("/v1/inbox/conversations?location=a");
     assert_eq!(r.status, 404, "{}", r.body);
     let e = r.json();
+    fits(&s, "Error", &e);
     assert_eq!(e["field"], "?location");
     assert_eq!(
         e["message"],
@@ -171,6 +192,7 @@ fn a_conversation_shows_attempts_failure_notices_and_who_heard_the_audio_cue() {
     let s = with_db(&db);
     // Nina's long SMS failed: the notice, and rita (live at B) heard the cue.
     let v = s.get("/v1/inbox/conversation?client=nina").json();
+    fits(&s, "InboxConversation", &v);
     let m = &v["messages"][1];
     assert_eq!(m["status"], "failed", "{v}");
     assert_eq!(m["notices"][0]["text"], "Message failed to deliver");
@@ -178,6 +200,7 @@ fn a_conversation_shows_attempts_failure_notices_and_who_heard_the_audio_cue() {
     assert_eq!(m["notices"][0]["cue"], "audio cue for rita");
     // Paul's push failed, then SMS: two attempts; staff started it.
     let v = s.get("/v1/inbox/conversation?client=paul").json();
+    fits(&s, "InboxConversation", &v);
     assert_eq!(v["started"], "staff: sam from A");
     let attempts: Vec<String> = v["messages"][1]["attempts"]
         .as_array()

@@ -98,6 +98,14 @@ function drawLocations() {
   if (state.location) select.value = state.location;
 }
 
+// "6 Mar 09:30" (UTC, as the timeline gives it); the full time in the title.
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+function when(at) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(at || "");
+  const shown = m ? `${Number(m[3])} ${MONTHS[Number(m[2]) - 1] || m[2]} ${m[4]}:${m[5]}` : at;
+  return h("time", { class: "muted", datetime: at, title: at }, shown);
+}
+
 const arrow = (dir) => (dir === "inbound" ? "←" : "→");
 const statusClass = (s) => (s === "failed" ? "bad" : s === "delivered" ? "ok" : s === "sent" ? "warn" : "");
 
@@ -121,7 +129,7 @@ function drawList(data) {
           h("strong", { class: "inbox-client" }, c.client),
           " ",
           c.unread ? h("span", { class: "badge", "aria-label": `${c.unread} unread` }, String(c.unread)) : null,
-          h("time", { class: "muted" }, c.last_at),
+          when(c.last_at),
         ),
         h(
           "span",
@@ -166,11 +174,12 @@ function drawConversation(c) {
     const where = inbound
       ? [`landed at ${m.locations.join(", ")}`, m.live_to && m.live_to.length ? ` · live: ${m.live_to.join(", ")}` : ""].join("")
       : `sent from ${m.locations.join(", ")}`;
+    // One attempt is what the message's head says; more are listed.
     const attempts =
-      m.attempts && m.attempts.length
+      m.attempts && m.attempts.length > 1
         ? h(
             "ol",
-            { class: "inbox-attempts", "aria-label": "Delivery attempts" },
+            { class: "inbox-attempts", "aria-label": "Delivery attempts", title: "Delivery attempts" },
             ...m.attempts.map((a) =>
               h(
                 "li",
@@ -179,7 +188,7 @@ function drawConversation(c) {
                 " ",
                 h("span", { class: `pill ${statusClass(a.status)}` }, a.status),
                 " ",
-                h("time", { class: "muted" }, a.at),
+                when(a.at),
                 a.text !== m.text ? h("div", { class: "inbox-attempt-text" }, a.text) : null,
               ),
             ),
@@ -190,8 +199,9 @@ function drawConversation(c) {
         "div",
         { class: "inbox-notice", role: "note" },
         h("strong", {}, n.text),
-        h("span", { class: "muted" }, ` · ${n.at}`),
-        h("div", { class: "inbox-cue" }, h("span", { "aria-hidden": "true" }, "🔔 "), n.cue),
+        " · ",
+        when(n.at),
+        h("div", { class: "inbox-cue" }, h("span", { class: "inbox-cue-icon", "aria-hidden": "true" }, "♪"), " ", n.cue),
       ),
     );
     return h(
@@ -208,7 +218,7 @@ function drawConversation(c) {
         " ",
         h("span", { class: `pill ${statusClass(m.status)}` }, m.status),
         " ",
-        h("time", { class: "muted" }, m.at),
+        when(m.at),
       ),
       h("div", { class: "inbox-text" }, m.text),
       ...(m.attachments || []).map((p) => h("div", { class: "muted" }, `[photo ${p}]`)),
