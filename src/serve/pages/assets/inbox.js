@@ -19,6 +19,11 @@ const state = {
   storeState: null,
 };
 
+// What the list and the conversation last showed: a refresh that finds the
+// same data leaves the page alone (no flicker, no lost hover or focus).
+let shownList = "";
+let shownConv = "";
+
 // --- the page's parts ------------------------------------------------------
 
 const liveEl = h("span", { id: "inbox-live", class: "live connecting", role: "status" }, "Connecting…");
@@ -59,7 +64,7 @@ fill(
 );
 viewStore.checked = state.view === "store";
 viewAll.checked = state.view === "all";
-fill(convEl, h("p", { class: "muted" }, "Open a conversation to see its messages."));
+convMessage(h("p", { class: "muted" }, "Open a conversation to see its messages."));
 
 function remember() {
   const p = new URLSearchParams();
@@ -74,7 +79,7 @@ function choose(loc) {
   if (loc === state.location) return;
   state.location = loc;
   state.client = null;
-  fill(convEl, h("p", { class: "muted" }, "Open a conversation to see its messages."));
+  convMessage(h("p", { class: "muted" }, "Open a conversation to see its messages."));
   remember();
   refresh();
 }
@@ -87,7 +92,11 @@ function setView(v) {
 
 // --- drawing ----------------------------------------------------------------
 
+let shownLocs = "";
 function drawLocations() {
+  const key = `${JSON.stringify(state.locations)}|${state.location}`;
+  if (key === shownLocs) return;
+  shownLocs = key;
   const opts = state.locations.map((l) => {
     const name = l.name ? `${l.id} · ${l.name}` : l.id;
     const unread = l.unread ? ` · ${l.unread} unread` : "";
@@ -110,6 +119,9 @@ const arrow = (dir) => (dir === "inbound" ? "←" : "→");
 const statusClass = (s) => (s === "failed" ? "bad" : s === "delivered" ? "ok" : s === "sent" ? "warn" : "");
 
 function drawList(data) {
+  const key = `${JSON.stringify(data)}|${state.client}`;
+  if (key === shownList) return;
+  shownList = key;
   const items = data.conversations.map((c) =>
     h(
       "li",
@@ -162,10 +174,19 @@ function drawList(data) {
 }
 
 function listMessage(...children) {
+  shownList = "";
   fill(listEl, h("p", { class: "muted" }, ...children));
 }
 
+function convMessage(...children) {
+  shownConv = "";
+  fill(convEl, ...children);
+}
+
 function drawConversation(c) {
+  const key = JSON.stringify(c);
+  if (key === shownConv) return;
+  shownConv = key;
   const unread = Object.entries(c.unread)
     .map(([loc, n]) => `${loc}: ${n}`)
     .join(", ");
@@ -261,7 +282,7 @@ async function loadConversation() {
     const c = await api(`/v1/inbox/conversation?client=${encodeURIComponent(state.client)}`);
     drawConversation(c);
   } catch (e) {
-    fill(convEl, errorBox(e));
+    convMessage(errorBox(e));
   }
 }
 
