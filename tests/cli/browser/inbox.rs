@@ -338,3 +338,31 @@ fn the_inbox_fits_a_phone_and_shows_attempts_notices_and_cues() {
     );
     b.screenshot("inbox-phone-attempts");
 }
+
+#[test]
+fn with_a_token_the_page_asks_for_it_once_and_its_event_stream_carries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    simulate(&timeline("failed-sms-notice-and-cue.yaml"), &db);
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let server = crate::serve::server::Server::start(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
+            "--world",
+            "examples/glow-world.yaml",
+            "--db",
+            db.to_str().unwrap(),
+            "--token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    let b = Browser::open(server);
+    b.open_page("/inbox");
+    b.type_into("#token-input", "s3cret");
+    b.click("#token-form button[type='submit']");
+    // After the reload: the conversations, and a live stream (an
+    // EventSource could not have sent the token).
+    b.wait_text("#inbox-summary", "the conversations", |t| t.contains("conversation"));
+    b.wait_text("#inbox-live", "the stream is live", |t| t == "Live");
+}

@@ -322,3 +322,36 @@ fn shutdown_ends_an_open_event_stream_and_finishes_promptly() {
         "shutdown took {took:?} with an event stream open"
     );
 }
+
+#[test]
+fn the_event_stream_needs_the_token_like_every_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let s = Server::start(
+        root(),
+        &[
+            "--world",
+            "examples/glow-world.yaml",
+            "--db",
+            db.to_str().unwrap(),
+            "--token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    let r = s.get("/v1/inbox/events");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.json()["field"], "Authorization");
+    // With it, the stream opens.
+    let addr = s.base.strip_prefix("http://").unwrap();
+    let mut t = TcpStream::connect(addr).unwrap();
+    t.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    t.write_all(
+        format!("GET /v1/inbox/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer s3cret\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut events = Stream { t, seen: String::new() };
+    events.until(0, "event: open", LIMIT).expect("an open event");
+    assert!(events.seen.starts_with("HTTP/1.1 200"), "{}", events.seen);
+}
