@@ -117,8 +117,11 @@ pub(crate) struct App {
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) allow_edit: bool,
     /// The conversation store the inbox shows (`--db`).
-    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) db: Option<PathBuf>,
+    /// Turns `true` when shutdown stops taking connections: the inbox's
+    /// event streams, which never end by themselves, end then, so that
+    /// the requests in flight can finish.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// The scenario files the impact panel runs.
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) scenarios: Option<PathBuf>,
@@ -166,6 +169,7 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::Decision
         decision_log: config.decision_log.clone(),
         allow_edit: config.allow_edit,
         db: config.db.clone(),
+        stopping: tokio::sync::watch::Sender::new(false),
         scenarios: config.scenarios.clone(),
     })
 }
@@ -256,6 +260,7 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
             }
             tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
             stopping.notify_one();
+            shutting_down.stopping.send_replace(true);
         });
         let cut = async move {
             stopped.notified().await;

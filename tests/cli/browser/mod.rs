@@ -10,5 +10,6 @@
 // Each page's tests use part of the support.
 #![allow(dead_code)]
 
+mod inbox;
 mod shell;
 pub mod support;
