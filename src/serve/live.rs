@@ -59,13 +59,15 @@ impl Snapshot {
             None => Ok(RuleSet::shipped()),
         };
         let world = match &sources.world {
-            Some(path) => Source::read(path).and_then(|source| {
-                let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(source.text.as_bytes()));
-                match previous.filter(|p| p.world_version == digest) {
-                    Some(p) => Ok((p.world.clone(), digest)),
-                    None => World::parse(source).map(|w| (Arc::new(w), digest)),
-                }
-            }),
+            Some(path) => match previous.filter(|p| file_digest(path).is_some_and(|d| d == p.world_version)) {
+                Some(p) => Ok((p.world.clone(), p.world_version.clone())),
+                // The version is the digest of the text parsed, whatever
+                // the file holds by now.
+                None => Source::read(path).and_then(|source| {
+                    let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(source.text.as_bytes()));
+                    World::parse(source).map(|w| (Arc::new(w), digest))
+                }),
+            },
             None => match previous.filter(|p| p.world_version == "none") {
                 Some(p) => Ok((p.world.clone(), "none".to_owned())),
                 None => World::builder().build().map(|w| (Arc::new(w), "none".to_owned())),
@@ -96,6 +98,38 @@ impl Snapshot {
             names,
         })
     }
+}
+
+/// The digest of a file's text as 16 hex digits, read in pieces: a reload
+/// that finds the world file unchanged never holds its text. A leading
+/// byte-order mark is left out, as [`Source::read`] leaves it out of the
+/// text, so the digest is the `world_version` of the same text. `None` when
+/// it cannot be read (the full read that follows says why).
+fn file_digest(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut first = true;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                // A read of fewer than three bytes at the start is too rare
+                // to matter: such a file is read and parsed again.
+                let skip = if first && buf[..n].starts_with(b"\xEF\xBB\xBF") {
+                    3
+                } else {
+                    0
+                };
+                first = false;
+                hasher.update(&buf[skip..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(format!("{:016x}", hasher.digest()))
 }
 
 /// The snapshot requests are decided with, swapped whole on reload.

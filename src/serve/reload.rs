@@ -555,6 +555,10 @@ mod tests {
             Arc::ptr_eq(&first.world, &second.world),
             "the world file did not change: its loaded world is shared, not read again"
         );
+        // The same text with a byte-order mark is the same world.
+        std::fs::write(&world_file, format!("\u{feff}{glow}")).unwrap();
+        assert_eq!(reloaded(&app, Trigger::Watch).result, Outcome::Unchanged);
+        assert!(Arc::ptr_eq(&first.world, &app.live.current().world));
 
         std::fs::write(&world_file, format!("{glow}\n# edited\n")).unwrap();
         assert_eq!(reloaded(&app, Trigger::Watch).result, Outcome::Applied);
