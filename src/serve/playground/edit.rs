@@ -146,10 +146,12 @@ struct EditBody {
 const EDIT_SHAPE: &str = r#"an object: {"files": {"inbound.yaml": TEXT, "delivery.yaml": TEXT, "outbound.yaml": TEXT}} (a file left out is the one serving), with an optional "base_rule_set""#;
 
 fn read_edit(body: &[u8]) -> Result<EditBody, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(ErrorKind::BadRequest, "the body is empty").valid(EDIT_SHAPE));
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(ApiError::new(ErrorKind::BadRequest, "the body is empty").valid(EDIT_SHAPE)),
+        // serde would read a struct from an array too.
+        Some(b'{') => read_body(body, EDIT_SHAPE),
+        Some(_) => Err(ApiError::new(ErrorKind::BadRequest, "the body is not a JSON object").valid(EDIT_SHAPE)),
     }
-    read_body(body, EDIT_SHAPE)
 }
 
 /// Where the service reads the rules file `name` from, as diagnostics name it.

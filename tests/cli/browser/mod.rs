@@ -10,5 +10,6 @@
 // Each page's tests use part of the support.
 #![allow(dead_code)]
 
+mod rules;
 mod shell;
 pub mod support;

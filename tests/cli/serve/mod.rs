@@ -7,5 +7,6 @@ mod inline;
 mod log;
 mod metrics;
 mod ops;
+pub mod playground_edit;
 mod reload;
 pub mod server;

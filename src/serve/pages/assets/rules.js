@@ -248,6 +248,7 @@ async function runCheck() {
     const end = performance.now();
     performance.measure("commroute-edit", { start: startedAt, end });
     document.body.dataset.checked = String(seq);
+    document.body.dataset.serverMs = answer.impact ? String(answer.impact.timings_ms.total) : "";
   });
 }
 
@@ -497,7 +498,11 @@ async function save() {
     banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, answer.rule_set), ".");
     showVersion();
     state.lastCheck = null;
+    state.diagnostics = [];
     renderTabs();
+    renderGutter();
+    setCheckState("ok", "saved");
+    fill($("problems"), h("p", { class: "muted" }, "No edits: the files as served."));
     fill($("impact"), h("p", { class: "muted" }, "Saved: these are the rules serving now."));
   } catch (err) {
     const body = err && err.body;
