@@ -200,7 +200,7 @@ fn a_valid_edit_that_breaks_scenario_9_shows_the_failing_cases_and_the_changed_c
     // The classes of the matrix whose outcome changes: old → new, with a witness.
     let classes = b.text("#classes-title");
     assert!(classes.starts_with("Decision matrix: 8 of "), "{classes}");
-    let rows = b.find_all("#impact-classes tr.class-change");
+    let rows = b.find_all("#impact-classes li.class-change");
     assert_eq!(rows.len(), 8);
     let row = b.run("a changed class", rows[0].text());
     assert!(
@@ -215,6 +215,8 @@ fn a_valid_edit_that_breaks_scenario_9_shows_the_failing_cases_and_the_changed_c
     // No decision log here: the panel says how to get the count.
     assert!(b.text("#impact-recorded").contains("--decision-log"));
     b.screenshot("rules-impact");
+    b.script("document.getElementById('impact-classes').scrollIntoView();", vec![]);
+    b.screenshot("rules-impact-classes");
 }
 
 #[test]

@@ -367,16 +367,25 @@ function renderImpact(answer) {
   parts.push(sc);
 
   // The decision matrix.
+  // Cards rather than a table: the side panel is narrow, the classes' descriptions long.
   const withEvents = !!r;
-  const rows = m.changes.map((c) =>
+  const cards = m.changes.map((c) =>
     h(
-      "tr",
+      "li",
       { class: "class-change" },
-      h("td", {}, h("span", { class: "pill" }, c.policy), " ", c.input),
-      h("td", {}, oldNew(c.old_outcome, c.new_outcome), c.old_live !== undefined ? h("div", { class: "muted live" }, "live: ", oldNew(c.old_live, c.new_live)) : null),
-      h("td", { class: "mono" }, oldNew(c.old_rule, c.new_rule)),
-      h("td", { class: "witness" }, c.example),
-      withEvents ? h("td", { class: "num" }, c.events === c.events_of_class ? String(c.events) : `${c.events} of ${c.events_of_class}`) : null,
+      h("div", { class: "class-input" }, h("span", { class: "pill" }, c.policy), " ", c.input),
+      h(
+        "dl",
+        {},
+        h("dt", {}, "outcome"),
+        h("dd", {}, oldNew(c.old_outcome, c.new_outcome)),
+        c.old_live !== undefined ? [h("dt", {}, "live"), h("dd", {}, oldNew(c.old_live, c.new_live))] : null,
+        h("dt", {}, "rule"),
+        h("dd", { class: "mono" }, oldNew(c.old_rule, c.new_rule)),
+        h("dt", {}, "witness"),
+        h("dd", { class: "witness" }, c.example),
+        withEvents ? [h("dt", {}, "recorded"), h("dd", { class: "recorded" }, c.events === c.events_of_class ? `${c.events} decisions` : `${c.events} of ${c.events_of_class} decisions of this class`)] : null,
+      ),
     ),
   );
   parts.push(
@@ -384,30 +393,7 @@ function renderImpact(answer) {
       "section",
       { class: "impact-part", id: "impact-classes", "aria-labelledby": "classes-title" },
       h("h3", { id: "classes-title" }, `Decision matrix: ${m.changes.length} of ${m.classes} classes decided differently`),
-      m.changes.length
-        ? h(
-            "div",
-            { class: "table-wrap" },
-            h(
-              "table",
-              { class: "changes" },
-              h(
-                "thead",
-                {},
-                h(
-                  "tr",
-                  {},
-                  h("th", { scope: "col" }, "class of input"),
-                  h("th", { scope: "col" }, "outcome"),
-                  h("th", { scope: "col" }, "deciding rule"),
-                  h("th", { scope: "col" }, "witness"),
-                  withEvents ? h("th", { scope: "col" }, "recorded") : null,
-                ),
-              ),
-              h("tbody", {}, rows),
-            ),
-          )
-        : h("p", { class: "muted" }, "Every class is decided as before."),
+      m.changes.length ? h("ul", { class: "class-changes" }, cards) : h("p", { class: "muted" }, "Every class is decided as before."),
     ),
   );
 
