@@ -112,6 +112,15 @@ fn typing_an_invalid_rule_shows_the_problem_at_its_line_in_the_words_of_check() 
     let b = Browser::open(serve_copy(dir.path(), &["--no-watch"]));
     b.open_page("/rules");
     assert_eq!(b.text("button.tab[aria-selected='true']"), "inbound.yaml");
+    // The files are tabs, reachable by keyboard: the arrows move between them.
+    b.script(
+        "document.querySelector('button.tab[aria-selected=true]').focus();",
+        vec![],
+    );
+    b.type_into("button.tab[aria-selected='true']", "\u{E014}");
+    assert_eq!(b.text("button.tab[aria-selected='true']"), "delivery.yaml");
+    assert!(editor_text(&b).contains("policy: delivery"));
+    b.click("button.tab[data-file='inbound.yaml']");
     // Delete the `g` of `conversation.answering: campaign`, as a person would.
     caret_after(&b, "conversation.answering: campaign");
     b.script(
@@ -360,4 +369,31 @@ fn measure_how_long_an_edit_takes_to_show_its_validation_and_impact() {
         runs.iter().map(|r| r.round()).collect::<Vec<_>>()
     );
     assert_eq!(runs.len(), 10);
+}
+
+/// Markup typed into a rule comes back in a problem's text (the source
+/// line quoted under it) and is shown as text: no element is made of it.
+#[test]
+fn markup_typed_into_a_rule_is_shown_as_text_in_its_problem() {
+    let (dir, _rules) = rules_copy();
+    let b = Browser::open(serve_copy(dir.path(), &["--no-watch"]));
+    b.open_page("/rules");
+    caret_after(&b, "conversation.answering");
+    b.type_into("#source", "<img src=x onerror=document.body.dataset.owned=1>");
+    b.wait_for("the problem", "#diagnostics li.diag");
+    let pre = b.script(
+        "return document.querySelector('#diagnostics pre.diag-text').textContent;",
+        vec![],
+    );
+    assert!(
+        pre.as_str()
+            .unwrap()
+            .contains("<img src=x onerror=document.body.dataset.owned=1>"),
+        "{pre}"
+    );
+    let made = b.script(
+        "return [document.querySelectorAll('#problems img, #gutter img, #tabs img').length, document.body.dataset.owned || null];",
+        vec![],
+    );
+    assert_eq!(made, json!([0, null]));
 }

@@ -150,6 +150,15 @@ function renderTabs() {
         "aria-controls": "editor",
         dataset: { file: f },
         onclick: () => switchTo(f),
+        onkeydown: (e) => {
+          // The tab pattern: arrows move between the files.
+          const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+          if (!step) return;
+          e.preventDefault();
+          const next = FILES[(FILES.indexOf(f) + step + FILES.length) % FILES.length];
+          switchTo(next);
+          document.querySelector(`button.tab[data-file="${next}"]`).focus();
+        },
       },
       f,
       dirty ? h("span", { class: "dirty", title: "edited" }, " •") : null,
