@@ -48,7 +48,9 @@ fn run() -> Result<(), String> {
     stream.set_nodelay(true).ok();
     stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
     let mut sender = stream.try_clone().map_err(|e| e.to_string())?;
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let head = format!(
         "POST /v1/batch HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-ndjson\r\n{auth}Content-Length: {size}\r\n\r\n"
     );
@@ -97,7 +99,8 @@ fn read_head(r: &mut impl BufRead) -> Result<u16, String> {
         .ok_or_else(|| format!("not an HTTP answer: {line:?}"))?;
     loop {
         line.clear();
-        r.read_line(&mut line).map_err(|e| format!("reading the headers: {e}"))?;
+        r.read_line(&mut line)
+            .map_err(|e| format!("reading the headers: {e}"))?;
         if line == "\r\n" || line.is_empty() {
             return Ok(status);
         }
@@ -110,7 +113,8 @@ fn read_chunked(r: &mut impl BufRead, sink: &mut impl Write) -> Result<(u64, u64
     let mut size_line = String::new();
     loop {
         size_line.clear();
-        r.read_line(&mut size_line).map_err(|e| format!("reading a chunk: {e}"))?;
+        r.read_line(&mut size_line)
+            .map_err(|e| format!("reading a chunk: {e}"))?;
         let hex = size_line.trim().split(';').next().unwrap_or("");
         let mut left = u64::from_str_radix(hex, 16).map_err(|_| format!("not a chunk size: {size_line:?}"))?;
         if left == 0 {
@@ -129,6 +133,7 @@ fn read_chunked(r: &mut impl BufRead, sink: &mut impl Write) -> Result<(u64, u64
             bytes += n as u64;
         }
         let mut crlf = [0u8; 2];
-        r.read_exact(&mut crlf).map_err(|e| format!("reading a chunk's end: {e}"))?;
+        r.read_exact(&mut crlf)
+            .map_err(|e| format!("reading a chunk's end: {e}"))?;
     }
 }

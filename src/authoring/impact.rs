@@ -337,7 +337,48 @@ pub fn compare_with(
 ) -> Impact {
     let classes = Classes::for_rules(&[base, head]);
     let old = analysis::analyze(base, &classes);
-    let new = analysis::analyze(head, &classes);
+    compare_prepared(base, &Prepared { classes, old }, head, scenarios, recorded, progress)
+}
+
+/// The base's side of the matrix, made once and reused for every head it
+/// is compared with (the playground compares each edit with the rules
+/// serving): building the classes' witnesses and analysing the base are
+/// two thirds of a comparison.
+pub struct Prepared {
+    /// The classes, for the facts the base and the heads read.
+    pub classes: Classes,
+    /// The base's decision matrix over them.
+    pub old: Analysis,
+}
+
+impl Prepared {
+    /// The classes for `base` and `head` and the base's analysis.
+    pub fn new(base: &RuleSet, head: &RuleSet) -> Prepared {
+        let classes = Classes::for_rules(&[base, head]);
+        let old = analysis::analyze(base, &classes);
+        Prepared { classes, old }
+    }
+
+    /// Whether these classes tell apart everything `base` and `head` read,
+    /// so that [`compare_prepared`] may use them for `head`.
+    pub fn fits(&self, base: &RuleSet, head: &RuleSet) -> bool {
+        self.classes.dims == analysis::Dims::of(&[base, head])
+    }
+}
+
+/// [`compare_with`] with the base's side made beforehand ([`Prepared::new`]
+/// for this `base`, and [`Prepared::fits`] `head`); the same result.
+pub fn compare_prepared(
+    base: &RuleSet,
+    prepared: &Prepared,
+    head: &RuleSet,
+    scenarios: &[ScenarioFile],
+    recorded: Option<(&World, &[Recorded])>,
+    progress: &Progress,
+) -> Impact {
+    let classes = &prepared.classes;
+    let old = &prepared.old;
+    let new = analysis::analyze(head, classes);
     let mut impact = Impact {
         classes: old.rows.len(),
         ..Default::default()
@@ -346,11 +387,11 @@ pub fn compare_with(
     let (per_class, event_changes) = match recorded {
         Some((world, events)) => {
             impact.events = events.len();
-            recorded_changes(base, head, &classes, world, events, &mut impact, progress)
+            recorded_changes(base, head, classes, world, events, &mut impact, progress)
         }
         None => Default::default(),
     };
-    let changed_classes = class_changes(&old, &new, &per_class, recorded.is_some(), &mut impact);
+    let changed_classes = class_changes(old, &new, &per_class, recorded.is_some(), &mut impact);
     case_changes(base, head, scenarios, &mut impact);
 
     // Events whose change no matrix class explains (rules with Rhai or literal ids).

@@ -95,6 +95,15 @@ impl RuleSet {
     }
 }
 
+impl RuleSet {
+    /// The digest [`RuleSet::digest`] the three texts would load to, without
+    /// loading them (the playground compares the files on disk with the
+    /// rules serving).
+    pub(crate) fn digest_of_texts(texts: [&str; 3]) -> u64 {
+        digest_of(texts)
+    }
+}
+
 /// The digest of the three files' texts, each followed by its length so
 /// that text moved from one file to the next changes it.
 fn digest_of(texts: [&str; 3]) -> u64 {

@@ -21,6 +21,11 @@ pub enum ErrorKind {
     Undecided,
     /// No or a wrong bearer token (401).
     Unauthorized,
+    /// The service was not started to allow this (403): saving the rules
+    /// without `--allow-edit`.
+    Forbidden,
+    /// What the request was based on changed meanwhile (409).
+    Conflict,
     /// The body is larger than the service accepts (413).
     TooLarge,
     /// The request took longer than the service allows (408).
@@ -44,6 +49,8 @@ impl ErrorKind {
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InvalidField | ErrorKind::Undecided => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -61,6 +68,8 @@ impl ErrorKind {
             ErrorKind::InvalidField => "invalid_field",
             ErrorKind::Undecided => "undecided",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Timeout => "timeout",
             ErrorKind::NotFound => "not_found",

@@ -39,6 +39,8 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "/v1/batch",
     "/v1/reload",
     "/v1/rules",
+    "/v1/rules/files",
+    "/v1/rules/check",
     "/v1/status",
     "/v1/openapi.json",
     "/metrics",

@@ -111,10 +111,8 @@ pub(crate) struct App {
     pub(crate) reload_wait: Duration,
     /// The decision log's path, with `--decision-log` (the playground's
     /// impact panel counts the recorded decisions a change touches).
-    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) decision_log: Option<PathBuf>,
     /// Whether the playground may write the rules files (`--allow-edit`).
-    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) allow_edit: bool,
     /// The conversation store the inbox shows (`--db`).
     pub(crate) db: Option<PathBuf>,
@@ -123,7 +121,6 @@ pub(crate) struct App {
     /// the requests in flight can finish.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// The scenario files the impact panel runs.
-    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) scenarios: Option<PathBuf>,
 }
 

@@ -39,6 +39,8 @@ pub enum Trigger {
     Signal,
     /// A client called `POST /v1/reload`.
     Request,
+    /// The playground's rules page saved the rules files (`--allow-edit`).
+    Edit,
 }
 
 /// How a reload ended.
@@ -85,7 +87,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn of(d: &Diagnostic) -> Problem {
+    pub(crate) fn of(d: &Diagnostic) -> Problem {
         let at = d.pos.line > 0;
         let rule = d.rule_id().map(str::to_owned);
         Problem {
@@ -352,6 +354,7 @@ fn log(report: &Report) {
         Trigger::Watch => "watch",
         Trigger::Signal => "signal",
         Trigger::Request => "request",
+        Trigger::Edit => "edit",
     };
     let (rule_set, world_version) = (&report.rule_set, &report.world_version);
     match report.result {

@@ -19,7 +19,7 @@ pub(crate) const CONTACT_FACTS: [Fact; 6] = [
 ];
 
 /// The dimensions the enumeration varies, from the facts the rule sets read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dims {
     /// Sizes of `C` and `S` are told apart up to this number ("N or more").
     pub cap: usize,

@@ -11,5 +11,6 @@
 #![allow(dead_code)]
 
 mod inbox;
+mod rules;
 mod shell;
 pub mod support;

@@ -8,5 +8,6 @@ mod log;
 mod metrics;
 mod ops;
 pub mod playground_inbox;
+pub mod playground_edit;
 mod reload;
 pub mod server;
