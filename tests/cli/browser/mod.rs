@@ -10,5 +10,7 @@
 // Each page's tests use part of the support.
 #![allow(dead_code)]
 
+mod land;
+mod matrix;
 mod shell;
 pub mod support;

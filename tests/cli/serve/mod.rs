@@ -7,5 +7,6 @@ mod inline;
 mod log;
 mod metrics;
 mod ops;
+mod playground_lookup;
 mod reload;
 pub mod server;
