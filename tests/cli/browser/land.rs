@@ -153,6 +153,7 @@ fn logging_sam_out_changes_who_receives_it_live() {
     choose(&b, "select.login[data-staff=omar]", "A");
     let live = b.wait_text("#delivered", "Omar live", |t| t.contains("Omar Haddad"));
     assert!(live.contains("logged in at A (Downtown)"), "{live}");
+    b.script("document.getElementById('staff-box').scrollIntoView();", vec![]);
     b.screenshot("land-login-toggled");
     // Taking his access to A away: nobody again.
     b.click("input[data-staff=omar][data-location=A]");
@@ -175,6 +176,7 @@ fn the_outbound_question_shows_channel_ghost_text_and_final_text() {
     pick_client(&b, "Otto", "otto");
     b.wait_text("#channel", "none", |t| t == "none");
     assert_eq!(b.text("#text-sent"), "nothing: sending is refused");
+    b.script("document.getElementById('o-title').scrollIntoView();", vec![]);
     b.screenshot("land-outbound");
 }
 
@@ -199,6 +201,55 @@ fn a_result_is_offered_as_a_scenario_case() {
     assert!(yaml.contains("expect: {lands_at: "), "{yaml}");
     assert!(b.text("#case-body").contains("without --allow-edit"));
     b.screenshot("land-save-case");
+}
+
+#[test]
+fn with_allow_edit_the_case_is_appended_to_the_scenarios_and_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("scenarios")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glow-world.yaml"),
+        dir.path().join("world.yaml"),
+    )
+    .unwrap();
+    let b = Browser::open(Server::start(
+        dir.path(),
+        &["--world", "world.yaml", "--allow-edit", "--no-watch"],
+    ));
+    b.open_page("/");
+    pick_client(&b, "cleo", "cleo");
+    choose(&b, "#kind", "campaign");
+    choose(&b, "#answered-at", "B");
+    b.wait_text("#inbound-rule", "the campaign rule", |t| {
+        t.contains("campaign-reply-with-history")
+    });
+    b.click("#staff-box summary");
+    choose(&b, "select.login[data-staff=sam]", "");
+    b.wait_text("#delivered", "nobody live", |t| t.starts_with("Nobody live"));
+    b.click("#inbound-case");
+    b.wait_for("the case's YAML", "#case-yaml");
+    b.run("clear the name", b.find("#case-name").clear());
+    b.type_into("#case-name", "campaign reply with Sam away");
+    b.click("#case-save");
+    let saved = b.wait_text("#case-body .banner.ok", "saved", |t| t.starts_with("Saved at"));
+    assert_eq!(saved, "Saved at scenarios/playground.yaml:5");
+    b.screenshot("land-case-saved");
+    let text = std::fs::read_to_string(dir.path().join("scenarios/playground.yaml")).unwrap();
+    assert!(
+        text.contains("  - name: \"campaign reply with Sam away\"\n    logout: [\"sam\"]\n"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_commroute"))
+        .current_dir(dir.path())
+        .args(["test", "scenarios/playground.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A world whose clients' names are markup.
@@ -260,6 +311,8 @@ fn the_page_fits_a_phone_and_answers_there() {
         "the page scrolls sideways by {overflow}px"
     );
     b.screenshot("land-phone");
+    b.script("document.getElementById('a-title').scrollIntoView();", vec![]);
+    b.screenshot("land-phone-answer");
 }
 
 /// The figures of issue 14 for this page: interactive within 300 ms of

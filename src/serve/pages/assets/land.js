@@ -199,7 +199,7 @@ function showClient(c) {
   const contact = (value, valid, optIn) =>
     value === null || value === undefined
       ? h("span", { class: "muted" }, "none")
-      : [value, " ", h("span", { class: `pill ${valid ? "ok" : "bad"}` }, valid ? "valid" : "invalid"), h("span", { class: `pill ${optIn ? "ok" : ""}` }, optIn ? "opted in" : "not opted in")];
+      : [value, " ", h("span", { class: `pill ${valid ? "ok" : "bad"}` }, valid ? "valid" : "invalid"), h("span", { class: `pill ${optIn ? "ok" : "off"}` }, optIn ? "opted in" : "not opted in")];
   fill(
     card,
     h("div", { class: "who" }, h("strong", { id: "client-name" }, c.name), " ", h("code", {}, c.id)),

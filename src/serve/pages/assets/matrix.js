@@ -58,6 +58,19 @@ function findings() {
   fill($("findings"), ...items);
 }
 
+/// Who receives it live: the recipient classes a grant admits, folded.
+function liveCell(r) {
+  const live = r.received_live_by || [];
+  if (r.policy !== "inbound") return "";
+  if (!live.length) return "nobody live";
+  return h(
+    "details",
+    {},
+    h("summary", {}, `${live.length} kinds of staff`),
+    h("ul", {}, live.map((x) => h("li", {}, x))),
+  );
+}
+
 function render() {
   const a = state.a;
   const policy = $("f-policy").value;
@@ -82,7 +95,7 @@ function render() {
       "tr",
       { class: r.gap ? "gap" : shadow ? "shadow" : null, "data-n": r.n },
       h("td", { class: "num" }, r.n),
-      h("td", {}, r.policy),
+      h("td", { class: "policy" }, r.policy),
       h("td", { class: "outcome" }, r.outcome, r.gap ? h("div", { class: "pill bad" }, `gap: ${r.gap}`) : null),
       h(
         "td",
@@ -92,7 +105,7 @@ function render() {
         r.text_rule ? [h("div", {}, "+ ", h("code", {}, r.text_rule))] : null,
         r.partial && r.partial.length ? h("div", { class: "pill warn" }, `evaluated on the witness: ${r.partial.join(", ")}`) : null,
       ),
-      h("td", { class: "live" }, (r.received_live_by || []).join("; ")),
+      h("td", { class: "live" }, liveCell(r)),
       h("td", {}, r.example),
       h("td", {}, r.description),
     );
