@@ -130,6 +130,34 @@ fn cleo_answering_a_campaign_of_b_lands_and_is_explained_as_the_cli_says() {
 }
 
 #[test]
+fn the_client_box_is_a_combobox_that_escape_closes() {
+    let b = Browser::open(Server::glow());
+    b.open_page("/");
+    let input = b.find("#client-input");
+    assert_eq!(b.run("role", input.attr("role")).as_deref(), Some("combobox"));
+    assert_eq!(
+        b.run("controls", input.attr("aria-controls")).as_deref(),
+        Some("client-list")
+    );
+    b.click("#client-input");
+    b.type_into("#client-input", "a");
+    b.wait_for(
+        "the open list",
+        "#client-list:not([hidden]) li[role=option][aria-selected=true]",
+    );
+    assert_eq!(b.run("expanded", input.attr("aria-expanded")).as_deref(), Some("true"));
+    b.type_into("#client-input", &char::from(Key::Escape).to_string());
+    assert_eq!(b.run("expanded", input.attr("aria-expanded")).as_deref(), Some("false"));
+    let hidden = b.script("return document.getElementById('client-list').hidden;", vec![]);
+    assert_eq!(hidden, true);
+    // Nothing was picked: no answer yet.
+    assert_eq!(
+        b.text("#inbound-answer"),
+        "Pick a client to see where their reply lands."
+    );
+}
+
+#[test]
 fn logging_sam_out_changes_who_receives_it_live() {
     let b = Browser::open(Server::glow());
     b.open_page("/");
@@ -171,6 +199,30 @@ fn the_outbound_question_shows_channel_ghost_text_and_final_text() {
     assert_eq!(sent, "Glow Uptown: See you at 3pm!");
     assert!(b.text("#outbound-rule").contains("child-account-name-on-global-push"));
     assert!(!b.text("#ghost-text").is_empty());
+    // The explanation is `route outbound --explain`'s, sentence for sentence.
+    let out = Command::new(env!("CARGO_BIN_EXE_commroute"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "route",
+            "outbound",
+            "--world",
+            "examples/glow-world.yaml",
+            "--client",
+            "gwen",
+        ])
+        .args([
+            "--from-account",
+            "glow-uptown",
+            "--text",
+            "See you at 3pm!",
+            "--explain",
+        ])
+        .output()
+        .unwrap();
+    let cli = String::from_utf8(out.stdout).unwrap();
+    let cli_lines: Vec<&str> = cli.lines().filter(|l| l.starts_with("  ")).map(str::trim).collect();
+    assert_eq!(cli_lines.len(), 2, "{cli}");
+    assert_eq!(texts(&b, "#outbound-answer .explain-policy li .sentence"), cli_lines);
     // An unreachable client: sending is refused.
     b.run("clear", b.find("#client-input").clear());
     pick_client(&b, "Otto", "otto");

@@ -83,6 +83,26 @@ fn the_matrix_filters_by_rule_and_outcome_as_analyze_counts() {
     let m = row_count(&b);
     assert!(m > 0 && m <= n, "{m} of {n}");
     assert_eq!(b.text("#shown"), format!("{m} of 418 classes shown"));
+    // Every row is filtered, and the text filter narrows further.
+    choose(&b, "#f-rule", "");
+    choose(&b, "#f-outcome", "");
+    b.type_into("#f-text", "3 or more locations");
+    b.wait_text("#shown", "fewer rows", |t| !t.starts_with("418 of"));
+    let descriptions: Vec<String> = b
+        .script(
+            "return [...document.querySelectorAll('#matrix tbody tr td:last-child')].map(c => c.textContent);",
+            vec![],
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!descriptions.is_empty());
+    assert!(
+        descriptions.iter().all(|d| d.contains("3 or more locations")),
+        "{descriptions:?}"
+    );
     b.screenshot("matrix-filtered");
 }
 

@@ -73,13 +73,25 @@ const combo = {
   hits: [],
   active: -1,
   asked: 0,
+  timer: null,
 };
+
+/// Searches for what the box holds, shortly after the last keystroke.
+function searchSoon() {
+  clearTimeout(combo.timer);
+  combo.timer = setTimeout(() => runSearch(combo.input.value), 60);
+}
+
+/// Forgets any search still to come or under way (a pick or Escape).
+function stopSearching() {
+  clearTimeout(combo.timer);
+  combo.asked++;
+}
 
 function setupCombo() {
   combo.input = $("client-input");
   combo.list = $("client-list");
-  const search = debounce(runSearch, 60);
-  combo.input.addEventListener("input", () => search(combo.input.value));
+  combo.input.addEventListener("input", searchSoon);
   combo.input.addEventListener("focus", () => {
     if (!combo.hits.length) runSearch(combo.input.value);
   });
@@ -101,6 +113,7 @@ function setupCombo() {
         pick(combo.hits[combo.active]);
       }
     } else if (e.key === "Escape") {
+      stopSearching();
       if (open) {
         e.preventDefault();
         closeList();
@@ -181,7 +194,7 @@ function closeList() {
 
 function pick(c) {
   if (!c) return;
-  combo.asked++;
+  stopSearching();
   state.client = c;
   combo.input.value = c.name;
   closeList();
