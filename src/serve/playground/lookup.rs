@@ -509,6 +509,9 @@ fn save(app: &App, dir: &Path, world_file: &Path, case: &SavedCase) -> Result<Sa
         .valid("start the service with --allow-edit and a scenarios directory (--scenarios DIR), or copy the case's YAML"));
     }
     let path = dir.join(SAVED_CASES);
+    // One save at a time: each reads the file, appends and writes it whole.
+    static SAVING: Mutex<()> = Mutex::new(());
+    let _one = SAVING.lock().unwrap_or_else(|e| e.into_inner());
     let line = fixture::save_case(&path, world_file, case).map_err(|d| {
         let first =
             d.0.first()

@@ -314,7 +314,7 @@ staff:
   - {id: sam, name: "<img src=x onerror=alert(2)>", locations: [A], logged_in_at: A}
 clients:
   - {id: x1, name: "<script>window.pwned=1</script>", account: acme, locations: [A]}
-  - {id: x2, name: "<img src=x onerror=window.pwned=2>", account: acme, locations: [A]}
+  - {id: x2, name: "<img src=x onerror=window.pwned=2>", account: acme, locations: [A], guest_app: true}
 "#;
 
 #[test]
@@ -332,6 +332,12 @@ fn hostile_names_are_shown_as_text_and_inject_nothing() {
     b.run("clear", b.find("#client-input").clear());
     pick_client(&b, "onerror", "x2");
     assert_eq!(b.text("#client-name"), "<img src=x onerror=window.pwned=2>");
+    // A message text of markup comes back in the final text, as text.
+    b.run("clear the text", b.find("#out-text").clear());
+    b.type_into("#out-text", "<script>window.pwned=3</script>");
+    b.wait_text("#text-sent", "the text as typed", |t| {
+        t.contains("<script>window.pwned=3</script>")
+    });
     let injected = b.script(
         "return {pwned: window.pwned === undefined ? null : window.pwned,
                  imgs: [...document.querySelectorAll('main img')].length,
