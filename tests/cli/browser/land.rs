@@ -60,12 +60,33 @@ fn pick_client(b: &Browser, text: &str, id: &str) {
     }
 }
 
-/// Sets a `<select>` by its value and fires `change`, as a person choosing would.
+/// Sets a `<select>` by its value and fires `change`, as a person choosing
+/// would, then waits until the inbound answer shows that change.
 fn choose(b: &Browser, css: &str, value: &str) {
     b.script(
         "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true}));",
         vec![css.into(), value.into()],
     );
+    settled(b);
+}
+
+/// Waits until the inbound answer shows the latest change (its `data-seq`
+/// is the last `land-change` mark's).
+fn settled(b: &Browser) {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let done = b.script(
+            "const m = performance.getEntriesByName('land-change');
+             if (!m.length) return true;
+             return document.getElementById('inbound-answer').dataset.seq === String(m[m.length - 1].detail);",
+            vec![],
+        );
+        if done == true {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the answer never showed the latest change");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The texts of every element matching `css`.
@@ -127,6 +148,35 @@ fn cleo_answering_a_campaign_of_b_lands_and_is_explained_as_the_cli_says() {
         ]
     );
     b.screenshot("land-cleo-campaign");
+}
+
+#[test]
+fn a_staff_started_conversation_and_out_of_the_blue_decide_as_the_cli() {
+    let b = Browser::open(Server::glow());
+    b.open_page("/");
+    pick_client(&b, "cleo", "cleo");
+    b.wait_text("#inbound-rule", "a rule", |t| !t.is_empty());
+    b.click("input[name=what][value=staff]");
+    settled(&b);
+    choose(&b, "#starter", "sam");
+    choose(&b, "#started-from", "B");
+    let rule = b.wait_text("#inbound-rule", "the staff rule", |t| t.starts_with("staff-"));
+    let cli = route_inbound(&["--client", "cleo", "--staff", "sam", "--from", "B"]);
+    assert!(cli.contains(&format!("deciding rule     {rule}")), "{rule}\n{cli}");
+    assert!(
+        cli.contains(&format!("lands at          {}", b.text("#lands-at"))),
+        "{cli}"
+    );
+    // Out of the blue, Gwen: her last appointment.
+    b.run("clear", b.find("#client-input").clear());
+    pick_client(&b, "gwen", "gwen");
+    b.click("input[name=what][value=blue]");
+    settled(&b);
+    let rule = b.wait_text("#inbound-rule", "out of the blue", |t| t.starts_with("out-of-the-blue"));
+    let cli = route_inbound(&["--client", "gwen"]);
+    assert!(cli.contains(&format!("deciding rule     {rule}")), "{rule}\n{cli}");
+    assert_eq!(b.text("#lands-at"), "C (Uptown)");
+    b.screenshot("land-out-of-the-blue");
 }
 
 #[test]
