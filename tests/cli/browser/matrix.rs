@@ -129,7 +129,13 @@ fn shadowed_rules_and_gaps_are_listed_and_highlighted() {
     choose(&b, "#f-rule", "other-goes-to-staff");
     assert!(row_count(&b) >= 14);
     b.screenshot("matrix-findings");
+    // A gap's button shows its row.
+    b.click("#findings li.gap button");
+    let shown = b.wait_text("#shown", "one class", |t| t.starts_with("1 of"));
+    assert_eq!(shown, "1 of 418 classes shown");
+    assert_eq!(b.find_all("#matrix tbody tr.gap").len(), 1);
     // The shadowed rule decides no class: filtering by it shows none.
+    b.script("document.getElementById('f-text').value = '';", vec![]);
     choose(&b, "#f-rule", "never-reached");
     assert_eq!(row_count(&b), 0);
 }

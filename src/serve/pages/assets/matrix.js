@@ -50,7 +50,13 @@ function findings() {
   const items = [
     ...a.shadowed.map((s) => h("li", { class: "shadowed" }, h("span", { class: "pill warn" }, "shadowed"), ` ${s.policy} rule ${s.reason}`)),
     ...a.gaps.map((g) =>
-      h("li", { class: "gap" }, h("span", { class: "pill bad" }, "gap"), ` ${g.class}: ${g.reason} (for example: ${g.example})`),
+      h(
+        "li",
+        { class: "gap" },
+        h("span", { class: "pill bad" }, "gap"),
+        ` ${g.class}: ${g.reason} (for example: ${g.example}) `,
+        h("button", { type: "button", class: "link", onclick: () => showClass(g.class) }, "Show in the matrix"),
+      ),
     ),
     ...a.redundant.map((r) => h("li", { class: "note" }, h("span", { class: "pill" }, "note"), ` ${r.policy} rule ${r.reason}`)),
   ];
@@ -69,6 +75,14 @@ function liveCell(r) {
     h("summary", {}, `${live.length} kinds of staff`),
     h("ul", {}, live.map((x) => h("li", {}, x))),
   );
+}
+
+/// Filters the matrix to one class (a gap's) and brings it into view.
+function showClass(description) {
+  for (const id of ["f-policy", "f-rule", "f-outcome"]) $(id).value = "";
+  $("f-text").value = description;
+  render();
+  $("matrix-title").scrollIntoView();
 }
 
 function render() {
