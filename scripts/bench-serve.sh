@@ -9,7 +9,7 @@
 # DIR once, starts `commroute serve` on it with the shipped rules, and prints
 # for POST /v1/inbound at 1, 16 and 64 connections (RUNS runs of SECS
 # seconds each, default 3 x 10 s): decisions/s, p50 and p99 latency and
-# non-2xx answers; then POST /v1/batch of the million events through curl;
+# non-2xx answers; then POST /v1/batch of the million events (examples/batch_client.rs);
 # idle RSS and peak RSS; and the load average before each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +19,10 @@ runs=${RUNS:-3}
 bin=${BIN:-target/release/commroute}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet --bin commroute --example generate
+  cargo build --release --quiet --bin commroute --example generate --example batch_client
 fi
 gen=${GEN:-target/release/examples/generate}
+client=${CLIENT:-$(dirname "$gen")/batch_client}
 mkdir -p "$dir"
 if [ ! -f "$dir/world.yaml" ]; then
   "$gen" --out "$dir" --events 1000000 >/dev/null
@@ -61,8 +62,7 @@ echo "RSS under load: now $(rss VmRSS), peak $(rss VmHWM)"
 for run in $(seq 1 "$runs"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   lines=$(wc -l < "$dir/events.jsonl")
-  t=$(curl -fsS -X POST -T "$dir/events.jsonl" -H 'content-type: application/x-ndjson' "$url/v1/batch" -o "$dir/batch-out.jsonl" -w '%{time_total}')
-  got=$(wc -l < "$dir/batch-out.jsonl")
-  echo "batch run=$run: $lines events in $t s: $(awk -v n="$lines" -v t="$t" 'BEGIN { printf "%.0f", n / t }') decisions/s, $got lines back (load $load)"
+  # The body sent and the answer read on two threads (examples/batch_client.rs).
+  echo "batch run=$run: $lines events: $("$client" "${url#http://}" "$dir/events.jsonl") (load $load)"
 done
 echo "peak RSS: $(rss VmHWM)"

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::replay::store::{Store, IN_STORE};
+use crate::replay::store::{list_summary, unknown_client_hint, unknown_location_hint, Store, IN_STORE};
 use anyhow::anyhow;
 
 use super::output::{fields, json_line, shown_owned, Grid};
@@ -59,14 +59,7 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
         let known = store
             .locations()
             .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
-        let hint = match crate::diag::did_you_mean(&a.location, known.iter().map(String::as_str)) {
-            Some(s) => format!("; did you mean `{s}`?"),
-            None if known.is_empty() => "; it holds no conversations yet".into(),
-            None => {
-                let some: Vec<&String> = known.iter().take(12).collect();
-                format!("; its conversations concern {}", crate::diag::one_of(&some))
-            }
-        };
+        let hint = unknown_location_hint(&a.location, &known);
         return Err(anyhow!(
             "no conversation in `{}` concerns location `{}`{hint}",
             a.db.display(),
@@ -111,16 +104,13 @@ pub(crate) fn list(a: ListArgs) -> CliResult {
             } else {
                 t.render(layout)
             };
-            let noun = if total == 1 { "conversation" } else { "conversations" };
-            text.push_str(&if a.in_store {
-                format!(
-                    "{} of {total} {noun} at {} (the store's screen shows at most {IN_STORE})\n",
-                    listed.len(),
-                    shown_owned(&a.location)
-                )
-            } else {
-                format!("{total} {noun} at {}\n", shown_owned(&a.location))
-            });
+            text.push_str(&list_summary(
+                listed.len(),
+                total,
+                &shown_owned(&a.location),
+                a.in_store,
+            ));
+            text.push('\n');
             out(&text)?;
         }
     }
@@ -136,9 +126,7 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
         let known = store
             .clients()
             .map_err(|e| anyhow::Error::from(e.while_reading(&a.db)))?;
-        let hint = crate::diag::did_you_mean(&a.client, known.iter().map(String::as_str))
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
+        let hint = unknown_client_hint(&a.client, &known);
         return Err(anyhow!(
             "client `{}` has no conversation in `{}`{hint}",
             a.client,
@@ -149,11 +137,7 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
     match a.format.layout() {
         None => out_exact(&json_line("conversation", &c))?,
         Some(layout) => {
-            let started = match (&c.staff, &c.started_from) {
-                (Some(s), Some(f)) => format!("staff: {} from {}", shown_owned(s), shown_owned(f)),
-                _ if c.answering == "nothing" => "the client, out of the blue".into(),
-                _ => format!("the client, answering a {}", shown_owned(&c.answering)),
-            };
+            let started = c.started_words(shown_owned);
             let unread = c
                 .unread
                 .iter()
@@ -208,11 +192,7 @@ pub(crate) fn one(a: OneArgs) -> CliResult {
                     status,
                 ]);
                 for n in &m.notices {
-                    let cue = if n.audio_cue_to.is_empty() {
-                        "nobody live to hear the audio cue".to_owned()
-                    } else {
-                        format!("audio cue for {}", list(&n.audio_cue_to))
-                    };
+                    let cue = n.cue_words(shown_owned);
                     t.add_row(vec![
                         shown_owned(&n.at),
                         "!".into(),

@@ -28,8 +28,9 @@ pub struct Sources {
 pub struct Snapshot {
     /// The rules.
     pub rules: RuleSet,
-    /// The world (empty when the service was started without one).
-    pub world: World,
+    /// The world (empty when the service was started without one), shared
+    /// with the next snapshot when a reload finds the world file unchanged.
+    pub world: Arc<World>,
     /// The rules' digest as 16 hex digits: decisions name it as `rule_set`.
     pub rule_set: String,
     /// The world file's digest as 16 hex digits (`world_version`); `none`
@@ -45,16 +46,30 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads and validates the rules and the world; every problem of both at once.
     pub fn load(sources: &Sources) -> Result<Snapshot, Diagnostics> {
+        Snapshot::load_after(sources, None)
+    }
+
+    /// [`Snapshot::load`] on a reload: when the world file's bytes are those
+    /// `previous` was loaded from (the same digest), its world is kept as it
+    /// is instead of being read again. A rules edit then costs the rules'
+    /// loading alone, and one world stays in memory, not two.
+    pub fn load_after(sources: &Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
         let rules = match &sources.rules {
             Some(dir) => RuleSet::load_dir(dir),
             None => Ok(RuleSet::shipped()),
         };
         let world = match &sources.world {
             Some(path) => Source::read(path).and_then(|source| {
-                let digest = xxhash_rust::xxh3::xxh3_64(source.text.as_bytes());
-                World::parse(source).map(|w| (w, format!("{digest:016x}")))
+                let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(source.text.as_bytes()));
+                match previous.filter(|p| p.world_version == digest) {
+                    Some(p) => Ok((p.world.clone(), digest)),
+                    None => World::parse(source).map(|w| (Arc::new(w), digest)),
+                }
             }),
-            None => World::builder().build().map(|w| (w, "none".to_owned())),
+            None => match previous.filter(|p| p.world_version == "none") {
+                Some(p) => Ok((p.world.clone(), "none".to_owned())),
+                None => World::builder().build().map(|w| (Arc::new(w), "none".to_owned())),
+            },
         };
         let (rules, (world, world_version)) = match (rules, world) {
             (Ok(r), Ok(w)) => (r, w),

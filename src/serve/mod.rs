@@ -106,6 +106,9 @@ pub(crate) struct App {
     pub(crate) log: Option<log::DecisionLog>,
     /// Worker threads of a `/v1/batch` pipeline.
     pub(crate) batch_threads: usize,
+    /// How long `POST /v1/reload` waits for its reload before answering 202
+    /// (within the request timeout).
+    pub(crate) reload_wait: Duration,
     /// The decision log's path, with `--decision-log` (the playground's
     /// impact panel counts the recorded decisions a change touches).
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
@@ -114,8 +117,11 @@ pub(crate) struct App {
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) allow_edit: bool,
     /// The conversation store the inbox shows (`--db`).
-    #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) db: Option<PathBuf>,
+    /// Turns `true` when shutdown stops taking connections: the inbox's
+    /// event streams, which never end by themselves, end then, so that
+    /// the requests in flight can finish.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// The scenario files the impact panel runs.
     #[allow(dead_code)] // Until the playground's endpoints (issue 14) read it.
     pub(crate) scenarios: Option<PathBuf>,
@@ -157,9 +163,13 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::Decision
         metrics,
         log,
         batch_threads: config.workers.max(1),
+        reload_wait: config
+            .timeout
+            .saturating_sub((config.timeout / 10).min(Duration::from_secs(1))),
         decision_log: config.decision_log.clone(),
         allow_edit: config.allow_edit,
         db: config.db.clone(),
+        stopping: tokio::sync::watch::Sender::new(false),
         scenarios: config.scenarios.clone(),
     })
 }
@@ -250,6 +260,7 @@ pub fn run(config: Config, snapshot: Snapshot, on_listening: impl FnOnce(SocketA
             }
             tracing::info!(signal, "shutdown: no new connections; finishing the requests in flight");
             stopping.notify_one();
+            shutting_down.stopping.send_replace(true);
         });
         let cut = async move {
             stopped.notified().await;

@@ -148,9 +148,9 @@ pub struct Counts {
     pub refused: u64,
 }
 
-/// Reads and validates the rules and the world: [`Snapshot::load`], or a
-/// stand-in in tests.
-type Loader = fn(&Sources) -> Result<Snapshot, Diagnostics>;
+/// Reads and validates the rules and the world, given the snapshot serving
+/// now: [`Snapshot::load_after`], or a stand-in in tests.
+type Loader = fn(&Sources, Option<&Snapshot>) -> Result<Snapshot, Diagnostics>;
 
 /// The tickets: how many were taken, which the running reload covers, and
 /// whether a reload thread runs.
@@ -205,7 +205,7 @@ impl Default for Reloader {
             refused: AtomicU64::new(0),
             tickets: Mutex::new(Tickets::default()),
             done: tokio::sync::watch::Sender::new(Done::default()),
-            load: Snapshot::load,
+            load: Snapshot::load_after,
         }
     }
 }
@@ -304,7 +304,8 @@ fn work(app: &App) {
 /// logs the outcome. The caller counts and publishes it.
 fn reload(app: &App, why: Trigger) -> Report {
     let r = &app.reloads;
-    let loaded = catch_unwind(AssertUnwindSafe(|| (r.load)(&app.sources))).unwrap_or_else(|_| {
+    let serving = app.live.current();
+    let loaded = catch_unwind(AssertUnwindSafe(|| (r.load)(&app.sources, Some(&serving)))).unwrap_or_else(|_| {
         let file = app.sources.rules.clone().unwrap_or_else(|| PathBuf::from("rules"));
         Err(Diagnostic::new(
             file,
@@ -313,7 +314,6 @@ fn reload(app: &App, why: Trigger) -> Report {
         )
         .into())
     });
-    let serving = app.live.current();
     let (result, rule_set, world_version, diagnostics) = match loaded {
         Ok(next) if next.rule_set == serving.rule_set && next.world_version == serving.world_version => {
             (Outcome::Unchanged, next.rule_set, next.world_version, Vec::new())
@@ -426,8 +426,20 @@ struct Answer<'a> {
     report: &'a Report,
 }
 
+/// What `POST /v1/reload` answers when the reload is still loading as the
+/// request's time runs out.
+#[derive(Serialize)]
+struct Running {
+    r#type: &'static str,
+    version: &'static str,
+    result: &'static str,
+    message: &'static str,
+}
+
 /// `POST /v1/reload`: reloads now and answers when done: 200 when applied
-/// or unchanged, 422 with the problems when refused.
+/// or unchanged, 422 with the problems when refused. A reload that takes
+/// longer than the request may (a large world read again on a busy
+/// machine) is answered 202: it goes on, and `/v1/status` shows its result.
 pub(crate) async fn post(
     State(app): State<Arc<App>>,
     RawQuery(q): RawQuery,
@@ -446,7 +458,20 @@ pub(crate) async fn post(
         let _: NoArguments = super::api::read_body(&body, "an empty body, or `{}`: a reload takes no arguments")?;
     }
     let ticket = ask(&app, Trigger::Request);
-    let report = wait(&app, ticket).await.ok_or_else(|| {
+    let Ok(report) = tokio::time::timeout(app.reload_wait, wait(&app, ticket)).await else {
+        let mut body = serde_json::to_vec(&Running {
+            r#type: "reload",
+            version: env!("CARGO_PKG_VERSION"),
+            result: "running",
+            message: "the reload is still loading; GET /v1/status shows its result when it is done",
+        })
+        .expect("a reload's progress serialises");
+        body.push(b'\n');
+        let mut resp = super::api::json_response(body);
+        *resp.status_mut() = StatusCode::ACCEPTED;
+        return Ok(resp);
+    };
+    let report = report.ok_or_else(|| {
         ApiError::new(
             ErrorKind::Unavailable,
             "the reloader has stopped: the service is shutting down",
@@ -508,6 +533,38 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from), "`{from}` is in inbound.yaml");
         std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    #[test]
+    fn a_rules_edit_keeps_the_loaded_world_and_a_world_edit_loads_it_again() {
+        let dir = rules_copy();
+        let world_file = dir.path().join("world.yaml");
+        let glow = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/glow-world.yaml")).unwrap();
+        std::fs::write(&world_file, &glow).unwrap();
+        let app = app_over(Sources {
+            rules: Some(dir.path().to_path_buf()),
+            world: Some(world_file.clone()),
+        });
+        let first = app.live.current();
+
+        edit(&dir, "id: campaign-reply-with-history", "id: campaign-reply-edited");
+        assert_eq!(reloaded(&app, Trigger::Watch).result, Outcome::Applied);
+        let second = app.live.current();
+        assert_ne!(second.rule_set, first.rule_set);
+        assert!(
+            Arc::ptr_eq(&first.world, &second.world),
+            "the world file did not change: its loaded world is shared, not read again"
+        );
+
+        std::fs::write(&world_file, format!("{glow}\n# edited\n")).unwrap();
+        assert_eq!(reloaded(&app, Trigger::Watch).result, Outcome::Applied);
+        let third = app.live.current();
+        assert_eq!(third.rule_set, second.rule_set);
+        assert_ne!(third.world_version, second.world_version);
+        assert!(
+            !Arc::ptr_eq(&second.world, &third.world),
+            "the world file changed: it is read again"
+        );
     }
 
     #[test]
@@ -632,7 +689,7 @@ mod tests {
     static INSIDE: AtomicUsize = AtomicUsize::new(0);
     static OVERLAPPED: AtomicBool = AtomicBool::new(false);
 
-    fn gated_load(sources: &Sources) -> Result<Snapshot, Diagnostics> {
+    fn gated_load(sources: &Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
         if INSIDE.fetch_add(1, Ordering::SeqCst) != 0 {
             OVERLAPPED.store(true, Ordering::SeqCst);
         }
@@ -643,7 +700,7 @@ mod tests {
             open = GATE.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
         }
         drop(open);
-        let loaded = Snapshot::load(sources);
+        let loaded = Snapshot::load_after(sources, previous);
         INSIDE.fetch_sub(1, Ordering::SeqCst);
         loaded
     }
@@ -706,5 +763,61 @@ mod tests {
             last + 1,
             "a later ask starts a thread again"
         );
+    }
+
+    /// A reload held until the test lets it go (its own gate: tests run at once).
+    static SLOW_OPEN: Mutex<bool> = Mutex::new(false);
+    static SLOW: Condvar = Condvar::new();
+
+    fn slow_load(sources: &Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
+        let start = Instant::now();
+        let mut open = SLOW_OPEN.lock().unwrap();
+        while !*open && start.elapsed() < LIMIT {
+            open = SLOW.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
+        }
+        drop(open);
+        Snapshot::load_after(sources, previous)
+    }
+
+    #[test]
+    fn a_reload_slower_than_the_request_may_take_is_answered_202_and_still_finishes() {
+        use axum::response::IntoResponse;
+        let mut app = app_over(Sources::default());
+        {
+            let a = Arc::get_mut(&mut app).expect("a new app");
+            a.reloads.load = slow_load;
+            a.reload_wait = Duration::from_millis(50);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let resp = runtime
+            .block_on(async {
+                tokio::time::timeout(LIMIT, post(State(app.clone()), RawQuery(None), Bytes::new()))
+                    .await
+                    .expect("the request is answered within its time")
+            })
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(|e| panic!("an error answer: {e:?}"));
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let body = runtime
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["result"].as_str()),
+            (Some("reload"), Some("running"))
+        );
+        assert!(v["message"].as_str().unwrap().contains("/v1/status"));
+        // Let the load go: the reload finishes and /v1/status's counts show it.
+        *SLOW_OPEN.lock().unwrap() = true;
+        SLOW.notify_all();
+        let report = runtime
+            .block_on(async { tokio::time::timeout(LIMIT, wait(&app, 1)).await })
+            .expect("the reload ends")
+            .expect("a report");
+        assert_eq!(report.result, Outcome::Unchanged);
+        assert_eq!(app.reloads.counts().unchanged, 1);
     }
 }

@@ -39,7 +39,7 @@ mod write;
 pub use error::StoreError;
 pub use lock::Holder;
 pub(crate) use lock::ReplayLock;
-pub(crate) use read::{Attempt, UsageBy, IN_STORE};
+pub(crate) use read::{list_summary, unknown_client_hint, unknown_location_hint, Attempt, UsageBy, IN_STORE};
 pub use read::{AttemptView, ConversationView, MessageView, NoticeView, UsageRow};
 pub(crate) use schema::{SCHEMA, SCHEMA_VERSION};
 pub(crate) use write::{Claim, ConversationRow, SentDetails, SentMessage};

@@ -150,7 +150,98 @@ fn split(s: String) -> Vec<String> {
     }
 }
 
+/// A location the store's conversations concern, with its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct LocationCounts {
+    pub id: String,
+    /// Conversations that concern it.
+    pub conversations: i64,
+    /// Unread client messages in them, added up.
+    pub unread: i64,
+}
+
+/// What follows "no conversation … concerns location `X`": the closest
+/// known location, or the locations the store knows, or that it is empty.
+pub(crate) fn unknown_location_hint(location: &str, known: &[String]) -> String {
+    match crate::diag::did_you_mean(location, known.iter().map(String::as_str)) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None if known.is_empty() => "; it holds no conversations yet".into(),
+        None => {
+            let some: Vec<&String> = known.iter().take(12).collect();
+            format!("; its conversations concern {}", crate::diag::one_of(&some))
+        }
+    }
+}
+
+/// What follows "client `X` has no conversation …": the closest known client.
+pub(crate) fn unknown_client_hint(client: &str, known: &[String]) -> String {
+    crate::diag::did_you_mean(client, known.iter().map(String::as_str))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
+/// The line under a location's conversation list: how many are shown of
+/// how many, and, for the store's screen, its limit. `location` as it is
+/// to be shown.
+pub(crate) fn list_summary(shown: usize, total: usize, location: &str, in_store: bool) -> String {
+    let noun = if total == 1 { "conversation" } else { "conversations" };
+    if in_store {
+        format!("{shown} of {total} {noun} at {location} (the store's screen shows at most {IN_STORE})")
+    } else {
+        format!("{total} {noun} at {location}")
+    }
+}
+
+impl ConversationView {
+    /// Who started it, in words: `staff: sam from A`, `the client, answering
+    /// a confirmation`, `the client, out of the blue`. `show` writes an id
+    /// as it is to be shown.
+    pub(crate) fn started_words(&self, show: impl Fn(&str) -> String) -> String {
+        match (&self.staff, &self.started_from) {
+            (Some(s), Some(f)) => format!("staff: {} from {}", show(s), show(f)),
+            _ if self.answering == "nothing" => "the client, out of the blue".into(),
+            _ => format!("the client, answering a {}", show(&self.answering)),
+        }
+    }
+}
+
+impl NoticeView {
+    /// Who heard its audio cue, in words. `show` writes an id as it is to be shown.
+    pub(crate) fn cue_words(&self, show: impl Fn(&str) -> String) -> String {
+        if self.audio_cue_to.is_empty() {
+            "nobody live to hear the audio cue".to_owned()
+        } else {
+            let list: Vec<String> = self.audio_cue_to.iter().map(|i| show(i)).collect();
+            format!("audio cue for {}", list.join(", "))
+        }
+    }
+}
+
 impl Store {
+    /// A number that changes whenever another connection (a replay, in
+    /// another process too) commits to the database: SQLite's
+    /// `PRAGMA data_version`. Cheap: it reads no table.
+    pub(crate) fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Every location some conversation concerns, in id order, with how
+    /// many conversations concern it and their unread messages.
+    pub(crate) fn location_counts(&self) -> Result<Vec<LocationCounts>> {
+        let mut st = self.conn.prepare(
+            "SELECT location, count(*), coalesce(sum(unread), 0) FROM conversation_locations
+             GROUP BY location ORDER BY location",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(LocationCounts {
+                id: r.get(0)?,
+                conversations: r.get(1)?,
+                unread: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// A location's conversations, most recent activity first; `limit` for the store screen.
     pub(crate) fn conversations_at(&self, location: &str, limit: Option<usize>) -> Result<Vec<ConversationSummary>> {
         let mut st = self.conn.prepare(

@@ -10,6 +10,7 @@
 // Each page's tests use part of the support.
 #![allow(dead_code)]
 
+mod inbox;
 mod land;
 mod matrix;
 mod shell;

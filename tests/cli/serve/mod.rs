@@ -7,6 +7,7 @@ mod inline;
 mod log;
 mod metrics;
 mod ops;
+pub mod playground_inbox;
 mod playground_lookup;
 mod reload;
 pub mod server;

@@ -119,7 +119,7 @@ function render() {
         r.text_rule ? [h("div", {}, "+ ", h("code", {}, r.text_rule))] : null,
         r.partial && r.partial.length ? h("div", { class: "pill warn" }, `evaluated on the witness: ${r.partial.join(", ")}`) : null,
       ),
-      h("td", { class: "live" }, liveCell(r)),
+      h("td", { class: "live-cell" }, liveCell(r)),
       h("td", {}, r.example),
       h("td", {}, r.description),
     );
