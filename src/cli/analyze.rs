@@ -49,11 +49,7 @@ pub(crate) fn run(args: Args) -> CliResult {
 }
 
 fn live(row: &Row) -> String {
-    row.live
-        .iter()
-        .filter_map(|c| c.grant.as_ref().map(|g| format!("{} ({g})", c.recipient)))
-        .collect::<Vec<_>>()
-        .join("; ")
+    row.received_live_by().join("; ")
 }
 
 pub(crate) fn render(a: &Analysis, format: TableFormat, from: &RulesFrom) -> String {

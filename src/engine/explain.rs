@@ -329,27 +329,67 @@ impl TraceLine {
     }
 }
 
-/// The heading `--explain` prints before the lines of one policy.
+/// The heading `--explain` prints before the lines of one policy (without
+/// its colon).
 fn heading(policy: &str) -> &'static str {
     match policy {
-        "inbound" => "\nwhere it lands (inbound policy: the first rule that applies decides):\n",
-        "delivery" => "\nwho receives it live (delivery policy: every gate must hold, any grant admits):\n",
-        "outbound" => "\nthe channel (outbound policy: the first rule that applies decides):\n",
-        _ => "\nthe text (outbound `text` rules: the first that applies decides):\n",
+        "inbound" => "where it lands (inbound policy: the first rule that applies decides)",
+        "delivery" => "who receives it live (delivery policy: every gate must hold, any grant admits)",
+        "outbound" => "the channel (outbound policy: the first rule that applies decides)",
+        _ => "the text (outbound `text` rules: the first that applies decides)",
     }
+}
+
+/// One policy's part of an explanation: its heading and one sentence per
+/// rule considered, the words `route --explain` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExplainSection {
+    /// `inbound`, `delivery`, `outbound` or `text`.
+    pub policy: &'static str,
+    /// What the policy decides and how.
+    pub heading: &'static str,
+    /// One line per trace line of the policy, in order.
+    pub lines: Vec<ExplainLine>,
+}
+
+/// One sentence of an explanation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExplainLine {
+    /// Whether the rule applied (its trace line's `applied`).
+    pub applied: bool,
+    /// The sentence, shown terminal-safe.
+    pub text: String,
+}
+
+/// A trace as sections of sentences, one per policy in the trace's order:
+/// what [`trace_text`] prints, for pages that lay it out themselves.
+pub fn explanation(trace: &[TraceLine]) -> Vec<ExplainSection> {
+    let mut out: Vec<ExplainSection> = Vec::new();
+    for line in trace {
+        if out.last().is_none_or(|s| s.policy != line.policy) {
+            out.push(ExplainSection {
+                policy: line.policy,
+                heading: heading(line.policy),
+                lines: Vec::new(),
+            });
+        }
+        out.last_mut().expect("a section").lines.push(ExplainLine {
+            applied: line.applied,
+            text: crate::text::shown(&line.sentence()).into_owned(),
+        });
+    }
+    out
 }
 
 /// A trace in plain words, one section per policy, as `route --explain`
 /// prints it. Every value is shown terminal-safe.
 pub(crate) fn trace_text(trace: &[TraceLine]) -> String {
     let mut s = String::new();
-    let mut policy = "";
-    for line in trace {
-        if line.policy != policy {
-            policy = line.policy;
-            s.push_str(heading(policy));
+    for section in explanation(trace) {
+        s.push_str(&format!("\n{}:\n", section.heading));
+        for line in section.lines {
+            s.push_str(&format!("  {}\n", line.text));
         }
-        s.push_str(&format!("  {}\n", crate::text::shown(&line.sentence())));
     }
     s
 }

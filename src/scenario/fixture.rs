@@ -40,6 +40,8 @@ pub(crate) struct SavedCase {
     /// Logins applied before deciding.
     login: Vec<StaffLogin>,
     logout: Vec<String>,
+    /// Communicator access changed before deciding: staff id and locations.
+    access: Vec<(String, Vec<String>)>,
     event: SavedEvent,
     /// `(field, value)` pairs of the expectation, values already YAML.
     expect: Vec<(&'static str, String)>,
@@ -75,6 +77,7 @@ impl SavedCase {
             name,
             login,
             logout,
+            access: vec![],
             event: SavedEvent::Inbound {
                 client: req.client.clone(),
                 answering: req.answering.clone(),
@@ -97,6 +100,7 @@ impl SavedCase {
             name: name.unwrap_or_else(|| format!("{} writes to {}", req.from_account, req.client)),
             login: vec![],
             logout: vec![],
+            access: vec![],
             event: SavedEvent::Outbound {
                 client: req.client.clone(),
                 from_account: req.from_account.clone(),
@@ -111,7 +115,15 @@ impl SavedCase {
         }
     }
 
-    fn yaml(&self) -> String {
+    /// The same case with communicator access changed first (`access:`
+    /// of a scenario case): each staff member with the locations they may read.
+    pub(crate) fn with_access(mut self, access: Vec<(String, Vec<String>)>) -> SavedCase {
+        self.access = access;
+        self
+    }
+
+    /// The case as `--save-case` appends it to a scenario file's `cases`.
+    pub(crate) fn yaml(&self) -> String {
         let mut y = format!("  - name: {}\n", scalar(&self.name));
         if !self.logout.is_empty() {
             y.push_str(&format!("    logout: {}\n", flow_list(&self.logout)));
@@ -123,6 +135,14 @@ impl SavedCase {
                 .map(|l| format!("{}: {}", scalar(&l.staff), scalar(&l.location)))
                 .collect();
             y.push_str(&format!("    login: {{{}}}\n", pairs.join(", ")));
+        }
+        if !self.access.is_empty() {
+            let pairs: Vec<String> = self
+                .access
+                .iter()
+                .map(|(staff, locs)| format!("{}: {}", scalar(staff), flow_list(locs)))
+                .collect();
+            y.push_str(&format!("    access: {{{}}}\n", pairs.join(", ")));
         }
         match &self.event {
             SavedEvent::Inbound {
@@ -184,6 +204,16 @@ fn relative(from_dir: &Path, to: &Path) -> PathBuf {
     out
 }
 
+/// The start of a new scenario file in `dir` whose cases run in `world`
+/// (named relative to `dir`), up to its empty `cases:`.
+pub(crate) fn new_file(dir: &Path, world: &Path) -> String {
+    let rel = relative(dir, world);
+    format!(
+        "# Cases saved from real decisions with `commroute route ... --save-case`.\ndescription: Decisions confirmed by ops\nworld: {}\ncases:\n",
+        scalar(&rel.to_string_lossy().replace('\\', "/"))
+    )
+}
+
 /// Appends `case` to the scenario file at `path`, creating it with a
 /// reference to `world` when it does not exist. Returns the case's line.
 pub(crate) fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<usize, Diagnostics> {
@@ -215,14 +245,7 @@ pub(crate) fn save_case(path: &Path, world: &Path, case: &SavedCase) -> Result<u
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            let rel = relative(dir, world);
-            (
-                format!(
-                    "# Cases saved from real decisions with `commroute route ... --save-case`.\ndescription: Decisions confirmed by ops\nworld: {}\ncases:\n",
-                    scalar(&rel.to_string_lossy().replace('\\', "/"))
-                ),
-                0,
-            )
+            (new_file(dir, world), 0)
         }
     };
     let line = text.lines().count() + 1;

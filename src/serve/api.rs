@@ -27,7 +27,7 @@ pub(crate) fn json_response(body: Vec<u8>) -> Response {
     resp
 }
 
-fn to_json(value: &impl Serialize) -> Vec<u8> {
+pub(crate) fn to_json(value: &impl Serialize) -> Vec<u8> {
     let mut v = serde_json::to_vec(value).expect("responses serialise");
     v.push(b'\n');
     v
@@ -130,7 +130,7 @@ fn id_json(app: &App, id: Option<&str>) -> Vec<u8> {
 
 /// The world a request is decided in: the loaded one, or the loaded one
 /// with the request's facts (and the decision line's names for it).
-fn decision_world<'a>(
+pub(crate) fn decision_world<'a>(
     snap: &'a Snapshot,
     facts: Option<&Facts>,
     client: &str,
@@ -147,7 +147,7 @@ fn decision_world<'a>(
 
 /// An event whose ids do not fit its world. Without a world file, an
 /// unknown id says which section of `facts` should carry it.
-fn event_error(app: &App, e: EventError) -> ApiError {
+pub(crate) fn event_error(app: &App, e: EventError) -> ApiError {
     let unknown = e.message.starts_with("unknown ");
     let (what, section) = match e.field {
         "client" => ("client", "clients"),
@@ -172,6 +172,8 @@ struct Explained<'a, R: Serialize> {
     version: &'static str,
     #[serde(flatten)]
     report: &'a R,
+    /// The trace in the words of `route --explain`, by policy.
+    explanation: Vec<crate::engine::explain::ExplainSection>,
     rule_set: &'a str,
     world_version: &'a str,
 }
@@ -206,6 +208,7 @@ pub(crate) async fn inbound(
             r#type: "inbound",
             version: env!("CARGO_PKG_VERSION"),
             report: &report,
+            explanation: crate::engine::explain::explanation(&report.trace),
             rule_set: &snap.rule_set,
             world_version: &snap.world_version,
         })
@@ -256,6 +259,7 @@ pub(crate) async fn outbound(
             r#type: "outbound",
             version: env!("CARGO_PKG_VERSION"),
             report: &report,
+            explanation: crate::engine::explain::explanation(&report.trace),
             rule_set: &snap.rule_set,
             world_version: &snap.world_version,
         })
@@ -407,11 +411,11 @@ pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(ErrorKind::NotFound, "no such endpoint").valid(
-        "POST /v1/inbound, /v1/outbound, /v1/batch, /v1/reload; GET /v1/rules, /v1/status, /v1/openapi.json, /metrics, /healthz, /readyz",
+        "POST /v1/inbound, /v1/outbound, /v1/batch, /v1/reload, /v1/case; GET /v1/rules, /v1/status, /v1/world, /v1/clients, /v1/analyze, /v1/inbox/..., /v1/openapi.json, /metrics, /healthz, /readyz; the pages /, /rules, /matrix, /inbox",
     )
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(ErrorKind::MethodNotAllowed, "this endpoint does not take this method")
-        .valid("POST for /v1/inbound, /v1/outbound, /v1/batch and /v1/reload; GET for the others")
+        .valid("POST for /v1/inbound, /v1/outbound, /v1/batch, /v1/reload and /v1/case; GET for the others")
 }

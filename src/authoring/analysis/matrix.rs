@@ -59,6 +59,17 @@ pub struct Row {
     pub witness: Witness,
 }
 
+impl Row {
+    /// Who receives the message live: each recipient class a grant admits,
+    /// with the grant (`recipient (grant)`); empty for outbound rows.
+    pub fn received_live_by(&self) -> Vec<String> {
+        self.live
+            .iter()
+            .filter_map(|c| c.grant.as_ref().map(|g| format!("{} ({g})", c.recipient)))
+            .collect()
+    }
+}
+
 /// A witness of a class: a world file and the `commroute route` command for its event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Witness {

@@ -11,6 +11,8 @@
 #![allow(dead_code)]
 
 mod inbox;
+mod land;
+mod matrix;
 mod rules;
 mod shell;
 pub mod support;
