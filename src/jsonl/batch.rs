@@ -177,10 +177,11 @@ pub(crate) fn run_watched<W: Watch>(
     progress: &Progress,
     watch: &W,
 ) -> io::Result<BatchSummary> {
-    let started = Instant::now();
     // Once, on one thread, rather than on each client's first outbound line
-    // (a no-op when the world was validated already).
+    // (a no-op when the world was validated already). Part of loading the
+    // world, not of routing: the summary's time starts after it.
     world.validate_contacts();
+    let started = Instant::now();
     let workers = options.threads.max(1);
     let mut total = BatchSummary::default();
     std::thread::scope(|scope| -> io::Result<()> {
