@@ -362,7 +362,8 @@ pub(crate) async fn rules(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /v1/status`: what is loaded and since when.
 pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
-    let snap = app.live.current();
+    // The versions serving, the counts and the last reload, as of one moment.
+    let (last_reload, reloads, snap) = app.reloads.seen_with(&app.live);
     #[derive(Serialize)]
     struct Status<'a> {
         r#type: &'static str,
@@ -377,7 +378,6 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
         /// How many reloads ended each way.
         reloads: super::Counts,
     }
-    let (last_reload, reloads) = app.reloads.seen();
     json_response(to_json(&Status {
         r#type: "status",
         version: env!("CARGO_PKG_VERSION"),

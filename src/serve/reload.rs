@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorKind};
-use super::live::{Snapshot, Sources};
+use super::live::{Live, Snapshot, Sources};
 use super::App;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::text;
@@ -222,26 +222,36 @@ impl Reloader {
         }
     }
 
-    /// The last finished reload and the counts, as of the same moment (the
-    /// counts include that reload).
-    pub(crate) fn seen(&self) -> (Option<Arc<Report>>, Counts) {
-        let done = self.done.borrow();
-        (done.last.clone(), self.counts())
-    }
-
     /// Publishes a finished reload covering every ticket up to `ticket`,
     /// counted in the same step so the counts and the last report agree.
-    fn finish(&self, ticket: u64, report: Report) {
+    ///
+    /// An applied reload's snapshot is put in `live` in the same step, so
+    /// whoever reads the counts, the last report and the snapshot serving
+    /// together ([`Reloader::seen_with`]) never sees the new versions with
+    /// the counts of before.
+    fn finish(&self, ticket: u64, report: Report, next: Option<Snapshot>, live: &Live) -> Arc<Report> {
         let counter = match report.result {
             Outcome::Applied => &self.applied,
             Outcome::Unchanged => &self.unchanged,
             Outcome::Refused => &self.refused,
         };
+        let report = Arc::new(report);
         self.done.send_modify(|d| {
+            if let Some(next) = next {
+                live.replace(next);
+            }
             counter.fetch_add(1, Ordering::Relaxed);
             d.covered = d.covered.max(ticket);
-            d.last = Some(Arc::new(report));
+            d.last = Some(report.clone());
         });
+        report
+    }
+
+    /// The last finished reload, the counts (which include it) and the
+    /// snapshot serving, as of one moment.
+    pub(crate) fn seen_with(&self, live: &Live) -> (Option<Arc<Report>>, Counts, Arc<Snapshot>) {
+        let done = self.done.borrow();
+        (done.last.clone(), self.counts(), live.current())
     }
 
     fn tickets(&self) -> std::sync::MutexGuard<'_, Tickets> {
@@ -297,14 +307,14 @@ fn work(app: &App) {
             t.started = t.taken;
             (t.taken, t.first.take().unwrap_or(Trigger::Request))
         };
-        let report = reload(app, why);
-        app.reloads.finish(ticket, report);
+        reload(app, why, ticket);
     }
 }
 
-/// One reload: loads and validates everything, swaps only a valid change,
-/// logs the outcome. The caller counts and publishes it.
-fn reload(app: &App, why: Trigger) -> Report {
+/// One reload, covering every ticket up to `ticket`: loads and validates
+/// everything, swaps only a valid change, counts and publishes the outcome
+/// with the swap (see [`Reloader::finish`]), logs it.
+fn reload(app: &App, why: Trigger, ticket: u64) -> Arc<Report> {
     let r = &app.reloads;
     let serving = app.live.current();
     let loaded = catch_unwind(AssertUnwindSafe(|| (r.load)(&app.sources, Some(&serving)))).unwrap_or_else(|_| {
@@ -316,13 +326,14 @@ fn reload(app: &App, why: Trigger) -> Report {
         )
         .into())
     });
+    let mut swap = None;
     let (result, rule_set, world_version, diagnostics) = match loaded {
         Ok(next) if next.rule_set == serving.rule_set && next.world_version == serving.world_version => {
             (Outcome::Unchanged, next.rule_set, next.world_version, Vec::new())
         }
         Ok(next) => {
             let versions = (next.rule_set.clone(), next.world_version.clone());
-            app.live.replace(next);
+            swap = Some(next);
             (Outcome::Applied, versions.0, versions.1, Vec::new())
         }
         Err(diags) => {
@@ -343,6 +354,7 @@ fn reload(app: &App, why: Trigger) -> Report {
         world_version,
         diagnostics,
     };
+    let report = app.reloads.finish(ticket, report, swap, &app.live);
     log(&report);
     report
 }
@@ -527,8 +539,7 @@ mod tests {
 
     /// One reload on this thread, counted and published as the reload thread does.
     fn reloaded(app: &App, why: Trigger) -> Arc<Report> {
-        app.reloads.finish(u64::MAX, reload(app, why));
-        app.reloads.seen().0.unwrap()
+        reload(app, why, u64::MAX)
     }
 
     fn edit(dir: &tempfile::TempDir, from: &str, to: &str) {
@@ -665,7 +676,7 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::with_default(subscriber, || reload(&app, Trigger::Watch));
+        tracing::subscriber::with_default(subscriber, || reload(&app, Trigger::Watch, u64::MAX));
         let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         let file = dir.path().join("inbound.yaml").display().to_string();
         assert!(

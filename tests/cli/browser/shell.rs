@@ -52,3 +52,50 @@ fn pages_fit_a_phones_width() {
     );
     b.screenshot("shell-phone");
 }
+
+/// `common.js`'s `ApiError` reads the service's flat error object: the
+/// kind, the field at fault, the message and what would be valid, which
+/// every page's error box shows.
+#[test]
+fn an_api_error_carries_the_services_kind_field_message_and_what_is_valid() {
+    let b = Browser::open(Server::glow());
+    b.open_page("/");
+    let call = |body: &str| {
+        b.run(
+            "call the API from the page",
+            b.client().execute_async(
+                r#"const [body, done] = arguments;
+                import("/assets/common.js").then(async (m) => {
+                  try {
+                    await m.api("/v1/inbound", { body: JSON.parse(body) });
+                    done("no error");
+                  } catch (e) {
+                    done({ status: e.status, kind: e.kind, field: e.field, message: e.message, valid: e.valid,
+                           isApiError: e instanceof m.ApiError });
+                  }
+                });"#,
+                vec![serde_json::json!(body)],
+            ),
+        )
+    };
+    let seen = call(r#"{"client":"nobody"}"#);
+    assert_eq!(seen["isApiError"], true, "{seen}");
+    assert_eq!(
+        (&seen["status"], &seen["kind"], &seen["field"], &seen["message"]),
+        (
+            &serde_json::json!(422),
+            &serde_json::json!("invalid_field"),
+            &serde_json::json!("client"),
+            &serde_json::json!("unknown client `nobody`")
+        ),
+        "{seen}"
+    );
+    // A body of the wrong shape: the answer says what would be valid.
+    let seen = call(r#"{"client":5}"#);
+    assert_eq!(
+        (&seen["status"], &seen["field"]),
+        (&serde_json::json!(400), &serde_json::json!("client")),
+        "{seen}"
+    );
+    assert!(seen["valid"].as_str().is_some_and(|v| !v.is_empty()), "{seen}");
+}

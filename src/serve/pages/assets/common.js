@@ -8,13 +8,14 @@
 
 const TOKEN_KEY = "commroute-token";
 
-/// An error answer of the service: its JSON error object, or a network failure.
+/// An error answer of the service. Its body is the service's error object,
+/// flat: `{"type":"error","error":KIND,"field":..,"message":..,"valid":..}`.
 export class ApiError extends Error {
   constructor(status, body) {
-    const err = (body && body.error) || {};
-    super(err.message || `the service answered ${status}`);
+    const err = body && body.type === "error" ? body : {};
+    super(typeof err.message === "string" ? err.message : `the service answered ${status}`);
     this.status = status;
-    this.kind = err.kind || "unknown";
+    this.kind = typeof err.error === "string" ? err.error : "unknown";
     this.field = err.field || null;
     this.valid = err.valid || null;
     this.body = body;
