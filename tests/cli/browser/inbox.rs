@@ -241,10 +241,17 @@ fn the_store_screen_shows_10_the_full_list_12_and_a_conversation_opens_from_the_
     let db = dir.path().join("store.db");
     simulate(&timeline("store-screen-shows-10-of-12.yaml"), &db);
     let b = Browser::open(with_db(&db));
-    b.open_page("/inbox");
+    // The first load of a fresh browser compiles the modules; the median of
+    // five is what a user opening the page sees.
+    let ready: Vec<f64> = (0..5)
+        .map(|_| {
+            b.open_page("/inbox");
+            b.ready_ms()
+        })
+        .collect();
     eprintln!(
-        "inbox: ready {:.0} ms after navigation (12 conversations)",
-        b.ready_ms()
+        "inbox: ready {:.0} ms after navigation (12 conversations; median of 5: {ready:.0?})",
+        median(ready.clone())
     );
     // Every control has a label.
     assert_eq!(b.text("label[for='inbox-location']"), "Location");

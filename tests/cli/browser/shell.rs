@@ -99,3 +99,29 @@ fn an_api_error_carries_the_services_kind_field_message_and_what_is_valid() {
     );
     assert!(seen["valid"].as_str().is_some_and(|v| !v.is_empty()), "{seen}");
 }
+
+/// How long each page takes to be ready for use after navigation (the
+/// `commroute-ready` mark: its first data fetched and shown), the median
+/// of five loads each. Printed, not asserted: timings are measured, not
+/// tested (README, "Measured in the browser").
+#[test]
+fn each_page_ready_time_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let server = Server::start(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["--world", "examples/glow-world.yaml", "--db", db.to_str().unwrap()],
+    );
+    let b = Browser::open(server);
+    for path in ["/", "/rules", "/matrix", "/inbox"] {
+        let mut ms: Vec<f64> = (0..5)
+            .map(|_| {
+                b.open_page(path);
+                b.ready_ms()
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        assert!(ms.iter().all(|&m| m > 0.0), "{path}: no ready mark: {ms:?}");
+        eprintln!("page {path}: ready {:.0} ms median of 5 loads ({ms:.0?})", ms[2]);
+    }
+}
