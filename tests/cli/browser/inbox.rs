@@ -309,14 +309,7 @@ fn the_inbox_fits_a_phone_and_shows_attempts_notices_and_cues() {
     let notice = b.text("#inbox-conversation .inbox-notice");
     assert!(notice.starts_with("Message failed to deliver"), "{notice}");
     assert!(notice.ends_with("audio cue for rita"), "{notice}");
-    let overflow = b.script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    );
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "the inbox scrolls sideways by {overflow}px"
-    );
+    b.assert_no_sideways_scroll("the inbox");
     b.screenshot("inbox-phone");
     b.script(
         "document.getElementById('inbox-conversation').scrollIntoView();",

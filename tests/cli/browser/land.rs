@@ -410,14 +410,7 @@ fn the_page_fits_a_phone_and_answers_there() {
     pick_client(&b, "cleo", "cleo");
     b.wait_text("#inbound-rule", "a rule", |t| !t.is_empty());
     b.click("#staff-box summary");
-    let overflow = b.script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    );
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "the page scrolls sideways by {overflow}px"
-    );
+    b.assert_no_sideways_scroll("the page");
     b.screenshot("land-phone");
     b.script("document.getElementById('a-title').scrollIntoView();", vec![]);
     b.screenshot("land-phone-answer");

@@ -144,13 +144,6 @@ fn shadowed_rules_and_gaps_are_listed_and_highlighted() {
 fn the_matrix_fits_a_phone() {
     let b = Browser::open_sized(Server::glow(), 390, 844);
     b.open_page("/matrix");
-    let overflow = b.script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    );
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "the page scrolls sideways by {overflow}px"
-    );
+    b.assert_no_sideways_scroll("the page");
     b.screenshot("matrix-phone");
 }

@@ -4,7 +4,6 @@
 //! change), saving with `--allow-edit` and the decision changing after the
 //! hot reload, downloading without it, and how long a check takes to show.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,44 +11,11 @@ use serde_json::json;
 use super::support::Browser;
 use crate::serve::playground_edit::put;
 use crate::serve::server::Server;
-use crate::support::rules::{copy_shipped_rules, move_campaign_rule_down};
+use crate::support::rules::{campaign_rule_moved_down, rules_copy};
 use crate::support::run::Run;
 
 /// Backspace, as WebDriver sends it.
 const BACKSPACE: &str = "\u{E003}";
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
-}
-
-/// A folder holding `rules/`, a copy of the shipped rules, where the
-/// service runs (so that it names the files `rules/inbound.yaml`, as
-/// `commroute check --rules rules` run there does).
-fn rules_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    copy_shipped_rules(&rules);
-    (dir, rules)
-}
-
-/// The service over the glow world and the rules in `dir/rules`, running
-/// the repository's scenarios, with `extra` flags.
-fn serve_copy(dir: &Path, extra: &[&str]) -> Server {
-    let (world, scenarios) = (repo("examples/glow-world.yaml"), repo("scenarios"));
-    let mut args = vec!["--rules", "rules", "--world", &world, "--scenarios", &scenarios];
-    args.extend_from_slice(extra);
-    Server::start(dir, &args)
-}
-
-/// The shipped `inbound.yaml` with the campaign rule moved below the
-/// rule for replies to a location's message (scenario #9 then fails).
-fn campaign_rule_moved_down() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    copy_shipped_rules(dir.path());
-    move_campaign_rule_down(dir.path());
-    std::fs::read_to_string(dir.path().join("inbound.yaml")).unwrap()
-}
 
 /// Replaces the editor's text as a paste would, with an input event.
 fn set_text(b: &Browser, text: &str) {
@@ -109,7 +75,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 #[test]
 fn typing_an_invalid_rule_shows_the_problem_at_its_line_in_the_words_of_check() {
     let (dir, rules) = rules_copy();
-    let b = Browser::open(serve_copy(dir.path(), &["--no-watch"]));
+    let b = Browser::open(Server::over_rules_copy(dir.path(), &["--no-watch"]));
     b.open_page("/rules");
     assert_eq!(b.text("button.tab[aria-selected='true']"), "inbound.yaml");
     // The files are tabs, reachable by keyboard: the arrows move between them.
@@ -176,7 +142,7 @@ fn typing_an_invalid_rule_shows_the_problem_at_its_line_in_the_words_of_check() 
 #[test]
 fn a_valid_edit_that_breaks_scenario_9_shows_the_failing_cases_and_the_changed_classes() {
     let (dir, _rules) = rules_copy();
-    let b = Browser::open(serve_copy(dir.path(), &[]));
+    let b = Browser::open(Server::over_rules_copy(dir.path(), &[]));
     b.open_page("/rules");
     set_text(&b, &campaign_rule_moved_down());
     b.wait_for("the impact", "#impact-summary");
@@ -231,7 +197,7 @@ fn a_valid_edit_that_breaks_scenario_9_shows_the_failing_cases_and_the_changed_c
 #[test]
 fn saving_with_allow_edit_writes_the_file_and_the_decision_changes_after_the_reload() {
     let (dir, rules) = rules_copy();
-    let b = Browser::open(serve_copy(dir.path(), &["--allow-edit"]));
+    let b = Browser::open(Server::over_rules_copy(dir.path(), &["--allow-edit"]));
     let ask = || {
         b.server
             .post("/v1/inbound", r#"{"client": "cleo", "answering": "campaign@B"}"#)
@@ -306,14 +272,7 @@ fn the_rules_page_fits_a_phones_width() {
     b.open_page("/rules");
     set_text(&b, &campaign_rule_moved_down());
     b.wait_for("the impact", "#impact-summary");
-    let overflow = b.script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    );
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "the page scrolls sideways by {overflow}px"
-    );
+    b.assert_no_sideways_scroll("the page");
     b.script(
         "document.getElementById('source').blur(); window.scrollTo(0, 0);",
         vec![],
@@ -376,7 +335,7 @@ fn measure_how_long_an_edit_takes_to_show_its_validation_and_impact() {
 #[test]
 fn markup_typed_into_a_rule_is_shown_as_text_in_its_problem() {
     let (dir, _rules) = rules_copy();
-    let b = Browser::open(serve_copy(dir.path(), &["--no-watch"]));
+    let b = Browser::open(Server::over_rules_copy(dir.path(), &["--no-watch"]));
     b.open_page("/rules");
     caret_after(&b, "conversation.answering");
     b.type_into("#source", "<img src=x onerror=document.body.dataset.owned=1>");

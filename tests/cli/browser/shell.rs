@@ -42,14 +42,7 @@ fn the_navigation_is_reachable_by_keyboard() {
 fn pages_fit_a_phones_width() {
     let b = Browser::open_sized(Server::glow(), 390, 844);
     b.open_page("/");
-    let overflow = b.script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    );
-    assert!(
-        overflow.as_f64().unwrap_or(1.0) <= 0.0,
-        "the page scrolls sideways by {overflow}px"
-    );
+    b.assert_no_sideways_scroll("the page");
     b.screenshot("shell-phone");
 }
 

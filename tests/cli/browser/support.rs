@@ -258,6 +258,19 @@ impl Browser {
         self.run("run a script in the page", self.client().execute(script, args))
     }
 
+    /// Fails the test when the page scrolls sideways (wider than the
+    /// window: what a phone's width must never do).
+    pub fn assert_no_sideways_scroll(&self, what: &str) {
+        let overflow = self.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        );
+        assert!(
+            overflow.as_f64().unwrap_or(1.0) <= 0.0,
+            "{what} scrolls sideways by {overflow}px"
+        );
+    }
+
     /// Milliseconds from navigation start to the page saying it is ready
     /// (the `commroute-ready` performance mark of `common.js`).
     pub fn ready_ms(&self) -> f64 {

@@ -4,13 +4,13 @@
 //! `--allow-edit`: 403 without, 422 for an invalid edit, 409 for a stale
 //! one).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::server::{Server, LIMIT};
-use crate::support::rules::{copy_shipped_rules, move_campaign_rule_down};
+use crate::support::rules::{campaign_rule_moved_down, repo, rules_copy};
 use crate::support::run::Run;
 
 /// `PUT path` with `body` as JSON: status and JSON answer.
@@ -39,35 +39,6 @@ pub fn send(server: &Server, method: &str, path: &str, body: &str) -> (u16, Valu
     )
 }
 
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
-}
-
-/// A folder with `rules/`, a copy of the shipped rules.
-fn rules_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    copy_shipped_rules(&rules);
-    (dir, rules)
-}
-
-/// The service in `dir` over `dir/rules`, the glow world and the
-/// repository's scenarios, with `extra` flags.
-fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let (world, scenarios) = (repo("examples/glow-world.yaml"), repo("scenarios"));
-    let mut args = vec!["--rules", "rules", "--world", &world, "--scenarios", &scenarios];
-    args.extend_from_slice(extra);
-    Server::start(dir, &args)
-}
-
-fn moved_down() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    copy_shipped_rules(dir.path());
-    move_campaign_rule_down(dir.path());
-    std::fs::read_to_string(dir.path().join("inbound.yaml")).unwrap()
-}
-
 fn shipped(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules").join(name)).unwrap()
 }
@@ -75,7 +46,7 @@ fn shipped(name: &str) -> String {
 #[test]
 fn the_files_are_served_as_read_with_whether_saving_is_allowed() {
     let (dir, _rules) = rules_copy();
-    let s = serve(dir.path(), &[]);
+    let s = Server::over_rules_copy(dir.path(), &[]);
     let files = s.get("/v1/rules/files").json();
     assert_eq!(files["type"], "rules_files");
     assert_eq!(files["source"], "directory");
@@ -97,7 +68,7 @@ fn the_files_are_served_as_read_with_whether_saving_is_allowed() {
 #[test]
 fn bodies_that_are_not_an_edit_are_400_naming_the_field() {
     let (dir, _rules) = rules_copy();
-    let s = serve(dir.path(), &["--allow-edit"]);
+    let s = Server::over_rules_copy(dir.path(), &["--allow-edit"]);
     for (body, field) in [
         ("", None),
         ("not json", None),
@@ -132,7 +103,7 @@ fn bodies_that_are_not_an_edit_are_400_naming_the_field() {
 #[test]
 fn an_invalid_edit_is_answered_with_every_problem_in_the_words_of_check() {
     let (dir, rules) = rules_copy();
-    let s = serve(dir.path(), &["--no-watch"]);
+    let s = Server::over_rules_copy(dir.path(), &["--no-watch"]);
     let broken = shipped("inbound.yaml").replace("conversation.answering: campaign", "conversation.answerin: campaign");
     let delivery = shipped("delivery.yaml").replacen("policy: delivery", "policy: deliver", 1);
     let answer = s
@@ -160,11 +131,11 @@ fn an_invalid_edit_is_answered_with_every_problem_in_the_words_of_check() {
 #[test]
 fn a_valid_edit_answers_the_failing_scenario_cases_and_the_changed_classes() {
     let (dir, _rules) = rules_copy();
-    let s = serve(dir.path(), &[]);
+    let s = Server::over_rules_copy(dir.path(), &[]);
     let answer = s
         .post(
             "/v1/rules/check",
-            &json!({"files": {"inbound.yaml": moved_down()}}).to_string(),
+            &json!({"files": {"inbound.yaml": campaign_rule_moved_down()}}).to_string(),
         )
         .json();
     assert_eq!(answer["valid"], true, "{answer}");
@@ -214,7 +185,7 @@ fn a_valid_edit_answers_the_failing_scenario_cases_and_the_changed_classes() {
 fn with_a_decision_log_each_changed_class_counts_the_recorded_decisions_it_touches() {
     let (dir, _rules) = rules_copy();
     let log = dir.path().join("decisions.jsonl");
-    let s = serve(dir.path(), &["--decision-log", log.to_str().unwrap()]);
+    let s = Server::over_rules_copy(dir.path(), &["--decision-log", log.to_str().unwrap()]);
     // Cleo (A and B, last appointment A) answers campaigns: from B twice
     // (the edit moves those to B), from A once (it stays at A, decided by
     // another rule); and Paul (C only) writes out of the blue (untouched).
@@ -227,7 +198,7 @@ fn with_a_decision_log_each_changed_class_counts_the_recorded_decisions_it_touch
         let d = s.post("/v1/inbound", body);
         assert_eq!(d.status, 200, "{}", d.body);
     }
-    let body = json!({"files": {"inbound.yaml": moved_down()}}).to_string();
+    let body = json!({"files": {"inbound.yaml": campaign_rule_moved_down()}}).to_string();
     let deadline = Instant::now() + LIMIT;
     let answer = loop {
         let a = s.post("/v1/rules/check", &body).json();
@@ -260,8 +231,12 @@ fn with_a_decision_log_each_changed_class_counts_the_recorded_decisions_it_touch
 #[test]
 fn saving_is_403_without_allow_edit_and_with_the_shipped_rules() {
     let (dir, rules) = rules_copy();
-    let s = serve(dir.path(), &[]);
-    let (status, answer) = put(&s, "/v1/rules/files", &json!({"files": {"inbound.yaml": moved_down()}}));
+    let s = Server::over_rules_copy(dir.path(), &[]);
+    let (status, answer) = put(
+        &s,
+        "/v1/rules/files",
+        &json!({"files": {"inbound.yaml": campaign_rule_moved_down()}}),
+    );
     assert_eq!((status, answer["error"].as_str()), (403, Some("forbidden")), "{answer}");
     assert!(answer["message"].as_str().unwrap().contains("--allow-edit"));
     assert!(answer["valid"].as_str().unwrap().contains("--allow-edit"));
@@ -290,7 +265,7 @@ fn saving_is_403_without_allow_edit_and_with_the_shipped_rules() {
 #[test]
 fn an_invalid_save_is_422_with_the_problems_and_writes_nothing() {
     let (dir, rules) = rules_copy();
-    let s = serve(dir.path(), &["--allow-edit"]);
+    let s = Server::over_rules_copy(dir.path(), &["--allow-edit"]);
     let before = s.get("/v1/status").json()["rule_set"].clone();
     let broken = shipped("inbound.yaml").replace("lands_at: client.locations\n", "lands_at: client.location\n");
     let (status, answer) = put(
@@ -319,13 +294,13 @@ fn an_invalid_save_is_422_with_the_problems_and_writes_nothing() {
 #[test]
 fn a_valid_save_writes_the_changed_file_and_answers_once_it_serves() {
     let (dir, rules) = rules_copy();
-    let s = serve(dir.path(), &["--allow-edit", "--no-watch"]);
+    let s = Server::over_rules_copy(dir.path(), &["--allow-edit", "--no-watch"]);
     let before = s.get("/v1/status").json()["rule_set"].as_str().unwrap().to_owned();
     // A stale base is a conflict: nothing is written.
     let (status, answer) = put(
         &s,
         "/v1/rules/files",
-        &json!({"files": {"inbound.yaml": moved_down()}, "base_rule_set": "0000000000000000"}),
+        &json!({"files": {"inbound.yaml": campaign_rule_moved_down()}, "base_rule_set": "0000000000000000"}),
     );
     assert_eq!((status, answer["error"].as_str()), (409, Some("conflict")), "{answer}");
     assert_eq!(
@@ -336,7 +311,7 @@ fn a_valid_save_writes_the_changed_file_and_answers_once_it_serves() {
     let (status, answer) = put(
         &s,
         "/v1/rules/files",
-        &json!({"files": {"inbound.yaml": moved_down(), "delivery.yaml": shipped("delivery.yaml")}, "base_rule_set": before}),
+        &json!({"files": {"inbound.yaml": campaign_rule_moved_down(), "delivery.yaml": shipped("delivery.yaml")}, "base_rule_set": before}),
     );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
@@ -347,7 +322,7 @@ fn a_valid_save_writes_the_changed_file_and_answers_once_it_serves() {
     assert_eq!(answer["result"], "applied");
     assert_eq!(
         std::fs::read_to_string(rules.join("inbound.yaml")).unwrap(),
-        moved_down()
+        campaign_rule_moved_down()
     );
     let leftovers: Vec<_> = std::fs::read_dir(&rules)
         .unwrap()

@@ -69,6 +69,17 @@ impl Server {
         Server { lines, base, agent }
     }
 
+    /// The service in `dir` over `dir/rules` (see
+    /// `support::rules::rules_copy`), the glow world and the repository's
+    /// scenarios, with `extra` flags.
+    pub fn over_rules_copy(dir: &Path, extra: &[&str]) -> Server {
+        use crate::support::rules::repo;
+        let (world, scenarios) = (repo("examples/glow-world.yaml"), repo("scenarios"));
+        let mut args = vec!["--rules", "rules", "--world", &world, "--scenarios", &scenarios];
+        args.extend_from_slice(extra);
+        Server::start(dir, &args)
+    }
+
     /// The glow world and the shipped rules, from the repository's root.
     pub fn glow() -> Server {
         Server::start(

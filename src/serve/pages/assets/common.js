@@ -129,13 +129,6 @@ export function errorBox(err) {
   );
 }
 
-/// Marks the current page in the navigation.
-export function markNav() {
-  for (const a of document.querySelectorAll("nav.top a")) {
-    if (a.getAttribute("href") === location.pathname) a.setAttribute("aria-current", "page");
-  }
-}
-
 /// Marks the page as ready for use (browser tests and timing wait for it).
 export function ready() {
   document.body.dataset.ready = "true";
@@ -154,5 +147,3 @@ export async function showVersion() {
     return null;
   }
 }
-
-markNav();
