@@ -174,6 +174,19 @@ const TEXTS: &[&str] = &[
 
 /// Writes a world file of the given shape and returns the model events are drawn from.
 pub fn write_world(shape: &Shape, out: &mut impl Write) -> io::Result<Model> {
+    // Every franchise and standalone account gets a location, dealt in turn;
+    // staff and clients are drawn from accounts' locations.
+    let owners = shape.groups * shape.children + shape.standalone;
+    if shape.locations < owners.max(1) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} locations cannot give each of the {owners} franchise and standalone accounts one: use at least {}",
+                shape.locations,
+                owners.max(1)
+            ),
+        ));
+    }
     let mut rng = Rng::new(shape.seed);
     writeln!(
         out,
@@ -463,6 +476,19 @@ pub fn write_events(model: &Model, count: u64, seed: u64, out: &mut impl Write) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_few_locations_for_the_accounts_is_an_error_not_a_panic() {
+        let shape = Shape {
+            locations: 30,
+            ..Shape::LARGE
+        };
+        let Err(err) = write_world(&shape, &mut Vec::new()) else {
+            panic!("30 locations for 34 accounts were accepted")
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("use at least 34"), "{err}");
+    }
     use crate::diag::Source;
     use crate::world::World;
 
