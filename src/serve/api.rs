@@ -411,11 +411,11 @@ pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(ErrorKind::NotFound, "no such endpoint").valid(
-        "POST /v1/inbound, /v1/outbound, /v1/batch, /v1/reload, /v1/case; GET /v1/rules, /v1/status, /v1/world, /v1/clients, /v1/analyze, /v1/inbox/..., /v1/openapi.json, /metrics, /healthz, /readyz; the pages /, /rules, /matrix, /inbox",
+        "POST /v1/inbound, /v1/outbound, /v1/batch, /v1/reload, /v1/case, /v1/rules/check; GET /v1/rules, /v1/status, /v1/world, /v1/clients, /v1/analyze, /v1/inbox/..., /v1/openapi.json, /metrics, /healthz, /readyz; GET or PUT /v1/rules/files; the pages /, /rules, /matrix, /inbox",
     )
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(ErrorKind::MethodNotAllowed, "this endpoint does not take this method")
-        .valid("POST for /v1/inbound, /v1/outbound, /v1/batch, /v1/reload and /v1/case; GET for the others")
+        .valid("POST for /v1/inbound, /v1/outbound, /v1/batch, /v1/reload, /v1/case and /v1/rules/check; GET or PUT for /v1/rules/files; GET for the others")
 }
