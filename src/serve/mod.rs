@@ -120,6 +120,9 @@ pub(crate) struct App {
     /// event streams, which never end by themselves, end then, so that
     /// the requests in flight can finish.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// `GET /v1/analyze`'s last answer and the rule set it is for: the
+    /// matrix is the same until the rules change.
+    pub(crate) analyzed: std::sync::Mutex<Option<(String, Arc<Vec<u8>>)>>,
     /// The scenario files the impact panel runs.
     pub(crate) scenarios: Option<PathBuf>,
 }
@@ -167,6 +170,7 @@ pub(crate) fn app(config: &Config, snapshot: Snapshot, log: Option<log::Decision
         allow_edit: config.allow_edit,
         db: config.db.clone(),
         stopping: tokio::sync::watch::Sender::new(false),
+        analyzed: std::sync::Mutex::new(None),
         scenarios: config.scenarios.clone(),
     })
 }

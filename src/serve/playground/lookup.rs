@@ -632,14 +632,10 @@ struct Summary {
     gaps: usize,
 }
 
-/// The last answer of `/v1/analyze`, by rule set: the matrix is the same
-/// until the rules change.
-static ANALYZED: Mutex<Option<(String, Arc<Vec<u8>>)>> = Mutex::new(None);
-
 async fn analyze(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let snap = app.live.current();
     let cached = {
-        let last = ANALYZED.lock().unwrap_or_else(|e| e.into_inner());
+        let last = app.analyzed.lock().unwrap_or_else(|e| e.into_inner());
         last.as_ref()
             .filter(|(set, _)| *set == snap.rule_set)
             .map(|(_, body)| body.clone())
@@ -652,7 +648,7 @@ async fn analyze(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
         .await
         .map_err(|_| ApiError::new(ErrorKind::Internal, "the analysis failed"))?;
     let body = Arc::new(body);
-    *ANALYZED.lock().unwrap_or_else(|e| e.into_inner()) = Some((snap.rule_set.clone(), body.clone()));
+    *app.analyzed.lock().unwrap_or_else(|e| e.into_inner()) = Some((snap.rule_set.clone(), body.clone()));
     Ok(json_response(body.as_ref().clone()))
 }
 
