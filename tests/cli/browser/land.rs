@@ -52,10 +52,16 @@ fn pick_client(b: &Browser, text: &str, id: &str) {
                 return;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "`{id}` never showed in the list for `{text}`"
-        );
+        if Instant::now() >= deadline {
+            let seen = b.script(
+                "const l = document.getElementById('client-list');
+                 return {hidden: l.hidden, query: l.dataset.query ?? null,
+                         value: document.getElementById('client-input').value,
+                         options: [...l.querySelectorAll('li[role=option]')].map(li => li.dataset.id ?? li.textContent)};",
+                vec![],
+            );
+            panic!("`{id}` never showed in the list for `{text}`; the list at the end: {seen}");
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -480,4 +486,36 @@ impl Displayed for fantoccini::elements::Element {
     fn is_displayed_now(&self, b: &Browser) -> bool {
         b.run("is displayed", self.is_displayed())
     }
+}
+
+/// The CI failure of Dec 2: clearing the box (which blurs it) and typing
+/// again at once let the blur's delayed close shut the list the new search
+/// had just opened, so the client could not be picked.
+#[test]
+fn a_list_opened_right_after_refocusing_is_not_closed_by_the_earlier_blur() {
+    let b = Browser::open(Server::glow());
+    b.open_page("/");
+    pick_client(&b, "cleo", "cleo");
+    // Blur, refocus and search at once: the answer comes well inside the
+    // 150 ms the blur waits before it closes the list.
+    b.script(
+        "const i = document.getElementById('client-input');
+         i.blur(); i.focus(); i.value = 'gwen';
+         i.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![],
+    );
+    b.wait_for("the answer for gwen", "#client-list[data-query=gwen]");
+    // Past the blur's 150 ms.
+    std::thread::sleep(Duration::from_millis(400));
+    let state = b.script(
+        "const l = document.getElementById('client-list');
+         return {hidden: l.hidden, query: l.dataset.query,
+                 expanded: document.getElementById('client-input').getAttribute('aria-expanded')};",
+        vec![],
+    );
+    assert_eq!(
+        state,
+        serde_json::json!({"hidden": false, "query": "gwen", "expanded": "true"}),
+        "the list for `gwen` stays open while the box has the focus"
+    );
 }

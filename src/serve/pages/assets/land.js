@@ -124,7 +124,14 @@ function setupCombo() {
       closeList();
     }
   });
-  combo.input.addEventListener("blur", () => setTimeout(closeList, 150));
+  // Closes a moment after the focus leaves (so a click on an option still
+  // lands), unless the box has the focus again by then: a list opened by a
+  // search typed since must stay open.
+  combo.input.addEventListener("blur", () =>
+    setTimeout(() => {
+      if (document.activeElement !== combo.input) closeList();
+    }, 150),
+  );
 }
 
 async function runSearch(q) {
