@@ -332,3 +332,43 @@ fn thousands_of_failing_scripts_in_a_rules_file_are_each_reported_at_their_posit
     assert_eq!(err.0[10_999].pos, commroute::diag::Pos::new(18 + 10_999, 47));
     assert!(elapsed.as_secs() < 4, "{elapsed:?}");
 }
+
+/// A script that changes its own variables (pushes to a list, adds a
+/// property, reassigns a root for Nina, declares names, defines a function) decides
+/// on every run as on its first: a thread keeps a script's variables
+/// between runs, and must never let one run see what an earlier one left.
+#[test]
+fn a_script_that_changes_its_variables_decides_on_every_run_as_on_its_first() {
+    let script = "fn count(c) { c.locations.len() }
+let fresh = !(\"note\" in client) && type_of(conversation) == \"map\";
+let who = conversation.started_by;
+let before = count(client);
+client.locations.push(\"A\");
+client.locations.push(\"B\");
+client[\"note\"] = \"left behind\";
+let after = client.locations.len();
+if before == 1 && client.locations[0] == \"B\" { conversation = (); }
+fresh && before == 1 && after == 3";
+    let world = world();
+    let kept = rules_with(script, "").expect("the script loads");
+    let event = |id: &str| {
+        InboundRequest {
+            client: id.into(),
+            ..Default::default()
+        }
+        .resolve(&world)
+        .unwrap()
+    };
+    for id in ["cleo", "paul", "paul", "cleo", "nina", "cleo", "paul"] {
+        let first_run = rules_with(script, "").unwrap();
+        let fresh = first_run.explain_inbound(&world, &event(id)).expect("decides");
+        let again = kept.route_inbound(&world, &event(id)).expect("decides");
+        assert_eq!(
+            (again.rule, world.loc_ids(&again.lands_at)),
+            (fresh.rule, world.loc_ids(&fresh.lands_at)),
+            "{id}: a rule set that ran before decides as a new one"
+        );
+        // `hostile` is rule 0; it holds for the clients of one location.
+        assert_eq!(again.rule == 0, id != "cleo", "{id}");
+    }
+}

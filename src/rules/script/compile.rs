@@ -211,6 +211,7 @@ impl Sandbox {
             ast,
             source: source.to_owned(),
             reads,
+            state: Default::default(),
         })
     }
 }

@@ -54,6 +54,88 @@ pub struct Script {
     pub(crate) source: String,
     /// The facts it reads, grouped by variable, in the order of [`ROOTS`].
     reads: Vec<(usize, Vec<Fact>)>,
+    /// Each thread's variables and function cache for this script.
+    state: PerThread,
+}
+
+/// A script's [`RunState`] on each thread that ran it, dropped with the
+/// script (a reloaded rule set does not leave its scripts' states behind).
+#[derive(Default)]
+pub(crate) struct PerThread(thread_local::ThreadLocal<RefCell<RunState>>);
+
+impl Clone for PerThread {
+    /// A copy of a script starts with no state of its own.
+    fn clone(&self) -> Self {
+        PerThread::default()
+    }
+}
+
+impl std::fmt::Debug for PerThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PerThread")
+    }
+}
+
+/// What one thread keeps between runs of one script: the root variables
+/// (one object map per root, holding exactly the properties the script
+/// reads) and Rhai's function resolution cache.
+///
+/// Before a run, [`RunState::set`] writes the event's values into the maps
+/// in place. A script may have changed its variables (reassigned a root,
+/// added or removed a property, pushed to a list): every value it reads is
+/// written again, and a map whose shape is not exactly the expected one is
+/// built anew, so a run never sees what an earlier run left.
+pub(crate) struct RunState {
+    scope: Scope<'static>,
+    caches: rhai::Caches,
+}
+
+impl RunState {
+    fn new() -> RunState {
+        RunState {
+            scope: Scope::new(),
+            caches: rhai::Caches::new(),
+        }
+    }
+
+    /// Puts the values of `ctx` into the root variables of `script`.
+    fn set(&mut self, script: &Script, ctx: &Ctx) {
+        if self.scope.len() != script.reads.len() || !self.update(script, ctx) {
+            self.scope.clear();
+            for (root, facts) in &script.reads {
+                let mut map = Map::new();
+                for f in facts {
+                    map.insert(prop(*root, *f).into(), to_dynamic(&ctx.value(*f), ctx));
+                }
+                self.scope.push(ROOTS[*root], map);
+            }
+        }
+    }
+
+    /// Writes the values into the maps already there; false when one of
+    /// them is not a map of exactly the script's properties.
+    fn update(&mut self, script: &Script, ctx: &Ctx) -> bool {
+        for (root, facts) in &script.reads {
+            let Some(map) = self.scope.get_value_mut::<Map>(ROOTS[*root]) else {
+                return false;
+            };
+            if map.len() != facts.len() {
+                return false;
+            }
+            for f in facts {
+                let Some(slot) = map.get_mut(prop(*root, *f)) else {
+                    return false;
+                };
+                set_dynamic(slot, &ctx.value(*f), ctx);
+            }
+        }
+        true
+    }
+}
+
+/// The property name of fact `f` in the map of root `root`.
+fn prop(root: usize, f: Fact) -> &'static str {
+    &f.name()[ROOTS[root].len() + 1..]
 }
 
 /// What a script returned, before it is checked against what the rule needs.
@@ -81,36 +163,50 @@ impl Sandbox {
     }
 
     /// Runs a script on the facts of an event.
+    ///
+    /// Each thread keeps, per script, the variables and Rhai's function
+    /// resolution cache from its last run (see [`RunState`]): a run writes
+    /// this event's values into the maps already there and resolves a
+    /// function call once per thread, not once per decision.
     pub(crate) fn run(&self, script: &Script, ctx: &Ctx) -> Result<Output, RuleError> {
-        thread_local! {
-            static SCOPE: RefCell<Scope<'static>> = RefCell::new(Scope::new());
-        }
-        SCOPE.with(|cell| {
-            let mut scope = cell.borrow_mut();
-            scope.rewind(0);
-            for (root, facts) in &script.reads {
-                let mut map = Map::new();
-                for f in facts {
-                    let prop = &f.name()[ROOTS[*root].len() + 1..];
-                    map.insert(prop.into(), to_dynamic(&ctx.value(*f), ctx));
-                }
-                scope.push(ROOTS[*root], map);
+        let cell = script.state.0.get_or(|| RefCell::new(RunState::new()));
+        // A run never starts another on its thread; should one ever, it gets
+        // a state of its own rather than a panic.
+        let mut fresh;
+        let mut borrowed = cell.try_borrow_mut();
+        let state: &mut RunState = match borrowed.as_deref_mut() {
+            Ok(state) => state,
+            Err(_) => {
+                fresh = RunState::new();
+                &mut fresh
             }
-            // Rhai is not ours: a panic inside it becomes this rule's error
-            // instead of ending the process.
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
-            }))
-            .unwrap_or_else(|_| {
-                Err(Box::new(rhai::EvalAltResult::ErrorSystem(
-                    "the script engine failed on this script".into(),
-                    "a panic inside Rhai".into(),
-                )))
-            })
-            .map_err(|e| run_error(&e));
-            scope.rewind(0);
-            out
-        })
+        };
+        state.set(script, ctx);
+        let RunState { scope, caches } = state;
+        let mut global = self.engine.new_global_runtime_state();
+        global.lib.push(script.ast.shared_lib().clone());
+        // Rhai is not ours: a panic inside it becomes this rule's error
+        // instead of ending the process.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // `eval_ast_with_scope` would start with an empty function cache
+            // on every call; this is the same evaluation with the cache
+            // kept (the AST's own functions are pushed above, as it does).
+            #[allow(deprecated)]
+            self.engine
+                .eval_statements_raw(&mut global, caches, scope, script.ast.statements())
+        }));
+        // Whatever the script declared goes; the roots stay for the next run.
+        scope.rewind(script.reads.len());
+        match out {
+            Ok(out) => out.map_err(|e| run_error(&e)),
+            Err(_) => {
+                // A panic may have left the state half-written: start over.
+                *state = RunState::new();
+                Err(RuleError::EngineFailed {
+                    what: "the script engine failed on this script".into(),
+                })
+            }
+        }
     }
 
     /// The facts a script read and their values, for explanations.
@@ -149,6 +245,18 @@ pub(crate) fn as_locations(out: Output, ctx: &Ctx) -> Result<LocSet, RuleError> 
         }
     }
     Ok(set)
+}
+
+/// Writes `v` into `slot`, reusing a list's storage when it holds one.
+fn set_dynamic(slot: &mut Dynamic, v: &Value, ctx: &Ctx) {
+    if let Value::Set(s) = v {
+        if let Some(mut list) = slot.write_lock::<Array>() {
+            list.clear();
+            list.extend(s.iter().map(|l| Dynamic::from(ctx.world.script_loc_id(l))));
+            return;
+        }
+    }
+    *slot = to_dynamic(v, ctx);
 }
 
 fn to_dynamic(v: &Value, ctx: &Ctx) -> Dynamic {
