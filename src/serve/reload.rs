@@ -187,7 +187,9 @@ pub(crate) struct Reloader {
     pub(crate) refused: AtomicU64,
     tickets: Mutex<Tickets>,
     done: tokio::sync::watch::Sender<Done>,
-    load: Loader,
+    /// How a reload loads the files (tests put a loader there that holds
+    /// a reload until they let it go).
+    pub(crate) load: Loader,
 }
 
 impl std::fmt::Debug for Reloader {

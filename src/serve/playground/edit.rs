@@ -47,7 +47,8 @@ use crate::World;
 /// log keeps every check quick.
 pub(crate) const LOG_WINDOW: u64 = 4 * 1024 * 1024;
 
-/// How long saving waits for the reload that makes the saved files live.
+/// How long saving waits at most for the reload that makes the saved files
+/// live (less when the service's request timeout is shorter).
 const RELOAD_WITHIN: Duration = Duration::from_secs(8);
 
 /// This file's routes, with the state they keep between requests.
@@ -718,8 +719,11 @@ struct Saved {
     version: &'static str,
     /// The files written (those that changed).
     written: Vec<&'static str>,
-    /// How the reload after writing ended: `applied`, `unchanged` or `refused`.
-    result: Option<Outcome>,
+    /// How the reload after writing ended: `applied`, `unchanged` or
+    /// `refused`; `running` when it outlasted the request's time (the
+    /// files are written; `GET /v1/status` shows how it ends); none when
+    /// nothing was written.
+    result: Option<&'static str>,
     /// The rule set serving once the reload ended.
     rule_set: String,
     /// The problems, when the edit was refused (nothing was written) or
@@ -728,12 +732,16 @@ struct Saved {
 }
 
 /// `PUT /v1/rules/files`: validates the edit in full, writes each changed
-/// file atomically, reloads, and answers once the saved rules serve.
+/// file atomically, reloads, and answers once the saved rules serve, or
+/// with 202 `running` when the reload outlasts the request's time.
 async fn save(
     State(app): State<Arc<App>>,
     Extension(state): Extension<Arc<EditState>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // The answer must leave before the service's request timeout (408),
+    // which would hide that the files were written.
+    let answer_by = tokio::time::Instant::now() + app.reload_wait.min(RELOAD_WITHIN);
     if let Some(refusal) = save_refusal(&app) {
         return Err(refusal);
     }
@@ -781,26 +789,31 @@ async fn save(
         }
     };
     let ticket = reload::ask(&app, Trigger::Edit);
-    let report = tokio::time::timeout(RELOAD_WITHIN, reload::wait(&app, ticket))
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "the files were written, but the reload did not end within {} s",
-                    RELOAD_WITHIN.as_secs()
-                ),
-            )
-            .valid("GET /v1/status shows the last reload and the rule set serving")
-        })?;
+    let Ok(report) = tokio::time::timeout_at(answer_by, reload::wait(&app, ticket)).await else {
+        let mut resp = json_response(to_json(&Saved {
+            r#type: "rules_save",
+            version: env!("CARGO_PKG_VERSION"),
+            written,
+            result: Some("running"),
+            rule_set: live.rule_set.clone(),
+            diagnostics: Vec::new(),
+        }));
+        *resp.status_mut() = StatusCode::ACCEPTED;
+        return Ok(resp);
+    };
+    let report = report.ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            "the files were written, but the reloader has stopped: the service is shutting down",
+        )
+        .valid("the saved files serve when the service starts again")
+    })?;
     let refused = report.result == Outcome::Refused;
     let mut resp = json_response(to_json(&Saved {
         r#type: "rules_save",
         version: env!("CARGO_PKG_VERSION"),
         written,
-        result: Some(report.result),
+        result: Some(report.result.name()),
         rule_set: report.rule_set.clone(),
         diagnostics: report
             .diagnostics
@@ -997,6 +1010,95 @@ mod tests {
             events.iter().all(|e| e.event.id() != "d"),
             "a line being written is left out"
         );
+    }
+
+    /// A reload held until the test lets it go.
+    static HELD_OPEN: Mutex<bool> = Mutex::new(false);
+    static HELD: std::sync::Condvar = std::sync::Condvar::new();
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    fn held_load(sources: &crate::serve::Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
+        let start = Instant::now();
+        let mut open = HELD_OPEN.lock().unwrap();
+        while !*open && start.elapsed() < LIMIT {
+            open = HELD.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
+        }
+        drop(open);
+        Snapshot::load_after(sources, previous)
+    }
+
+    /// A save whose reload outlasts the request's time used to wait 8 s
+    /// whatever the service's `--timeout-ms`, so a shorter timeout answered
+    /// 408 although the files were written. It now answers 202 `running`
+    /// within the request's time, naming the files it wrote.
+    #[test]
+    fn a_save_whose_reload_outlasts_the_request_is_202_running_with_the_files_written() {
+        use axum::response::IntoResponse;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in SHIPPED {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let mut app = app_over(Some(dir.path().to_owned()), false);
+        {
+            let a = Arc::get_mut(&mut app).expect("a new app");
+            a.allow_edit = true;
+            a.reloads.load = held_load;
+            a.reload_wait = Duration::from_millis(100);
+        }
+        let before = app.live.current().rule_set.clone();
+        let edited = campaign_rule_moved_down();
+        let body = serde_json::json!({"files": {"inbound.yaml": edited}}).to_string();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let resp = runtime
+            .block_on(async {
+                tokio::time::timeout(
+                    LIMIT,
+                    save(
+                        State(app.clone()),
+                        Extension(Arc::new(EditState::default())),
+                        Bytes::from(body),
+                    ),
+                )
+                .await
+                .expect("the save is answered within its time")
+            })
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(|e| panic!("an error answer: {e:?}"));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "answered after {:?}, not within the request's time",
+            started.elapsed()
+        );
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let body = runtime
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["result"].as_str(), v["rule_set"].as_str()),
+            (Some("rules_save"), Some("running"), Some(before.as_str())),
+            "{v}"
+        );
+        assert_eq!(v["written"], serde_json::json!(["inbound.yaml"]));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("inbound.yaml")).unwrap(),
+            edited,
+            "the file is written before the answer"
+        );
+        // Let the reload go: the saved rules then serve.
+        *HELD_OPEN.lock().unwrap() = true;
+        HELD.notify_all();
+        let start = Instant::now();
+        while app.live.current().rule_set == before {
+            assert!(start.elapsed() < LIMIT, "the saved rules never served");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(app.reloads.counts().applied, 1);
     }
 
     #[test]

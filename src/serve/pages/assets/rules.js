@@ -486,11 +486,25 @@ async function save() {
   $("save").disabled = true;
   $("save-note").textContent = "Saving…";
   try {
+    const reloadsBefore = reloadCount(await showVersion());
     const answer = await api("/v1/rules/files", { method: "PUT", body: { files, base_rule_set: state.ruleSet } });
     for (const f of names) state.original[f] = state.texts[f];
-    state.ruleSet = answer.rule_set;
     const written = answer.written.length ? answer.written.join(", ") : "nothing (no file changed)";
-    banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, answer.rule_set), ".");
+    if (answer.result === "running") {
+      // Written, but the reload outlasted the request: the rule set
+      // serving is still the one before until it ends.
+      banner(
+        "ok",
+        h("strong", {}, "Saved. "),
+        `Wrote ${written}; the reload is still running, so rule set `,
+        h("code", { id: "saved-rule-set" }, answer.rule_set),
+        " serves until it ends.",
+      );
+      followReload(reloadsBefore, written);
+    } else {
+      state.ruleSet = answer.rule_set;
+      banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, answer.rule_set), ".");
+    }
     showVersion();
     state.lastCheck = null;
     state.diagnostics = [];
@@ -512,6 +526,39 @@ async function save() {
   } finally {
     updateButtons();
     $("save-note").textContent = $("save-note").textContent === "Saving…" ? "" : $("save-note").textContent;
+  }
+}
+
+/// The number of reloads finished, from a `/v1/status` answer.
+function reloadCount(status) {
+  const r = status && status.reloads;
+  return r ? r.applied + r.unchanged + r.refused : null;
+}
+
+/// After a save answered `running`: asks `/v1/status` until a reload
+/// after the save has ended (it read the saved files), then says how.
+async function followReload(before, written) {
+  if (before === null) return;
+  const until = Date.now() + 120000;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 500));
+    const s = await showVersion();
+    if (reloadCount(s) === null || reloadCount(s) <= before) continue;
+    const last = s.last_reload;
+    if (last && last.result === "refused") {
+      banner(
+        "error",
+        h("strong", {}, "Saved, but not serving: "),
+        `wrote ${written}; the reload refused the rules, and rule set `,
+        h("code", { id: "saved-rule-set" }, s.rule_set),
+        " still serves. ",
+        ...last.diagnostics.slice(0, 3).map((d) => h("div", { class: "hint" }, `${d.file}:${d.line}:${d.column}: ${d.message}`)),
+      );
+    } else {
+      state.ruleSet = s.rule_set;
+      banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, s.rule_set), ".");
+    }
+    return;
   }
 }
 
