@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::server::{Server, LIMIT};
+use super::server::{fits, Server, LIMIT};
 use crate::support::rules::{campaign_rule_moved_down, repo, rules_copy};
 use crate::support::run::Run;
 
@@ -314,6 +314,7 @@ fn a_valid_save_writes_the_changed_file_and_answers_once_it_serves() {
         &json!({"files": {"inbound.yaml": campaign_rule_moved_down(), "delivery.yaml": shipped("delivery.yaml")}, "base_rule_set": before}),
     );
     assert_eq!(status, 200, "{answer}");
+    fits(&s, "RulesSave", &answer);
     assert_eq!(
         answer["written"],
         json!(["inbound.yaml"]),
@@ -332,6 +333,8 @@ fn a_valid_save_writes_the_changed_file_and_answers_once_it_serves() {
     assert_eq!(leftovers.len(), 3, "no temporary file left: {leftovers:?}");
     // Live as soon as answered (--no-watch: the save's own reload).
     let status = s.get("/v1/status").json();
+    // The status after a save once named a trigger its schema lacked.
+    fits(&s, "Status", &status);
     assert_eq!(status["rule_set"], answer["rule_set"]);
     assert_eq!(status["last_reload"]["trigger"], "edit");
     let d = s

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::server::{Server, LIMIT};
+use super::server::{fits, Server, LIMIT};
 use crate::support::process::{output_within, wait_within, DEADLINE};
 
 fn root() -> &'static Path {
@@ -51,23 +51,6 @@ pub fn with_db(db: &Path) -> Server {
             db.to_str().expect("a UTF-8 path"),
         ],
     )
-}
-
-/// Fails the test when `answer` does not fit the component schema `name`
-/// of the service's OpenAPI document.
-fn fits(s: &Server, name: &str, answer: &serde_json::Value) {
-    let doc = s.get("/v1/openapi.json").json();
-    let mut schema = serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$ref": format!("#/components/schemas/{name}"),
-    });
-    schema["components"] = doc["components"].clone();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(answer)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{answer} does not fit {name}: {errors:#?}");
 }
 
 #[test]

@@ -135,3 +135,20 @@ impl Server {
         crate::support::process::wait_within(&mut self.lines.child, LIMIT, "commroute serve after SIGTERM")
     }
 }
+
+/// Fails the test when `answer` does not fit the component schema `name`
+/// of the service's OpenAPI document.
+pub fn fits(s: &Server, name: &str, answer: &serde_json::Value) {
+    let doc = s.get("/v1/openapi.json").json();
+    let mut schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+    });
+    schema["components"] = doc["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(answer)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{answer} does not fit {name}: {errors:#?}");
+}
