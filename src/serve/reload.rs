@@ -510,12 +510,47 @@ pub(crate) async fn post(
     Ok(resp.into_response())
 }
 
+/// A gate a test's stand-in loader waits at, so that a reload lasts until
+/// the test opens it (each test keeps its own: tests run at once).
+#[cfg(test)]
+pub(crate) struct Gate {
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+#[cfg(test)]
+impl Gate {
+    pub(crate) const fn new() -> Gate {
+        Gate {
+            open: Mutex::new(false),
+            opened: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits until the gate is open, or `limit` has passed.
+    pub(crate) fn pass(&self, limit: std::time::Duration) {
+        let start = std::time::Instant::now();
+        let mut open = self.open.lock().unwrap();
+        while !*open && start.elapsed() < limit {
+            open = self
+                .opened
+                .wait_timeout(open, std::time::Duration::from_millis(50))
+                .unwrap()
+                .0;
+        }
+    }
+
+    pub(crate) fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::serve::Config;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
-    use std::sync::Condvar;
     use std::time::{Duration, Instant};
 
     /// How long any wait in these tests may take.
@@ -703,8 +738,7 @@ mod tests {
 
     // The stand-in loader of the test below: it holds its first load until
     // the test opens the gate, and notes calls that overlap.
-    static GATE_OPEN: Mutex<bool> = Mutex::new(false);
-    static GATE: Condvar = Condvar::new();
+    static GATE: Gate = Gate::new();
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     static INSIDE: AtomicUsize = AtomicUsize::new(0);
     static OVERLAPPED: AtomicBool = AtomicBool::new(false);
@@ -714,12 +748,7 @@ mod tests {
             OVERLAPPED.store(true, Ordering::SeqCst);
         }
         CALLS.fetch_add(1, Ordering::SeqCst);
-        let start = Instant::now();
-        let mut open = GATE_OPEN.lock().unwrap();
-        while !*open && start.elapsed() < LIMIT {
-            open = GATE.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
-        }
-        drop(open);
+        GATE.pass(LIMIT);
         let loaded = Snapshot::load_after(sources, previous);
         INSIDE.fetch_sub(1, Ordering::SeqCst);
         loaded
@@ -746,8 +775,7 @@ mod tests {
             .collect();
         let last = askers.into_iter().filter_map(|t| t.join().unwrap()).max().unwrap();
         assert_eq!(last, 2 + 4 * 5);
-        *GATE_OPEN.lock().unwrap() = true;
-        GATE.notify_all();
+        GATE.open();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -786,16 +814,10 @@ mod tests {
     }
 
     /// A reload held until the test lets it go (its own gate: tests run at once).
-    static SLOW_OPEN: Mutex<bool> = Mutex::new(false);
-    static SLOW: Condvar = Condvar::new();
+    static SLOW: Gate = Gate::new();
 
     fn slow_load(sources: &Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
-        let start = Instant::now();
-        let mut open = SLOW_OPEN.lock().unwrap();
-        while !*open && start.elapsed() < LIMIT {
-            open = SLOW.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
-        }
-        drop(open);
+        SLOW.pass(LIMIT);
         Snapshot::load_after(sources, previous)
     }
 
@@ -831,8 +853,7 @@ mod tests {
         );
         assert!(v["message"].as_str().unwrap().contains("/v1/status"));
         // Let the load go: the reload finishes and /v1/status's counts show it.
-        *SLOW_OPEN.lock().unwrap() = true;
-        SLOW.notify_all();
+        SLOW.open();
         let report = runtime
             .block_on(async { tokio::time::timeout(LIMIT, wait(&app, 1)).await })
             .expect("the reload ends")

@@ -1013,17 +1013,11 @@ mod tests {
     }
 
     /// A reload held until the test lets it go.
-    static HELD_OPEN: Mutex<bool> = Mutex::new(false);
-    static HELD: std::sync::Condvar = std::sync::Condvar::new();
+    static HELD: reload::Gate = reload::Gate::new();
     const LIMIT: Duration = Duration::from_secs(20);
 
     fn held_load(sources: &crate::serve::Sources, previous: Option<&Snapshot>) -> Result<Snapshot, Diagnostics> {
-        let start = Instant::now();
-        let mut open = HELD_OPEN.lock().unwrap();
-        while !*open && start.elapsed() < LIMIT {
-            open = HELD.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
-        }
-        drop(open);
+        HELD.pass(LIMIT);
         Snapshot::load_after(sources, previous)
     }
 
@@ -1091,8 +1085,7 @@ mod tests {
             "the file is written before the answer"
         );
         // Let the reload go: the saved rules then serve.
-        *HELD_OPEN.lock().unwrap() = true;
-        HELD.notify_all();
+        HELD.open();
         let start = Instant::now();
         while app.live.current().rule_set == before {
             assert!(start.elapsed() < LIMIT, "the saved rules never served");

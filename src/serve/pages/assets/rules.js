@@ -502,8 +502,7 @@ async function save() {
       );
       followReload(reloadsBefore, written);
     } else {
-      state.ruleSet = answer.rule_set;
-      banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, answer.rule_set), ".");
+      serving(written, answer.rule_set);
     }
     showVersion();
     state.lastCheck = null;
@@ -527,6 +526,12 @@ async function save() {
     updateButtons();
     $("save-note").textContent = $("save-note").textContent === "Saving…" ? "" : $("save-note").textContent;
   }
+}
+
+/// Says the saved rules serve, as rule set `ruleSet`.
+function serving(written, ruleSet) {
+  state.ruleSet = ruleSet;
+  banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, ruleSet), ".");
 }
 
 /// The number of reloads finished, from a `/v1/status` answer.
@@ -555,8 +560,7 @@ async function followReload(before, written) {
         ...last.diagnostics.slice(0, 3).map((d) => h("div", { class: "hint" }, `${d.file}:${d.line}:${d.column}: ${d.message}`)),
       );
     } else {
-      state.ruleSet = s.rule_set;
-      banner("ok", h("strong", {}, "Saved. "), `Wrote ${written}; now serving rule set `, h("code", { id: "saved-rule-set" }, s.rule_set), ".");
+      serving(written, s.rule_set);
     }
     return;
   }
