@@ -372,3 +372,25 @@ fresh && before == 1 && after == 3";
         assert_eq!(again.rule == 0, id != "cleo", "{id}");
     }
 }
+
+/// A thread keeps Rhai's run-time state for a script between runs: the
+/// operations a run counts towards `max_operations` must start from zero
+/// each time, or a script well within its limit would be stopped on its
+/// second or third decision.
+#[test]
+fn the_operation_limit_counts_each_run_afresh() {
+    // About half of the default 10,000 operations per run.
+    let script = "let n = 0;\nfor i in 0..2000 { n += 1; }\nn == 1";
+    let rules = rules_with(script, "").expect("the script loads");
+    let world = world();
+    let ev = InboundRequest {
+        client: "cleo".into(),
+        ..Default::default()
+    }
+    .resolve(&world)
+    .unwrap();
+    for run in 1..=5 {
+        let d = rules.route_inbound(&world, &ev);
+        assert!(d.is_ok(), "run {run}: {:?}", d.err());
+    }
+}
