@@ -724,7 +724,8 @@ struct Saved {
     /// files are written; `GET /v1/status` shows how it ends); none when
     /// nothing was written.
     result: Option<&'static str>,
-    /// The rule set serving once the reload ended.
+    /// The rule set serving when answered: the saved one once the reload
+    /// ended, or, while it runs (`running`), the one before.
     rule_set: String,
     /// The problems, when the edit was refused (nothing was written) or
     /// the reload was.
