@@ -19,6 +19,13 @@ use crate::jsonl::{push_json_str, Direction, Names};
 use crate::world::Facts;
 use crate::{InboundRequest, OutboundRequest, World};
 
+/// The JSON body of an answer, for tests (fails naming what it got).
+#[cfg(test)]
+pub(crate) async fn json_of(resp: Response) -> serde_json::Value {
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.expect("a body");
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
 /// A JSON response with status 200.
 pub(crate) fn json_response(body: Vec<u8>) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();

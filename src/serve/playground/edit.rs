@@ -1070,10 +1070,7 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
-        let body = runtime
-            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let v = runtime.block_on(crate::serve::api::json_of(resp));
         assert_eq!(
             (v["type"].as_str(), v["result"].as_str(), v["rule_set"].as_str()),
             (Some("rules_save"), Some("running"), Some(before.as_str())),

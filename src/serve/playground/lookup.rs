@@ -786,8 +786,7 @@ mod tests {
                     .await
                     .unwrap();
                 let status = resp.status().as_u16();
-                let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-                (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+                (status, crate::serve::api::json_of(resp).await)
             })
         };
         let fits = |name: &str, v: &serde_json::Value| {

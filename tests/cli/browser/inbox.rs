@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::support::{Browser, STEP};
-use crate::serve::playground_inbox::{simulate, timeline, with_db};
+use crate::serve::playground_inbox::{simulate, timeline, with_db, with_db_and_token};
 use crate::support::process::{wait_within, Lines, DEADLINE};
 
 /// The store-screen timeline (12 clients writing to Downtown, then staff
@@ -344,20 +344,7 @@ fn with_a_token_the_page_asks_for_it_once_and_its_event_stream_carries_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     simulate(&timeline("failed-sms-notice-and-cue.yaml"), &db);
-    let token = dir.path().join("token");
-    std::fs::write(&token, "s3cret\n").unwrap();
-    let server = crate::serve::server::Server::start(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        &[
-            "--world",
-            "examples/glow-world.yaml",
-            "--db",
-            db.to_str().unwrap(),
-            "--token-file",
-            token.to_str().unwrap(),
-        ],
-    );
-    let b = Browser::open(server);
+    let b = Browser::open(with_db_and_token(&db));
     b.open_page("/inbox");
     b.type_into("#token-input", "s3cret");
     b.click("#token-form button[type='submit']");

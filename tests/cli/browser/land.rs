@@ -95,19 +95,6 @@ fn settled(b: &Browser) {
     }
 }
 
-/// The texts of every element matching `css`.
-fn texts(b: &Browser, css: &str) -> Vec<String> {
-    let v = b.script(
-        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
-        vec![css.into()],
-    );
-    v.as_array()
-        .expect("an array")
-        .iter()
-        .map(|s| s.as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[test]
 fn cleo_answering_a_campaign_of_b_lands_and_is_explained_as_the_cli_says() {
     let cli = route_inbound(&["--client", "cleo", "--answering", "campaign@B"]);
@@ -136,7 +123,7 @@ fn cleo_answering_a_campaign_of_b_lands_and_is_explained_as_the_cli_says() {
         "{live}"
     );
     // Every sentence of the CLI's explanation is on the page, word for word.
-    let page = texts(&b, "#inbound-answer .explain-policy li .sentence");
+    let page = b.texts("#inbound-answer .explain-policy li .sentence");
     let cli_lines: Vec<&str> = cli
         .lines()
         .skip_while(|l| !l.starts_with("where it lands"))
@@ -145,7 +132,7 @@ fn cleo_answering_a_campaign_of_b_lands_and_is_explained_as_the_cli_says() {
         .collect();
     assert!(cli_lines.len() >= 6, "{cli}");
     assert_eq!(page, cli_lines);
-    let headings = texts(&b, "#inbound-answer .explain-policy h3");
+    let headings = b.texts("#inbound-answer .explain-policy h3");
     assert_eq!(
         headings,
         [
@@ -278,7 +265,7 @@ fn the_outbound_question_shows_channel_ghost_text_and_final_text() {
     let cli = String::from_utf8(out.stdout).unwrap();
     let cli_lines: Vec<&str> = cli.lines().filter(|l| l.starts_with("  ")).map(str::trim).collect();
     assert_eq!(cli_lines.len(), 2, "{cli}");
-    assert_eq!(texts(&b, "#outbound-answer .explain-policy li .sentence"), cli_lines);
+    assert_eq!(b.texts("#outbound-answer .explain-policy li .sentence"), cli_lines);
     // An unreachable client: sending is refused.
     b.run("clear", b.find("#client-input").clear());
     pick_client(&b, "Otto", "otto");

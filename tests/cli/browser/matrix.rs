@@ -67,16 +67,7 @@ fn the_matrix_filters_by_rule_and_outcome_as_analyze_counts() {
     choose(&b, "#f-rule", "campaign-reply-with-history");
     let n = row_count(&b);
     assert!(n > 0 && n < 418, "{n}");
-    let rules: Vec<String> = b
-        .script(
-            "return [...document.querySelectorAll('#matrix tbody td.rule code')].map(c => c.textContent);",
-            vec![],
-        )
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
+    let rules = b.texts("#matrix tbody td.rule code");
     assert!(rules.iter().all(|r| r == "campaign-reply-with-history"), "{rules:?}");
     assert!(b.text("#matrix tbody td.rule").contains("rules/inbound.yaml:59"));
     choose(&b, "#f-outcome", "lands at [A]");
@@ -88,16 +79,7 @@ fn the_matrix_filters_by_rule_and_outcome_as_analyze_counts() {
     choose(&b, "#f-outcome", "");
     b.type_into("#f-text", "3 or more locations");
     b.wait_text("#shown", "fewer rows", |t| !t.starts_with("418 of"));
-    let descriptions: Vec<String> = b
-        .script(
-            "return [...document.querySelectorAll('#matrix tbody tr td:last-child')].map(c => c.textContent);",
-            vec![],
-        )
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
+    let descriptions = b.texts("#matrix tbody tr td:last-child");
     assert!(!descriptions.is_empty());
     assert!(
         descriptions.iter().all(|d| d.contains("3 or more locations")),

@@ -112,11 +112,7 @@ fn typing_an_invalid_rule_shows_the_problem_at_its_line_in_the_words_of_check() 
     assert_eq!(b.text("button.tab[aria-selected='true'] .count"), "1");
 
     // The text is what `commroute check` prints for the same file.
-    let shown: Vec<String> = serde_json::from_value(b.script(
-        "return [...document.querySelectorAll('#diagnostics pre.diag-text')].map(p => p.textContent);",
-        vec![],
-    ))
-    .unwrap();
+    let shown = b.texts("#diagnostics pre.diag-text");
     let count = b.text("#diag-count");
     std::fs::write(rules.join("inbound.yaml"), &typed).unwrap();
     let (_, check) = Run::new(&["check", "--rules", "rules"]).in_dir(dir.path()).expect(1);

@@ -253,6 +253,15 @@ impl Browser {
         self.run(&format!("type into `{css}`"), el.send_keys(text));
     }
 
+    /// The text content of every element matching `css`, in page order.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        let v = self.script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            vec![css.into()],
+        );
+        serde_json::from_value(v).expect("a list of texts")
+    }
+
     /// Runs `script` in the page (`return ...;` gives a value).
     pub fn script(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
         self.run("run a script in the page", self.client().execute(script, args))

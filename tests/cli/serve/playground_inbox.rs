@@ -42,15 +42,26 @@ pub fn simulate(timeline: &Path, db: &Path) {
 
 /// The glow world, the shipped rules and `--db DB`.
 pub fn with_db(db: &Path) -> Server {
-    Server::start(
-        root(),
-        &[
-            "--world",
-            "examples/glow-world.yaml",
-            "--db",
-            db.to_str().expect("a UTF-8 path"),
-        ],
-    )
+    with_db_and(db, &[])
+}
+
+/// As [`with_db`], and `--token-file` with the token `s3cret` (written
+/// beside the store as `token`).
+pub fn with_db_and_token(db: &Path) -> Server {
+    let token = db.with_file_name("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    with_db_and(db, &["--token-file", token.to_str().expect("a UTF-8 path")])
+}
+
+fn with_db_and(db: &Path, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--world",
+        "examples/glow-world.yaml",
+        "--db",
+        db.to_str().expect("a UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    Server::start(root(), &args)
 }
 
 #[test]
@@ -310,19 +321,7 @@ fn shutdown_ends_an_open_event_stream_and_finishes_promptly() {
 fn the_event_stream_needs_the_token_like_every_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "s3cret\n").unwrap();
-    let s = Server::start(
-        root(),
-        &[
-            "--world",
-            "examples/glow-world.yaml",
-            "--db",
-            db.to_str().unwrap(),
-            "--token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let s = with_db_and_token(&db);
     let r = s.get("/v1/inbox/events");
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.json()["field"], "Authorization");
